@@ -1,0 +1,116 @@
+import { IPv4, IPv6, Validator } from "ip-num";
+import { InvalidInputError } from "./errors.js";
+
+export type IpVersion = 4 | 6;
+
+/** An address as its integer value; `text` is the canonical form we store and return. */
+export interface IpAddress {
+  readonly version: IpVersion;
+  readonly value: bigint;
+  readonly text: string;
+}
+
+/** A CIDR block as an inclusive integer range. */
+export interface Cidr {
+  readonly version: IpVersion;
+  readonly prefixLength: number;
+  readonly first: bigint;
+  readonly last: bigint;
+  readonly size: bigint;
+  readonly text: string;
+}
+
+export const ADDRESS_BITS: Record<IpVersion, number> = { 4: 32, 6: 128 };
+/** Prefixes shorter than these are refused: /0 and friends are almost always a typo. */
+export const MIN_PREFIX_LENGTH: Record<IpVersion, number> = { 4: 8, 6: 16 };
+const MAX_TEXT_LENGTH = 64;
+
+const IPV4_MAPPED_FIRST = 0xffff_0000_0000n;
+const IPV4_MAPPED_LAST = 0xffff_ffff_ffffn;
+
+function fail(field: string, reason: string): never {
+  throw InvalidInputError.of(field, reason);
+}
+
+/**
+ * Canonical text of an address: dotted quad for IPv4, RFC 5952 for IPv6
+ * (Node's WHATWG URL serializer implements RFC 5952 compression).
+ */
+export function formatAddress(version: IpVersion, value: bigint): string {
+  if (version === 4) return new IPv4(value).toString();
+  const hostname = new URL(`http://[${new IPv6(value).toString()}]/`).hostname;
+  return hostname.slice(1, -1);
+}
+
+/**
+ * Parse one address. Refuses leading zeros in IPv4 octets (ambiguous octal), zone ids,
+ * IPv4-mapped IPv6 (use the IPv4 form), surrounding whitespace and prefix notation.
+ * @throws InvalidInputError naming `field`
+ */
+export function parseAddress(input: unknown, field: string): IpAddress {
+  if (typeof input !== "string") fail(field, `must be an IP address string, got ${describeType(input)}`);
+  if (input.length === 0) fail(field, "must not be empty");
+  if (input.length > MAX_TEXT_LENGTH) fail(field, `must be at most ${MAX_TEXT_LENGTH} characters`);
+  if (input.includes("/")) fail(field, `must be a single address, not a CIDR (${input})`);
+  if (input.includes("%")) fail(field, "zone ids (%…) are not supported");
+  if (input.includes(":")) {
+    if (!Validator.isValidIPv6String(input)[0]) fail(field, `${JSON.stringify(input)} is not a valid IPv6 address`);
+    const value = IPv6.fromString(input).getValue();
+    if (value >= IPV4_MAPPED_FIRST && value <= IPV4_MAPPED_LAST) {
+      fail(field, "IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are not supported; use the IPv4 form");
+    }
+    return { version: 6, value, text: formatAddress(6, value) };
+  }
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(input) || /(^|\.)0\d/.test(input) || !Validator.isValidIPv4String(input)[0]) {
+    fail(field, `${JSON.stringify(input)} is not a valid IPv4 address (four decimal octets 0-255, no leading zeros)`);
+  }
+  const value = IPv4.fromString(input).getValue();
+  return { version: 4, value, text: formatAddress(4, value) };
+}
+
+/**
+ * Parse a CIDR in canonical form: host bits must be clear (never silently masked).
+ * @throws InvalidInputError naming `field`
+ */
+export function parseCidr(input: unknown, field: string): Cidr {
+  if (typeof input !== "string") fail(field, `must be a CIDR string like 10.0.0.0/24, got ${describeType(input)}`);
+  const slash = input.indexOf("/");
+  if (slash < 0) fail(field, `${JSON.stringify(truncate(input))} is not a CIDR: missing /prefix-length`);
+  const prefixText = input.slice(slash + 1);
+  const address = parseAddress(input.slice(0, slash), field);
+  if (!/^(0|[1-9]\d{0,2})$/.test(prefixText)) fail(field, `prefix length ${JSON.stringify(truncate(prefixText))} is not a number`);
+  const prefixLength = Number(prefixText);
+  const bits = ADDRESS_BITS[address.version];
+  const min = MIN_PREFIX_LENGTH[address.version];
+  if (prefixLength > bits || prefixLength < min) {
+    fail(field, `prefix length must be between ${min} and ${bits} for IPv${address.version}, got ${prefixLength}`);
+  }
+  const hostBits = BigInt(bits - prefixLength);
+  const size = 1n << hostBits;
+  const first = (address.value >> hostBits) << hostBits;
+  if (first !== address.value) {
+    const canonical = `${formatAddress(address.version, first)}/${prefixLength}`;
+    fail(field, `${input} has host bits set; the network is ${canonical}`);
+  }
+  if (address.version === 6 && first <= IPV4_MAPPED_LAST && first + size - 1n >= IPV4_MAPPED_FIRST && prefixLength > 80) {
+    fail(field, "IPv4-mapped IPv6 ranges (::ffff:0:0/96) are not supported; use the IPv4 form");
+  }
+  return { version: address.version, prefixLength, first, last: first + size - 1n, size, text: `${address.text}/${prefixLength}` };
+}
+
+/** A CIDR from its parts, for children carved by the allocator. */
+export function cidrOf(version: IpVersion, first: bigint, prefixLength: number): Cidr {
+  const size = 1n << BigInt(ADDRESS_BITS[version] - prefixLength);
+  return { version, prefixLength, first, last: first + size - 1n, size, text: `${formatAddress(version, first)}/${prefixLength}` };
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "number" && Number.isNaN(value)) return "NaN";
+  return typeof value;
+}
+
+function truncate(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}

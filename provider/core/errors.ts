@@ -1,0 +1,187 @@
+/**
+ * Every failure the IPAM surfaces is an IpamError with a stable `code`.
+ * Messages name the field and the reason; they never carry SQL text, bound values
+ * of internal queries, or connection strings.
+ */
+export type IpamErrorCode =
+  | "INVALID_INPUT"
+  | "NOT_FOUND"
+  | "ADDRESS_IN_USE"
+  | "SUBNET_EXHAUSTED"
+  | "SUBNET_IN_USE"
+  | "OVERLAP"
+  | "CONFLICT"
+  | "IDEMPOTENCY_MISMATCH"
+  | "LOCK_TIMEOUT"
+  | "RETRYABLE"
+  | "DATABASE_UNAVAILABLE"
+  | "DATABASE_ERROR"
+  | "CONFIGURATION";
+
+export class IpamError extends Error {
+  readonly code: IpamErrorCode;
+  /** True when the same request may succeed if sent again (it changed nothing). */
+  readonly retryable: boolean;
+
+  constructor(code: IpamErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    // The cause may be a driver error holding SQL and values: keep it off the enumerable
+    // surface so JSON.stringify and structured loggers never print it.
+    if (options.cause !== undefined) {
+      Object.defineProperty(this, "cause", { value: options.cause, enumerable: false, writable: false });
+    }
+  }
+
+  toJSON(): Record<string, unknown> {
+    const details: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(this)) {
+      if (key !== "cause") details[key] = value;
+    }
+    return { name: this.name, message: this.message, ...details };
+  }
+}
+
+export interface InputIssue {
+  /** Dotted path of the offending field, e.g. `allocationPools.0.start`. */
+  readonly field: string;
+  readonly reason: string;
+}
+
+export class InvalidInputError extends IpamError {
+  readonly issues: readonly InputIssue[];
+  constructor(issues: readonly InputIssue[]) {
+    super("INVALID_INPUT", issues.map((issue) => `${issue.field}: ${issue.reason}`).join("; "));
+    this.issues = issues;
+  }
+  static of(field: string, reason: string): InvalidInputError {
+    return new InvalidInputError([{ field, reason }]);
+  }
+}
+
+export class NotFoundError extends IpamError {
+  readonly entity: "subnet" | "allocation" | "address";
+  readonly id: string;
+  constructor(entity: "subnet" | "allocation" | "address", id: string) {
+    super("NOT_FOUND", `${entity} ${id} not found`);
+    this.entity = entity;
+    this.id = id;
+  }
+}
+
+export class AddressInUseError extends IpamError {
+  readonly subnetId: string;
+  readonly address: string;
+  constructor(subnetId: string, address: string) {
+    super("ADDRESS_IN_USE", `address ${address} in subnet ${subnetId} is already allocated`);
+    this.subnetId = subnetId;
+    this.address = address;
+  }
+}
+
+export class SubnetExhaustedError extends IpamError {
+  readonly subnetId: string;
+  readonly requested: number;
+  constructor(subnetId: string, requested: number, free?: string) {
+    super(
+      "SUBNET_EXHAUSTED",
+      `subnet ${subnetId} has no room for ${requested} more address${requested === 1 ? "" : "es"}` +
+        (free === undefined ? "" : ` (${free} free in its pools)`),
+    );
+    this.subnetId = subnetId;
+    this.requested = requested;
+  }
+}
+
+export class SubnetInUseError extends IpamError {
+  readonly subnetId: string;
+  readonly allocationCount: number;
+  readonly examples: readonly string[];
+  constructor(subnetId: string, allocationCount: number, examples: readonly string[], what = "allocation") {
+    const plural = allocationCount === 1 ? "" : "s";
+    super(
+      "SUBNET_IN_USE",
+      `subnet ${subnetId} still has ${allocationCount} ${what}${plural}` +
+        (examples.length > 0 ? ` (first: ${examples.join(", ")})` : "") +
+        `; release ${allocationCount === 1 ? "it" : "them"} first`,
+    );
+    this.subnetId = subnetId;
+    this.allocationCount = allocationCount;
+    this.examples = examples;
+  }
+}
+
+export class OverlapError extends IpamError {
+  readonly cidr: string;
+  readonly namespace: string;
+  constructor(cidr: string, namespace: string, existing?: string) {
+    super(
+      "OVERLAP",
+      `cidr ${cidr} overlaps ${existing === undefined ? "an existing subnet" : `subnet ${existing}`} in namespace "${namespace}"`,
+    );
+    this.cidr = cidr;
+    this.namespace = namespace;
+  }
+}
+
+/** A change would make existing allocations illegal (gateway or reserved over allocated addresses). */
+export class ConflictError extends IpamError {
+  readonly field: string;
+  readonly addresses: readonly string[];
+  constructor(field: string, reason: string, addresses: readonly string[]) {
+    super("CONFLICT", `${field}: ${reason}: ${addresses.join(", ")}`);
+    this.field = field;
+    this.addresses = addresses;
+  }
+}
+
+export class IdempotencyMismatchError extends IpamError {
+  readonly idempotencyKey: string;
+  constructor(idempotencyKey: string, reason: string) {
+    super("IDEMPOTENCY_MISMATCH", `idempotencyKey ${JSON.stringify(idempotencyKey)} was used for a different request: ${reason}`);
+    this.idempotencyKey = idempotencyKey;
+  }
+}
+
+export class LockTimeoutError extends IpamError {
+  readonly subnetId: string;
+  constructor(subnetId: string, cause?: unknown) {
+    super("LOCK_TIMEOUT", `timed out waiting for the lock on subnet ${subnetId}; nothing was changed, retry`, {
+      cause,
+      retryable: true,
+    });
+    this.subnetId = subnetId;
+  }
+}
+
+/** Serialization failure, deadlock or a dropped connection: the transaction was rolled back. */
+export class RetryableDatabaseError extends IpamError {
+  constructor(reason: string, cause?: unknown) {
+    super("RETRYABLE", `${reason}; the transaction was rolled back and nothing was changed, retry`, {
+      cause,
+      retryable: true,
+    });
+  }
+}
+
+export class DatabaseUnavailableError extends IpamError {
+  constructor(reason: string, cause?: unknown) {
+    super("DATABASE_UNAVAILABLE", `cannot reach the IPAM database: ${reason}`, { cause, retryable: true });
+  }
+}
+
+export class DatabaseError extends IpamError {
+  readonly sqlState: string | undefined;
+  constructor(reason: string, sqlState: string | undefined, cause?: unknown) {
+    super("DATABASE_ERROR", `IPAM database error${sqlState ? ` (SQLSTATE ${sqlState})` : ""}: ${reason}`, { cause });
+    this.sqlState = sqlState;
+  }
+}
+
+export class ConfigurationError extends IpamError {
+  constructor(message: string) {
+    super("CONFIGURATION", message);
+  }
+}

@@ -1,0 +1,63 @@
+/** Inclusive integer range of address values. */
+export interface ValueRange {
+  readonly first: bigint;
+  readonly last: bigint;
+}
+
+export function rangeSize(range: ValueRange): bigint {
+  return range.last - range.first + 1n;
+}
+
+export function rangesOverlap(a: ValueRange, b: ValueRange): boolean {
+  return a.first <= b.last && b.first <= a.last;
+}
+
+export function rangeContains(range: ValueRange, value: bigint): boolean {
+  return value >= range.first && value <= range.last;
+}
+
+/** Sorted, non-overlapping, adjacent ranges merged. */
+export function normalizeRanges(ranges: readonly ValueRange[]): ValueRange[] {
+  const sorted = [...ranges].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  const merged: ValueRange[] = [];
+  for (const range of sorted) {
+    const previous = merged.at(-1);
+    if (previous !== undefined && range.first <= previous.last + 1n) {
+      if (range.last > previous.last) merged[merged.length - 1] = { first: previous.first, last: range.last };
+    } else {
+      merged.push(range);
+    }
+  }
+  return merged;
+}
+
+/** `from` minus every range in `holes`; both may be unsorted. Result is normalized. */
+export function subtractRanges(from: readonly ValueRange[], holes: readonly ValueRange[]): ValueRange[] {
+  const sortedHoles = normalizeRanges(holes);
+  const result: ValueRange[] = [];
+  for (const range of normalizeRanges(from)) {
+    let cursor = range.first;
+    for (const hole of sortedHoles) {
+      if (hole.last < cursor || hole.first > range.last) continue;
+      if (hole.first > cursor) result.push({ first: cursor, last: hole.first - 1n });
+      cursor = hole.last + 1n;
+      if (cursor > range.last) break;
+    }
+    if (cursor <= range.last) result.push({ first: cursor, last: range.last });
+  }
+  return result;
+}
+
+export function totalSize(ranges: readonly ValueRange[]): bigint {
+  return ranges.reduce((sum, range) => sum + rangeSize(range), 0n);
+}
+
+/** Sorted distinct values grouped into maximal runs of consecutive values. */
+export function runsOf(values: readonly bigint[]): ValueRange[] {
+  const sorted = [...new Set(values)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return normalizeRanges(sorted.map((value) => ({ first: value, last: value })));
+}
+
+export function sameRanges(a: readonly ValueRange[], b: readonly ValueRange[]): boolean {
+  return a.length === b.length && a.every((range, index) => range.first === b[index]!.first && range.last === b[index]!.last);
+}

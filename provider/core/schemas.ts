@@ -1,0 +1,152 @@
+import { z } from "zod";
+import { InvalidInputError } from "./errors.js";
+
+/** Limits keep one request's work and storage bounded whatever the caller sends. */
+export const LIMITS = {
+  pools: 64,
+  reserved: 256,
+  tags: 64,
+  tagKeyLength: 128,
+  tagValueLength: 256,
+  descriptionLength: 1024,
+  ownerLength: 256,
+  idempotencyKeyLength: 256,
+  maxCount: 65_536,
+  pageSize: 1_000,
+} as const;
+
+const noNul = (value: string) => !value.includes("\u0000");
+const NUL_MESSAGE = "must not contain NUL characters";
+
+const text = (max: number) =>
+  z
+    .string({ error: (issue) => (issue.input === undefined ? "is required" : "must be a string") })
+    .max(max, { error: `must be at most ${max} characters` })
+    .refine(noNul, { error: NUL_MESSAGE });
+
+const nonEmptyText = (max: number) => text(max).refine((value) => value.length > 0, { error: "must not be empty" });
+
+export const namespaceSchema = z
+  .string({ error: "must be a string" })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+    error: "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
+  });
+
+export const tagsSchema = z
+  .record(
+    text(LIMITS.tagKeyLength).refine((key) => key.length > 0, { error: "tag keys must not be empty" }),
+    text(LIMITS.tagValueLength),
+    { error: "must be a map of string to string" },
+  )
+  .refine((tags) => Object.keys(tags).length <= LIMITS.tags, { error: `must have at most ${LIMITS.tags} entries` });
+
+/** Public ids are decimal strings of positive integers; subnet ids fit PostgreSQL's int4 (they key advisory locks). */
+export const subnetIdSchema = z
+  .string({ error: "must be a subnet id string" })
+  .regex(/^[1-9]\d{0,9}$/, { error: "must be a positive decimal integer string" })
+  .refine((id) => Number(id) <= 2_147_483_647, { error: "is out of range" });
+
+export const allocationIdSchema = z
+  .string({ error: "must be an allocation id string" })
+  .regex(/^[1-9]\d{0,17}$/, { error: "must be a positive decimal integer string" });
+
+const poolSchema = z.strictObject(
+  { start: z.string({ error: "must be an address string" }), end: z.string({ error: "must be an address string" }) },
+  { error: "must be an object {start, end}" },
+);
+
+export const subnetFieldsSchema = {
+  allocationPools: z
+    .array(poolSchema, { error: "must be an array of {start, end}" })
+    .max(LIMITS.pools, { error: `must have at most ${LIMITS.pools} pools` }),
+  gateway: z.string({ error: "must be an address string or null" }).nullable(),
+  reserved: z
+    .array(z.string({ error: "must be an address or CIDR string" }), { error: "must be an array of strings" })
+    .max(LIMITS.reserved, { error: `must have at most ${LIMITS.reserved} entries` }),
+  description: text(LIMITS.descriptionLength),
+  tags: tagsSchema,
+};
+
+export const createSubnetSchema = z.strictObject({
+  cidr: z.string({ error: (issue) => (issue.input === undefined ? "is required" : "must be a CIDR string") }),
+  namespace: namespaceSchema.optional(),
+  allocationPools: subnetFieldsSchema.allocationPools.optional(),
+  gateway: subnetFieldsSchema.gateway.optional(),
+  reserved: subnetFieldsSchema.reserved.optional(),
+  description: subnetFieldsSchema.description.optional(),
+  tags: subnetFieldsSchema.tags.optional(),
+});
+export type CreateSubnetInput = z.input<typeof createSubnetSchema>;
+
+/** Fields absent from an update keep their value; `allocationPools: null` restores the default pools. */
+export const updateSubnetSchema = z.strictObject({
+  allocationPools: subnetFieldsSchema.allocationPools.nullable().optional(),
+  gateway: subnetFieldsSchema.gateway.optional(),
+  reserved: subnetFieldsSchema.reserved.optional(),
+  description: subnetFieldsSchema.description.optional(),
+  tags: subnetFieldsSchema.tags.optional(),
+});
+export type UpdateSubnetInput = z.input<typeof updateSubnetSchema>;
+
+export const strategySchema = z.enum(["sequential", "random"], { error: 'must be "sequential" or "random"' });
+export type AllocationStrategy = z.infer<typeof strategySchema>;
+
+export const allocateSchema = z
+  .strictObject({
+    subnetId: subnetIdSchema,
+    owner: nonEmptyText(LIMITS.ownerLength),
+    idempotencyKey: nonEmptyText(LIMITS.idempotencyKeyLength).optional(),
+    address: z.string({ error: "must be an address string" }).optional(),
+    count: z
+      .number({ error: "must be a number" })
+      .int({ error: "must be a whole number" })
+      .min(1, { error: "must be at least 1" })
+      .max(LIMITS.maxCount, { error: `must be at most ${LIMITS.maxCount}` })
+      .optional(),
+    strategy: strategySchema.optional(),
+    description: text(LIMITS.descriptionLength).optional(),
+    tags: tagsSchema.optional(),
+  })
+  .superRefine((value, context) => {
+    if (value.address !== undefined && value.count !== undefined && value.count !== 1) {
+      context.addIssue({ code: "custom", path: ["count"], message: "must be 1 when a specific address is requested" });
+    }
+    if (value.address !== undefined && value.strategy === "random") {
+      context.addIssue({ code: "custom", path: ["strategy"], message: "cannot be random when a specific address is requested" });
+    }
+  });
+export type AllocateInput = z.input<typeof allocateSchema>;
+
+export const resizeSchema = z.strictObject({
+  allocationId: allocationIdSchema,
+  count: z
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number" })
+    .min(1, { error: "must be at least 1 (release the allocation to free every address)" })
+    .max(LIMITS.maxCount, { error: `must be at most ${LIMITS.maxCount}` }),
+});
+
+export const pageSchema = z.strictObject({
+  limit: z.number().int().min(1).max(LIMITS.pageSize, { error: `must be at most ${LIMITS.pageSize}` }).optional(),
+  /** Opaque cursor: the last allocation id of the previous page. */
+  after: allocationIdSchema.optional(),
+});
+
+/**
+ * Validate `input` against `schema`, turning every issue into a field-named reason.
+ * @throws InvalidInputError listing each offending field
+ */
+export function parseInput<T extends z.ZodType>(schema: T, input: unknown, prefix = ""): z.output<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new InvalidInputError(
+    result.error.issues.map((issue) => {
+      const path = [prefix, ...issue.path.map(String)].filter((part) => part !== "").join(".");
+      const field = path === "" ? "input" : path;
+      if (issue.code === "unrecognized_keys") {
+        return { field, reason: `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((key) => JSON.stringify(key)).join(", ")}` };
+      }
+      return { field, reason: issue.message };
+    }),
+  );
+}

@@ -1,0 +1,436 @@
+import type { DatabasePool } from "slonik";
+import { sql } from "slonik";
+import { z } from "zod";
+import { parseAddress, parseCidr, formatAddress, type IpAddress } from "../core/address.js";
+import {
+  AddressInUseError,
+  ConflictError,
+  IdempotencyMismatchError,
+  InvalidInputError,
+  NotFoundError,
+  OverlapError,
+  SubnetInUseError,
+} from "../core/errors.js";
+import {
+  allocateSchema,
+  allocationIdSchema,
+  createSubnetSchema,
+  LIMITS,
+  namespaceSchema,
+  pageSchema,
+  parseInput,
+  resizeSchema,
+  subnetIdSchema,
+  updateSubnetSchema,
+  type AllocateInput,
+  type CreateSubnetInput,
+  type UpdateSubnetInput,
+} from "../core/schemas.js";
+import { buildLayout, specificAddressProblem, type SubnetLayout } from "../core/subnetLayout.js";
+import { sameRanges, totalSize } from "../core/range.js";
+import type { Allocation, AllocationResult, ReleaseResult, Subnet, SubnetUpdateResult, SubnetUsage } from "../core/types.js";
+import { allocateAddresses, growAllocation } from "./addressAllocator.js";
+import {
+  allocationFromRow,
+  allocationHolding,
+  allocationSubnet,
+  countAllocations,
+  deleteAllocation,
+  getAllocationByKey,
+  getAllocationRow,
+  listAllocationRows,
+  releaseHighest,
+} from "./allocationQueries.js";
+import { constraintOf, sqlStateOf, wrapDatabaseError } from "./databaseErrors.js";
+import { createDatabasePool } from "./databasePool.js";
+import { rebuildFreeRanges, returnToFreeSpace } from "./freeSpace.js";
+import { inLockedTransaction, type TransactionSettings } from "./lockedTransaction.js";
+import { migrate } from "./migrate.js";
+import { DEFAULT_SCHEMA } from "./schemaName.js";
+import { layoutOf, subnetFromRow } from "./subnetRecords.js";
+import {
+  deleteSubnetRow,
+  findOverlapping,
+  getSubnetRow,
+  insertAudit,
+  insertSubnet,
+  listSubnetRows,
+  updateSubnetRow,
+  upsertNamespace,
+} from "./subnetQueries.js";
+import { tablesFor, type Tables } from "./tables.js";
+
+export interface IpamOptions {
+  readonly databaseUrl: string;
+  /** PostgreSQL schema holding every IPAM object (default `ipam`). */
+  readonly schema?: string;
+  /** Apply pending migrations when opening (default true). */
+  readonly migrate?: boolean;
+  readonly maxConnections?: number;
+  readonly lockTimeoutMs?: number;
+  readonly statementTimeoutMs?: number;
+  /** Test-only: skip advisory locks to demonstrate what they prevent. */
+  readonly unsafeSkipLocking?: boolean;
+}
+
+const usageRow = z.object({ allocated: z.string(), free: z.string(), outside: z.string() });
+
+/**
+ * The IPAM service over PostgreSQL. Every method validates its input itself (callers are not
+ * trusted) and every mutation of a subnet runs in one transaction holding that subnet's
+ * transaction-level advisory lock.
+ */
+export class Ipam {
+  private constructor(
+    private readonly pool: DatabasePool,
+    private readonly t: Tables,
+    private readonly settings: TransactionSettings,
+  ) {}
+
+  /**
+   * Connect (and by default migrate).
+   * @throws ConfigurationError for a bad schema name; DatabaseUnavailableError when the server cannot be reached
+   */
+  static async open(options: IpamOptions): Promise<Ipam> {
+    const schema = options.schema ?? DEFAULT_SCHEMA;
+    const t = tablesFor(schema);
+    if (options.migrate !== false) await migrate(options.databaseUrl, schema);
+    const pool = await createDatabasePool(options.databaseUrl, { maxConnections: options.maxConnections ?? 10 });
+    return new Ipam(pool, t, {
+      lockTimeoutMs: options.lockTimeoutMs ?? 30_000,
+      statementTimeoutMs: options.statementTimeoutMs ?? 60_000,
+      unsafeSkipLocking: options.unsafeSkipLocking ?? false,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /** @throws InvalidInputError, OverlapError */
+  async createSubnet(input: CreateSubnetInput): Promise<Subnet> {
+    const fields = parseInput(createSubnetSchema, input);
+    const layout = buildLayout(parseCidr(fields.cidr, "cidr"), fields);
+    const namespace = fields.namespace ?? "default";
+    try {
+      return await this.pool.transaction(async (tx) => {
+        const namespaceId = await upsertNamespace(tx, this.t, namespace);
+        const id = await insertSubnet(tx, this.t, namespaceId, null, { layout, description: fields.description ?? "", tags: fields.tags ?? {} });
+        await rebuildFreeRanges(tx, this.t, id, layout.available);
+        await insertAudit(tx, this.t, { action: "subnet.create", subnetId: id, cidr: layout.cidr.text, detail: { namespace } });
+        return subnetFromRow((await getSubnetRow(tx, this.t, id))!, layout);
+      });
+    } catch (error) {
+      if (sqlStateOf(error) === "23P01") {
+        throw new OverlapError(layout.cidr.text, namespace, (await this.safe(() => findOverlapping(this.pool, this.t, namespace, layout.cidr.text))) ?? undefined);
+      }
+      throw wrapDatabaseError(error, "creating a subnet");
+    }
+  }
+
+  /** @throws InvalidInputError, NotFoundError */
+  async getSubnet(subnetId: string): Promise<Subnet> {
+    const id = this.subnetKey(subnetId);
+    const row = await this.read("reading a subnet", () => getSubnetRow(this.pool, this.t, id));
+    if (row === null) throw new NotFoundError("subnet", subnetId);
+    return subnetFromRow(row);
+  }
+
+  async listSubnets(filter: { namespace?: string } = {}): Promise<Subnet[]> {
+    const namespace = filter.namespace === undefined ? undefined : parseInput(namespaceSchema, filter.namespace, "namespace");
+    const rows = await this.read("listing subnets", () => listSubnetRows(this.pool, this.t, { namespace }));
+    return rows.map((row) => subnetFromRow(row));
+  }
+
+  /**
+   * Change pools, gateway, reserved, description or tags while addresses are in use.
+   * @throws InvalidInputError, NotFoundError, ConflictError (gateway or reserved over allocated addresses)
+   */
+  async updateSubnet(subnetId: string, patch: UpdateSubnetInput): Promise<SubnetUpdateResult> {
+    const id = this.subnetKey(subnetId);
+    const changes = parseInput(updateSubnetSchema, patch);
+    return this.locked([id], "updating a subnet", async (tx) => {
+      const row = await getSubnetRow(tx, this.t, id);
+      if (row === null) throw new NotFoundError("subnet", subnetId);
+      const current = layoutOf(row);
+      const layout = buildLayout(current.cidr, {
+        allocationPools: changes.allocationPools === undefined ? (row.pools_explicit ? row.pools : null) : changes.allocationPools,
+        gateway: changes.gateway === undefined ? row.gateway : changes.gateway,
+        reserved: changes.reserved === undefined ? row.reserved : changes.reserved,
+      });
+      await this.refuseBlockedAddresses(tx, id, layout);
+      const columns = { layout, description: changes.description ?? row.description, tags: changes.tags ?? row.tags };
+      await updateSubnetRow(tx, this.t, id, columns);
+      const layoutChanged = !sameRanges(layout.available, current.available);
+      if (layoutChanged) await rebuildFreeRanges(tx, this.t, id, layout.available);
+      const outside = await this.addressesOutsidePools(tx, id, layout);
+      await insertAudit(tx, this.t, { action: "subnet.update", subnetId: id, cidr: layout.cidr.text, detail: { changed: Object.keys(changes) } });
+      return { subnet: subnetFromRow((await getSubnetRow(tx, this.t, id))!, layout), allocationsOutsidePools: outside };
+    });
+  }
+
+  /**
+   * Remove a subnet; refused while it has allocations. Deleting a missing subnet returns false.
+   * @throws SubnetInUseError naming the first few allocations
+   */
+  async deleteSubnet(subnetId: string): Promise<{ deleted: boolean }> {
+    const id = this.subnetKey(subnetId);
+    return this.locked([id], "deleting a subnet", async (tx) => {
+      const row = await getSubnetRow(tx, this.t, id);
+      if (row === null) return { deleted: false };
+      const { count, examples } = await countAllocations(tx, this.t, id);
+      if (count > 0) throw new SubnetInUseError(subnetId, count, examples);
+      await deleteSubnetRow(tx, this.t, id);
+      await insertAudit(tx, this.t, { action: "subnet.delete", subnetId: id, cidr: row.cidr });
+      return { deleted: true };
+    });
+  }
+
+  /**
+   * Allocate a specific address, the lowest free one, a random free one, or `count` at once
+   * (all or nothing). With an idempotency key, repeating the request returns the first result.
+   * @throws InvalidInputError, NotFoundError, AddressInUseError, SubnetExhaustedError, IdempotencyMismatchError
+   */
+  async allocate(input: AllocateInput): Promise<AllocationResult> {
+    const request = parseInput(allocateSchema, input);
+    const subnetId = Number(request.subnetId);
+    const address = request.address === undefined ? null : parseAddress(request.address, "address");
+    const strategy = address !== null ? "specific" : (request.strategy ?? "sequential");
+    const key = request.idempotencyKey ?? null;
+    if (key !== null) {
+      const earlier = await this.read("reading an allocation", () => getAllocationByKey(this.pool, this.t, subnetId, key));
+      if (earlier !== null) return { allocation: this.replay(earlier, strategy, address), created: false };
+    }
+    try {
+      return await this.locked([subnetId], "allocating", async (tx) => {
+        const row = await getSubnetRow(tx, this.t, subnetId);
+        if (row === null) throw new NotFoundError("subnet", request.subnetId);
+        const layout = layoutOf(row);
+        if (address !== null) {
+          const problem = specificAddressProblem(layout, address);
+          if (problem !== null) throw InvalidInputError.of("address", problem);
+        }
+        const id = await allocateAddresses(tx, this.t, {
+          subnetId,
+          layout,
+          owner: request.owner,
+          idempotencyKey: key,
+          strategy,
+          address,
+          count: request.count ?? 1,
+          description: request.description ?? "",
+          tags: request.tags ?? {},
+        });
+        return { allocation: allocationFromRow((await getAllocationRow(tx, this.t, id))!), created: true };
+      });
+    } catch (error) {
+      const constraint = constraintOf(error);
+      if (sqlStateOf(error) === "23505" && constraint === "allocation_idempotency_key" && key !== null) {
+        const earlier = await this.read("reading an allocation", () => getAllocationByKey(this.pool, this.t, subnetId, key));
+        if (earlier !== null) return { allocation: this.replay(earlier, strategy, address), created: false };
+      }
+      if (sqlStateOf(error) === "23505" && address !== null && constraint?.startsWith("allocated_address")) {
+        throw new AddressInUseError(request.subnetId, address.text);
+      }
+      throw wrapDatabaseError(error, "allocating");
+    }
+  }
+
+  /** @throws InvalidInputError, NotFoundError */
+  async getAllocation(allocationId: string): Promise<Allocation> {
+    const id = parseInput(allocationIdSchema, allocationId, "allocationId");
+    const row = await this.read("reading an allocation", () => getAllocationRow(this.pool, this.t, id));
+    if (row === null) throw new NotFoundError("allocation", allocationId);
+    return allocationFromRow(row);
+  }
+
+  async findAllocationByKey(subnetId: string, idempotencyKey: string): Promise<Allocation | null> {
+    const id = this.subnetKey(subnetId);
+    const row = await this.read("reading an allocation", () => getAllocationByKey(this.pool, this.t, id, idempotencyKey));
+    return row === null ? null : allocationFromRow(row);
+  }
+
+  /** Allocations of a subnet (or of an owner), by id, in pages: pass the returned `next` as `after`. */
+  async listAllocations(
+    filter: { subnetId?: string; owner?: string },
+    page: { limit?: number; after?: string } = {},
+  ): Promise<{ allocations: Allocation[]; next: string | null }> {
+    const { limit = 100, after } = parseInput(pageSchema, page);
+    const subnetId = filter.subnetId === undefined ? undefined : this.subnetKey(filter.subnetId);
+    const rows = await this.read("listing allocations", () =>
+      listAllocationRows(this.pool, this.t, { ...(subnetId === undefined ? {} : { subnetId }), ...(filter.owner === undefined ? {} : { owner: filter.owner }) }, limit, after),
+    );
+    return { allocations: rows.map(allocationFromRow), next: rows.length === limit ? rows.at(-1)!.id : null };
+  }
+
+  /** Which allocation holds `address` in a subnet, or null. */
+  async whoHolds(subnetId: string, address: string): Promise<Allocation | null> {
+    const id = this.subnetKey(subnetId);
+    const parsed = parseAddress(address, "address");
+    const row = await this.read("looking up an address", () => allocationHolding(this.pool, this.t, id, parsed.text));
+    return row === null ? null : allocationFromRow(row);
+  }
+
+  /** Release an allocation and all its addresses. Releasing twice is harmless. */
+  async release(allocationId: string): Promise<ReleaseResult> {
+    const id = parseInput(allocationIdSchema, allocationId, "allocationId");
+    const subnetId = await this.read("reading an allocation", () => allocationSubnet(this.pool, this.t, id));
+    if (subnetId === null) return { released: false, addresses: [] };
+    return this.locked([subnetId], "releasing", async (tx) => {
+      const row = await getSubnetRow(tx, this.t, subnetId);
+      const freed = await deleteAllocation(tx, this.t, id);
+      if (freed.owner === null) return { released: false, addresses: [] };
+      await returnToFreeSpace(tx, this.t, subnetId, layoutOf(row!), freed.ordinals);
+      const addresses = this.sorted(row!, freed.ordinals);
+      await insertAudit(tx, this.t, { action: "release", subnetId, cidr: row!.cidr, allocationId: id, owner: freed.owner, addresses });
+      return { released: true, addresses };
+    });
+  }
+
+  /**
+   * Change how many addresses an allocation holds: growing adds addresses with its strategy and
+   * keeps the existing ones; shrinking releases its highest addresses.
+   * @throws InvalidInputError, NotFoundError, SubnetExhaustedError
+   */
+  async resizeAllocation(input: { allocationId: string; count: number }): Promise<{ allocation: Allocation; released: string[] }> {
+    const { allocationId, count } = parseInput(resizeSchema, input);
+    const subnetId = await this.read("reading an allocation", () => allocationSubnet(this.pool, this.t, allocationId));
+    if (subnetId === null) throw new NotFoundError("allocation", allocationId);
+    return this.locked([subnetId], "resizing an allocation", async (tx) => {
+      const current = await getAllocationRow(tx, this.t, allocationId);
+      if (current === null) throw new NotFoundError("allocation", allocationId);
+      const row = (await getSubnetRow(tx, this.t, subnetId))!;
+      const layout = layoutOf(row);
+      const held = current.ordinals.length;
+      let released: string[] = [];
+      if (count > held) {
+        if (current.strategy === "specific") throw InvalidInputError.of("count", "an allocation of a specific address holds exactly one address");
+        await growAllocation(tx, this.t, { subnetId, layout, owner: current.owner, strategy: current.strategy }, allocationId, count - held);
+      } else if (count < held) {
+        const freed = await releaseHighest(tx, this.t, subnetId, allocationId, held - count);
+        await returnToFreeSpace(tx, this.t, subnetId, layout, freed.ordinals);
+        released = this.sorted(row, freed.ordinals);
+        await insertAudit(tx, this.t, { action: "shrink", subnetId, cidr: row.cidr, allocationId, owner: current.owner, addresses: released });
+      }
+      return { allocation: allocationFromRow((await getAllocationRow(tx, this.t, allocationId))!), released };
+    });
+  }
+
+  /** Update the description and tags of an allocation. */
+  async updateAllocation(input: { allocationId: string; description?: string; tags?: Record<string, string> }): Promise<Allocation> {
+    const fields = parseInput(
+      z.strictObject({ allocationId: allocationIdSchema, description: allocateSchema.shape.description, tags: allocateSchema.shape.tags }),
+      input,
+    );
+    const subnetId = await this.read("reading an allocation", () => allocationSubnet(this.pool, this.t, fields.allocationId));
+    if (subnetId === null) throw new NotFoundError("allocation", fields.allocationId);
+    return this.locked([subnetId], "updating an allocation", async (tx) => {
+      await tx.query(sql.unsafe`
+        UPDATE ${this.t.allocation}
+        SET description = coalesce(${fields.description ?? null}, description),
+            tags = coalesce(${fields.tags === undefined ? null : sql.jsonb(fields.tags)}, tags), updated_at = now()
+        WHERE id = ${fields.allocationId}::bigint
+      `);
+      const row = await getAllocationRow(tx, this.t, fields.allocationId);
+      if (row === null) throw new NotFoundError("allocation", fields.allocationId);
+      return allocationFromRow(row);
+    });
+  }
+
+  /** Totals for a subnet, as decimal strings. */
+  async usage(subnetId: string): Promise<SubnetUsage> {
+    const id = this.subnetKey(subnetId);
+    return this.read("computing usage", async () => {
+      const row = await getSubnetRow(this.pool, this.t, id);
+      if (row === null) throw new NotFoundError("subnet", subnetId);
+      const layout = layoutOf(row);
+      const counts = await this.pool.one(sql.type(usageRow)`
+        SELECT (SELECT count(*) FROM ${this.t.allocatedAddress} WHERE subnet_id = ${id})::text AS allocated,
+               (SELECT coalesce(sum(last_ordinal - first_ordinal + 1), 0) FROM ${this.t.freeRange} WHERE subnet_id = ${id})::text AS free,
+               (SELECT count(*) FROM ${this.t.allocatedAddress} a WHERE a.subnet_id = ${id} AND NOT EXISTS (
+                  SELECT 1 FROM unnest(${sql.array(layout.pools.map((p) => p.first.toString()), "numeric")},
+                                       ${sql.array(layout.pools.map((p) => p.last.toString()), "numeric")}) AS p(lo, hi)
+                  WHERE a.ordinal BETWEEN p.lo AND p.hi))::text AS outside
+      `);
+      return {
+        subnetId: String(id),
+        cidr: layout.cidr.text,
+        total: layout.cidr.size.toString(),
+        poolSize: totalSize(layout.available).toString(),
+        allocated: counts.allocated,
+        free: counts.free,
+        outsidePool: counts.outside,
+      };
+    });
+  }
+
+  /** Refuse a layout whose gateway or reserved ranges cover allocated addresses, naming them. */
+  private async refuseBlockedAddresses(tx: Parameters<Parameters<DatabasePool["transaction"]>[0]>[0], id: number, layout: SubnetLayout): Promise<void> {
+    const version = layout.cidr.version;
+    const check = async (field: string, ranges: readonly { first: bigint; last: bigint }[], reason: string) => {
+      if (ranges.length === 0) return;
+      const hits = await tx.anyFirst(sql.type(z.object({ ordinal: z.string() }))`
+        SELECT a.ordinal::text AS ordinal FROM ${this.t.allocatedAddress} a
+        JOIN unnest(${sql.array(ranges.map((r) => r.first.toString()), "numeric")},
+                    ${sql.array(ranges.map((r) => r.last.toString()), "numeric")}) AS r(lo, hi) ON a.ordinal BETWEEN r.lo AND r.hi
+        WHERE a.subnet_id = ${id} ORDER BY a.ordinal LIMIT 20
+      `);
+      if (hits.length > 0) throw new ConflictError(field, reason, hits.map((ordinal) => formatAddress(version, BigInt(ordinal))));
+    };
+    if (layout.gateway !== null) {
+      await check("gateway", [{ first: layout.gateway.value, last: layout.gateway.value }], "the gateway would cover an allocated address");
+    }
+    await check("reserved", layout.reserved, "reserved ranges would cover allocated addresses");
+  }
+
+  private async addressesOutsidePools(tx: Parameters<Parameters<DatabasePool["transaction"]>[0]>[0], id: number, layout: SubnetLayout): Promise<string[]> {
+    const ordinals = await tx.anyFirst(sql.type(z.object({ ordinal: z.string() }))`
+      SELECT a.ordinal::text AS ordinal FROM ${this.t.allocatedAddress} a
+      WHERE a.subnet_id = ${id} AND NOT EXISTS (
+        SELECT 1 FROM unnest(${sql.array(layout.pools.map((p) => p.first.toString()), "numeric")},
+                             ${sql.array(layout.pools.map((p) => p.last.toString()), "numeric")}) AS p(lo, hi)
+        WHERE a.ordinal BETWEEN p.lo AND p.hi)
+      ORDER BY a.ordinal LIMIT ${LIMITS.pageSize}
+    `);
+    return ordinals.map((ordinal) => formatAddress(layout.cidr.version, BigInt(ordinal)));
+  }
+
+  private replay(row: Parameters<typeof allocationFromRow>[0], strategy: string, address: IpAddress | null): Allocation {
+    if (row.strategy !== strategy || (row.requested_address ?? null) !== (address?.text ?? null)) {
+      throw new IdempotencyMismatchError(
+        row.idempotency_key ?? "",
+        `it allocated ${row.requested_address ?? row.strategy} but this request asks for ${address?.text ?? strategy}`,
+      );
+    }
+    return allocationFromRow(row);
+  }
+
+  private sorted(row: { cidr: string }, ordinals: readonly bigint[]): string[] {
+    const version = parseCidr(row.cidr, "cidr").version;
+    return [...ordinals].sort((a, b) => (a < b ? -1 : 1)).map((ordinal) => formatAddress(version, ordinal));
+  }
+
+  private subnetKey(subnetId: unknown): number {
+    return Number(parseInput(subnetIdSchema, subnetId, "subnetId"));
+  }
+
+  private locked<T>(ids: readonly number[], doing: string, work: Parameters<typeof inLockedTransaction<T>>[4]): Promise<T> {
+    return inLockedTransaction(this.pool, ids, this.settings, doing, work);
+  }
+
+  private async read<T>(doing: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw wrapDatabaseError(error, doing);
+    }
+  }
+
+  private async safe<T>(work: () => Promise<T>): Promise<T | null> {
+    try {
+      return await work();
+    } catch {
+      return null;
+    }
+  }
+}

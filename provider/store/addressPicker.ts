@@ -1,0 +1,118 @@
+import { sql, type CommonQueryMethods } from "slonik";
+import { SubnetExhaustedError } from "../core/errors.js";
+import { randomBelow } from "../core/randomChoice.js";
+import { rangeContains, rangeSize, runsOf, totalSize, type ValueRange } from "../core/range.js";
+import { freeRangeRow } from "./rows.js";
+import { rangesFromRows } from "./freeSpace.js";
+import type { Tables } from "./tables.js";
+import { z } from "zod";
+
+/** Which free ranges a pick reads and which ordinals it takes from them. */
+export interface Pick {
+  readonly touched: readonly ValueRange[];
+  readonly taken: readonly ValueRange[];
+}
+
+const PAGE = 512;
+/** Rejection-sampling rounds before falling back to an exact scan of the free ranges (only reached when nearly full). */
+export const RANDOM_ROUNDS = 4;
+export const RANDOM_CANDIDATES = 32;
+
+/**
+ * A uniform random ordinal from `available` (pool minus reserved). A candidate that turns out to be
+ * allocated is rejected by the caller, so the accepted ones are uniform over the free addresses.
+ */
+export function randomCandidate(available: readonly ValueRange[], poolSize: bigint): bigint {
+  let index = randomBelow(poolSize);
+  for (const range of available) {
+    const size = rangeSize(range);
+    if (index < size) return range.first + index;
+    index -= size;
+  }
+  throw new Error("randomCandidate: index beyond pool size");
+}
+
+export function randomCandidates(available: readonly ValueRange[], count: number): string[] {
+  const poolSize = totalSize(available);
+  return Array.from({ length: count }, () => randomCandidate(available, poolSize).toString());
+}
+
+/** Lowest `count` free ordinals, paging through the free-range index. */
+export async function pickSequential(db: CommonQueryMethods, t: Tables, subnetId: number, count: number): Promise<Pick> {
+  const touched: ValueRange[] = [];
+  const taken: ValueRange[] = [];
+  let need = BigInt(count);
+  let after = -1n;
+  while (need > 0n) {
+    const page = rangesFromRows(
+      await db.any(sql.type(freeRangeRow)`
+        SELECT first_ordinal, last_ordinal FROM ${t.freeRange}
+        WHERE subnet_id = ${subnetId} AND first_ordinal > ${after.toString()}::numeric
+        ORDER BY first_ordinal LIMIT ${PAGE}
+      `),
+    );
+    if (page.length === 0) throw new SubnetExhaustedError(String(subnetId), count);
+    for (const range of page) {
+      const take = need < rangeSize(range) ? need : rangeSize(range);
+      touched.push(range);
+      taken.push({ first: range.first, last: range.first + take - 1n });
+      need -= take;
+      if (need === 0n) break;
+    }
+    after = page.at(-1)!.first;
+  }
+  return { touched, taken };
+}
+
+const hitRow = z.object({ pick: z.string(), first_ordinal: z.string(), last_ordinal: z.string() });
+
+/**
+ * `count` distinct free ordinals chosen uniformly at random: batches of CSPRNG candidates are
+ * probed against the free-range index (O(log n) each); a subnet so full that the rounds run dry
+ * falls back to one exact draw over the remaining free ranges.
+ */
+export async function pickRandom(
+  db: CommonQueryMethods,
+  t: Tables,
+  subnetId: number,
+  available: readonly ValueRange[],
+  count: number,
+): Promise<Pick> {
+  const picked = new Map<bigint, ValueRange>();
+  for (let round = 0; round < RANDOM_ROUNDS && picked.size < count; round += 1) {
+    const need = count - picked.size;
+    const candidates = randomCandidates(available, Math.min(Math.max(need * 2, RANDOM_CANDIDATES), 4096));
+    const hits = await db.any(sql.type(hitRow)`
+      SELECT c.pick::text AS pick, f.first_ordinal, f.last_ordinal
+      FROM unnest(${sql.array(candidates, "numeric")}) WITH ORDINALITY AS c(pick, n)
+      CROSS JOIN LATERAL (
+        SELECT first_ordinal, last_ordinal FROM ${t.freeRange}
+        WHERE subnet_id = ${subnetId} AND first_ordinal <= c.pick ORDER BY first_ordinal DESC LIMIT 1
+      ) f
+      WHERE f.last_ordinal >= c.pick
+      ORDER BY c.n
+    `);
+    for (const hit of hits) {
+      if (picked.size >= count) break;
+      picked.set(BigInt(hit.pick), { first: BigInt(hit.first_ordinal), last: BigInt(hit.last_ordinal) });
+    }
+  }
+  if (picked.size < count) await exactRandomFill(db, t, subnetId, count, picked);
+  return { touched: [...new Map([...picked.values()].map((range) => [range.first, range])).values()], taken: runsOf([...picked.keys()]) };
+}
+
+async function exactRandomFill(db: CommonQueryMethods, t: Tables, subnetId: number, count: number, picked: Map<bigint, ValueRange>): Promise<void> {
+  const free = rangesFromRows(
+    await db.any(sql.type(freeRangeRow)`
+      SELECT first_ordinal, last_ordinal FROM ${t.freeRange} WHERE subnet_id = ${subnetId} ORDER BY first_ordinal
+    `),
+  );
+  const freeTotal = totalSize(free);
+  if (freeTotal - BigInt(picked.size) < BigInt(count - picked.size)) {
+    throw new SubnetExhaustedError(String(subnetId), count, freeTotal.toString());
+  }
+  while (picked.size < count) {
+    const ordinal = randomCandidate(free, freeTotal);
+    if (!picked.has(ordinal)) picked.set(ordinal, free.find((range) => rangeContains(range, ordinal))!);
+  }
+}

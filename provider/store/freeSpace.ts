@@ -1,0 +1,94 @@
+import { sql, type CommonQueryMethods } from "slonik";
+import { isAllocatable, type SubnetLayout } from "../core/subnetLayout.js";
+import { normalizeRanges, runsOf, subtractRanges, type ValueRange } from "../core/range.js";
+import { freeRangeRow } from "./rows.js";
+import type { Tables } from "./tables.js";
+
+const text = (value: bigint) => value.toString();
+
+export function rangesFromRows(rows: readonly { first_ordinal: string; last_ordinal: string }[]): ValueRange[] {
+  return rows.map((row) => ({ first: BigInt(row.first_ordinal), last: BigInt(row.last_ordinal) }));
+}
+
+/**
+ * Recompute a subnet's free ranges from scratch: the available segments minus every allocated
+ * address. Used when a subnet is created and when its pools, gateway or reserved ranges change.
+ * The gaps are found in one set-based statement (lag over allocated ordinals per segment).
+ */
+export async function rebuildFreeRanges(db: CommonQueryMethods, t: Tables, subnetId: number, available: readonly ValueRange[]): Promise<void> {
+  await db.query(sql.unsafe`DELETE FROM ${t.freeRange} WHERE subnet_id = ${subnetId}`);
+  if (available.length === 0) return;
+  await db.query(sql.unsafe`
+    WITH segment AS (
+      SELECT lo, hi FROM unnest(${sql.array(available.map((r) => text(r.first)), "numeric")},
+                                ${sql.array(available.map((r) => text(r.last)), "numeric")}) AS s(lo, hi)
+    ),
+    taken AS (
+      SELECT s.lo AS seg_lo, s.hi AS seg_hi, a.ordinal
+      FROM segment s JOIN ${t.allocatedAddress} a ON a.subnet_id = ${subnetId} AND a.ordinal BETWEEN s.lo AND s.hi
+    ),
+    gap AS (
+      SELECT coalesce(lag(ordinal) OVER (PARTITION BY seg_lo ORDER BY ordinal) + 1, seg_lo) AS lo, ordinal - 1 AS hi FROM taken
+      UNION ALL
+      SELECT max(ordinal) + 1, seg_hi FROM taken GROUP BY seg_lo, seg_hi
+      UNION ALL
+      SELECT lo, hi FROM segment s WHERE NOT EXISTS (SELECT 1 FROM taken WHERE taken.seg_lo = s.lo)
+    )
+    INSERT INTO ${t.freeRange} (subnet_id, first_ordinal, last_ordinal)
+    SELECT ${subnetId}, lo, hi FROM gap WHERE lo <= hi
+  `);
+}
+
+/** Replace `touched` free ranges with what is left of them once `taken` ordinals are removed. */
+export async function carveFreeRanges(
+  db: CommonQueryMethods,
+  t: Tables,
+  subnetId: number,
+  touched: readonly ValueRange[],
+  taken: readonly ValueRange[],
+): Promise<void> {
+  if (touched.length === 0) return;
+  const residual = subtractRanges(touched, taken);
+  await db.query(sql.unsafe`
+    DELETE FROM ${t.freeRange} WHERE subnet_id = ${subnetId} AND first_ordinal = ANY(${sql.array(touched.map((r) => text(r.first)), "numeric")})
+  `);
+  await insertRanges(db, t, subnetId, residual);
+}
+
+async function insertRanges(db: CommonQueryMethods, t: Tables, subnetId: number, ranges: readonly ValueRange[]): Promise<void> {
+  if (ranges.length === 0) return;
+  await db.query(sql.unsafe`
+    INSERT INTO ${t.freeRange} (subnet_id, first_ordinal, last_ordinal)
+    SELECT ${subnetId}, lo, hi FROM unnest(${sql.array(ranges.map((r) => text(r.first)), "numeric")},
+                                           ${sql.array(ranges.map((r) => text(r.last)), "numeric")}) AS r(lo, hi)
+  `);
+}
+
+/**
+ * Give released addresses back to the free space, merged with their neighbours so ranges stay
+ * maximal. Addresses no longer allocatable (outside the current pools, now reserved) are dropped.
+ */
+export async function returnToFreeSpace(
+  db: CommonQueryMethods,
+  t: Tables,
+  subnetId: number,
+  layout: SubnetLayout,
+  ordinals: readonly bigint[],
+): Promise<void> {
+  const runs = runsOf(ordinals.filter((ordinal) => isAllocatable(layout, ordinal)));
+  if (runs.length === 0) return;
+  const neighbours = rangesFromRows(
+    await db.any(sql.type(freeRangeRow)`
+      SELECT first_ordinal, last_ordinal FROM ${t.freeRange}
+      WHERE subnet_id = ${subnetId}
+        AND (last_ordinal = ANY(${sql.array(runs.map((r) => text(r.first - 1n)), "numeric")})
+             OR first_ordinal = ANY(${sql.array(runs.map((r) => text(r.last + 1n)), "numeric")}))
+    `),
+  );
+  if (neighbours.length > 0) {
+    await db.query(sql.unsafe`
+      DELETE FROM ${t.freeRange} WHERE subnet_id = ${subnetId} AND first_ordinal = ANY(${sql.array(neighbours.map((r) => text(r.first)), "numeric")})
+    `);
+  }
+  await insertRanges(db, t, subnetId, normalizeRanges([...runs, ...neighbours]));
+}

@@ -1,0 +1,39 @@
+import { z } from "zod";
+
+/** Row shapes as the pool returns them (int8/numeric as strings). */
+export const subnetRow = z.object({
+  id: z.number(),
+  namespace: z.string(),
+  parent_id: z.number().nullable(),
+  cidr: z.string(),
+  gateway: z.string().nullable(),
+  pools: z.array(z.object({ start: z.string(), end: z.string() })),
+  pools_explicit: z.boolean(),
+  reserved: z.array(z.string()),
+  description: z.string(),
+  tags: z.record(z.string(), z.string()),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type SubnetRow = z.infer<typeof subnetRow>;
+
+export const allocationRow = z.object({
+  id: z.string(),
+  subnet_id: z.number(),
+  owner: z.string(),
+  idempotency_key: z.string().nullable(),
+  strategy: z.enum(["specific", "sequential", "random"]),
+  requested_address: z.string().nullable(),
+  description: z.string(),
+  tags: z.record(z.string(), z.string()),
+  created_at: z.string(),
+  updated_at: z.string(),
+  ip_version: z.union([z.literal(4), z.literal(6)]),
+  ordinals: z.array(z.string()),
+});
+export type AllocationRow = z.infer<typeof allocationRow>;
+
+export const freeRangeRow = z.object({ first_ordinal: z.string(), last_ordinal: z.string() });
+export type FreeRangeRow = z.infer<typeof freeRangeRow>;
+
+export const ordinalRow = z.object({ ordinal: z.string(), address: z.string() });

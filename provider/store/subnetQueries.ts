@@ -1,0 +1,109 @@
+import { sql, type CommonQueryMethods } from "slonik";
+import { z } from "zod";
+import type { SubnetLayout } from "../core/subnetLayout.js";
+import { subnetRow, type SubnetRow } from "./rows.js";
+import type { Tables } from "./tables.js";
+
+export interface SubnetColumns {
+  readonly layout: SubnetLayout;
+  readonly description: string;
+  readonly tags: Record<string, string>;
+}
+
+function selectSubnet(t: Tables) {
+  return sql.fragment`
+    SELECT s.id, n.name AS namespace, s.parent_id, s.cidr::text AS cidr, host(s.gateway) AS gateway, s.pools,
+           s.pools_explicit, s.reserved, s.description, s.tags, s.created_at, s.updated_at
+    FROM ${t.subnet} s JOIN ${t.namespace} n ON n.id = s.namespace_id
+  `;
+}
+
+export async function getSubnetRow(db: CommonQueryMethods, t: Tables, id: number): Promise<SubnetRow | null> {
+  return db.maybeOne(sql.type(subnetRow)`${selectSubnet(t)} WHERE s.id = ${id}`);
+}
+
+export async function listSubnetRows(
+  db: CommonQueryMethods,
+  t: Tables,
+  filter: { namespace?: string | undefined; parentId?: number | undefined },
+): Promise<readonly SubnetRow[]> {
+  const conditions = [sql.fragment`TRUE`];
+  if (filter.namespace !== undefined) conditions.push(sql.fragment`n.name = ${filter.namespace}`);
+  if (filter.parentId !== undefined) conditions.push(sql.fragment`s.parent_id = ${filter.parentId}`);
+  return db.any(sql.type(subnetRow)`${selectSubnet(t)} WHERE ${sql.join(conditions, sql.fragment` AND `)} ORDER BY n.name, s.cidr`);
+}
+
+/** Subnets in `namespace` whose CIDR overlaps `cidr` (to name the culprit of an overlap). */
+export async function findOverlapping(db: CommonQueryMethods, t: Tables, namespace: string, cidr: string): Promise<string | null> {
+  return db.maybeOneFirst(sql.type(z.object({ label: z.string() }))`
+    SELECT s.id || ' (' || s.cidr::text || ')' AS label
+    FROM ${t.subnet} s JOIN ${t.namespace} n ON n.id = s.namespace_id
+    WHERE n.name = ${namespace} AND s.parent_id IS NULL AND s.cidr && ${cidr}::cidr
+    ORDER BY s.id LIMIT 1
+  `);
+}
+
+export async function upsertNamespace(db: CommonQueryMethods, t: Tables, name: string): Promise<number> {
+  return db.oneFirst(sql.type(z.object({ id: z.number() }))`
+    INSERT INTO ${t.namespace} (name) VALUES (${name})
+    ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+    RETURNING id
+  `);
+}
+
+function layoutValues(layout: SubnetLayout) {
+  return {
+    gateway: layout.gateway?.text ?? null,
+    pools: sql.jsonb(layout.pools.map((pool) => ({ start: pool.start, end: pool.end }))),
+    reserved: sql.jsonb(layout.reserved.map((range) => range.text)),
+  };
+}
+
+export async function insertSubnet(
+  db: CommonQueryMethods,
+  t: Tables,
+  namespaceId: number,
+  parentId: number | null,
+  columns: SubnetColumns,
+): Promise<number> {
+  const values = layoutValues(columns.layout);
+  return db.oneFirst(sql.type(z.object({ id: z.number() }))`
+    INSERT INTO ${t.subnet} (namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags)
+    VALUES (${namespaceId}, ${parentId}, ${columns.layout.cidr.text}::cidr, ${values.gateway}::inet, ${values.pools},
+            ${columns.layout.poolsExplicit}, ${values.reserved}, ${columns.description}, ${sql.jsonb(columns.tags)})
+    RETURNING id
+  `);
+}
+
+export async function updateSubnetRow(db: CommonQueryMethods, t: Tables, id: number, columns: SubnetColumns): Promise<void> {
+  const values = layoutValues(columns.layout);
+  await db.query(sql.unsafe`
+    UPDATE ${t.subnet}
+    SET gateway = ${values.gateway}::inet, pools = ${values.pools}, pools_explicit = ${columns.layout.poolsExplicit},
+        reserved = ${values.reserved}, description = ${columns.description}, tags = ${sql.jsonb(columns.tags)}, updated_at = now()
+    WHERE id = ${id}
+  `);
+}
+
+export async function deleteSubnetRow(db: CommonQueryMethods, t: Tables, id: number): Promise<void> {
+  await db.query(sql.unsafe`DELETE FROM ${t.subnet} WHERE id = ${id}`);
+}
+
+export interface AuditEntry {
+  readonly action: string;
+  readonly subnetId: number | null;
+  readonly cidr?: string | null;
+  readonly allocationId?: string | null;
+  readonly owner?: string | null;
+  readonly addresses?: readonly string[];
+  readonly detail?: Record<string, unknown>;
+}
+
+/** History rows are written in the same transaction as the change they describe. */
+export async function insertAudit(db: CommonQueryMethods, t: Tables, entry: AuditEntry): Promise<void> {
+  await db.query(sql.unsafe`
+    INSERT INTO ${t.auditEvent} (action, subnet_id, cidr, allocation_id, owner, addresses, detail)
+    VALUES (${entry.action}, ${entry.subnetId}, ${entry.cidr ?? null}::cidr, ${entry.allocationId ?? null}::bigint,
+            ${entry.owner ?? null}, ${sql.array([...(entry.addresses ?? [])], "inet")}, ${sql.jsonb((entry.detail ?? {}) as never)})
+  `);
+}

@@ -1,0 +1,29 @@
+import { sql, type IdentifierSqlToken } from "slonik";
+import { assertSchemaName } from "./schemaName.js";
+
+/** Schema-qualified identifiers for every object the store touches. */
+export interface Tables {
+  readonly schema: string;
+  readonly namespace: IdentifierSqlToken;
+  readonly subnet: IdentifierSqlToken;
+  readonly allocation: IdentifierSqlToken;
+  readonly allocatedAddress: IdentifierSqlToken;
+  readonly freeRange: IdentifierSqlToken;
+  readonly auditEvent: IdentifierSqlToken;
+  readonly ordinalToInet: IdentifierSqlToken;
+}
+
+export function tablesFor(schema: string): Tables {
+  assertSchemaName(schema);
+  const name = (table: string) => sql.identifier([schema, table]);
+  return {
+    schema,
+    namespace: name("namespace"),
+    subnet: name("subnet"),
+    allocation: name("allocation"),
+    allocatedAddress: name("allocated_address"),
+    freeRange: name("free_range"),
+    auditEvent: name("audit_event"),
+    ordinalToInet: name("ordinal_to_inet"),
+  };
+}
