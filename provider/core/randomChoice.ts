@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from "node:crypto";
 
-/** crypto.randomInt's exclusive upper bound is limited to 2^48. */
-const RANDOM_INT_LIMIT = 2n ** 48n;
+/** crypto.randomInt requires max - min < 2^48, so its largest exclusive bound is 2^48 - 1. */
+const RANDOM_INT_LIMIT = 2n ** 48n - 1n;
 
 /**
  * Uniform integer in [0, bound) from the operating system's CSPRNG.
