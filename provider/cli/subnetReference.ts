@@ -19,3 +19,12 @@ export async function resolveSubnet(ipam: Ipam, reference: string, namespace?: s
   }
   return matches[0]!;
 }
+
+/**
+ * The id to hand to the core: an id as given (the core validates it, in the same order as every
+ * other field), a CIDR resolved to its subnet's id.
+ * @throws InvalidInputError, NotFoundError for a CIDR that names no single subnet
+ */
+export async function subnetIdOf(ipam: Ipam, reference: string, namespace?: string): Promise<string> {
+  return /^\d+$/.test(reference) ? reference : (await resolveSubnet(ipam, reference, namespace)).id;
+}

@@ -6,7 +6,7 @@ import { summarizeAddresses } from "../addressSummary.js";
 import { withIpam } from "../databaseSelection.js";
 import { UsageError } from "../exitCodes.js";
 import { collectTag, wholeNumber } from "../optionParsers.js";
-import { resolveSubnet } from "../subnetReference.js";
+import { subnetIdOf } from "../subnetReference.js";
 import { displayText, printJson, printLine, renderFields } from "../terminal.js";
 
 interface AllocOptions {
@@ -38,9 +38,8 @@ export function registerAllocationCommands(program: Command): void {
     .option("--json", "print JSON")
     .action((reference: string, options: AllocOptions, command: Command) =>
       withIpam(command, "write", async (ipam) => {
-        const subnet = await resolveSubnet(ipam, reference, options.namespace);
         const result = await ipam.allocate({
-          subnetId: subnet.id,
+          subnetId: await subnetIdOf(ipam, reference, options.namespace),
           owner: options.owner,
           ...(options.address !== undefined ? { address: options.address } : {}),
           ...(options.count !== undefined ? { count: options.count } : {}),
@@ -93,9 +92,9 @@ export function registerAllocationCommands(program: Command): void {
 
 /** @throws NotFoundError when nobody holds the address */
 async function holderOf(ipam: Ipam, subnetReference: string, address: string, namespace?: string): Promise<Allocation> {
-  const subnet = await resolveSubnet(ipam, subnetReference, namespace);
-  const holder = await ipam.whoHolds(subnet.id, address);
-  if (holder === null) throw new NotFoundError("address", `${address} (not allocated in subnet ${subnet.id})`);
+  const subnetId = await subnetIdOf(ipam, subnetReference, namespace);
+  const holder = await ipam.whoHolds(subnetId, address);
+  if (holder === null) throw new NotFoundError("address", `${address} (not allocated in subnet ${subnetId})`);
   return holder;
 }
 

@@ -3,7 +3,7 @@ import type { AuditEvent } from "../../core/historyFilter.js";
 import { summarizeAddresses } from "../addressSummary.js";
 import { withIpam } from "../databaseSelection.js";
 import { wholeNumber } from "../optionParsers.js";
-import { resolveSubnet } from "../subnetReference.js";
+import { subnetIdOf } from "../subnetReference.js";
 import { displayText, note, paint, printJson, printLine, renderTable } from "../terminal.js";
 
 interface HistoryOptions {
@@ -34,7 +34,7 @@ export function registerHistoryCommand(program: Command): void {
     .option("--json", "print JSON")
     .action((options: HistoryOptions, command: Command) =>
       withIpam(command, "read", async (ipam) => {
-        const subnetId = options.subnet === undefined ? undefined : (await resolveSubnet(ipam, options.subnet, options.namespace)).id;
+        const subnetId = options.subnet === undefined ? undefined : await subnetIdOf(ipam, options.subnet, options.namespace);
         const page = await ipam.history({
           ...(subnetId !== undefined ? { subnetId } : {}),
           ...(options.address !== undefined ? { address: options.address } : {}),

@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { withIpam } from "../databaseSelection.js";
-import { resolveSubnet } from "../subnetReference.js";
+import { subnetIdOf } from "../subnetReference.js";
 import { renderSubnetMap } from "../subnetMapSvg.js";
 import { printJson, printLine } from "../terminal.js";
 
@@ -17,9 +17,9 @@ export function registerMapCommand(program: Command): void {
     .option("--json", "print what was written as JSON")
     .action((reference: string, options: { out: string; namespace?: string; json?: boolean }, command: Command) =>
       withIpam(command, "read", async (ipam) => {
-        const subnet = await resolveSubnet(ipam, reference, options.namespace);
-        const path = await writeSubnetMap(ipam, subnet.id, options.out);
-        if (options.json) return printJson({ subnetId: subnet.id, cidr: subnet.cidr, file: path });
+        const subnetId = await subnetIdOf(ipam, reference, options.namespace);
+        const path = await writeSubnetMap(ipam, subnetId, options.out);
+        if (options.json) return printJson({ subnetId, file: path });
         printLine(`wrote ${path}`);
       }),
     );

@@ -33,8 +33,9 @@ export function registerSnapshotCommands(program: Command): void {
     .option("--json", "print the result as JSON")
     .action(async (file: string, options: { newIds?: boolean; check?: boolean; json?: boolean }, command: Command) => {
       const input = await readSnapshotFile(file);
+      // Validated before connecting, so a bad file fails fast; the core validates it again.
+      const valid = validateSnapshot(input);
       if (options.check) {
-        const valid = validateSnapshot(input);
         const summary = { valid: true, subnets: valid.subnets.length, allocations: valid.allocations.length };
         return options.json ? printJson(summary) : printLine(`valid: ${summary.subnets} subnet(s), ${summary.allocations} allocation(s)`);
       }

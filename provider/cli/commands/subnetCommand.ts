@@ -5,7 +5,7 @@ import type { Ipam } from "../../store/Ipam.js";
 import { summarizeAddresses } from "../addressSummary.js";
 import { withIpam } from "../databaseSelection.js";
 import { collect, collectPool, collectTag } from "../optionParsers.js";
-import { resolveSubnet } from "../subnetReference.js";
+import { resolveSubnet, subnetIdOf } from "../subnetReference.js";
 import { subnetTree, treeLabel } from "../subnetTree.js";
 import { displayText, printJson, printLine, renderFields, renderTable } from "../terminal.js";
 import { usageBar } from "../usageBar.js";
@@ -100,8 +100,7 @@ export function registerSubnetCommand(program: Command): void {
     "--reserved <address|cidr>",
   ).action((reference: string, options: LayoutOptions, command: Command) =>
     withIpam(command, "write", async (ipam) => {
-      const found = await resolveSubnet(ipam, reference, options.namespace);
-      const result = await ipam.updateSubnet(found.id, {
+      const result = await ipam.updateSubnet(await subnetIdOf(ipam, reference, options.namespace), {
         ...(options.gateway !== undefined ? { gateway: options.gateway === false ? null : options.gateway } : {}),
         ...(options.pool ? { allocationPools: options.pool } : options.defaultPools ? { allocationPools: null } : {}),
         ...(options.reserved ? { reserved: options.reserved } : options.clearReserved ? { reserved: [] } : {}),
@@ -125,10 +124,10 @@ export function registerSubnetCommand(program: Command): void {
     .option("--json", "print JSON")
     .action((reference: string, options: LayoutOptions, command: Command) =>
       withIpam(command, "write", async (ipam) => {
-        const found = /^\d+$/.test(reference) ? { id: reference } : await resolveSubnet(ipam, reference, options.namespace);
-        const result = await ipam.deleteSubnet(found.id);
-        if (options.json) return printJson({ subnetId: found.id, ...result });
-        printLine(result.deleted ? `deleted subnet ${found.id}` : `subnet ${found.id} did not exist (nothing deleted)`);
+        const subnetId = await subnetIdOf(ipam, reference, options.namespace);
+        const result = await ipam.deleteSubnet(subnetId);
+        if (options.json) return printJson({ subnetId, ...result });
+        printLine(result.deleted ? `deleted subnet ${subnetId}` : `subnet ${subnetId} did not exist (nothing deleted)`);
       }),
     );
 }
