@@ -1,7 +1,7 @@
 import { formatAddress } from "../core/address.js";
 import { rangesOverlap, type ValueRange } from "../core/range.js";
 import { parseSubnetLayout, usableRange, type SubnetLayout } from "../core/subnetLayout.js";
-import type { SubnetMapData } from "../store/Ipam.js";
+import type { SubnetMapData } from "../store/subnetMapData.js";
 import { escapeXml } from "./xmlText.js";
 
 /** Fixed colours: the test reads them back from rendered pixels. */

@@ -1,4 +1,4 @@
-import type { SubnetUsageReport } from "../store/Ipam.js";
+import type { SubnetUsageReport } from "../store/usageQueries.js";
 import { subnetTree, treeLabel } from "./subnetTree.js";
 import { displayText, paint, renderTable } from "./terminal.js";
 import { usageBar } from "./usageBar.js";

@@ -65,26 +65,11 @@ import { inConsistentRead } from "./consistentRead.js";
 import { listAuditEvents } from "./historyQueries.js";
 import { importSnapshot, type ImportOptions, type ImportResult } from "./snapshotImport.js";
 import { readSnapshot } from "./snapshotExport.js";
-import { mapGrid, readMapCells, type MapCellHolding, type MapGrid } from "./subnetMapData.js";
-import { outsidePoolAddresses, ownerUsageRows, type OutsidePoolAddress, type OwnerUsage } from "./usageQueries.js";
+import { mapCellBitsSchema, mapGrid, readMapCells, type SubnetMapData } from "./subnetMapData.js";
+import { outsidePoolAddresses, ownerUsageRows, type SubnetUsageReport } from "./usageQueries.js";
 
-export interface SubnetUsageReport {
-  readonly subnet: Subnet;
-  readonly usage: SubnetUsage;
-  /** Largest holder first. */
-  readonly owners: readonly OwnerUsage[];
-  /** Allocated addresses outside the pools, lowest first (at most LIMITS.pageSize; `usage.outsidePool` has the count). */
-  readonly outsidePool: readonly OutsidePoolAddress[];
-}
-
-export interface SubnetMapData {
-  readonly subnet: Subnet;
-  readonly grid: MapGrid;
-  readonly cells: readonly MapCellHolding[];
-  readonly owners: readonly OwnerUsage[];
-}
-
-const mapCellBitsSchema = z.number().int().min(0, { error: "must be at least 0" }).max(14, { error: "must be at most 14 (16,384 cells)" });
+export type { SubnetUsageReport } from "./usageQueries.js";
+export type { SubnetMapData } from "./subnetMapData.js";
 
 export interface IpamOptions {
   readonly databaseUrl: string;

@@ -2,8 +2,19 @@ import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import { ADDRESS_BITS } from "../core/address.js";
 import type { SubnetLayout } from "../core/subnetLayout.js";
+import type { Subnet } from "../core/types.js";
 import type { Tables } from "./tables.js";
-import { outsidePoolsCondition } from "./usageQueries.js";
+import { outsidePoolsCondition, type OwnerUsage } from "./usageQueries.js";
+
+export interface SubnetMapData {
+  readonly subnet: Subnet;
+  readonly grid: MapGrid;
+  readonly cells: readonly MapCellHolding[];
+  readonly owners: readonly OwnerUsage[];
+}
+
+/** At most 2^14 cells: a picture, not a table of every address. */
+export const mapCellBitsSchema = z.number().int().min(0, { error: "must be at least 0" }).max(14, { error: "must be at most 14 (16,384 cells)" });
 
 /**
  * A subnet cut into at most 2^`maxCellBits` equal cells of 2^`cellBits` addresses each: one cell

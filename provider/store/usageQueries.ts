@@ -1,7 +1,17 @@
 import { sql, type CommonQueryMethods, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
 import type { SubnetLayout } from "../core/subnetLayout.js";
+import type { Subnet, SubnetUsage } from "../core/types.js";
 import type { Tables } from "./tables.js";
+
+export interface SubnetUsageReport {
+  readonly subnet: Subnet;
+  readonly usage: SubnetUsage;
+  /** Largest holder first. */
+  readonly owners: readonly OwnerUsage[];
+  /** Allocated addresses outside the pools, lowest first (at most LIMITS.pageSize; `usage.outsidePool` has the count). */
+  readonly outsidePool: readonly OutsidePoolAddress[];
+}
 
 export interface OwnerUsage {
   readonly owner: string;

@@ -1,6 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import type { Ipam } from "../../store/Ipam.js";
 import { withIpam } from "../databaseSelection.js";
 import { subnetIdOf } from "../subnetReference.js";
 import { renderSubnetMap } from "../subnetMapSvg.js";
@@ -26,7 +27,7 @@ export function registerMapCommand(program: Command): void {
 }
 
 /** Render one subnet to `out`; returns the absolute path. */
-export async function writeSubnetMap(ipam: Parameters<Parameters<typeof withIpam>[2]>[0], subnetId: string, out: string): Promise<string> {
+export async function writeSubnetMap(ipam: Ipam, subnetId: string, out: string): Promise<string> {
   const svg = renderSubnetMap(await ipam.subnetMap(subnetId));
   const path = resolve(out);
   await writeFile(path, svg);

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { SubnetUsageReport } from "../../store/Ipam.js";
+import type { SubnetUsageReport } from "../../store/usageQueries.js";
 import { withIpam } from "../databaseSelection.js";
 import { resolveSubnet } from "../subnetReference.js";
 import { printJson, printLine } from "../terminal.js";
