@@ -95,21 +95,56 @@ export class SubnetExhaustedError extends IpamError {
   }
 }
 
+/** No free aligned block of the requested prefix length is left in a parent. */
+export class PrefixExhaustedError extends IpamError {
+  readonly subnetId: string;
+  readonly cidr: string;
+  readonly prefixLength: number;
+  constructor(subnetId: string, cidr: string, prefixLength: number) {
+    super("SUBNET_EXHAUSTED", `subnet ${subnetId} (${cidr}) has no free /${prefixLength} left for a child subnet`);
+    this.subnetId = subnetId;
+    this.cidr = cidr;
+    this.prefixLength = prefixLength;
+  }
+}
+
+/** An address asked for directly in a parent lies inside one of its children. */
+export class AddressInChildSubnetError extends IpamError {
+  readonly subnetId: string;
+  readonly address: string;
+  readonly childId: string;
+  readonly childCidr: string;
+  constructor(subnetId: string, address: string, childId: string, childCidr: string) {
+    super(
+      "ADDRESS_IN_USE",
+      `address ${address} of subnet ${subnetId} is inside its child subnet ${childId} (${childCidr}); allocate it from that subnet`,
+    );
+    this.subnetId = subnetId;
+    this.address = address;
+    this.childId = childId;
+    this.childCidr = childCidr;
+  }
+}
+
 export class SubnetInUseError extends IpamError {
   readonly subnetId: string;
+  /** How many of `what` the subnet still holds. */
   readonly allocationCount: number;
   readonly examples: readonly string[];
+  /** What keeps it in use: "allocation" or "child subnet". */
+  readonly what: string;
   constructor(subnetId: string, allocationCount: number, examples: readonly string[], what = "allocation") {
     const plural = allocationCount === 1 ? "" : "s";
     super(
       "SUBNET_IN_USE",
       `subnet ${subnetId} still has ${allocationCount} ${what}${plural}` +
         (examples.length > 0 ? ` (first: ${examples.join(", ")})` : "") +
-        `; release ${allocationCount === 1 ? "it" : "them"} first`,
+        `; ${what === "allocation" ? "release" : "delete"} ${allocationCount === 1 ? "it" : "them"} first`,
     );
     this.subnetId = subnetId;
     this.allocationCount = allocationCount;
     this.examples = examples;
+    this.what = what;
   }
 }
 

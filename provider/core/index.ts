@@ -7,3 +7,4 @@ export * from "./types.js";
 export { randomBelow } from "./randomChoice.js";
 export * from "./snapshot.js";
 export * from "./historyFilter.js";
+export * from "./prefixPolicy.js";

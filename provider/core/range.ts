@@ -61,3 +61,17 @@ export function runsOf(values: readonly bigint[]): ValueRange[] {
 export function sameRanges(a: readonly ValueRange[], b: readonly ValueRange[]): boolean {
   return a.length === b.length && a.every((range, index) => range.first === b[index]!.first && range.last === b[index]!.last);
 }
+
+/** The parts of `ranges` that lie inside `within`; both may be unsorted. Result is normalized. */
+export function intersectRanges(ranges: readonly ValueRange[], within: readonly ValueRange[]): ValueRange[] {
+  const bounds = normalizeRanges(within);
+  const result: ValueRange[] = [];
+  for (const range of normalizeRanges(ranges)) {
+    for (const bound of bounds) {
+      const first = range.first > bound.first ? range.first : bound.first;
+      const last = range.last < bound.last ? range.last : bound.last;
+      if (first <= last) result.push({ first, last });
+    }
+  }
+  return normalizeRanges(result);
+}

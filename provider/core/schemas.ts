@@ -67,15 +67,66 @@ export const subnetFieldsSchema = {
   tags: tagsSchema,
 };
 
-export const createSubnetSchema = z.strictObject({
-  cidr: z.string({ error: (issue) => (issue.input === undefined ? "is required" : "must be a CIDR string") }),
-  namespace: namespaceSchema.optional(),
-  allocationPools: subnetFieldsSchema.allocationPools.optional(),
-  gateway: subnetFieldsSchema.gateway.optional(),
-  reserved: subnetFieldsSchema.reserved.optional(),
-  description: subnetFieldsSchema.description.optional(),
-  tags: subnetFieldsSchema.tags.optional(),
-});
+/** A prefix length as a request field (checked against the address family and the parent's rules later). */
+export const prefixLengthSchema = z
+  .number({ error: "must be a number" })
+  .int({ error: "must be a whole number" })
+  .min(1, { error: "must be at least 1" })
+  .max(128, { error: "must be at most 128" });
+
+/** How a child block is chosen: the lowest free aligned one, or one from the smallest free block that fits. */
+export const childStrategySchema = z.enum(["first-fit", "best-fit"], { error: 'must be "first-fit" or "best-fit"' });
+export type ChildStrategy = z.infer<typeof childStrategySchema>;
+
+/** What a subnet allows its children; null removes a rule. */
+export const childRuleFieldsSchema = {
+  childrenOnly: z.boolean({ error: "must be a boolean" }),
+  minPrefixLength: prefixLengthSchema.nullable(),
+  maxPrefixLength: prefixLengthSchema.nullable(),
+  defaultPrefixLength: prefixLengthSchema.nullable(),
+};
+
+const CHILD_ONLY = "can only be given with parentId (when carving a child from a parent)";
+
+/**
+ * A top-level subnet (`cidr`), or a child carved from `parentId`: a `prefixLength` block chosen by
+ * `strategy`, or the specific `cidr` inside the parent. A child's namespace is its parent's.
+ */
+export const createSubnetSchema = z
+  .strictObject({
+    cidr: z.string({ error: "must be a CIDR string" }).optional(),
+    parentId: subnetIdSchema.optional(),
+    prefixLength: prefixLengthSchema.optional(),
+    strategy: childStrategySchema.optional(),
+    /** Repeating a child request with the same key returns the child it created (a retried deployment never takes a second block). */
+    idempotencyKey: nonEmptyText(LIMITS.idempotencyKeyLength).optional(),
+    namespace: namespaceSchema.optional(),
+    allocationPools: subnetFieldsSchema.allocationPools.optional(),
+    gateway: subnetFieldsSchema.gateway.optional(),
+    reserved: subnetFieldsSchema.reserved.optional(),
+    description: subnetFieldsSchema.description.optional(),
+    tags: subnetFieldsSchema.tags.optional(),
+    childrenOnly: childRuleFieldsSchema.childrenOnly.optional(),
+    minPrefixLength: childRuleFieldsSchema.minPrefixLength.optional(),
+    maxPrefixLength: childRuleFieldsSchema.maxPrefixLength.optional(),
+    defaultPrefixLength: childRuleFieldsSchema.defaultPrefixLength.optional(),
+  })
+  .superRefine((value, context) => {
+    const issue = (field: string, message: string) => context.addIssue({ code: "custom", path: [field], message });
+    if (value.parentId === undefined) {
+      if (value.cidr === undefined) issue("cidr", "is required (or give parentId and prefixLength to carve a child from a parent)");
+      for (const field of ["prefixLength", "strategy", "idempotencyKey"] as const) if (value[field] !== undefined) issue(field, CHILD_ONLY);
+      return;
+    }
+    if (value.cidr !== undefined && value.strategy !== undefined) issue("strategy", "cannot be given with a specific cidr");
+    if (value.cidr === undefined) {
+      for (const field of ["allocationPools", "gateway", "reserved"] as const) {
+        if (value[field] !== undefined && value[field] !== null) {
+          issue(field, "needs a specific cidr: the allocator chooses the child's CIDR (set it with updateSubnet once the child exists)");
+        }
+      }
+    }
+  });
 export type CreateSubnetInput = z.input<typeof createSubnetSchema>;
 
 /** Fields absent from an update keep their value; `allocationPools: null` restores the default pools. */
@@ -85,6 +136,10 @@ export const updateSubnetSchema = z.strictObject({
   reserved: subnetFieldsSchema.reserved.optional(),
   description: subnetFieldsSchema.description.optional(),
   tags: subnetFieldsSchema.tags.optional(),
+  childrenOnly: childRuleFieldsSchema.childrenOnly.optional(),
+  minPrefixLength: childRuleFieldsSchema.minPrefixLength.optional(),
+  maxPrefixLength: childRuleFieldsSchema.maxPrefixLength.optional(),
+  defaultPrefixLength: childRuleFieldsSchema.defaultPrefixLength.optional(),
 });
 export type UpdateSubnetInput = z.input<typeof updateSubnetSchema>;
 
@@ -130,6 +185,17 @@ export const pageSchema = z.strictObject({
   limit: z.number().int().min(1).max(LIMITS.pageSize, { error: `must be at most ${LIMITS.pageSize}` }).optional(),
   /** Opaque cursor: the last allocation id of the previous page. */
   after: allocationIdSchema.optional(),
+});
+
+/** Pages of a parent's children in address order: pass the returned `next` (a CIDR) as `after`. */
+export const childPageSchema = z.strictObject({
+  limit: z
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number" })
+    .min(1, { error: "must be at least 1" })
+    .max(LIMITS.pageSize, { error: `must be at most ${LIMITS.pageSize}` })
+    .optional(),
+  after: z.string({ error: "must be the CIDR returned as `next` by the previous page" }).optional(),
 });
 
 /**

@@ -2,9 +2,11 @@ import { z } from "zod";
 import { parseAddress, parseCidr } from "./address.js";
 import { InvalidInputError, type InputIssue } from "./errors.js";
 import { rangesOverlap } from "./range.js";
+import { childRuleIssues } from "./prefixPolicy.js";
 import {
   allocateSchema,
   allocationIdSchema,
+  childRuleFieldsSchema,
   LIMITS,
   namespaceSchema,
   parseInput,
@@ -33,6 +35,12 @@ export const snapshotSubnetSchema = z.strictObject({
   reserved: subnetFieldsSchema.reserved,
   description: subnetFieldsSchema.description,
   tags: subnetFieldsSchema.tags,
+  // Child subnets (migration 0002); absent in older files.
+  childrenOnly: childRuleFieldsSchema.childrenOnly.optional(),
+  minPrefixLength: childRuleFieldsSchema.minPrefixLength.optional(),
+  maxPrefixLength: childRuleFieldsSchema.maxPrefixLength.optional(),
+  defaultPrefixLength: childRuleFieldsSchema.defaultPrefixLength.optional(),
+  idempotencyKey: allocateSchema.shape.idempotencyKey.unwrap().nullable().optional(),
   createdAt: timestamp.optional(),
   updatedAt: timestamp.optional(),
 });
@@ -112,6 +120,9 @@ function validateSubnets(records: readonly SnapshotSubnet[], report: Report): Ma
     if (byId.has(record.id)) return report(`${at}.id`, `subnet id ${record.id} appears twice`);
     try {
       const layout = buildLayout(parseCidr(record.cidr, "cidr"), record);
+      const rules = { minPrefixLength: record.minPrefixLength ?? null, maxPrefixLength: record.maxPrefixLength ?? null, defaultPrefixLength: record.defaultPrefixLength ?? null };
+      for (const issue of childRuleIssues(layout.cidr, rules)) report(`${at}.${issue.field}`, issue.reason);
+      if ((record.idempotencyKey ?? null) !== null && record.parentId === null) report(`${at}.idempotencyKey`, "only a child subnet (with parentId) has one");
       byId.set(record.id, { record, layout, index });
     } catch (error) {
       if (!(error instanceof InvalidInputError)) throw error;
@@ -126,6 +137,15 @@ function validateSubnets(records: readonly SnapshotSubnet[], report: Report): Ma
     if (parent === undefined) report(field, `subnet ${parentId} is not in the file`);
     else if (parent.record.namespace !== subnet.record.namespace) report(field, `parent ${parentId} is in namespace "${parent.record.namespace}", not "${subnet.record.namespace}"`);
     else if (!strictlyInside(subnet.layout, parent.layout)) report(field, `${subnet.layout.cidr.text} is not strictly inside its parent ${parent.layout.cidr.text}`);
+    else if (Number(parentId) >= Number(subnet.record.id)) report(field, `parent ${parentId} must have a lower id than its child ${subnet.record.id} (parents are created first)`);
+  }
+  const keys = new Set<string>();
+  for (const subnet of byId.values()) {
+    const key = subnet.record.idempotencyKey ?? null;
+    if (key === null || subnet.record.parentId === null) continue;
+    const scoped = `${subnet.record.parentId}\u0000${key}`;
+    if (keys.has(scoped)) report(`subnets.${subnet.index}.idempotencyKey`, `${JSON.stringify(key)} is used twice under parent ${subnet.record.parentId}`);
+    keys.add(scoped);
   }
   reportOverlappingSiblings([...byId.values()], report);
   return byId;
@@ -167,12 +187,18 @@ function validateAllocations(
   const holders = new Map<string, string>();
   const keys = new Set<string>();
   const result: ValidatedAllocation[] = [];
+  const childrenOf = new Map<string, ValidatedSubnet[]>();
+  for (const subnet of subnets.values()) {
+    if (subnet.record.parentId !== null) childrenOf.set(subnet.record.parentId, [...(childrenOf.get(subnet.record.parentId) ?? []), subnet]);
+  }
   records.forEach((record, index) => {
     const at = `allocations.${index}`;
     if (ids.has(record.id)) return report(`${at}.id`, `allocation id ${record.id} appears twice`);
     ids.add(record.id);
     const subnet = subnets.get(record.subnetId);
     if (subnet === undefined) return report(`${at}.subnetId`, `subnet ${record.subnetId} is not in the file (or is invalid)`);
+    if (subnet.record.childrenOnly === true) return report(`${at}.subnetId`, `subnet ${record.subnetId} is childrenOnly: it holds no addresses of its own`);
+    const children = childrenOf.get(record.subnetId) ?? [];
     if (record.idempotencyKey !== null) {
       const key = `${record.subnetId}\u0000${record.idempotencyKey}`;
       if (keys.has(key)) report(`${at}.idempotencyKey`, `${JSON.stringify(record.idempotencyKey)} is used twice in subnet ${record.subnetId}`);
@@ -188,6 +214,8 @@ function validateAllocations(
         const address = parseAddress(text, field);
         const problem = specificAddressProblem(subnet.layout, address);
         if (problem !== null) return report(field, problem);
+        const child = children.find((c) => c.layout.cidr.first <= address.value && address.value <= c.layout.cidr.last);
+        if (child !== undefined) return report(field, `${address.text} is inside child subnet ${child.record.id} (${child.layout.cidr.text})`);
         const holderKey = `${record.subnetId}\u0000${address.value}`;
         const holder = holders.get(holderKey);
         if (holder !== undefined) return report(field, `${address.text} is also held by allocation ${holder}`);

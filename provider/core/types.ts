@@ -16,6 +16,16 @@ export interface Subnet {
   readonly description: string;
   readonly tags: Readonly<Record<string, string>>;
   readonly size: string;
+  /** Hands out child subnets only: allocating an address directly in it is refused. */
+  readonly childrenOnly: boolean;
+  /** Shortest prefix a child may have (its largest size); null: any inside the subnet. */
+  readonly minPrefixLength: number | null;
+  /** Longest prefix a child may have (its smallest size); null: down to /32 or /128. */
+  readonly maxPrefixLength: number | null;
+  /** Prefix length of a child requested without one; null: children must say. */
+  readonly defaultPrefixLength: number | null;
+  /** The key a child was created with (repeating the request returns this subnet); null for others. */
+  readonly idempotencyKey: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -56,9 +66,27 @@ export interface SubnetUsage {
   /** Addresses the allocator may hand out: pools minus gateway and reserved. */
   readonly poolSize: string;
   readonly allocated: string;
+  /** Addresses still allocatable directly: the pools minus allocations and minus child blocks (0 when childrenOnly). */
   readonly free: string;
   /** Allocated addresses outside the current pools (left behind by a pool change, or specific requests). */
   readonly outsidePool: string;
+  /** Direct children (subnets carved from this one). */
+  readonly childPrefixes: number;
+  /** Addresses covered by the direct children; `allocated` and `free` never include them. */
+  readonly childAddresses: string;
+  /**
+   * Addresses covered by no child, no direct allocation, not the gateway and not reserved: room
+   * for more children (a given size may still not fit when the room is fragmented).
+   */
+  readonly childSpaceFree: string;
+}
+
+/** One subnet of a tree, depth first in address order, with its usage. */
+export interface SubnetTreeEntry {
+  readonly subnet: Subnet;
+  /** 0 for the subnet asked for, 1 for its children, and so on. */
+  readonly depth: number;
+  readonly usage: SubnetUsage;
 }
 
 export interface ReleaseResult {

@@ -9,6 +9,7 @@ import {
   InvalidInputError,
   NotFoundError,
   OverlapError,
+  RetryableDatabaseError,
   SubnetInUseError,
 } from "../core/errors.js";
 import {
@@ -27,7 +28,7 @@ import {
   type UpdateSubnetInput,
 } from "../core/schemas.js";
 import { buildLayout, specificAddressProblem, type SubnetLayout } from "../core/subnetLayout.js";
-import { sameRanges, totalSize } from "../core/range.js";
+import { sameRanges } from "../core/range.js";
 import type { Allocation, AllocationResult, ReleaseResult, Subnet, SubnetUpdateResult, SubnetUsage } from "../core/types.js";
 import { allocateAddresses, growAllocation } from "./addressAllocator.js";
 import {
@@ -59,6 +60,17 @@ import {
   upsertNamespace,
 } from "./subnetQueries.js";
 import { tablesFor, type Tables } from "./tables.js";
+import { assertChildRules } from "../core/prefixPolicy.js";
+import { childPageSchema, type ChildStrategy } from "../core/schemas.js";
+import type { SubnetTreeEntry } from "../core/types.js";
+import { releaseChildBlock } from "./childAllocator.js";
+import { countChildren, listChildRows, parentOf } from "./childQueries.js";
+import { readSubnetTree } from "./subnetTree.js";
+import { carveChildSubnet, requestedRules } from "./childSubnets.js";
+import { assertDirectAllocationAllowed, checkParentUpdate } from "./parentGuards.js";
+import { readSubnetUsage } from "./subnetUsage.js";
+
+export type { ChildStrategy };
 import { historyFilterSchema, type AuditEvent, type HistoryFilter } from "../core/historyFilter.js";
 import { validateSnapshot, type Snapshot } from "../core/snapshot.js";
 import { inConsistentRead } from "./consistentRead.js";
@@ -83,8 +95,6 @@ export interface IpamOptions {
   /** Test-only: skip advisory locks to demonstrate what they prevent. */
   readonly unsafeSkipLocking?: boolean;
 }
-
-const usageRow = z.object({ allocated: z.string(), free: z.string(), outside: z.string() });
 
 /**
  * The IPAM service over PostgreSQL. Every method validates its input itself (callers are not
@@ -118,15 +128,28 @@ export class Ipam {
     await this.pool.end();
   }
 
-  /** @throws InvalidInputError, OverlapError */
+  /**
+   * A top-level subnet (`cidr`), or a child carved from `parentId` (see README "Child subnets"):
+   * `prefixLength` (else the parent's `defaultPrefixLength`) chosen by `strategy` ("first-fit",
+   * default, or "best-fit"), or a specific `cidr` inside the parent. The child takes the parent's
+   * namespace; with `idempotencyKey`, repeating the request returns the same child.
+   * @throws InvalidInputError, OverlapError; for a child also NotFoundError (parent), PrefixExhaustedError
+   *   (SUBNET_EXHAUSTED), ConflictError (a specific cidr over the parent's own addresses), IdempotencyMismatchError
+   */
   async createSubnet(input: CreateSubnetInput): Promise<Subnet> {
     const fields = parseInput(createSubnetSchema, input);
+    if (fields.parentId !== undefined) {
+      return this.locked([Number(fields.parentId)], "creating a child subnet", (tx) => carveChildSubnet(tx, this.t, fields));
+    }
     const layout = buildLayout(parseCidr(fields.cidr, "cidr"), fields);
+    const rules = requestedRules(fields, { minPrefixLength: null, maxPrefixLength: null, defaultPrefixLength: null });
+    assertChildRules(layout.cidr, rules);
     const namespace = fields.namespace ?? "default";
     try {
       return await this.pool.transaction(async (tx) => {
         const namespaceId = await upsertNamespace(tx, this.t, namespace);
-        const id = await insertSubnet(tx, this.t, namespaceId, null, { layout, description: fields.description ?? "", tags: fields.tags ?? {} });
+        const columns = { layout, description: fields.description ?? "", tags: fields.tags ?? {}, childrenOnly: fields.childrenOnly ?? false, rules };
+        const id = await insertSubnet(tx, this.t, namespaceId, null, columns);
         await rebuildFreeRanges(tx, this.t, id, layout.available);
         await insertAudit(tx, this.t, { action: "subnet.create", subnetId: id, cidr: layout.cidr.text, detail: { namespace } });
         return subnetFromRow((await getSubnetRow(tx, this.t, id))!, layout);
@@ -154,8 +177,10 @@ export class Ipam {
   }
 
   /**
-   * Change pools, gateway, reserved, description or tags while addresses are in use.
-   * @throws InvalidInputError, NotFoundError, ConflictError (gateway or reserved over allocated addresses)
+   * Change pools, gateway, reserved, description, tags, childrenOnly or the child rules while
+   * addresses and children are in use (existing children outside new rules stay).
+   * @throws InvalidInputError, NotFoundError, ConflictError (gateway or reserved over allocated addresses
+   *   or children; childrenOnly while the subnet holds allocations)
    */
   async updateSubnet(subnetId: string, patch: UpdateSubnetInput): Promise<SubnetUpdateResult> {
     const id = this.subnetKey(subnetId);
@@ -170,9 +195,10 @@ export class Ipam {
         reserved: changes.reserved === undefined ? row.reserved : changes.reserved,
       });
       await this.refuseBlockedAddresses(tx, id, layout);
-      const columns = { layout, description: changes.description ?? row.description, tags: changes.tags ?? row.tags };
+      const forChildren = await checkParentUpdate(tx, this.t, row, layout, changes);
+      const columns = { layout, description: changes.description ?? row.description, tags: changes.tags ?? row.tags, ...forChildren };
       await updateSubnetRow(tx, this.t, id, columns);
-      const layoutChanged = !sameRanges(layout.available, current.available);
+      const layoutChanged = !sameRanges(layout.available, current.available) || forChildren.childrenOnly !== row.children_only;
       if (layoutChanged) await rebuildFreeRanges(tx, this.t, id, layout.available);
       const outside = await this.addressesOutsidePools(tx, id, layout);
       await insertAudit(tx, this.t, { action: "subnet.update", subnetId: id, cidr: layout.cidr.text, detail: { changed: Object.keys(changes) } });
@@ -181,20 +207,66 @@ export class Ipam {
   }
 
   /**
-   * Remove a subnet; refused while it has allocations. Deleting a missing subnet returns false.
-   * @throws SubnetInUseError naming the first few allocations
+   * Remove a subnet; refused while it has allocations or children. A child's block goes back to
+   * its parent (the parent's lock is taken first). Deleting a missing subnet returns false.
+   * @throws SubnetInUseError naming the first few allocations or children (`what`)
    */
   async deleteSubnet(subnetId: string): Promise<{ deleted: boolean }> {
     const id = this.subnetKey(subnetId);
-    return this.locked([id], "deleting a subnet", async (tx) => {
+    const parentId = await this.read("reading a subnet", () => parentOf(this.pool, this.t, id));
+    return this.locked(parentId === null ? [id] : [parentId, id], "deleting a subnet", async (tx) => {
       const row = await getSubnetRow(tx, this.t, id);
       if (row === null) return { deleted: false };
+      // A parent never changes; only a subnet created after the read (snapshot import) can get here.
+      if (row.parent_id !== parentId) throw new RetryableDatabaseError("the subnet was replaced while deleting it");
       const { count, examples } = await countAllocations(tx, this.t, id);
       if (count > 0) throw new SubnetInUseError(subnetId, count, examples);
+      const children = await countChildren(tx, this.t, id);
+      if (children.count > 0) throw new SubnetInUseError(subnetId, children.count, children.examples, "child subnet");
       await deleteSubnetRow(tx, this.t, id);
       await insertAudit(tx, this.t, { action: "subnet.delete", subnetId: id, cidr: row.cidr });
+      if (parentId !== null) {
+        const parent = (await getSubnetRow(tx, this.t, parentId))!;
+        await releaseChildBlock(tx, this.t, { id: parentId, row: parent, layout: layoutOf(parent) }, layoutOf(row).cidr);
+        await insertAudit(tx, this.t, { action: "child.return", subnetId: parentId, cidr: row.cidr, detail: { childId: String(id) } });
+      }
       return { deleted: true };
     });
+  }
+
+  /**
+   * A parent's direct children in address order, in pages: pass the returned `next` as `after`.
+   * @throws InvalidInputError, NotFoundError
+   */
+  async listChildren(parentId: string, page: { limit?: number; after?: string } = {}): Promise<{ subnets: Subnet[]; next: string | null }> {
+    const id = this.subnetKey(parentId);
+    const { limit = 100, after } = parseInput(childPageSchema, page);
+    const from = after === undefined ? null : parseCidr(after, "after");
+    return this.read("listing child subnets", () =>
+      inConsistentRead(this.pool, async (tx) => {
+        if ((await getSubnetRow(tx, this.t, id)) === null) throw new NotFoundError("subnet", parentId);
+        const rows = await listChildRows(tx, this.t, id, limit, from);
+        return { subnets: rows.map((row) => subnetFromRow(row)), next: rows.length === limit ? rows.at(-1)!.cidr : null };
+      }),
+    );
+  }
+
+  /**
+   * A subnet and its descendants, depth first with children in address order, each with its
+   * usage, read at one moment: what \`ipam usage\` and \`ipam map\` show as a tree.
+   * @throws InvalidInputError, NotFoundError
+   */
+  async subnetTree(subnetId: string, options: { maxDepth?: number; limit?: number } = {}): Promise<{ entries: SubnetTreeEntry[]; truncated: boolean }> {
+    const id = this.subnetKey(subnetId);
+    const maxDepth = parseInput(z.number().int().min(0).max(64), options.maxDepth ?? 64, "maxDepth");
+    const limit = parseInput(z.number().int().min(1).max(LIMITS.pageSize), options.limit ?? LIMITS.pageSize, "limit");
+    return this.read("reading a subnet tree", () =>
+      inConsistentRead(this.pool, async (tx) => {
+        const tree = await readSubnetTree(tx, this.t, id, maxDepth, limit);
+        if (tree.entries.length === 0) throw new NotFoundError("subnet", subnetId);
+        return tree;
+      }),
+    );
   }
 
   /**
@@ -221,6 +293,7 @@ export class Ipam {
           const problem = specificAddressProblem(layout, address);
           if (problem !== null) throw InvalidInputError.of("address", problem);
         }
+        await assertDirectAllocationAllowed(tx, this.t, row, address);
         const id = await allocateAddresses(tx, this.t, {
           subnetId,
           layout,
@@ -348,31 +421,16 @@ export class Ipam {
     });
   }
 
-  /** Totals for a subnet, as decimal strings. */
+  /** Totals for a subnet, as decimal strings; children count in `childPrefixes`/`childAddresses`. */
   async usage(subnetId: string): Promise<SubnetUsage> {
     const id = this.subnetKey(subnetId);
-    return this.read("computing usage", async () => {
-      const row = await getSubnetRow(this.pool, this.t, id);
-      if (row === null) throw new NotFoundError("subnet", subnetId);
-      const layout = layoutOf(row);
-      const counts = await this.pool.one(sql.type(usageRow)`
-        SELECT (SELECT count(*) FROM ${this.t.allocatedAddress} WHERE subnet_id = ${id})::text AS allocated,
-               (SELECT coalesce(sum(last_ordinal - first_ordinal + 1), 0) FROM ${this.t.freeRange} WHERE subnet_id = ${id})::text AS free,
-               (SELECT count(*) FROM ${this.t.allocatedAddress} a WHERE a.subnet_id = ${id} AND NOT EXISTS (
-                  SELECT 1 FROM unnest(${sql.array(layout.pools.map((p) => p.first.toString()), "numeric")},
-                                       ${sql.array(layout.pools.map((p) => p.last.toString()), "numeric")}) AS p(lo, hi)
-                  WHERE a.ordinal BETWEEN p.lo AND p.hi))::text AS outside
-      `);
-      return {
-        subnetId: String(id),
-        cidr: layout.cidr.text,
-        total: layout.cidr.size.toString(),
-        poolSize: totalSize(layout.available).toString(),
-        allocated: counts.allocated,
-        free: counts.free,
-        outsidePool: counts.outside,
-      };
-    });
+    return this.read("computing usage", () =>
+      inConsistentRead(this.pool, async (tx) => {
+        const row = await getSubnetRow(tx, this.t, id);
+        if (row === null) throw new NotFoundError("subnet", subnetId);
+        return readSubnetUsage(tx, this.t, row);
+      }),
+    );
   }
 
   /**

@@ -12,8 +12,9 @@ export function rangesFromRows(rows: readonly { first_ordinal: string; last_ordi
 
 /**
  * Recompute a subnet's free ranges from scratch: the available segments minus every allocated
- * address. Used when a subnet is created and when its pools, gateway or reserved ranges change.
- * The gaps are found in one set-based statement (lag over allocated ordinals per segment).
+ * address and every child block (nothing at all for a children-only subnet). Used when a subnet is
+ * created or imported and when its pools, gateway, reserved ranges or childrenOnly change.
+ * The gaps are found in one set-based statement (running max over the holes of each segment).
  */
 export async function rebuildFreeRanges(db: CommonQueryMethods, t: Tables, subnetId: number, available: readonly ValueRange[]): Promise<void> {
   await db.query(sql.unsafe`DELETE FROM ${t.freeRange} WHERE subnet_id = ${subnetId}`);
@@ -22,17 +23,25 @@ export async function rebuildFreeRanges(db: CommonQueryMethods, t: Tables, subne
     WITH segment AS (
       SELECT lo, hi FROM unnest(${sql.array(available.map((r) => text(r.first)), "numeric")},
                                 ${sql.array(available.map((r) => text(r.last)), "numeric")}) AS s(lo, hi)
+      WHERE NOT (SELECT children_only FROM ${t.subnet} WHERE id = ${subnetId})
     ),
-    taken AS (
-      SELECT s.lo AS seg_lo, s.hi AS seg_hi, a.ordinal
+    child AS (
+      SELECT ${t.inetToOrdinal}(network(cidr)) AS lo, ${t.inetToOrdinal}(broadcast(cidr)) AS hi FROM ${t.subnet} WHERE parent_id = ${subnetId}
+    ),
+    hole AS (
+      SELECT s.lo AS seg_lo, s.hi AS seg_hi, a.ordinal AS lo, a.ordinal AS hi
       FROM segment s JOIN ${t.allocatedAddress} a ON a.subnet_id = ${subnetId} AND a.ordinal BETWEEN s.lo AND s.hi
+      UNION ALL
+      SELECT s.lo, s.hi, greatest(c.lo, s.lo), least(c.hi, s.hi) FROM segment s JOIN child c ON c.lo <= s.hi AND c.hi >= s.lo
     ),
     gap AS (
-      SELECT coalesce(lag(ordinal) OVER (PARTITION BY seg_lo ORDER BY ordinal) + 1, seg_lo) AS lo, ordinal - 1 AS hi FROM taken
+      SELECT coalesce(max(hi) OVER (PARTITION BY seg_lo ORDER BY lo, hi ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) + 1, seg_lo) AS lo,
+             lo - 1 AS hi
+      FROM hole
       UNION ALL
-      SELECT max(ordinal) + 1, seg_hi FROM taken GROUP BY seg_lo, seg_hi
+      SELECT max(hi) + 1, seg_hi FROM hole GROUP BY seg_lo, seg_hi
       UNION ALL
-      SELECT lo, hi FROM segment s WHERE NOT EXISTS (SELECT 1 FROM taken WHERE taken.seg_lo = s.lo)
+      SELECT lo, hi FROM segment s WHERE NOT EXISTS (SELECT 1 FROM hole WHERE hole.seg_lo = s.lo)
     )
     INSERT INTO ${t.freeRange} (subnet_id, first_ordinal, last_ordinal)
     SELECT ${subnetId}, lo, hi FROM gap WHERE lo <= hi
@@ -75,7 +84,15 @@ export async function returnToFreeSpace(
   layout: SubnetLayout,
   ordinals: readonly bigint[],
 ): Promise<void> {
-  const runs = runsOf(ordinals.filter((ordinal) => isAllocatable(layout, ordinal)));
+  await returnRangesToFreeSpace(db, t, subnetId, runsOf(ordinals.filter((ordinal) => isAllocatable(layout, ordinal))));
+}
+
+/**
+ * Give back whole runs (a released child's block, clipped to the pools by the caller) merged with
+ * their neighbours. The runs must not overlap the free ranges already there.
+ */
+export async function returnRangesToFreeSpace(db: CommonQueryMethods, t: Tables, subnetId: number, ranges: readonly ValueRange[]): Promise<void> {
+  const runs = normalizeRanges(ranges);
   if (runs.length === 0) return;
   const neighbours = rangesFromRows(
     await db.any(sql.type(freeRangeRow)`
@@ -91,4 +108,24 @@ export async function returnToFreeSpace(
     `);
   }
   await insertRanges(db, t, subnetId, normalizeRanges([...runs, ...neighbours]));
+}
+
+/**
+ * Take a whole range (a new child's block) out of the free ranges. The free ranges it touches are
+ * the one holding its first ordinal and those starting inside it: index probes, however many
+ * ranges the subnet has.
+ */
+export async function takeRangeFromFreeSpace(db: CommonQueryMethods, t: Tables, subnetId: number, range: ValueRange): Promise<void> {
+  const touched = rangesFromRows(
+    await db.any(sql.type(freeRangeRow)`
+      SELECT first_ordinal, last_ordinal FROM (
+        SELECT first_ordinal, last_ordinal FROM ${t.freeRange}
+        WHERE subnet_id = ${subnetId} AND first_ordinal <= ${text(range.first)}::numeric ORDER BY first_ordinal DESC LIMIT 1
+      ) AS below WHERE last_ordinal >= ${text(range.first)}::numeric
+      UNION ALL
+      SELECT first_ordinal, last_ordinal FROM ${t.freeRange}
+      WHERE subnet_id = ${subnetId} AND first_ordinal > ${text(range.first)}::numeric AND first_ordinal <= ${text(range.last)}::numeric
+    `),
+  );
+  await carveFreeRanges(db, t, subnetId, touched, [range]);
 }

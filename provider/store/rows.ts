@@ -12,6 +12,12 @@ export const subnetRow = z.object({
   reserved: z.array(z.string()),
   description: z.string(),
   tags: z.record(z.string(), z.string()),
+  children_only: z.boolean(),
+  min_prefix_length: z.number().nullable(),
+  max_prefix_length: z.number().nullable(),
+  default_prefix_length: z.number().nullable(),
+  idempotency_key: z.string().nullable(),
+  free_blocks_built: z.boolean(),
   created_at: z.string(),
   updated_at: z.string(),
 });

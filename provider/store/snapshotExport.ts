@@ -25,6 +25,11 @@ export async function readSnapshot(db: CommonQueryMethods, t: Tables, filter: { 
       reserved: [...subnet.reserved],
       description: subnet.description,
       tags: { ...subnet.tags },
+      childrenOnly: subnet.childrenOnly,
+      minPrefixLength: subnet.minPrefixLength,
+      maxPrefixLength: subnet.maxPrefixLength,
+      defaultPrefixLength: subnet.defaultPrefixLength,
+      idempotencyKey: subnet.idempotencyKey,
       createdAt: subnet.createdAt,
       updatedAt: subnet.updatedAt,
     });

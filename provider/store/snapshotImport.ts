@@ -67,8 +67,9 @@ export async function importSnapshot(
           addresses += await insertAllocations(tx, t, id, subnet, chunk, allocationIds);
           progress(chunk.length);
         }
-        await rebuildFreeRanges(tx, t, id, subnet.layout.available);
       }
+      // Once every child is in: a parent's free ranges leave its children's blocks out.
+      for (const subnet of snapshot.subnets) await rebuildFreeRanges(tx, t, Number(subnetIds.get(subnet.record.id)), subnet.layout.available);
       return {
         subnets: snapshot.subnets.length,
         allocations: snapshot.allocations.length,
@@ -157,11 +158,14 @@ async function insertSubnetRow(db: CommonQueryMethods, t: Tables, id: number, pa
   const { record, layout } = subnet;
   const namespaceId = await upsertNamespace(db, t, record.namespace);
   await db.query(sql.unsafe`
-    INSERT INTO ${t.subnet} (id, namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags, created_at, updated_at)
+    INSERT INTO ${t.subnet} (id, namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags,
+                             children_only, min_prefix_length, max_prefix_length, default_prefix_length, idempotency_key, created_at, updated_at)
     OVERRIDING SYSTEM VALUE
     VALUES (${id}, ${namespaceId}, ${parentId}, ${layout.cidr.text}::cidr, ${layout.gateway?.text ?? null}::inet,
             ${sql.jsonb(layout.pools.map((pool) => ({ start: pool.start, end: pool.end })))}, ${layout.poolsExplicit},
             ${sql.jsonb(layout.reserved.map((range) => range.text))}, ${record.description}, ${sql.jsonb(record.tags)},
+            ${record.childrenOnly ?? false}, ${record.minPrefixLength ?? null}, ${record.maxPrefixLength ?? null},
+            ${record.defaultPrefixLength ?? null}, ${record.idempotencyKey ?? null},
             coalesce(${record.createdAt ?? null}::timestamptz, now()), coalesce(${record.updatedAt ?? null}::timestamptz, now()))
   `);
 }

@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
+import type { ChildRules } from "../core/prefixPolicy.js";
 import type { SubnetLayout } from "../core/subnetLayout.js";
 import { subnetRow, type SubnetRow } from "./rows.js";
 import type { Tables } from "./tables.js";
@@ -8,12 +9,16 @@ export interface SubnetColumns {
   readonly layout: SubnetLayout;
   readonly description: string;
   readonly tags: Record<string, string>;
+  readonly childrenOnly: boolean;
+  readonly rules: ChildRules;
 }
 
-function selectSubnet(t: Tables) {
+/** Every column a SubnetRow needs (alias `s` for subnet, `n` for namespace). */
+export function selectSubnet(t: Tables) {
   return sql.fragment`
     SELECT s.id, n.name AS namespace, s.parent_id, s.cidr::text AS cidr, host(s.gateway) AS gateway, s.pools,
-           s.pools_explicit, s.reserved, s.description, s.tags, s.created_at, s.updated_at
+           s.pools_explicit, s.reserved, s.description, s.tags, s.children_only, s.min_prefix_length, s.max_prefix_length,
+           s.default_prefix_length, s.idempotency_key, s.free_blocks_built, s.created_at, s.updated_at
     FROM ${t.subnet} s JOIN ${t.namespace} n ON n.id = s.namespace_id
   `;
 }
@@ -64,23 +69,33 @@ export async function insertSubnet(
   t: Tables,
   namespaceId: number,
   parentId: number | null,
-  columns: SubnetColumns,
+  columns: SubnetColumns & { readonly idempotencyKey?: string | null },
 ): Promise<number> {
   const values = layoutValues(columns.layout);
+  const rules = columns.rules;
   return db.oneFirst(sql.type(z.object({ id: z.number() }))`
-    INSERT INTO ${t.subnet} (namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags)
+    INSERT INTO ${t.subnet} (namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags,
+                             children_only, min_prefix_length, max_prefix_length, default_prefix_length, idempotency_key)
     VALUES (${namespaceId}, ${parentId}, ${columns.layout.cidr.text}::cidr, ${values.gateway}::inet, ${values.pools},
-            ${columns.layout.poolsExplicit}, ${values.reserved}, ${columns.description}, ${sql.jsonb(columns.tags)})
+            ${columns.layout.poolsExplicit}, ${values.reserved}, ${columns.description}, ${sql.jsonb(columns.tags)},
+            ${columns.childrenOnly}, ${rules.minPrefixLength}, ${rules.maxPrefixLength}, ${rules.defaultPrefixLength},
+            ${columns.idempotencyKey ?? null})
     RETURNING id
   `);
 }
 
+/** Also marks the free blocks for rebuilding: the gateway and reserved ranges shape them. */
 export async function updateSubnetRow(db: CommonQueryMethods, t: Tables, id: number, columns: SubnetColumns): Promise<void> {
   const values = layoutValues(columns.layout);
+  const rules = columns.rules;
   await db.query(sql.unsafe`
     UPDATE ${t.subnet}
     SET gateway = ${values.gateway}::inet, pools = ${values.pools}, pools_explicit = ${columns.layout.poolsExplicit},
-        reserved = ${values.reserved}, description = ${columns.description}, tags = ${sql.jsonb(columns.tags)}, updated_at = now()
+        reserved = ${values.reserved}, description = ${columns.description}, tags = ${sql.jsonb(columns.tags)},
+        children_only = ${columns.childrenOnly}, min_prefix_length = ${rules.minPrefixLength},
+        max_prefix_length = ${rules.maxPrefixLength}, default_prefix_length = ${rules.defaultPrefixLength},
+        free_blocks_built = free_blocks_built AND gateway IS NOT DISTINCT FROM ${values.gateway}::inet AND reserved = ${values.reserved},
+        updated_at = now()
     WHERE id = ${id}
   `);
 }

@@ -1,4 +1,5 @@
 import { parseCidr } from "../core/address.js";
+import type { ChildRules } from "../core/prefixPolicy.js";
 import { buildLayout, type SubnetLayout } from "../core/subnetLayout.js";
 import type { Subnet } from "../core/types.js";
 import type { SubnetRow } from "./rows.js";
@@ -10,6 +11,11 @@ export function layoutOf(row: SubnetRow): SubnetLayout {
     gateway: row.gateway,
     reserved: row.reserved,
   });
+}
+
+/** The rules a subnet sets for its children. */
+export function rulesOf(row: SubnetRow): ChildRules {
+  return { minPrefixLength: row.min_prefix_length, maxPrefixLength: row.max_prefix_length, defaultPrefixLength: row.default_prefix_length };
 }
 
 export function subnetFromRow(row: SubnetRow, layout: SubnetLayout = layoutOf(row)): Subnet {
@@ -27,6 +33,11 @@ export function subnetFromRow(row: SubnetRow, layout: SubnetLayout = layoutOf(ro
     description: row.description,
     tags: row.tags,
     size: layout.cidr.size.toString(),
+    childrenOnly: row.children_only,
+    minPrefixLength: row.min_prefix_length,
+    maxPrefixLength: row.max_prefix_length,
+    defaultPrefixLength: row.default_prefix_length,
+    idempotencyKey: row.idempotency_key,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

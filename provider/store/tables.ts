@@ -9,8 +9,10 @@ export interface Tables {
   readonly allocation: IdentifierSqlToken;
   readonly allocatedAddress: IdentifierSqlToken;
   readonly freeRange: IdentifierSqlToken;
+  readonly freeBlock: IdentifierSqlToken;
   readonly auditEvent: IdentifierSqlToken;
   readonly ordinalToInet: IdentifierSqlToken;
+  readonly inetToOrdinal: IdentifierSqlToken;
 }
 
 export function tablesFor(schema: string): Tables {
@@ -23,7 +25,9 @@ export function tablesFor(schema: string): Tables {
     allocation: name("allocation"),
     allocatedAddress: name("allocated_address"),
     freeRange: name("free_range"),
+    freeBlock: name("free_block"),
     auditEvent: name("audit_event"),
     ordinalToInet: name("ordinal_to_inet"),
+    inetToOrdinal: name("inet_to_ordinal"),
   };
 }

@@ -122,6 +122,9 @@ describe("subnets", () => {
       allocated: "10",
       free: (2n ** 64n - 256n - 10n).toString(),
       outsidePool: "0",
+      childPrefixes: 0,
+      childAddresses: "0",
+      childSpaceFree: (2n ** 64n - 256n - 10n).toString(),
     });
     expect((await ipam.listSubnets({ namespace: "usage" })).map((s) => s.cidr)).toEqual(["2001:db8:77::/64"]);
     expect((await failure(ipam.listSubnets({ namespace: "no spaces" }))).message).toContain("namespace:");

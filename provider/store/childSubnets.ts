@@ -1,0 +1,92 @@
+import type { CommonQueryMethods } from "slonik";
+import { ADDRESS_BITS, parseCidr, type Cidr } from "../core/address.js";
+import { IdempotencyMismatchError, InvalidInputError, NotFoundError } from "../core/errors.js";
+import { assertChildRules, resolveChildPrefixLength, type ChildRules } from "../core/prefixPolicy.js";
+import type { CreateSubnetInput, createSubnetSchema } from "../core/schemas.js";
+import { buildLayout } from "../core/subnetLayout.js";
+import type { Subnet } from "../core/types.js";
+import type { z } from "zod";
+import { claimChildBlock, type ParentSubnet } from "./childAllocator.js";
+import { childByKey, namespaceIdOf } from "./childQueries.js";
+import { rebuildFreeRanges } from "./freeSpace.js";
+import type { SubnetRow } from "./rows.js";
+import { layoutOf, rulesOf, subnetFromRow } from "./subnetRecords.js";
+import { getSubnetRow, insertAudit, insertSubnet } from "./subnetQueries.js";
+import type { Tables } from "./tables.js";
+
+export type CreateSubnetFields = z.output<typeof createSubnetSchema>;
+export type { CreateSubnetInput };
+
+/** The rules a create or update request sets, with `fallback` for the ones it leaves out. */
+export function requestedRules(fields: Partial<Record<keyof ChildRules, number | null | undefined>>, fallback: ChildRules): ChildRules {
+  const pick = (key: keyof ChildRules) => (fields[key] === undefined ? fallback[key] : fields[key]);
+  return { minPrefixLength: pick("minPrefixLength"), maxPrefixLength: pick("maxPrefixLength"), defaultPrefixLength: pick("defaultPrefixLength") };
+}
+
+const NO_RULES: ChildRules = { minPrefixLength: null, maxPrefixLength: null, defaultPrefixLength: null };
+
+/**
+ * Create a child of `fields.parentId`: the block asked for (`cidr`), or one of `prefixLength` (else
+ * the parent's default) chosen by `strategy`. Runs inside the parent's lock; a child's own id is
+ * only known after its insert, and no one else can see it before this transaction commits. With an
+ * idempotency key, a repeated request returns the child the first one created.
+ * @throws NotFoundError (parent), InvalidInputError, PrefixExhaustedError, OverlapError, ConflictError, IdempotencyMismatchError
+ */
+export async function carveChildSubnet(db: CommonQueryMethods, t: Tables, fields: CreateSubnetFields): Promise<Subnet> {
+  const parentId = Number(fields.parentId);
+  const row = await getSubnetRow(db, t, parentId);
+  if (row === null) throw new NotFoundError("subnet", String(parentId));
+  const parent: ParentSubnet = { id: parentId, row, layout: layoutOf(row) };
+  const wanted = fields.cidr === undefined ? null : parseCidr(fields.cidr, "cidr");
+  refuseMismatches(fields, row, parent, wanted);
+  const key = fields.idempotencyKey ?? null;
+  if (key !== null) {
+    const earlier = await childByKey(db, t, parentId, key);
+    if (earlier !== null) return replay(earlier, key, fields, wanted);
+  }
+  const length = resolveChildPrefixLength({ id: String(parentId), cidr: parent.layout.cidr, rules: rulesOf(row) }, wanted?.prefixLength ?? fields.prefixLength);
+  const rules = requestedRules(fields, NO_RULES);
+  const version = parent.layout.cidr.version;
+  // Everything about the child itself is checked before a block is taken.
+  assertChildRules(wanted ?? { version, prefixLength: length, text: `a /${length} child` }, rules);
+  const wantedLayout = wanted === null ? null : buildLayout(wanted, fields);
+  const strategy = fields.strategy ?? "first-fit";
+  const cidr = await claimChildBlock(db, t, parent, wanted === null ? { length, strategy } : { cidr: wanted });
+  const layout = wantedLayout ?? buildLayout(cidr, {});
+  const id = await insertSubnet(db, t, await namespaceIdOf(db, t, parentId), parentId, {
+    layout,
+    description: fields.description ?? "",
+    tags: fields.tags ?? {},
+    childrenOnly: fields.childrenOnly ?? false,
+    rules,
+    idempotencyKey: key,
+  });
+  await rebuildFreeRanges(db, t, id, layout.available);
+  const how = wanted === null ? strategy : "specific";
+  await insertAudit(db, t, { action: "subnet.create", subnetId: id, cidr: cidr.text, detail: { namespace: row.namespace, parentId: String(parentId), strategy: how } });
+  await insertAudit(db, t, { action: "child.carve", subnetId: parentId, cidr: cidr.text, detail: { childId: String(id), strategy: how } });
+  return subnetFromRow((await getSubnetRow(db, t, id))!, layout);
+}
+
+function refuseMismatches(fields: CreateSubnetFields, row: SubnetRow, parent: ParentSubnet, wanted: Cidr | null): void {
+  if (fields.namespace !== undefined && fields.namespace !== row.namespace) {
+    throw InvalidInputError.of("namespace", `a child lives in its parent's namespace "${row.namespace}", got "${fields.namespace}"`);
+  }
+  if (fields.prefixLength !== undefined && fields.prefixLength > ADDRESS_BITS[parent.layout.cidr.version]) {
+    throw InvalidInputError.of("prefixLength", `must be at most ${ADDRESS_BITS[parent.layout.cidr.version]} for IPv${parent.layout.cidr.version}, got ${fields.prefixLength}`);
+  }
+  if (wanted !== null && fields.prefixLength !== undefined && fields.prefixLength !== wanted.prefixLength) {
+    throw InvalidInputError.of("prefixLength", `${fields.prefixLength} does not match cidr ${wanted.text}`);
+  }
+}
+
+function replay(earlier: SubnetRow, key: string, fields: CreateSubnetFields, wanted: Cidr | null): Subnet {
+  const subnet = subnetFromRow(earlier);
+  if (wanted !== null && subnet.cidr !== wanted.text) {
+    throw new IdempotencyMismatchError(key, `it created child ${subnet.id} (${subnet.cidr}) but this request asks for ${wanted.text}`);
+  }
+  if (fields.prefixLength !== undefined && subnet.prefixLength !== fields.prefixLength) {
+    throw new IdempotencyMismatchError(key, `it created child ${subnet.id} (${subnet.cidr}) but this request asks for a /${fields.prefixLength}`);
+  }
+  return subnet;
+}
