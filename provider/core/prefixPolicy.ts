@@ -37,7 +37,9 @@ export function childRuleIssues(cidr: RuledSubnet, rules: ChildRules): InputIssu
   }
   if (issues.length > 0) return issues;
   const { min, max } = allowedChildPrefixLengths(cidr, rules);
-  if (min > max) issues.push({ field: "minPrefixLength", reason: `${min} is greater than maxPrefixLength ${max}` });
+  if (rules.minPrefixLength !== null && rules.maxPrefixLength !== null && min > max) {
+    issues.push({ field: "minPrefixLength", reason: `${min} is greater than maxPrefixLength ${max}` });
+  }
   const preset = rules.defaultPrefixLength;
   if (preset !== null && min <= max && (preset < min || preset > max)) {
     issues.push({ field: "defaultPrefixLength", reason: `must be between minPrefixLength ${min} and maxPrefixLength ${max}, got ${preset}` });

@@ -43,7 +43,7 @@ export const tagsSchema = z
 /** Public ids are decimal strings of positive integers; subnet ids fit PostgreSQL's int4 (they key advisory locks). */
 export const subnetIdSchema = z
   .string({ error: "must be a subnet id string" })
-  .regex(/^[1-9]\d{0,9}$/, { error: "must be a positive decimal integer string" })
+  .regex(/^[1-9]\d{0,9}$/, { error: "must be a positive decimal integer string", abort: true })
   .refine((id) => Number(id) <= 2_147_483_647, { error: "is out of range" });
 
 export const allocationIdSchema = z

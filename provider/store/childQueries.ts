@@ -88,8 +88,3 @@ export async function childTotals(db: CommonQueryMethods, t: Tables, parentId: n
     FROM ${t.subnet} WHERE parent_id = ${parentId}
   `);
 }
-
-/** The namespace a subnet lives in (its children's too). */
-export async function namespaceIdOf(db: CommonQueryMethods, t: Tables, id: number): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ namespace_id: z.number() }))`SELECT namespace_id FROM ${t.subnet} WHERE id = ${id}`);
-}

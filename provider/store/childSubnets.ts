@@ -7,8 +7,8 @@ import { buildLayout } from "../core/subnetLayout.js";
 import type { Subnet } from "../core/types.js";
 import type { z } from "zod";
 import { claimChildBlock, type ParentSubnet } from "./childAllocator.js";
-import { childByKey, namespaceIdOf } from "./childQueries.js";
-import { rebuildFreeRanges } from "./freeSpace.js";
+import { childByKey } from "./childQueries.js";
+import { initialFreeRanges } from "./freeSpace.js";
 import type { SubnetRow } from "./rows.js";
 import { layoutOf, rulesOf, subnetFromRow } from "./subnetRecords.js";
 import { getSubnetRow, insertAudit, insertSubnet } from "./subnetQueries.js";
@@ -53,18 +53,23 @@ export async function carveChildSubnet(db: CommonQueryMethods, t: Tables, fields
   const strategy = fields.strategy ?? "first-fit";
   const cidr = await claimChildBlock(db, t, parent, wanted === null ? { length, strategy } : { cidr: wanted });
   const layout = wantedLayout ?? buildLayout(cidr, {});
-  const id = await insertSubnet(db, t, await namespaceIdOf(db, t, parentId), parentId, {
+  const childrenOnly = fields.childrenOnly ?? false;
+  const id = await insertSubnet(db, t, row.namespace_id, parentId, {
     layout,
     description: fields.description ?? "",
     tags: fields.tags ?? {},
-    childrenOnly: fields.childrenOnly ?? false,
+    childrenOnly,
     rules,
     idempotencyKey: key,
   });
-  await rebuildFreeRanges(db, t, id, layout.available);
+  if (!childrenOnly) await initialFreeRanges(db, t, id, layout.available);
   const how = wanted === null ? strategy : "specific";
-  await insertAudit(db, t, { action: "subnet.create", subnetId: id, cidr: cidr.text, detail: { namespace: row.namespace, parentId: String(parentId), strategy: how } });
-  await insertAudit(db, t, { action: "child.carve", subnetId: parentId, cidr: cidr.text, detail: { childId: String(id), strategy: how } });
+  await insertAudit(
+    db,
+    t,
+    { action: "subnet.create", subnetId: id, cidr: cidr.text, detail: { namespace: row.namespace, parentId: String(parentId), strategy: how } },
+    { action: "child.carve", subnetId: parentId, cidr: cidr.text, detail: { childId: String(id), strategy: how } },
+  );
   return subnetFromRow((await getSubnetRow(db, t, id))!, layout);
 }
 
@@ -74,6 +79,10 @@ function refuseMismatches(fields: CreateSubnetFields, row: SubnetRow, parent: Pa
   }
   if (fields.prefixLength !== undefined && fields.prefixLength > ADDRESS_BITS[parent.layout.cidr.version]) {
     throw InvalidInputError.of("prefixLength", `must be at most ${ADDRESS_BITS[parent.layout.cidr.version]} for IPv${parent.layout.cidr.version}, got ${fields.prefixLength}`);
+  }
+  const cidr = parent.layout.cidr;
+  if (wanted !== null && (wanted.version !== cidr.version || wanted.prefixLength <= cidr.prefixLength || wanted.first < cidr.first || wanted.last > cidr.last)) {
+    throw InvalidInputError.of("cidr", `${wanted.text} is not strictly inside its parent subnet ${parent.id} (${cidr.text})`);
   }
   if (wanted !== null && fields.prefixLength !== undefined && fields.prefixLength !== wanted.prefixLength) {
     throw InvalidInputError.of("prefixLength", `${fields.prefixLength} does not match cidr ${wanted.text}`);

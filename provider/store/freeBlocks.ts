@@ -71,7 +71,7 @@ export async function firstFitCandidate(
         WHERE last_ordinal >= ${text(cursor)}::numeric AND prefix_length <= ${length}
         UNION ALL
         SELECT f.first_ordinal, f.prefix_length
-        FROM generate_series(${parent.prefixLength}, ${length}) AS l(len)
+        FROM generate_series(${parent.prefixLength}::int, ${length}::int) AS l(len)
         CROSS JOIN LATERAL (
           SELECT first_ordinal, prefix_length FROM ${t.freeBlock}
           WHERE subnet_id = ${parentId} AND prefix_length = l.len AND first_ordinal > ${text(cursor)}::numeric
@@ -145,10 +145,27 @@ export async function freeBlockHolding(db: CommonQueryMethods, t: Tables, parent
   return blockContains(block, wanted) ? block : null;
 }
 
-/** Take `taken` out of the free block `block` that holds it, leaving its buddies free. */
+/**
+ * Take `taken` out of the free block `block` that holds it, leaving its buddies free, in one
+ * statement: the block's row becomes the buddy that starts where it starts (or goes, when `taken`
+ * starts there), the other buddies are inserted.
+ */
 export async function splitFreeBlock(db: CommonQueryMethods, t: Tables, parentId: number, block: Cidr, taken: Cidr): Promise<void> {
-  await db.query(sql.unsafe`DELETE FROM ${t.freeBlock} WHERE subnet_id = ${parentId} AND first_ordinal = ${text(block.first)}::numeric`);
-  await insertBlocks(db, t, parentId, remainderAfterTaking(block, taken));
+  const remainder = remainderAfterTaking(block, taken);
+  const same = remainder.find((b) => b.first === block.first) ?? null;
+  const others = remainder.filter((b) => b !== same);
+  const at = sql.fragment`subnet_id = ${parentId} AND first_ordinal = ${text(block.first)}::numeric`;
+  await db.query(sql.unsafe`
+    WITH reshaped AS (
+      UPDATE ${t.freeBlock} SET last_ordinal = ${text(same?.last ?? block.last)}::numeric, prefix_length = ${same?.prefixLength ?? block.prefixLength}
+      WHERE ${at} AND ${same !== null}
+    ),
+    gone AS (DELETE FROM ${t.freeBlock} WHERE ${at} AND ${same === null})
+    INSERT INTO ${t.freeBlock} (subnet_id, first_ordinal, last_ordinal, prefix_length)
+    SELECT ${parentId}, f, l, p
+    FROM unnest(${sql.array(others.map((b) => text(b.first)), "numeric")}, ${sql.array(others.map((b) => text(b.last)), "numeric")},
+                ${sql.array(others.map((b) => b.prefixLength), "int2")}) AS b(f, l, p)
+  `);
 }
 
 /**

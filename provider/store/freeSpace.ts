@@ -64,6 +64,11 @@ export async function carveFreeRanges(
   await insertRanges(db, t, subnetId, residual);
 }
 
+/** The free ranges of a subnet that has none yet (a new child: nothing allocated, no children). */
+export async function initialFreeRanges(db: CommonQueryMethods, t: Tables, subnetId: number, available: readonly ValueRange[]): Promise<void> {
+  await insertRanges(db, t, subnetId, available);
+}
+
 async function insertRanges(db: CommonQueryMethods, t: Tables, subnetId: number, ranges: readonly ValueRange[]): Promise<void> {
   if (ranges.length === 0) return;
   await db.query(sql.unsafe`

@@ -3,6 +3,7 @@ import { z } from "zod";
 /** Row shapes as the pool returns them (int8/numeric as strings). */
 export const subnetRow = z.object({
   id: z.number(),
+  namespace_id: z.number(),
   namespace: z.string(),
   parent_id: z.number().nullable(),
   cidr: z.string(),

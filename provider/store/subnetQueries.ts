@@ -16,7 +16,7 @@ export interface SubnetColumns {
 /** Every column a SubnetRow needs (alias `s` for subnet, `n` for namespace). */
 export function selectSubnet(t: Tables) {
   return sql.fragment`
-    SELECT s.id, n.name AS namespace, s.parent_id, s.cidr::text AS cidr, host(s.gateway) AS gateway, s.pools,
+    SELECT s.id, s.namespace_id, n.name AS namespace, s.parent_id, s.cidr::text AS cidr, host(s.gateway) AS gateway, s.pools,
            s.pools_explicit, s.reserved, s.description, s.tags, s.children_only, s.min_prefix_length, s.max_prefix_length,
            s.default_prefix_length, s.idempotency_key, s.free_blocks_built, s.created_at, s.updated_at
     FROM ${t.subnet} s JOIN ${t.namespace} n ON n.id = s.namespace_id
@@ -115,10 +115,13 @@ export interface AuditEntry {
 }
 
 /** History rows are written in the same transaction as the change they describe. */
-export async function insertAudit(db: CommonQueryMethods, t: Tables, entry: AuditEntry): Promise<void> {
+export async function insertAudit(db: CommonQueryMethods, t: Tables, entry: AuditEntry, ...more: AuditEntry[]): Promise<void> {
+  const rows = [entry, ...more].map(
+    (row) => sql.fragment`(${row.action}, ${row.subnetId}, ${row.cidr ?? null}::cidr, ${row.allocationId ?? null}::bigint,
+            ${row.owner ?? null}, ${sql.array([...(row.addresses ?? [])], "inet")}, ${sql.jsonb((row.detail ?? {}) as never)})`,
+  );
   await db.query(sql.unsafe`
     INSERT INTO ${t.auditEvent} (action, subnet_id, cidr, allocation_id, owner, addresses, detail)
-    VALUES (${entry.action}, ${entry.subnetId}, ${entry.cidr ?? null}::cidr, ${entry.allocationId ?? null}::bigint,
-            ${entry.owner ?? null}, ${sql.array([...(entry.addresses ?? [])], "inet")}, ${sql.jsonb((entry.detail ?? {}) as never)})
+    VALUES ${sql.join(rows, sql.fragment`, `)}
   `);
 }

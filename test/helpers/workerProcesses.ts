@@ -12,12 +12,12 @@ export interface WorkerReport<T> {
  * Start `processes` worker processes, wait until every one has all its connections open, then
  * release them together (the barrier) and collect their reports.
  */
-export async function runWorkers<T>(processes: number, config: Record<string, unknown>): Promise<WorkerReport<T>[]> {
+export async function runWorkers<T>(processes: number, config: Record<string, unknown>, worker = WORKER): Promise<WorkerReport<T>[]> {
   const children: ChildProcess[] = [];
   const ready: Promise<void>[] = [];
   const done: Promise<WorkerReport<T>>[] = [];
   for (let i = 0; i < processes; i += 1) {
-    const child = fork(WORKER, [JSON.stringify(config)], { execPath: process.execPath, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const child = fork(worker, [JSON.stringify(config)], { execPath: process.execPath, stdio: ["ignore", "inherit", "inherit", "ipc"] });
     children.push(child);
     ready.push(new Promise((resolve, reject) => {
       child.on("message", (message: { type: string }) => message.type === "ready" && resolve());
