@@ -28,7 +28,10 @@ describe("ipam usage", () => {
     const report = jsonOf(await ipam(["usage", "--json"]));
     const webReport = report.subnets.find((s: { subnet: Subnet }) => s.subnet.id === web.id);
     // pool 10-59 (50) minus reserved 20-23 (4) = 46; web holds 2 in the pool, lb 1 outside it.
-    expect(webReport.usage).toEqual({ subnetId: web.id, cidr: "10.50.0.0/24", total: "256", poolSize: "46", allocated: "3", free: "44", outsidePool: "1" });
+    expect(webReport.usage).toEqual({
+      subnetId: web.id, cidr: "10.50.0.0/24", total: "256", poolSize: "46", allocated: "3", free: "44", outsidePool: "1",
+      childPrefixes: 0, childAddresses: "0", childSpaceFree: String(256 - 1 - 4 - 3),
+    });
     expect(webReport.owners).toEqual([
       { owner: "shop/prod/web", allocations: 1, addresses: "2" },
       { owner: "shop/prod/lb", allocations: 1, addresses: "1" },
