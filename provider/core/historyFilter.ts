@@ -26,7 +26,7 @@ export type HistoryFilter = z.input<typeof historyFilterSchema>;
 export interface AuditEvent {
   readonly id: string;
   readonly at: string;
-  /** subnet.create, subnet.update, subnet.delete, allocate, grow, shrink, release, subnet.import, allocation.import */
+  /** subnet.create, subnet.update, subnet.delete, allocate, grow, shrink, release, subnet.import, allocation.import, child.carve and child.return (on the parent) */
   readonly action: string;
   readonly subnetId: string | null;
   readonly cidr: string | null;

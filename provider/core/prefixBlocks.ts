@@ -47,6 +47,11 @@ export function blockContains(outer: Cidr, inner: Cidr): boolean {
   return outer.version === inner.version && outer.prefixLength <= inner.prefixLength && inner.first >= outer.first && inner.last <= outer.last;
 }
 
+/** Whether `child` lies inside `parent` and is smaller: what a child subnet must be. */
+export function strictlyInside(parent: Cidr, child: Cidr): boolean {
+  return blockContains(parent, child) && child.prefixLength > parent.prefixLength;
+}
+
 /**
  * What stays free of `block` once `taken` (an aligned block inside it) is removed: at every level
  * between them, the buddy of `taken`'s ancestor. These are maximal, since each one's buddy holds `taken`.

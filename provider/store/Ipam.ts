@@ -60,8 +60,8 @@ import {
   upsertNamespace,
 } from "./subnetQueries.js";
 import { tablesFor, type Tables } from "./tables.js";
-import { assertChildRules } from "../core/prefixPolicy.js";
-import { childPageSchema, type ChildStrategy } from "../core/schemas.js";
+import { assertChildRules, NO_CHILD_RULES } from "../core/prefixPolicy.js";
+import { childPageSchema } from "../core/schemas.js";
 import type { SubnetTreeEntry } from "../core/types.js";
 import { releaseChildBlock } from "./childAllocator.js";
 import { countChildren, listChildRows, parentOf } from "./childQueries.js";
@@ -70,7 +70,6 @@ import { carveChildSubnet, requestedRules } from "./childSubnets.js";
 import { assertDirectAllocationAllowed, checkParentUpdate } from "./parentGuards.js";
 import { readSubnetUsage } from "./subnetUsage.js";
 
-export type { ChildStrategy };
 import { historyFilterSchema, type AuditEvent, type HistoryFilter } from "../core/historyFilter.js";
 import { validateSnapshot, type Snapshot } from "../core/snapshot.js";
 import { inConsistentRead } from "./consistentRead.js";
@@ -142,7 +141,7 @@ export class Ipam {
       return this.locked([Number(fields.parentId)], "creating a child subnet", (tx) => carveChildSubnet(tx, this.t, fields));
     }
     const layout = buildLayout(parseCidr(fields.cidr, "cidr"), fields);
-    const rules = requestedRules(fields, { minPrefixLength: null, maxPrefixLength: null, defaultPrefixLength: null });
+    const rules = requestedRules(fields, NO_CHILD_RULES);
     assertChildRules(layout.cidr, rules);
     const namespace = fields.namespace ?? "default";
     try {

@@ -2,7 +2,7 @@ import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import { cidrOf, formatAddress, parseCidr, type Cidr } from "../core/address.js";
 import { ConflictError, InvalidInputError, OverlapError, PrefixExhaustedError } from "../core/errors.js";
-import { alignDown, blockSize } from "../core/prefixBlocks.js";
+import { alignDown, blockSize, strictlyInside } from "../core/prefixBlocks.js";
 import { intersectRanges, rangesOverlap, subtractRanges, type ValueRange } from "../core/range.js";
 import type { ChildStrategy } from "../core/schemas.js";
 import type { SubnetLayout } from "../core/subnetLayout.js";
@@ -100,7 +100,7 @@ async function chooseBestFit(db: CommonQueryMethods, t: Tables, parent: ParentSu
 async function claimSpecific(db: CommonQueryMethods, t: Tables, parent: ParentSubnet, wanted: Cidr): Promise<{ block: Cidr; child: Cidr }> {
   const cidr = parent.layout.cidr;
   const label = `subnet ${parent.id} (${cidr.text})`;
-  if (wanted.version !== cidr.version || wanted.prefixLength <= cidr.prefixLength || wanted.first < cidr.first || wanted.last > cidr.last) {
+  if (!strictlyInside(cidr, wanted)) {
     throw InvalidInputError.of("cidr", `${wanted.text} is not strictly inside its parent ${label}`);
   }
   const block = await freeBlockHolding(db, t, parent.id, cidr, wanted);

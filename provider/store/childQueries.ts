@@ -80,11 +80,3 @@ export async function listChildRows(db: CommonQueryMethods, t: Tables, parentId:
   return db.any(sql.type(subnetRow)`${selectSubnet(t)} WHERE s.parent_id = ${parentId} AND ${from} ORDER BY s.cidr LIMIT ${limit}`);
 }
 
-/** How many direct children a subnet has and how many addresses they cover (decimal). */
-export async function childTotals(db: CommonQueryMethods, t: Tables, parentId: number): Promise<{ count: number; addresses: string }> {
-  return db.one(sql.type(z.object({ count: z.number(), addresses: z.string() }))`
-    SELECT count(*)::int AS count,
-           coalesce(sum(2::numeric ^ (CASE family(cidr) WHEN 4 THEN 32 ELSE 128 END - masklen(cidr))), 0)::numeric(39, 0)::text AS addresses
-    FROM ${t.subnet} WHERE parent_id = ${parentId}
-  `);
-}

@@ -1,8 +1,9 @@
 import type { CommonQueryMethods } from "slonik";
 import { ADDRESS_BITS, parseCidr, type Cidr } from "../core/address.js";
 import { IdempotencyMismatchError, InvalidInputError, NotFoundError } from "../core/errors.js";
-import { assertChildRules, resolveChildPrefixLength, type ChildRules } from "../core/prefixPolicy.js";
-import type { CreateSubnetInput, createSubnetSchema } from "../core/schemas.js";
+import { strictlyInside } from "../core/prefixBlocks.js";
+import { assertChildRules, NO_CHILD_RULES, resolveChildPrefixLength, type ChildRules } from "../core/prefixPolicy.js";
+import type { createSubnetSchema } from "../core/schemas.js";
 import { buildLayout } from "../core/subnetLayout.js";
 import type { Subnet } from "../core/types.js";
 import type { z } from "zod";
@@ -15,15 +16,12 @@ import { getSubnetRow, insertAudit, insertSubnet } from "./subnetQueries.js";
 import type { Tables } from "./tables.js";
 
 export type CreateSubnetFields = z.output<typeof createSubnetSchema>;
-export type { CreateSubnetInput };
 
 /** The rules a create or update request sets, with `fallback` for the ones it leaves out. */
 export function requestedRules(fields: Partial<Record<keyof ChildRules, number | null | undefined>>, fallback: ChildRules): ChildRules {
   const pick = (key: keyof ChildRules) => (fields[key] === undefined ? fallback[key] : fields[key]);
   return { minPrefixLength: pick("minPrefixLength"), maxPrefixLength: pick("maxPrefixLength"), defaultPrefixLength: pick("defaultPrefixLength") };
 }
-
-const NO_RULES: ChildRules = { minPrefixLength: null, maxPrefixLength: null, defaultPrefixLength: null };
 
 /**
  * Create a child of `fields.parentId`: the block asked for (`cidr`), or one of `prefixLength` (else
@@ -45,7 +43,7 @@ export async function carveChildSubnet(db: CommonQueryMethods, t: Tables, fields
     if (earlier !== null) return replay(earlier, key, fields, wanted);
   }
   const length = resolveChildPrefixLength({ id: String(parentId), cidr: parent.layout.cidr, rules: rulesOf(row) }, wanted?.prefixLength ?? fields.prefixLength);
-  const rules = requestedRules(fields, NO_RULES);
+  const rules = requestedRules(fields, NO_CHILD_RULES);
   const version = parent.layout.cidr.version;
   // Everything about the child itself is checked before a block is taken.
   assertChildRules(wanted ?? { version, prefixLength: length, text: `a /${length} child` }, rules);
@@ -81,7 +79,7 @@ function refuseMismatches(fields: CreateSubnetFields, row: SubnetRow, parent: Pa
     throw InvalidInputError.of("prefixLength", `must be at most ${ADDRESS_BITS[parent.layout.cidr.version]} for IPv${parent.layout.cidr.version}, got ${fields.prefixLength}`);
   }
   const cidr = parent.layout.cidr;
-  if (wanted !== null && (wanted.version !== cidr.version || wanted.prefixLength <= cidr.prefixLength || wanted.first < cidr.first || wanted.last > cidr.last)) {
+  if (wanted !== null && !strictlyInside(cidr, wanted)) {
     throw InvalidInputError.of("cidr", `${wanted.text} is not strictly inside its parent subnet ${parent.id} (${cidr.text})`);
   }
   if (wanted !== null && fields.prefixLength !== undefined && fields.prefixLength !== wanted.prefixLength) {

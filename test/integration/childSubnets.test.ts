@@ -384,3 +384,27 @@ describe("IPv6", () => {
     expect(await failure(ipam.createSubnet({ parentId: small.id, prefixLength: 128 }))).toMatchObject({ code: "SUBNET_EXHAUSTED", prefixLength: 128 });
   });
 });
+
+describe("README example (Child subnets)", () => {
+  it("does what the README says", async () => {
+    const { ipam } = context;
+    const vpc = await ipam.createSubnet({
+      cidr: "10.0.0.0/16", namespace: "prod",
+      childrenOnly: true,
+      minPrefixLength: 20, maxPrefixLength: 28,
+      defaultPrefixLength: 24,
+    });
+    const a = await ipam.createSubnet({ parentId: vpc.id });
+    const b = await ipam.createSubnet({ parentId: vpc.id, prefixLength: 20 });
+    const c = await ipam.createSubnet({ parentId: vpc.id, prefixLength: 26, strategy: "best-fit", idempotencyKey: "team-c/app" });
+    const d = await ipam.createSubnet({ parentId: vpc.id, cidr: "10.0.200.0/24", gateway: "10.0.200.1" });
+    expect([a.cidr, b.cidr, c.cidr, d.cidr]).toEqual(["10.0.0.0/24", "10.0.16.0/20", "10.0.1.0/26", "10.0.200.0/24"]);
+    expect((await ipam.allocate({ subnetId: a.id, owner: "team-a/web" })).allocation.addresses).toEqual(["10.0.0.1"]);
+    expect((await ipam.listChildren(vpc.id, { limit: 100 })).subnets).toHaveLength(4);
+    expect((await ipam.subnetTree(vpc.id)).entries.map((entry) => entry.depth)).toEqual([0, 1, 1, 1, 1]);
+    expect(await ipam.usage(vpc.id)).toMatchObject({ childPrefixes: 4, childAddresses: "4672", childSpaceFree: "60864" });
+    await ipam.deleteSubnet(b.id);
+    expect((await ipam.createSubnet({ parentId: vpc.id, prefixLength: 20 })).cidr).toBe("10.0.16.0/20");
+    await expectExactIndexes(vpc.id);
+  });
+});
