@@ -55,6 +55,7 @@ describe("children carved by many concurrent clients in several processes", () =
       expect(after).toMatchObject({ code: "SUBNET_EXHAUSTED", subnetId: parent.id, prefixLength: 28 });
       expect((after as Error).message).toBe(`subnet ${parent.id} (${cidr}) has no free /28 left for a child subnet`);
     },
+    600_000,
   );
 
   it("negative control: without the parent's lock the same kind of load fails or corrupts the free-block index", async () => {
@@ -71,5 +72,5 @@ describe("children carved by many concurrent clients in several processes", () =
     // The exclusion constraint still keeps siblings apart; what breaks is the allocator itself.
     expect(await childOverlapAndAlignment(db.url, parent.id)).toEqual({ overlaps: 0, misaligned: 0 });
     expect(failures > 0 || corrupted).toBe(true);
-  });
+  }, 300_000);
 });

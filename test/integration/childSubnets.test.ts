@@ -382,7 +382,7 @@ describe("IPv6", () => {
     for (let i = 0; i < 4; i += 1) sixteens.push(await carve(ipam, small.id, 126, { strategy: "best-fit" }));
     expect(sixteens).toEqual(["2001:db8:bb::/126", "2001:db8:bb::4/126", "2001:db8:bb::8/126", "2001:db8:bb::c/126"]);
     expect(await failure(ipam.createSubnet({ parentId: small.id, prefixLength: 128 }))).toMatchObject({ code: "SUBNET_EXHAUSTED", prefixLength: 128 });
-  });
+  }, 600_000);
 });
 
 describe("README example (Child subnets)", () => {
