@@ -13,13 +13,15 @@ import {
 } from "../core/errors.js";
 import {
   allocateSchema,
+  allocationFilterSchema,
   allocationIdSchema,
   createSubnetSchema,
+  idempotencyKeySchema,
   LIMITS,
-  namespaceSchema,
   pageSchema,
   parseInput,
   resizeSchema,
+  subnetFilterSchema,
   subnetIdSchema,
   updateSubnetSchema,
   type AllocateInput,
@@ -137,7 +139,7 @@ export class Ipam {
   }
 
   async listSubnets(filter: { namespace?: string } = {}): Promise<Subnet[]> {
-    const namespace = filter.namespace === undefined ? undefined : parseInput(namespaceSchema, filter.namespace, "namespace");
+    const { namespace } = parseInput(subnetFilterSchema, filter);
     const rows = await this.read("listing subnets", () => listSubnetRows(this.pool, this.t, { namespace }));
     return rows.map((row) => subnetFromRow(row));
   }
@@ -246,7 +248,8 @@ export class Ipam {
 
   async findAllocationByKey(subnetId: string, idempotencyKey: string): Promise<Allocation | null> {
     const id = this.subnetKey(subnetId);
-    const row = await this.read("reading an allocation", () => getAllocationByKey(this.pool, this.t, id, idempotencyKey));
+    const key = parseInput(idempotencyKeySchema, idempotencyKey, "idempotencyKey");
+    const row = await this.read("reading an allocation", () => getAllocationByKey(this.pool, this.t, id, key));
     return row === null ? null : allocationFromRow(row);
   }
 
@@ -256,9 +259,15 @@ export class Ipam {
     page: { limit?: number; after?: string } = {},
   ): Promise<{ allocations: Allocation[]; next: string | null }> {
     const { limit = 100, after } = parseInput(pageSchema, page);
-    const subnetId = filter.subnetId === undefined ? undefined : this.subnetKey(filter.subnetId);
+    const { subnetId, owner } = parseInput(allocationFilterSchema, filter);
     const rows = await this.read("listing allocations", () =>
-      listAllocationRows(this.pool, this.t, { ...(subnetId === undefined ? {} : { subnetId }), ...(filter.owner === undefined ? {} : { owner: filter.owner }) }, limit, after),
+      listAllocationRows(
+        this.pool,
+        this.t,
+        { ...(subnetId === undefined ? {} : { subnetId: Number(subnetId) }), ...(owner === undefined ? {} : { owner }) },
+        limit,
+        after,
+      ),
     );
     return { allocations: rows.map(allocationFromRow), next: rows.length === limit ? rows.at(-1)!.id : null };
   }
