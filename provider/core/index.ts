@@ -5,3 +5,5 @@ export * from "./schemas.js";
 export * from "./subnetLayout.js";
 export * from "./types.js";
 export { randomBelow } from "./randomChoice.js";
+export { redact } from "./redact.js";
+export { UnderlyingError } from "./underlyingError.js";

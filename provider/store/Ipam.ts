@@ -46,6 +46,7 @@ import {
 import { constraintOf, sqlStateOf, wrapDatabaseError } from "./databaseErrors.js";
 import { createDatabasePool } from "./databasePool.js";
 import { rebuildFreeRanges, returnToFreeSpace } from "./freeSpace.js";
+import { assertIpamOptions } from "./ipamOptions.js";
 import { inLockedTransaction, type TransactionSettings } from "./lockedTransaction.js";
 import { migrate } from "./migrate.js";
 import { DEFAULT_SCHEMA } from "./schemaName.js";
@@ -91,9 +92,10 @@ export class Ipam {
 
   /**
    * Connect (and by default migrate).
-   * @throws ConfigurationError for a bad schema name; DatabaseUnavailableError when the server cannot be reached
+   * @throws ConfigurationError for bad options, a bad schema name or a malformed URL; DatabaseUnavailableError when the server cannot be reached
    */
   static async open(options: IpamOptions): Promise<Ipam> {
+    assertIpamOptions(options);
     const schema = options.schema ?? DEFAULT_SCHEMA;
     const t = tablesFor(schema);
     if (options.migrate !== false) await migrate(options.databaseUrl, schema);

@@ -34,9 +34,11 @@ export async function loadMigrations(): Promise<Migration[]> {
  */
 export async function migrate(databaseUrl: string, schema: string): Promise<string[]> {
   assertSchemaName(schema);
-  const client = new pg.Client({ connectionString: databaseUrl });
-  client.on("error", () => undefined);
+  let client: pg.Client | undefined;
   try {
+    // Inside the try: a malformed URL throws here, and its error holds the URL.
+    client = new pg.Client({ connectionString: databaseUrl });
+    client.on("error", () => undefined);
     await client.connect();
     const quoted = client.escapeIdentifier(schema);
     await client.query("BEGIN");
@@ -57,10 +59,10 @@ export async function migrate(databaseUrl: string, schema: string): Promise<stri
     await client.query("COMMIT");
     return ran;
   } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
+    await client?.query("ROLLBACK").catch(() => undefined);
     if (error instanceof ConfigurationError) throw error;
     throw wrapDatabaseError(error, "migrating the schema");
   } finally {
-    await client.end().catch(() => undefined);
+    await client?.end().catch(() => undefined);
   }
 }
