@@ -58,16 +58,12 @@ export async function runWorkersTogether<R>(
   configs: readonly unknown[],
   beforeGo: () => Promise<void> = async () => undefined,
 ): Promise<R[]> {
-  const t0 = Date.now();
   const workers = configs.map((config) => startWorker<R>(script, config));
   try {
     await Promise.all(workers.map((worker) => worker.ready));
-    const t1 = Date.now();
     await beforeGo();
     for (const worker of workers) worker.go();
     const reports = await Promise.all(workers.map((worker) => worker.done));
-    const t2 = Date.now();
-    if (process.env.IPAM_TIMING) console.log(`workers ready ${t1 - t0} ms, ran ${t2 - t1} ms`);
     // Let them close their pools cleanly; whatever is still running after that is killed below.
     await Promise.race([Promise.all(workers.map((worker) => worker.exited)), new Promise((resolve) => setTimeout(resolve, 5_000))]);
     return reports;
