@@ -187,3 +187,14 @@ export class ConfigurationError extends IpamError {
     super("CONFIGURATION", message);
   }
 }
+
+/** An import would collide with what the target database already holds (ids, keys); it changed nothing. */
+export class SnapshotConflictError extends IpamError {
+  readonly field: string;
+  readonly ids: readonly string[];
+  constructor(field: string, reason: string, ids: readonly string[]) {
+    super("CONFLICT", `${field}: ${reason}${ids.length > 0 ? `: ${ids.join(", ")}` : ""}`);
+    this.field = field;
+    this.ids = ids;
+  }
+}

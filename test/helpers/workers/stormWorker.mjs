@@ -1,6 +1,7 @@
 // One OS process of a storm: opens `connections` pooled connections, keeps them all open and busy
 // until the parent sends "go" (the barrier), then runs one client per connection through a random
-// mix of operations, bounded by an operation count and a deadline, and reports what it saw.
+// mix of operations (at least a minimum count; then until a deadline or a maximum count), and
+// reports what it saw.
 import { randomInt } from "node:crypto";
 import { IpamError } from "../../../dist/provider/core/errors.js";
 import { Ipam } from "../../../dist/provider/store/index.js";
@@ -48,7 +49,8 @@ async function client(index) {
     held.set(allocation.id, { subnetId: allocation.subnetId, addresses: allocation.addresses, specific });
     report.decisions.push({ subnetId: allocation.subnetId, addresses: allocation.addresses });
   };
-  for (let op = 0; op < config.maxOpsPerClient && Date.now() < deadline; op += 1) {
+  // At least minOpsPerClient operations whatever the machine's load, then more until the deadline.
+  for (let op = 0; op < config.maxOpsPerClient && (op < (config.minOpsPerClient ?? 0) || Date.now() < deadline); op += 1) {
     let kind = chooseKind();
     if ((kind === "release" && held.size === 0) || ((kind === "shrink" || kind === "grow") && growable().length === 0)) kind = "next";
     const subnet = pick(config.subnets);

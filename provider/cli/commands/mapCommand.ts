@@ -1,0 +1,35 @@
+import { writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import type { Ipam } from "../../store/Ipam.js";
+import { withIpam } from "../databaseSelection.js";
+import { subnetIdOf } from "../subnetReference.js";
+import { renderSubnetMap } from "../subnetMapSvg.js";
+import { printJson, printLine } from "../terminal.js";
+
+/** `ipam map SUBNET --out FILE.svg`: a picture of the subnet. */
+export function registerMapCommand(program: Command): void {
+  program
+    .command("map")
+    .description("draw a subnet as an SVG grid: pools, gateway, reserved, and allocated blocks coloured by owner")
+    .argument("<subnet>", "subnet id or CIDR")
+    .requiredOption("--out <file.svg>", "where to write the SVG")
+    .option("--namespace <name>", "namespace of the CIDR when it exists in several")
+    .option("--json", "print what was written as JSON")
+    .action((reference: string, options: { out: string; namespace?: string; json?: boolean }, command: Command) =>
+      withIpam(command, "read", async (ipam) => {
+        const subnetId = await subnetIdOf(ipam, reference, options.namespace);
+        const path = await writeSubnetMap(ipam, subnetId, options.out);
+        if (options.json) return printJson({ subnetId, file: path });
+        printLine(`wrote ${path}`);
+      }),
+    );
+}
+
+/** Render one subnet to `out`; returns the absolute path. */
+export async function writeSubnetMap(ipam: Ipam, subnetId: string, out: string): Promise<string> {
+  const svg = renderSubnetMap(await ipam.subnetMap(subnetId));
+  const path = resolve(out);
+  await writeFile(path, svg);
+  return path;
+}

@@ -1,0 +1,49 @@
+import { CommanderError } from "commander";
+import { IpamError } from "../core/errors.js";
+import { redact } from "../store/databaseErrors.js";
+import { EXIT, UsageError } from "./exitCodes.js";
+import { buildProgram } from "./program.js";
+
+/**
+ * Run one command line and return its exit code: 0 ok, 1 failed (the core refused or the database
+ * failed: `error: CODE: message` on stderr, JSON with --json), 2 bad usage.
+ */
+export async function run(argv: readonly string[]): Promise<number> {
+  const json = argv.includes("--json");
+  try {
+    await buildProgram().parseAsync([...argv]);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof UsageError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    reportFailure(error, json);
+    return EXIT.failed;
+  }
+}
+
+function reportFailure(error: unknown, json: boolean): void {
+  if (error instanceof IpamError) {
+    const hint = missingSchemaHint(error);
+    if (json) {
+      process.stderr.write(`${JSON.stringify({ error: { ...error.toJSON(), ...(hint ? { hint } : {}) } })}\n`);
+      return;
+    }
+    const issues = "issues" in error && Array.isArray(error.issues) && error.issues.length > 1;
+    const lines = issues ? (error.issues as { field: string; reason: string }[]).map((issue) => `  ${issue.field}: ${issue.reason}`) : [];
+    process.stderr.write(`error: ${error.code}: ${issues ? "invalid input" : error.message}\n${lines.map((line) => `${line}\n`).join("")}`);
+    if (hint) process.stderr.write(`hint: ${hint}\n`);
+    return;
+  }
+  // Not ours: the text may come from a driver or the OS, so cut anything that looks like a URL or password.
+  const message = redact(error instanceof Error ? error.message : String(error)).slice(0, 500);
+  if (json) process.stderr.write(`${JSON.stringify({ error: { code: "INTERNAL", message } })}\n`);
+  else process.stderr.write(`error: INTERNAL: ${message}\n`);
+}
+
+function missingSchemaHint(error: IpamError): string | undefined {
+  const sqlState = (error as { sqlState?: unknown }).sqlState;
+  return sqlState === "42P01" || sqlState === "3F000" ? "this schema holds no IPAM tables yet: run `ipam migrate` (or any command that changes data)" : undefined;
+}

@@ -1,0 +1,71 @@
+import type { SubnetUsageReport } from "../store/usageQueries.js";
+import { subnetTree, treeLabel } from "./subnetTree.js";
+import { displayText, paint, renderTable } from "./terminal.js";
+import { usageBar } from "./usageBar.js";
+
+/** Totals of one namespace for one IP version (IPv4 and IPv6 sizes are not worth adding up). */
+export interface NamespaceUsage {
+  readonly namespace: string;
+  readonly ipVersion: 4 | 6;
+  readonly subnets: number;
+  readonly poolSize: string;
+  /** Pool addresses in use: the pool minus what is free. */
+  readonly inUse: string;
+  readonly allocated: string;
+  readonly outsidePool: string;
+}
+
+export function namespaceTotals(reports: readonly SubnetUsageReport[]): NamespaceUsage[] {
+  const totals = new Map<string, { namespace: string; ipVersion: 4 | 6; subnets: number; poolSize: bigint; inUse: bigint; allocated: bigint; outsidePool: bigint }>();
+  for (const { subnet, usage } of reports) {
+    const key = `${subnet.namespace}\u0000${subnet.ipVersion}`;
+    const total = totals.get(key) ?? { namespace: subnet.namespace, ipVersion: subnet.ipVersion, subnets: 0, poolSize: 0n, inUse: 0n, allocated: 0n, outsidePool: 0n };
+    total.subnets += 1;
+    total.poolSize += BigInt(usage.poolSize);
+    total.inUse += BigInt(usage.poolSize) - BigInt(usage.free);
+    total.allocated += BigInt(usage.allocated);
+    total.outsidePool += BigInt(usage.outsidePool);
+    totals.set(key, total);
+  }
+  return [...totals.values()].map((t) => ({ ...t, poolSize: String(t.poolSize), inUse: String(t.inUse), allocated: String(t.allocated), outsidePool: String(t.outsidePool) }));
+}
+
+/** Namespaces, then subnets (children under parents), then holders, then the addresses outside the pools. */
+export function renderUsage(reports: readonly SubnetUsageReport[]): string {
+  if (reports.length === 0) return "no subnets";
+  const sections: string[] = [];
+  const namespaces = namespaceTotals(reports).map((n) => [
+    n.namespace,
+    `IPv${n.ipVersion}`,
+    String(n.subnets),
+    usageBar(BigInt(n.inUse), BigInt(n.poolSize)),
+    `${n.inUse} / ${n.poolSize}`,
+    flagged(n.outsidePool),
+  ]);
+  sections.push(paint("bold", "Namespaces"), renderTable(["NAMESPACE", "IP", "SUBNETS", "POOL USE", "IN USE / POOL", "OUTSIDE POOLS"], namespaces, ["left", "left", "right", "left", "right", "right"]));
+
+  const byId = new Map(reports.map((report) => [report.subnet.id, report]));
+  const subnets = subnetTree(reports.map((report) => report.subnet)).map((entry) => {
+    const { usage, owners } = byId.get(entry.subnet.id)!;
+    const inUse = BigInt(usage.poolSize) - BigInt(usage.free);
+    return [entry.subnet.id, entry.subnet.namespace, treeLabel(entry), usageBar(inUse, BigInt(usage.poolSize)), `${inUse} / ${usage.poolSize}`, usage.free, usage.allocated, flagged(usage.outsidePool), String(owners.length)];
+  });
+  sections.push("", paint("bold", "Subnets"), renderTable(["ID", "NAMESPACE", "SUBNET", "POOL USE", "IN USE / POOL", "FREE", "ALLOCATED", "OUTSIDE POOLS", "OWNERS"], subnets, ["right", "left", "left", "left", "right", "right", "right", "right", "right"]));
+
+  const owners = reports.flatMap(({ subnet, owners: holders }) => holders.map((o) => [subnet.id, subnet.cidr, displayText(o.owner), String(o.allocations), o.addresses]));
+  if (owners.length > 0) sections.push("", paint("bold", "Owners"), renderTable(["ID", "SUBNET", "OWNER", "ALLOCATIONS", "ADDRESSES"], owners, ["right", "left", "left", "right", "right"]));
+
+  const outside = reports.flatMap(({ subnet, outsidePool }) => outsidePool.map((o) => [subnet.id, subnet.cidr, o.address, displayText(o.owner), o.allocationId]));
+  if (outside.length > 0) {
+    sections.push(
+      "",
+      paint(["bold", "yellow"], "⚠ Allocated outside the pools (still valid; once released they are not handed out again)"),
+      renderTable(["ID", "SUBNET", "ADDRESS", "OWNER", "ALLOCATION"], outside, ["right", "left", "left", "left", "right"]),
+    );
+  }
+  return sections.join("\n");
+}
+
+function flagged(count: string): string {
+  return count === "0" ? "0" : paint("yellow", `⚠ ${count}`);
+}

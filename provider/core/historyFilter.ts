@@ -1,0 +1,39 @@
+import { z } from "zod";
+import { allocateSchema, allocationIdSchema, LIMITS, subnetIdSchema } from "./schemas.js";
+
+/** Which audit events to read: every filter narrows; pages go backwards in time via `before`. */
+export const historyFilterSchema = z.strictObject({
+  subnetId: subnetIdSchema.optional(),
+  /** An address that the event allocated or released (any subnet unless `subnetId` is given). */
+  address: z.string({ error: "must be an address string" }).optional(),
+  owner: allocateSchema.shape.owner.optional(),
+  allocationId: allocationIdSchema.optional(),
+  since: z
+    .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: "must be an ISO 8601 date or timestamp (2026-01-31 or 2026-01-31T12:00:00Z)" })
+    .optional(),
+  limit: z
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number" })
+    .min(1, { error: "must be at least 1" })
+    .max(LIMITS.pageSize, { error: `must be at most ${LIMITS.pageSize}` })
+    .optional(),
+  /** Opaque cursor: the `next` of the previous page. */
+  before: allocationIdSchema.optional(),
+});
+export type HistoryFilter = z.input<typeof historyFilterSchema>;
+
+/** One change as the audit table recorded it, in the transaction that made it. */
+export interface AuditEvent {
+  readonly id: string;
+  readonly at: string;
+  /** subnet.create, subnet.update, subnet.delete, allocate, grow, shrink, release, subnet.import, allocation.import */
+  readonly action: string;
+  readonly subnetId: string | null;
+  readonly cidr: string | null;
+  readonly allocationId: string | null;
+  readonly owner: string | null;
+  /** The first addresses of the event, ascending (see `addressCount` for how many it touched). */
+  readonly addresses: readonly string[];
+  readonly addressCount: number;
+  readonly detail: Readonly<Record<string, unknown>>;
+}

@@ -1,0 +1,205 @@
+import { z } from "zod";
+import { parseAddress, parseCidr } from "./address.js";
+import { InvalidInputError, type InputIssue } from "./errors.js";
+import { rangesOverlap } from "./range.js";
+import {
+  allocateSchema,
+  allocationIdSchema,
+  LIMITS,
+  namespaceSchema,
+  parseInput,
+  subnetFieldsSchema,
+  subnetIdSchema,
+} from "./schemas.js";
+import { buildLayout, specificAddressProblem, type SubnetLayout } from "./subnetLayout.js";
+
+/**
+ * A versioned JSON picture of subnets and their allocations, for backups and for moving state
+ * between databases. Ids are the source database's; an import keeps them (so Pulumi state that
+ * names them stays valid) unless asked to assign new ones.
+ */
+export const SNAPSHOT_FORMAT = "pulumi-ipam/v1";
+
+const timestamp = z.iso.datetime({ offset: true, error: "must be an ISO 8601 timestamp" });
+
+export const snapshotSubnetSchema = z.strictObject({
+  id: subnetIdSchema,
+  namespace: namespaceSchema,
+  parentId: subnetIdSchema.nullable(),
+  cidr: z.string({ error: "must be a CIDR string" }),
+  gateway: subnetFieldsSchema.gateway,
+  /** null: the default pools (the usable range minus the gateway). */
+  allocationPools: subnetFieldsSchema.allocationPools.nullable(),
+  reserved: subnetFieldsSchema.reserved,
+  description: subnetFieldsSchema.description,
+  tags: subnetFieldsSchema.tags,
+  createdAt: timestamp.optional(),
+  updatedAt: timestamp.optional(),
+});
+export type SnapshotSubnet = z.output<typeof snapshotSubnetSchema>;
+
+export const snapshotAllocationSchema = z.strictObject({
+  id: allocationIdSchema,
+  subnetId: subnetIdSchema,
+  owner: allocateSchema.shape.owner,
+  idempotencyKey: allocateSchema.shape.idempotencyKey.unwrap().nullable(),
+  strategy: z.enum(["specific", "sequential", "random"], { error: 'must be "specific", "sequential" or "random"' }),
+  addresses: z
+    .array(z.string({ error: "must be an address string" }), { error: "must be an array of addresses" })
+    .min(1, { error: "must hold at least one address" })
+    .max(LIMITS.maxCount, { error: `must hold at most ${LIMITS.maxCount} addresses` }),
+  description: allocateSchema.shape.description.unwrap(),
+  tags: allocateSchema.shape.tags.unwrap(),
+  createdAt: timestamp.optional(),
+  updatedAt: timestamp.optional(),
+});
+export type SnapshotAllocation = z.output<typeof snapshotAllocationSchema>;
+
+export const snapshotSchema = z.strictObject({
+  format: z.literal(SNAPSHOT_FORMAT, { error: `must be "${SNAPSHOT_FORMAT}"` }),
+  exportedAt: timestamp.optional(),
+  subnets: z.array(snapshotSubnetSchema, { error: "must be an array" }),
+  allocations: z.array(snapshotAllocationSchema, { error: "must be an array" }),
+});
+export type Snapshot = z.output<typeof snapshotSchema>;
+
+export interface ValidatedSubnet {
+  readonly record: SnapshotSubnet;
+  readonly layout: SubnetLayout;
+}
+
+export interface ValidatedAllocation {
+  readonly record: SnapshotAllocation;
+  /** Canonical addresses, ascending, with their integer values. */
+  readonly addresses: readonly { readonly text: string; readonly value: bigint }[];
+}
+
+export interface ValidatedSnapshot {
+  /** Parents before children. */
+  readonly subnets: readonly ValidatedSubnet[];
+  readonly allocations: readonly ValidatedAllocation[];
+}
+
+/** Enough issues to fix a file in a few rounds without flooding the terminal. */
+const MAX_ISSUES = 50;
+
+/**
+ * Check a snapshot the way the core checks each request: every field against the core's schemas,
+ * every subnet's layout, every address against its subnet (usable, not the gateway, not reserved;
+ * outside the pools is allowed as for specific requests), no address or idempotency key held twice,
+ * no overlapping siblings, parents present and containing their children.
+ * @throws InvalidInputError naming each offending field (`subnets.2.gateway`, `allocations.7.addresses.0`)
+ */
+export function validateSnapshot(input: unknown): ValidatedSnapshot {
+  const snapshot = parseInput(snapshotSchema, input);
+  const issues: InputIssue[] = [];
+  const report = (field: string, reason: string) => {
+    if (issues.length < MAX_ISSUES) issues.push({ field, reason });
+  };
+  const subnets = validateSubnets(snapshot.subnets, report);
+  const allocations = validateAllocations(snapshot.allocations, subnets, report);
+  if (issues.length > 0) throw new InvalidInputError(issues);
+  const ordered = [...subnets.values()].sort((a, b) => a.layout.cidr.prefixLength - b.layout.cidr.prefixLength);
+  return { subnets: ordered, allocations };
+}
+
+type Report = (field: string, reason: string) => void;
+
+function validateSubnets(records: readonly SnapshotSubnet[], report: Report): Map<string, ValidatedSubnet & { index: number }> {
+  const byId = new Map<string, ValidatedSubnet & { index: number }>();
+  records.forEach((record, index) => {
+    const at = `subnets.${index}`;
+    if (byId.has(record.id)) return report(`${at}.id`, `subnet id ${record.id} appears twice`);
+    try {
+      const layout = buildLayout(parseCidr(record.cidr, "cidr"), record);
+      byId.set(record.id, { record, layout, index });
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+      for (const issue of error.issues) report(`${at}.${issue.field}`, issue.reason);
+    }
+  });
+  for (const subnet of byId.values()) {
+    const parentId = subnet.record.parentId;
+    if (parentId === null) continue;
+    const parent = byId.get(parentId);
+    const field = `subnets.${subnet.index}.parentId`;
+    if (parent === undefined) report(field, `subnet ${parentId} is not in the file`);
+    else if (parent.record.namespace !== subnet.record.namespace) report(field, `parent ${parentId} is in namespace "${parent.record.namespace}", not "${subnet.record.namespace}"`);
+    else if (!strictlyInside(subnet.layout, parent.layout)) report(field, `${subnet.layout.cidr.text} is not strictly inside its parent ${parent.layout.cidr.text}`);
+  }
+  reportOverlappingSiblings([...byId.values()], report);
+  return byId;
+}
+
+function strictlyInside(child: SubnetLayout, parent: SubnetLayout): boolean {
+  return (
+    child.cidr.version === parent.cidr.version &&
+    child.cidr.prefixLength > parent.cidr.prefixLength &&
+    child.cidr.first >= parent.cidr.first &&
+    child.cidr.last <= parent.cidr.last
+  );
+}
+
+function reportOverlappingSiblings(subnets: readonly (ValidatedSubnet & { index: number })[], report: Report): void {
+  const groups = new Map<string, (ValidatedSubnet & { index: number })[]>();
+  for (const subnet of subnets) {
+    const key = `${subnet.record.namespace}\u0000${subnet.record.parentId ?? ""}\u0000${subnet.layout.cidr.version}`;
+    groups.set(key, [...(groups.get(key) ?? []), subnet]);
+  }
+  for (const group of groups.values()) {
+    group.sort((a, b) => (a.layout.cidr.first < b.layout.cidr.first ? -1 : a.layout.cidr.first > b.layout.cidr.first ? 1 : 0));
+    for (let i = 1; i < group.length; i += 1) {
+      const previous = group[i - 1]!;
+      const current = group[i]!;
+      if (rangesOverlap(previous.layout.cidr, current.layout.cidr)) {
+        report(`subnets.${current.index}.cidr`, `${current.layout.cidr.text} overlaps subnet ${previous.record.id} (${previous.layout.cidr.text}) in namespace "${current.record.namespace}"`);
+      }
+    }
+  }
+}
+
+function validateAllocations(
+  records: readonly SnapshotAllocation[],
+  subnets: ReadonlyMap<string, ValidatedSubnet>,
+  report: Report,
+): ValidatedAllocation[] {
+  const ids = new Set<string>();
+  const holders = new Map<string, string>();
+  const keys = new Set<string>();
+  const result: ValidatedAllocation[] = [];
+  records.forEach((record, index) => {
+    const at = `allocations.${index}`;
+    if (ids.has(record.id)) return report(`${at}.id`, `allocation id ${record.id} appears twice`);
+    ids.add(record.id);
+    const subnet = subnets.get(record.subnetId);
+    if (subnet === undefined) return report(`${at}.subnetId`, `subnet ${record.subnetId} is not in the file (or is invalid)`);
+    if (record.idempotencyKey !== null) {
+      const key = `${record.subnetId}\u0000${record.idempotencyKey}`;
+      if (keys.has(key)) report(`${at}.idempotencyKey`, `${JSON.stringify(record.idempotencyKey)} is used twice in subnet ${record.subnetId}`);
+      keys.add(key);
+    }
+    if (record.strategy === "specific" && record.addresses.length !== 1) {
+      report(`${at}.addresses`, "an allocation of a specific address holds exactly one address");
+    }
+    const addresses: { text: string; value: bigint }[] = [];
+    record.addresses.forEach((text, position) => {
+      const field = `${at}.addresses.${position}`;
+      try {
+        const address = parseAddress(text, field);
+        const problem = specificAddressProblem(subnet.layout, address);
+        if (problem !== null) return report(field, problem);
+        const holderKey = `${record.subnetId}\u0000${address.value}`;
+        const holder = holders.get(holderKey);
+        if (holder !== undefined) return report(field, `${address.text} is also held by allocation ${holder}`);
+        holders.set(holderKey, record.id);
+        addresses.push({ text: address.text, value: address.value });
+      } catch (error) {
+        if (!(error instanceof InvalidInputError)) throw error;
+        for (const issue of error.issues) report(issue.field, issue.reason);
+      }
+    });
+    addresses.sort((a, b) => (a.value < b.value ? -1 : 1));
+    result.push({ record, addresses });
+  });
+  return result;
+}

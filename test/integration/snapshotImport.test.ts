@@ -1,0 +1,56 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Ipam, IPAM_LOCK_CLASS } from "../../provider/store/index.js";
+import type { Snapshot } from "../../provider/core/snapshot.js";
+import { useTestIpam } from "../helpers/openTestIpam.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
+
+const source = useTestIpam("snapsrc");
+let snapshot: Snapshot;
+let target: TestDatabase;
+
+beforeAll(async () => {
+  const subnet = await source.ipam.createSubnet({ cidr: "10.90.0.0/24", namespace: "n", gateway: "10.90.0.1" });
+  const v6 = await source.ipam.createSubnet({ cidr: "2001:db8:90::/64", namespace: "n" });
+  for (let i = 0; i < 20; i += 1) await source.ipam.allocate({ subnetId: subnet.id, owner: `o${i % 3}`, idempotencyKey: `k${i}`, count: 1 + (i % 4) });
+  await source.ipam.allocate({ subnetId: v6.id, owner: "v6", strategy: "random", count: 50 });
+  snapshot = await source.ipam.exportSnapshot();
+  target = await createTestDatabase("snaptgt");
+});
+afterAll(async () => {
+  await target?.drop();
+});
+
+describe("importSnapshot", () => {
+  it("takes each new subnet's advisory lock: while another transaction holds one, it waits, times out and writes nothing", async () => {
+    const ipam = await Ipam.open({ databaseUrl: target.url, lockTimeoutMs: 300 });
+    const holder = new pg.Client({ connectionString: target.url });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT pg_advisory_xact_lock($1, $2)", [IPAM_LOCK_CLASS, Number(snapshot.subnets.at(-1)!.id)]);
+      const error = await ipam.importSnapshot(snapshot).then(() => null, (e: unknown) => e);
+      expect(error).toMatchObject({ code: "LOCK_TIMEOUT", subnetId: snapshot.subnets.at(-1)!.id });
+      await holder.query("ROLLBACK");
+      expect(await ipam.listSubnets()).toEqual([]);
+      expect((await ipam.history()).events).toEqual([]);
+    } finally {
+      await holder.end();
+      await ipam.close();
+    }
+  });
+
+  it("lands exactly once when several importers race with the same file; the others get CONFLICT", async () => {
+    const clients = await Promise.all(Array.from({ length: 4 }, () => Ipam.open({ databaseUrl: target.url })));
+    try {
+      const outcomes = await Promise.all(clients.map((client) => client.importSnapshot(snapshot).then(() => "ok", (e: { code?: string }) => e.code)));
+      expect(outcomes.sort()).toEqual(["CONFLICT", "CONFLICT", "CONFLICT", "ok"]);
+      const copy = await clients[0]!.exportSnapshot();
+      expect({ ...copy, exportedAt: null }).toEqual({ ...snapshot, exportedAt: null });
+      const imports = (await clients[0]!.history({ limit: 1000 })).events.filter((e) => e.action.endsWith(".import"));
+      expect(imports).toHaveLength(snapshot.subnets.length + snapshot.allocations.length);
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+    }
+  });
+});
