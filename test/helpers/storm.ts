@@ -16,7 +16,6 @@ export interface WorkerStormReport {
   readonly unexpected: string[];
   readonly held: { id: string; subnetId: string; addresses: string[] }[];
   readonly idempotent: { subnetId: string; key: string; id: string; addresses: string[] }[];
-  readonly decisions: { subnetId: string; addresses: string[] }[];
 }
 
 export interface StormOutcome {
@@ -26,8 +25,6 @@ export interface StormOutcome {
   readonly held: WorkerStormReport["held"];
   /** One entry per (subnet, key): every id any client was handed for it. */
   readonly idempotent: Map<string, Set<string>>;
-  /** Addresses two clients were both told they got (meaningful only for storms without release, shrink or pool updates). */
-  readonly duplicateDecisions: string[];
 }
 
 export interface StormOptions {
@@ -100,16 +97,12 @@ function combine(reports: readonly WorkerStormReport[]): StormOutcome {
   const ops: Record<string, number> = {};
   const errors: Record<string, number> = {};
   const idempotent = new Map<string, Set<string>>();
-  const seen = new Map<string, number>();
   for (const report of reports) {
     add(ops, report.ops);
     add(errors, report.errors);
     for (const entry of report.idempotent) {
       const key = `${entry.subnetId}/${entry.key}`;
       idempotent.set(key, (idempotent.get(key) ?? new Set()).add(entry.id));
-    }
-    for (const decision of report.decisions) {
-      for (const address of decision.addresses) seen.set(address, (seen.get(address) ?? 0) + 1);
     }
   }
   return {
@@ -118,7 +111,6 @@ function combine(reports: readonly WorkerStormReport[]): StormOutcome {
     unexpected: reports.flatMap((report) => report.unexpected),
     held: reports.flatMap((report) => report.held),
     idempotent,
-    duplicateDecisions: [...seen.entries()].filter(([, times]) => times > 1).map(([address]) => address),
   };
 }
 

@@ -23,8 +23,9 @@ process.send({ type: "ready" });
 await new Promise((resolve) => process.once("message", resolve));
 clearInterval(keepAlive);
 
-const EXPECTED = new Set(config.expectedCodes ?? ["ADDRESS_IN_USE", "SUBNET_EXHAUSTED"]);
-const report = { ops: {}, errors: {}, unexpected: [], held: [], idempotent: [], decisions: [] };
+// What a caller must expect under contention; anything else is reported as unexpected.
+const EXPECTED = new Set(["ADDRESS_IN_USE", "SUBNET_EXHAUSTED"]);
+const report = { ops: {}, errors: {}, unexpected: [], held: [], idempotent: [] };
 const tally = (table, key) => (table[key] = (table[key] ?? 0) + 1);
 const pick = (list) => list[randomInt(list.length)];
 const deadline = Date.now() + config.durationMs;
@@ -45,10 +46,7 @@ async function client(index) {
   const owner = `storm/${config.label}/p${process.pid}/c${index}`;
   const held = new Map(); // allocation id -> { subnetId, addresses, specific }
   const growable = () => [...held.entries()].filter(([, a]) => !a.specific);
-  const remember = (allocation, specific) => {
-    held.set(allocation.id, { subnetId: allocation.subnetId, addresses: allocation.addresses, specific });
-    report.decisions.push({ subnetId: allocation.subnetId, addresses: allocation.addresses });
-  };
+  const remember = (allocation, specific) => held.set(allocation.id, { subnetId: allocation.subnetId, addresses: allocation.addresses, specific });
   // At least minOpsPerClient operations whatever the machine's load, then more until the deadline.
   for (let op = 0; op < config.maxOpsPerClient && (op < (config.minOpsPerClient ?? 0) || Date.now() < deadline); op += 1) {
     let kind = chooseKind();
