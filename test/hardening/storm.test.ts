@@ -38,7 +38,7 @@ async function storm(
   database: TestDatabase,
   subnets: readonly StormSubnet[],
   label: string,
-  options: { unsafeSkipLocking?: boolean; kinds?: readonly string[] } = {},
+  options: { unsafeSkipLocking?: boolean; kinds?: readonly string[]; minOpsPerClient?: number } = {},
 ): Promise<StormOutcome> {
   await waitForConnectionHeadroom(adminDatabaseUrl(), PROCESSES * CONNECTIONS + 5);
   return runStorm({
@@ -87,6 +87,9 @@ describe("storm: 64 connections in 4 processes, released together", () => {
   // outside the pools) is refused by the unique key alone, by design (the last test shows it).
   describe("negative control: the same storm with the advisory lock switched off (test-only hook)", () => {
     const LOCK_GUARDED = ["next", "random", "bulk", "idempotent", "shrink", "grow", "release", "pools"];
+    // Unlocked, requests deadlock on free-range rows and wait out PostgreSQL's 1 s deadlock check;
+    // 64 clients colliding at the barrier need only a couple of operations each to show the race.
+    const UNLOCKED_MIN_OPS = 2;
 
     it("without unique keys on addresses, the lock alone keeps next, random, bulk, resize, release and pool updates clean", async () => {
       const subnets = await createStormSubnets(controlIpam, "locked", 62);
@@ -97,14 +100,14 @@ describe("storm: 64 connections in 4 processes, released together", () => {
 
     it("without unique keys and without the lock, the same storm stores addresses twice", async () => {
       const subnets = await createStormSubnets(controlIpam, "unlocked", 63);
-      await storm(controlDb, subnets, "control-unlocked", { kinds: LOCK_GUARDED, unsafeSkipLocking: true });
+      await storm(controlDb, subnets, "control-unlocked", { kinds: LOCK_GUARDED, unsafeSkipLocking: true, minOpsPerClient: UNLOCKED_MIN_OPS });
       const { violations } = await checkInvariants(controlDb.url, { subnetIds: subnets.map((s) => s.id) });
       expect(violations.filter((v) => v.startsWith("address held twice")).length, violations.join("\n")).toBeGreaterThan(0);
     });
 
     it("with the unique keys but without the lock, concurrent requests collide on the key and fail", async () => {
       const subnets = await createStormSubnets(ipam, "unlocked", 64);
-      const outcome = await storm(db, subnets, "storm-unlocked", { unsafeSkipLocking: true });
+      const outcome = await storm(db, subnets, "storm-unlocked", { unsafeSkipLocking: true, minOpsPerClient: UNLOCKED_MIN_OPS });
       expect(outcome.errors.DATABASE_ERROR ?? 0).toBeGreaterThan(0);
       expect(outcome.unexpected.filter((message) => message.includes("23505")).length, outcome.unexpected.join("\n")).toBeGreaterThan(0);
       // The key is the last line of defence: even unlocked, nothing is stored twice.
