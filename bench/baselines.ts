@@ -8,6 +8,8 @@ export interface Baselines {
   readonly plainInsert16: Throughput;
   /** One autocommit statement: take one advisory xact lock key, insert a row, commit (the lock is released at commit). */
   readonly lockedInsert16: Throughput;
+  /** The same locked insert from one client: its uncontended cost per call. */
+  readonly lockedInsert1: Throughput;
 }
 
 /** A key no subnet uses (subnet ids are positive int4 identities). */
@@ -26,11 +28,13 @@ export async function measureBaselines(context: BenchContext): Promise<Baselines
   context.log(`baseline: plain insert, ${clients} clients`);
   const plainInsert16 = await throughput(clients, durationMs, plain);
   context.log(`baseline: locked insert (one key, one round trip), ${clients} clients`);
-  const lockedInsert16 = await throughput(clients, durationMs, (client) =>
+  const locked = (client: number) =>
     pool.query(sql.unsafe`
       INSERT INTO bench_plain (client)
       SELECT ${client} FROM (SELECT pg_advisory_xact_lock(${IPAM_LOCK_CLASS}, ${BASELINE_LOCK_KEY})) AS locked
-    `),
-  );
-  return { plainInsert1, plainInsert16, lockedInsert16 };
+    `);
+  const lockedInsert16 = await throughput(clients, durationMs, locked);
+  context.log("baseline: locked insert, 1 client");
+  const lockedInsert1 = await throughput(1, durationMs, locked);
+  return { plainInsert1, plainInsert16, lockedInsert16, lockedInsert1 };
 }

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
       await Promise.all(Array.from({ length: CLIENTS }, () => pool.query(sql.unsafe`SELECT 1`)));
       const baselines = await measureBaselines(context);
       const one = await oneSubnetContended(context, baselines);
-      const many = await manySubnets(context, baselines);
+      const many = await manySubnets(context, baselines, one.single);
       const fill = await latencyVsFill(context);
       const bulk = await bulkAllocation(context, fill.emptyV4);
       const random = await randomAtFill(context);

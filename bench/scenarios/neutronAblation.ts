@@ -64,8 +64,9 @@ export async function neutronAblation(context: BenchContext, ours: Throughput): 
       oursRetriesPerAllocation: 0,
     },
     checks: [
-      check("ours ÷ Neutron allocations/s", value, "atLeast", 1, () =>
-        `Neutron's scheme spends one candidate read (${CANDIDATES} anti-join probes) plus one insert per attempt with no lock wait; ours serializes on the subnet lock`),
+      // The issue sets no target here; parity (1) is the bar shown.
+      check("ours ÷ Neutron allocations/s (no target; parity shown)", value, "atLeast", 1, () =>
+        `Neutron's clients run in parallel (${round(retries / Math.max(1, neutron.operations), 3)} retries per allocation at ${neutron.operations} allocations) and spend ${((1000 * clients) / neutron.perSecond).toFixed(2)} ms of client time each; ours serialize on the subnet lock with a lock-to-lock interval of ${(1000 / ours.perSecond).toFixed(2)} ms (scenario 1)`),
     ],
   };
 }
