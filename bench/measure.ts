@@ -6,6 +6,8 @@ export interface Throughput {
   readonly seconds: number;
   readonly perSecond: number;
   readonly errors: number;
+  /** CPU time this Node process spent per completed operation (user + system), in ms. */
+  readonly clientCpuMsPerOp: number;
 }
 
 export interface Latency {
@@ -24,6 +26,7 @@ export async function throughput(clients: number, durationMs: number, operation:
   let errors = 0;
   let firstError: unknown;
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   const deadline = start + durationMs;
   await Promise.all(
     Array.from({ length: clients }, async (_, client) => {
@@ -40,8 +43,10 @@ export async function throughput(clients: number, durationMs: number, operation:
     }),
   );
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
   if (operations === 0 && firstError !== undefined) throw firstError;
-  return { clients, operations, seconds: round(seconds, 3), perSecond: round(operations / seconds, 1), errors };
+  const clientCpuMsPerOp = round((cpu.user + cpu.system) / 1000 / Math.max(1, operations), 3);
+  return { clients, operations, seconds: round(seconds, 3), perSecond: round(operations / seconds, 1), errors, clientCpuMsPerOp };
 }
 
 /** Time `samples` sequential calls of `operation` and return p50/p99 in milliseconds. */
@@ -77,4 +82,21 @@ export function round(value: number, digits: number): number {
 /** a / b rounded for the report; NaN when b is zero so a missing baseline never reads as a pass. */
 export function ratio(a: number, b: number): number {
   return b === 0 ? Number.NaN : round(a / b, 3);
+}
+
+/**
+ * Time `samples` rounds of sequential calls, one call of each operation per round in turn, and
+ * return p50/p99 per operation. Interleaving puts every operation under the same background load,
+ * which matters on a shared machine where load drifts over seconds.
+ */
+export async function interleavedLatency(samples: number, operations: readonly (() => Promise<unknown>)[]): Promise<Latency[]> {
+  const times: number[][] = operations.map(() => []);
+  for (let round = 0; round < samples; round += 1) {
+    for (const [index, operation] of operations.entries()) {
+      const start = performance.now();
+      await operation();
+      times[index]!.push(performance.now() - start);
+    }
+  }
+  return times.map((series) => ({ samples, p50Ms: round(percentile(series, 0.5), 3), p99Ms: round(percentile(series, 0.99), 3) }));
 }
