@@ -32,6 +32,7 @@ import { buildLayout, specificAddressProblem, type SubnetLayout } from "../core/
 import { sameRanges, totalSize } from "../core/range.js";
 import type { Allocation, AllocationResult, ReleaseResult, Subnet, SubnetUpdateResult, SubnetUsage } from "../core/types.js";
 import { allocateAddresses, growAllocation } from "./addressAllocator.js";
+import { allocateNext } from "./allocateNext.js";
 import {
   allocationFromRow,
   allocationHolding,
@@ -217,6 +218,11 @@ export class Ipam {
       if (earlier !== null) return { allocation: this.replay(earlier, strategy, address), created: false };
     }
     try {
+      if (address === null && strategy === "sequential" && (request.count ?? 1) === 1 && this.settings.unsafeSkipLocking !== true) {
+        // The hot path: one statement, the lock held for server-side work only (migration 0003).
+        const next = { subnetId, owner: request.owner, idempotencyKey: key, description: request.description ?? "", tags: request.tags ?? {} };
+        return { allocation: allocationFromRow(await allocateNext(this.pool, this.t, next, this.settings.lockTimeoutMs)), created: true };
+      }
       return await this.locked([subnetId], "allocating", async (tx) => {
         const row = await getSubnetRow(tx, this.t, subnetId);
         if (row === null) throw new NotFoundError("subnet", request.subnetId);

@@ -11,6 +11,7 @@ export interface Tables {
   readonly freeRange: IdentifierSqlToken;
   readonly auditEvent: IdentifierSqlToken;
   readonly ordinalToInet: IdentifierSqlToken;
+  readonly allocateNext: IdentifierSqlToken;
 }
 
 export function tablesFor(schema: string): Tables {
@@ -25,5 +26,6 @@ export function tablesFor(schema: string): Tables {
     freeRange: name("free_range"),
     auditEvent: name("audit_event"),
     ordinalToInet: name("ordinal_to_inet"),
+    allocateNext: name("allocate_next"),
   };
 }
