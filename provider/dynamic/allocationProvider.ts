@@ -37,7 +37,8 @@ function request(props: Props): Request {
 async function outputs(a: Allocation, props: Props): Promise<Props> {
   const subnet = await (await ipam()).getSubnet(a.subnetId);
   return {
-    ...userInputs(props, ALLOCATION_INPUTS),
+    // Outputs overwrite `address`/`count`: keep the requested inputs for diff.
+    __inputs: userInputs(props, ALLOCATION_INPUTS),
     [OWNER]: props[OWNER] ?? a.owner,
     ...(props[ADOPT] === undefined ? {} : { [ADOPT]: props[ADOPT] }),
     allocationId: a.id,
@@ -67,11 +68,13 @@ export async function check(_olds: Props, news: Props) {
   return { inputs: news };
 }
 
-export async function diff(_id: string, olds: Props, news: Props) {
+export async function diff(_id: string, oldOutputs: Props, news: Props) {
+  const olds: Props = { ...((oldOutputs.__inputs as Props | undefined) ?? oldOutputs), subnetId: oldOutputs.subnetId, description: oldOutputs.description, tags: oldOutputs.tags };
   const replaces = REPLACE_ON.filter((k) => isUnknown(news[k]) || !same(olds[k] ?? (k === "strategy" ? "sequential" : undefined), news[k] ?? (k === "strategy" ? "sequential" : undefined)));
-  // count in olds is the output (actual size); compare with the requested one.
+  // count: the actual size (a refresh may show drift), description/tags: current values.
+  olds.count = Array.isArray(oldOutputs.addresses) ? oldOutputs.addresses.length : olds.count;
   const updates = ["count", "description", "tags"].filter((k) => !same(olds[k] ?? (k === "count" ? 1 : k === "tags" ? {} : ""), news[k] ?? (k === "count" ? 1 : k === "tags" ? {} : "")));
-  const oldAddresses = Array.isArray(olds.addresses) ? (olds.addresses as string[]) : [];
+  const oldAddresses = Array.isArray(oldOutputs.addresses) ? (oldOutputs.addresses as string[]) : [];
   const deleteBeforeReplace =
     replaces.length > 0 && typeof news.address === "string" && same(olds.subnetId, news.subnetId) && oldAddresses.includes(news.address);
   return { changes: replaces.length > 0 || updates.length > 0, replaces, deleteBeforeReplace };

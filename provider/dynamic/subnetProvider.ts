@@ -23,6 +23,7 @@ export function subnetOutputs(subnet: Subnet): Props {
     reserved: [...subnet.reserved],
     description: subnet.description,
     tags: { ...subnet.tags },
+    __poolsExplicit: subnet.allocationPoolsExplicit,
   };
 }
 
@@ -41,7 +42,8 @@ export async function check(_olds: Props, news: Props) {
 
 export async function diff(_id: string, olds: Props, news: Props) {
   const replaces = REPLACE_ON.filter((k) => !same(olds[k] ?? defaults[k], news[k] ?? defaults[k]));
-  const updates = UPDATE_ON.filter((k) => news[k] !== undefined && !same(olds[k], news[k]) || (news[k] === undefined && olds[k] !== undefined && isUserSet(olds, k)));
+  // Compare with current outputs (a refresh brings in edits made outside Pulumi), absent inputs as defaults.
+  const updates = UPDATE_ON.filter((k) => (k === "allocationPools" ? poolsChanged(olds, news) : !same(olds[k] ?? updateDefaults[k], news[k] ?? updateDefaults[k])));
   return {
     changes: replaces.length > 0 || updates.length > 0,
     replaces,
@@ -50,10 +52,11 @@ export async function diff(_id: string, olds: Props, news: Props) {
 }
 
 const defaults: Props = { namespace: "default" };
+const updateDefaults: Props = { gateway: null, reserved: [], description: "", tags: {} };
 
-function isUserSet(olds: Props, key: string): boolean {
-  const inputs = olds.__inputs as Props | undefined;
-  return inputs === undefined || inputs[key] !== undefined;
+function poolsChanged(olds: Props, news: Props): boolean {
+  if (news.allocationPools === undefined) return olds.__poolsExplicit === true;
+  return !same(olds.allocationPools, news.allocationPools);
 }
 
 /** The old subnet must go first when the new one would collide with it (same namespace, overlapping range). */
