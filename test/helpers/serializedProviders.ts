@@ -10,13 +10,18 @@ export interface CapturedResource {
  * Run a Pulumi program under setMocks and return what each resource sent to the engine, including
  * the serialized `__provider` string and hidden inputs (owner) exactly as the host will receive them.
  */
-export async function captureResources(program: () => void | Promise<void>, project = "proj", stack = "dev"): Promise<CapturedResource[]> {
+export async function captureResources(
+  program: () => void | Promise<void>,
+  project = "proj",
+  stack = "dev",
+  stateOf: (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown> = (_t, _n, inputs) => inputs,
+): Promise<CapturedResource[]> {
   const captured: CapturedResource[] = [];
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         captured.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: args.inputs };
+        return { id: `${args.name}-id`, state: stateOf(args.type, args.name, args.inputs) };
       },
       call: (args) => args.inputs,
     },
