@@ -89,6 +89,15 @@ describe("Subnet and IpAllocation through the SDK host", () => {
     alloc = { id: alloc.id, properties: u.properties };
   });
 
+  it("preview with unknown inputs: diff treats an unknown subnetId as a replacement, writes nothing", async () => {
+    const before = await direct.listAllocations({ subnetId: subnet.id });
+    const d = await host.diff(allocUrn, alloc.id, alloc.properties, allocProps({ subnetId: UNKNOWN, count: 1, tags: { role: "web" } }));
+    expect(d.replaces).toEqual(["subnetId"]);
+    const dTags = await host.diff(allocUrn, alloc.id, alloc.properties, allocProps({ subnetId: subnet.id, count: 1, tags: UNKNOWN }));
+    expect(dTags).toMatchObject({ changes: 2, replaces: [] });
+    expect(await direct.listAllocations({ subnetId: subnet.id })).toEqual(before);
+  });
+
   it("replace: strategy change creates the new allocation before deleting the old one, with distinct addresses", async () => {
     const news = allocProps({ subnetId: subnet.id, count: 1, tags: { role: "web" }, strategy: "random" });
     const d = await host.diff(allocUrn, alloc.id, alloc.properties, news);
