@@ -1,3 +1,5 @@
+import { underlyingError } from "./underlyingError.js";
+
 /**
  * Every failure the IPAM surfaces is an IpamError with a stable `code`.
  * Messages name the field and the reason; they never carry SQL text, bound values
@@ -28,10 +30,10 @@ export class IpamError extends Error {
     this.name = new.target.name;
     this.code = code;
     this.retryable = options.retryable ?? false;
-    // The cause may be a driver error holding SQL and values: keep it off the enumerable
-    // surface so JSON.stringify and structured loggers never print it.
+    // The cause may be a driver error holding SQL, values or the connection URL: keep only its
+    // safe summary, and keep even that off the enumerable surface (JSON, structured loggers).
     if (options.cause !== undefined) {
-      Object.defineProperty(this, "cause", { value: options.cause, enumerable: false, writable: false });
+      Object.defineProperty(this, "cause", { value: underlyingError(options.cause), enumerable: false, writable: false });
     }
   }
 

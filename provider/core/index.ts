@@ -8,3 +8,5 @@ export { randomBelow } from "./randomChoice.js";
 export * from "./snapshot.js";
 export * from "./historyFilter.js";
 export * from "./prefixPolicy.js";
+export { redact } from "./redact.js";
+export { UnderlyingError } from "./underlyingError.js";

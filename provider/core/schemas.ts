@@ -17,12 +17,17 @@ export const LIMITS = {
 
 const noNul = (value: string) => !value.includes("\u0000");
 const NUL_MESSAGE = "must not contain NUL characters";
+// PostgreSQL stores UTF-8: an unpaired UTF-16 surrogate would be silently replaced (text) or
+// refused by the server (jsonb), so it is refused here, naming the field.
+const wellFormed = (value: string) => !/\p{Surrogate}/u.test(value);
+const SURROGATE_MESSAGE = "must be valid Unicode text (it contains an unpaired surrogate)";
 
 const text = (max: number) =>
   z
     .string({ error: (issue) => (issue.input === undefined ? "is required" : "must be a string") })
     .max(max, { error: `must be at most ${max} characters` })
-    .refine(noNul, { error: NUL_MESSAGE });
+    .refine(noNul, { error: NUL_MESSAGE })
+    .refine(wellFormed, { error: SURROGATE_MESSAGE });
 
 const nonEmptyText = (max: number) => text(max).refine((value) => value.length > 0, { error: "must not be empty" });
 
@@ -32,13 +37,21 @@ export const namespaceSchema = z
     error: "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
   });
 
+// zod drops an own "__proto__" key without a word (it cannot be data on a plain object), so a tag
+// would silently vanish on its way to the database: refuse it instead.
+const hasProtoKey = (input: unknown) => typeof input === "object" && input !== null && Object.hasOwn(input, "__proto__");
+
 export const tagsSchema = z
-  .record(
-    text(LIMITS.tagKeyLength).refine((key) => key.length > 0, { error: "tag keys must not be empty" }),
-    text(LIMITS.tagValueLength),
-    { error: "must be a map of string to string" },
-  )
-  .refine((tags) => Object.keys(tags).length <= LIMITS.tags, { error: `must have at most ${LIMITS.tags} entries` });
+  .custom<unknown>((input) => !hasProtoKey(input), { error: 'tag key "__proto__" is not allowed' })
+  .pipe(
+    z
+      .record(
+        text(LIMITS.tagKeyLength).refine((key) => key.length > 0, { error: "tag keys must not be empty" }),
+        text(LIMITS.tagValueLength),
+        { error: "must be a map of string to string" },
+      )
+      .refine((tags) => Object.keys(tags).length <= LIMITS.tags, { error: `must have at most ${LIMITS.tags} entries` }),
+  );
 
 /** Public ids are decimal strings of positive integers; subnet ids fit PostgreSQL's int4 (they key advisory locks). */
 export const subnetIdSchema = z
@@ -146,11 +159,14 @@ export type UpdateSubnetInput = z.input<typeof updateSubnetSchema>;
 export const strategySchema = z.enum(["sequential", "random"], { error: 'must be "sequential" or "random"' });
 export type AllocationStrategy = z.infer<typeof strategySchema>;
 
+export const ownerSchema = nonEmptyText(LIMITS.ownerLength);
+export const idempotencyKeySchema = nonEmptyText(LIMITS.idempotencyKeyLength);
+
 export const allocateSchema = z
   .strictObject({
     subnetId: subnetIdSchema,
-    owner: nonEmptyText(LIMITS.ownerLength),
-    idempotencyKey: nonEmptyText(LIMITS.idempotencyKeyLength).optional(),
+    owner: ownerSchema,
+    idempotencyKey: idempotencyKeySchema.optional(),
     address: z.string({ error: "must be an address string" }).optional(),
     count: z
       .number({ error: "must be a number" })
@@ -180,6 +196,9 @@ export const resizeSchema = z.strictObject({
     .min(1, { error: "must be at least 1 (release the allocation to free every address)" })
     .max(LIMITS.maxCount, { error: `must be at most ${LIMITS.maxCount}` }),
 });
+
+export const subnetFilterSchema = z.strictObject({ namespace: namespaceSchema.optional() });
+export const allocationFilterSchema = z.strictObject({ subnetId: subnetIdSchema.optional(), owner: ownerSchema.optional() });
 
 export const pageSchema = z.strictObject({
   limit: z.number().int().min(1).max(LIMITS.pageSize, { error: `must be at most ${LIMITS.pageSize}` }).optional(),

@@ -14,13 +14,15 @@ import {
 } from "../core/errors.js";
 import {
   allocateSchema,
+  allocationFilterSchema,
   allocationIdSchema,
   createSubnetSchema,
+  idempotencyKeySchema,
   LIMITS,
-  namespaceSchema,
   pageSchema,
   parseInput,
   resizeSchema,
+  subnetFilterSchema,
   subnetIdSchema,
   updateSubnetSchema,
   type AllocateInput,
@@ -31,6 +33,7 @@ import { buildLayout, specificAddressProblem, type SubnetLayout } from "../core/
 import { sameRanges } from "../core/range.js";
 import type { Allocation, AllocationResult, ReleaseResult, Subnet, SubnetUpdateResult, SubnetUsage } from "../core/types.js";
 import { allocateAddresses, growAllocation } from "./addressAllocator.js";
+import { allocateNext } from "./allocateNext.js";
 import {
   allocationFromRow,
   allocationHolding,
@@ -45,6 +48,7 @@ import {
 import { constraintOf, sqlStateOf, wrapDatabaseError } from "./databaseErrors.js";
 import { createDatabasePool } from "./databasePool.js";
 import { rebuildFreeRanges, returnToFreeSpace } from "./freeSpace.js";
+import { assertIpamOptions } from "./ipamOptions.js";
 import { inLockedTransaction, type TransactionSettings } from "./lockedTransaction.js";
 import { migrate } from "./migrate.js";
 import { DEFAULT_SCHEMA } from "./schemaName.js";
@@ -109,9 +113,10 @@ export class Ipam {
 
   /**
    * Connect (and by default migrate).
-   * @throws ConfigurationError for a bad schema name; DatabaseUnavailableError when the server cannot be reached
+   * @throws ConfigurationError for bad options, a bad schema name or a malformed URL; DatabaseUnavailableError when the server cannot be reached
    */
   static async open(options: IpamOptions): Promise<Ipam> {
+    assertIpamOptions(options);
     const schema = options.schema ?? DEFAULT_SCHEMA;
     const t = tablesFor(schema);
     if (options.migrate !== false) await migrate(options.databaseUrl, schema);
@@ -170,7 +175,7 @@ export class Ipam {
   }
 
   async listSubnets(filter: { namespace?: string } = {}): Promise<Subnet[]> {
-    const namespace = filter.namespace === undefined ? undefined : parseInput(namespaceSchema, filter.namespace, "namespace");
+    const { namespace } = parseInput(subnetFilterSchema, filter);
     const rows = await this.read("listing subnets", () => listSubnetRows(this.pool, this.t, { namespace }));
     return rows.map((row) => subnetFromRow(row));
   }
@@ -284,6 +289,11 @@ export class Ipam {
       if (earlier !== null) return { allocation: this.replay(earlier, strategy, address), created: false };
     }
     try {
+      if (address === null && strategy === "sequential" && (request.count ?? 1) === 1 && this.settings.unsafeSkipLocking !== true) {
+        // The hot path: one statement, the lock held for server-side work only (migration 0003).
+        const next = { subnetId, owner: request.owner, idempotencyKey: key, description: request.description ?? "", tags: request.tags ?? {} };
+        return { allocation: allocationFromRow(await allocateNext(this.pool, this.t, next, this.settings.lockTimeoutMs)), created: true };
+      }
       return await this.locked([subnetId], "allocating", async (tx) => {
         const row = await getSubnetRow(tx, this.t, subnetId);
         if (row === null) throw new NotFoundError("subnet", request.subnetId);
@@ -329,7 +339,8 @@ export class Ipam {
 
   async findAllocationByKey(subnetId: string, idempotencyKey: string): Promise<Allocation | null> {
     const id = this.subnetKey(subnetId);
-    const row = await this.read("reading an allocation", () => getAllocationByKey(this.pool, this.t, id, idempotencyKey));
+    const key = parseInput(idempotencyKeySchema, idempotencyKey, "idempotencyKey");
+    const row = await this.read("reading an allocation", () => getAllocationByKey(this.pool, this.t, id, key));
     return row === null ? null : allocationFromRow(row);
   }
 
@@ -339,9 +350,15 @@ export class Ipam {
     page: { limit?: number; after?: string } = {},
   ): Promise<{ allocations: Allocation[]; next: string | null }> {
     const { limit = 100, after } = parseInput(pageSchema, page);
-    const subnetId = filter.subnetId === undefined ? undefined : this.subnetKey(filter.subnetId);
+    const { subnetId, owner } = parseInput(allocationFilterSchema, filter);
     const rows = await this.read("listing allocations", () =>
-      listAllocationRows(this.pool, this.t, { ...(subnetId === undefined ? {} : { subnetId }), ...(filter.owner === undefined ? {} : { owner: filter.owner }) }, limit, after),
+      listAllocationRows(
+        this.pool,
+        this.t,
+        { ...(subnetId === undefined ? {} : { subnetId: Number(subnetId) }), ...(owner === undefined ? {} : { owner }) },
+        limit,
+        after,
+      ),
     );
     return { allocations: rows.map(allocationFromRow), next: rows.length === limit ? rows.at(-1)!.id : null };
   }
@@ -488,7 +505,7 @@ export class Ipam {
 
   /** Subnets and allocations (all, or of one namespace) as one consistent, versioned JSON snapshot. */
   async exportSnapshot(filter: { namespace?: string } = {}): Promise<Snapshot> {
-    const namespace = filter.namespace === undefined ? undefined : parseInput(namespaceSchema, filter.namespace, "namespace");
+    const { namespace } = parseInput(subnetFilterSchema, filter);
     return this.read("exporting", () => inConsistentRead(this.pool, (tx) => readSnapshot(tx, this.t, { namespace })));
   }
 

@@ -1,9 +1,14 @@
+import { SchemaValidationError } from "slonik";
 import {
+  ConfigurationError,
   DatabaseError,
   DatabaseUnavailableError,
   IpamError,
   RetryableDatabaseError,
 } from "../core/errors.js";
+import { redact } from "../core/redact.js";
+
+export { redact };
 
 /** The SQLSTATE of a driver error, looking through slonik's wrappers. */
 export function sqlStateOf(error: unknown): string | undefined {
@@ -27,29 +32,53 @@ export function constraintOf(error: unknown): string | undefined {
 
 const CONNECTION_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "EPIPE"]);
 
-/** Anything that looks like a URL with credentials, or key=value passwords, is cut from driver text. */
-export function redact(text: string): string {
-  return text
-    .replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*/gi, "<redacted-url>")
-    .replace(/password\s*[=:]\s*\S+/gi, "password=<redacted>");
-}
-
-function nodeErrorCode(error: unknown): string | undefined {
+function nodeErrorCode(error: unknown, codes: ReadonlySet<string> = CONNECTION_CODES): string | undefined {
   for (let current: unknown = error, depth = 0; current instanceof Object && depth < 5; depth += 1) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && CONNECTION_CODES.has(code)) return code;
+    if (typeof code === "string" && codes.has(code)) return code;
     current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+const MALFORMED_URL_CODES = new Set(["ERR_INVALID_URL"]);
+
+/**
+ * A connection URL the drivers cannot parse. Their errors hold the URL (Node's URL error keeps it
+ * as `input`), so the answer says what is wrong and nothing of what was given.
+ */
+function configurationProblem(error: unknown): ConfigurationError | undefined {
+  if (nodeErrorCode(error, MALFORMED_URL_CODES) !== undefined) {
+    return new ConfigurationError(
+      "databaseUrl is not a valid connection URL: expected postgres://user:password@host:port/database, with special characters in the password percent-encoded",
+    );
+  }
+  const issues = (error as { issues?: unknown } | null)?.issues;
+  if (error instanceof Error && error.name === "ZodError" && Array.isArray(issues)) {
+    const problems = issues.map((issue: { path?: unknown[]; message?: unknown }) => `${(issue.path ?? []).join(".")}: ${String(issue.message)}`);
+    return new ConfigurationError(`databaseUrl has an unsupported parameter (${redact(problems.join("; ")).slice(0, 300)})`);
   }
   return undefined;
 }
 
 /**
  * The one place SQLSTATEs become IPAM errors. Callers map the constraint-specific cases
- * (unique address, overlap) before falling back to this. The original error is kept as a
- * non-enumerable `cause` for debugging; messages are redacted driver text, never SQL or values.
+ * (unique address, overlap) before falling back to this. A safe summary of the original error
+ * (class, redacted message, SQLSTATE, constraint, stack frames) is kept as a non-enumerable
+ * `cause` for debugging; messages are redacted driver text, never SQL or values.
  */
 export function wrapDatabaseError(error: unknown, doing: string): IpamError {
   if (error instanceof IpamError) return error;
+  const configuration = configurationProblem(error);
+  if (configuration !== undefined) return configuration;
+  if (error instanceof SchemaValidationError) {
+    const columns = [...new Set(error.issues.map((issue) => (issue.path ?? []).map((part) => String(typeof part === "object" ? part.key : part)).join(".")))];
+    return new DatabaseError(
+      `a row read while ${doing} does not have the expected shape (${redact(columns.join(", ")).slice(0, 200)}); was the schema changed by hand or by another version?`,
+      undefined,
+      error,
+    );
+  }
   const state = sqlStateOf(error);
   const message = error instanceof Error ? error.message : String(error);
   const lower = message.toLowerCase();

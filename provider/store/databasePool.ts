@@ -1,5 +1,6 @@
 import { createPool, type DatabasePool } from "slonik";
 import { wrapDatabaseError } from "./databaseErrors.js";
+import { createResultParserInterceptor } from "./resultParser.js";
 
 export interface DatabasePoolOptions {
   readonly maxConnections?: number;
@@ -24,6 +25,7 @@ export async function createDatabasePool(databaseUrl: string, options: DatabaseP
       transactionRetryLimit: 0,
       connectionRetryLimit: 1,
       captureStackTrace: false,
+      interceptors: [createResultParserInterceptor()],
       // slonik's default sends DISCARD ALL on every release, which throws away each session's
       // cached plans and costs a round trip. Transactions only ever use SET LOCAL, so there is no
       // session state to reset (the same property that makes PgBouncer transaction pooling safe).

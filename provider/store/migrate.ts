@@ -1,7 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import pg from "pg";
-import { ConfigurationError } from "../core/errors.js";
-import { wrapDatabaseError } from "./databaseErrors.js";
+import { ConfigurationError, DatabaseError } from "../core/errors.js";
+import { sqlStateOf, wrapDatabaseError } from "./databaseErrors.js";
 import { IPAM_LOCK_CLASS, MIGRATION_LOCK_KEY } from "./lockKeys.js";
 import { assertSchemaName } from "./schemaName.js";
 
@@ -27,20 +27,30 @@ export async function loadMigrations(): Promise<Migration[]> {
 
 /**
  * Apply pending migrations in one transaction under an advisory lock, so two processes starting
- * at once migrate once. Each migration records itself before it runs.
+ * at once migrate once. Each migration records itself before it runs. When nothing is pending no
+ * DDL is attempted, so a least-privilege role (provider/store/roles/ipam_app.sql) can open a
+ * database its administrator migrated.
  * Uses a plain pg client because migration files hold several statements (simple query protocol).
  * @returns names of the migrations applied now
  * @throws DatabaseUnavailableError, DatabaseError (never with the connection string)
  */
 export async function migrate(databaseUrl: string, schema: string): Promise<string[]> {
   assertSchemaName(schema);
-  const client = new pg.Client({ connectionString: databaseUrl });
-  client.on("error", () => undefined);
+  let client: pg.Client | undefined;
   try {
+    // Inside the try: a malformed URL throws here, and its error holds the URL.
+    client = new pg.Client({ connectionString: databaseUrl });
+    client.on("error", () => undefined);
     await client.connect();
     const quoted = client.escapeIdentifier(schema);
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock($1, $2)", [IPAM_LOCK_CLASS, MIGRATION_LOCK_KEY]);
+    const migrations = await loadMigrations();
+    const recorded = await appliedVersions(client, schema, quoted);
+    if (migrations.every((migration) => recorded.has(migration.version))) {
+      await client.query("COMMIT");
+      return [];
+    }
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
     await client.query(`SET LOCAL search_path TO ${quoted}`);
     await client.query(
@@ -48,7 +58,7 @@ export async function migrate(databaseUrl: string, schema: string): Promise<stri
     );
     const applied = new Set((await client.query<{ version: number }>("SELECT version FROM schema_migration")).rows.map((row) => row.version));
     const ran: string[] = [];
-    for (const migration of await loadMigrations()) {
+    for (const migration of migrations) {
       if (applied.has(migration.version)) continue;
       await client.query("INSERT INTO schema_migration (version, name) VALUES ($1, $2)", [migration.version, migration.name]);
       await client.query(migration.sql);
@@ -57,10 +67,25 @@ export async function migrate(databaseUrl: string, schema: string): Promise<stri
     await client.query("COMMIT");
     return ran;
   } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
+    await client?.query("ROLLBACK").catch(() => undefined);
     if (error instanceof ConfigurationError) throw error;
+    if (sqlStateOf(error) === "42501") {
+      throw new DatabaseError(
+        `this role may not apply the pending migrations to schema "${schema}": migrate once with the schema owner, then use the least-privilege role (provider/store/roles/ipam_app.sql)`,
+        "42501",
+        error,
+      );
+    }
     throw wrapDatabaseError(error, "migrating the schema");
   } finally {
-    await client.end().catch(() => undefined);
+    await client?.end().catch(() => undefined);
   }
+}
+
+/** Versions recorded in the schema's migration table (none when the schema or table is missing). */
+async function appliedVersions(client: pg.Client, schema: string, quoted: string): Promise<Set<number>> {
+  const table = await client.query<{ present: boolean }>("SELECT to_regclass(format('%I.schema_migration', $1::text)) IS NOT NULL AS present", [schema]);
+  if (!table.rows[0]?.present) return new Set();
+  const rows = await client.query<{ version: number }>(`SELECT version FROM ${quoted}.schema_migration`);
+  return new Set(rows.rows.map((row) => row.version));
 }

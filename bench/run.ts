@@ -1,0 +1,85 @@
+import { parseArgs } from "node:util";
+import { sql } from "slonik";
+import { createDatabasePool } from "../provider/store/databasePool.js";
+import { Ipam } from "../provider/store/Ipam.js";
+import { tablesFor } from "../provider/store/tables.js";
+import { DEFAULT_SCHEMA } from "../provider/store/schemaName.js";
+import { redact } from "../provider/store/databaseErrors.js";
+import { measureBaselines } from "./baselines.js";
+import { openBenchDatabase } from "./benchDatabase.js";
+import type { BenchContext } from "./benchContext.js";
+import { formatReport, writeJson, type BenchReport } from "./report.js";
+import { bulkAllocation } from "./scenarios/bulkAllocation.js";
+import { latencyVsFill } from "./scenarios/latencyVsFill.js";
+import { neutronAblation } from "./scenarios/neutronAblation.js";
+import { providerPath } from "./scenarios/providerPath.js";
+import { randomAtFill } from "./scenarios/randomAtFill.js";
+import { manySubnets, oneSubnetContended } from "./scenarios/throughputScenarios.js";
+
+const CLIENTS = 16;
+
+const { values } = parseArgs({
+  options: {
+    json: { type: "string" },
+    quick: { type: "boolean", default: false },
+    duration: { type: "string" },
+    samples: { type: "string" },
+  },
+});
+
+function positiveInteger(text: string | undefined, fallback: number, name: string): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const quick = values.quick;
+  const durationMs = positiveInteger(values.duration, quick ? 300 : 5_000, "duration");
+  const samples = positiveInteger(values.samples, quick ? 10 : 200, "samples");
+  const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+  const database = await openBenchDatabase(process.env.DATABASE_URL);
+  log(`server: ${database.serverVersion} (${database.source})`);
+  try {
+    const ipam = await Ipam.open({ databaseUrl: database.url, maxConnections: CLIENTS });
+    const pool = await createDatabasePool(database.url, { maxConnections: CLIENTS });
+    try {
+      const context: BenchContext = { url: database.url, pool, ipam, t: tablesFor(DEFAULT_SCHEMA), clients: CLIENTS, durationMs, quick, samples, log };
+      const startedAt = new Date().toISOString();
+      // Warm both pools so connection setup is not timed.
+      await Promise.all(Array.from({ length: CLIENTS }, () => pool.query(sql.unsafe`SELECT 1`)));
+      const baselines = await measureBaselines(context);
+      const one = await oneSubnetContended(context, baselines);
+      const many = await manySubnets(context, baselines, one.single);
+      const fill = await latencyVsFill(context);
+      const bulk = await bulkAllocation(context, fill.emptyV4);
+      const random = await randomAtFill(context);
+      const neutron = await neutronAblation(context, one.rate);
+      const provider = await providerPath();
+      const report: BenchReport = {
+        startedAt,
+        server: database.serverVersion,
+        database: database.source,
+        quick,
+        durationMs,
+        clients: CLIENTS,
+        samples,
+        baselines,
+        scenarios: [one.result, many, fill.result, bulk, random, neutron, provider],
+      };
+      process.stdout.write(`${formatReport(report)}\n`);
+      if (values.json !== undefined) await writeJson(values.json, report);
+    } finally {
+      await pool.end();
+      await ipam.close();
+    }
+  } finally {
+    await database.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${redact(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,28 @@
+import { z } from "zod";
+import { ConfigurationError } from "../core/errors.js";
+
+const positiveInt = (max: number) => z.number().int().min(1).max(max);
+
+// Never echo the values: databaseUrl holds a password.
+const optionsSchema = z.object({
+  databaseUrl: z.string().min(1).max(8192),
+  schema: z.string().optional(),
+  migrate: z.boolean().optional(),
+  maxConnections: positiveInt(1_000).optional(),
+  lockTimeoutMs: positiveInt(3_600_000).optional(),
+  statementTimeoutMs: positiveInt(3_600_000).optional(),
+  unsafeSkipLocking: z.boolean().optional(),
+});
+
+/**
+ * Refuse options that would make the pool misbehave; a missing databaseUrl in particular would
+ * let the driver fall back to PG* environment variables and a local default server.
+ * @throws ConfigurationError naming each bad option, never its value
+ */
+export function assertIpamOptions(options: unknown): void {
+  const result = optionsSchema.safeParse(options);
+  if (result.success) return;
+  const names = [...new Set(result.error.issues.map((issue) => issue.path.join(".") || "options"))];
+  const detail = names.map((name) => (name === "databaseUrl" ? "databaseUrl (a non-empty postgres:// URL is required)" : name));
+  throw new ConfigurationError(`invalid IPAM options: ${detail.join(", ")}`);
+}

@@ -1,0 +1,59 @@
+import * as pulumi from "@pulumi/pulumi";
+import { lazyProvider } from "./implementation.js";
+
+export interface IpAllocationArgs {
+  /** The `subnetId` output of a Subnet (or a StackReference output). Changing it replaces. */
+  subnetId: pulumi.Input<string>;
+  /** A specific address instead of the next free one. Changing it replaces. */
+  address?: pulumi.Input<string>;
+  /** How many addresses (default 1). Up adds addresses, down releases the highest; existing ones stay. */
+  count?: pulumi.Input<number>;
+  /** "sequential" (default: lowest free) or "random" (CSPRNG). Changing it replaces. */
+  strategy?: pulumi.Input<"sequential" | "random">;
+  description?: pulumi.Input<string>;
+  tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * Take over the allocation that already holds `address` (made by the CLI or another tool) instead of
+   * allocating: the explicit adoption path, since `pulumi import` cannot reach dynamic providers.
+   */
+  adopt?: pulumi.Input<boolean>;
+}
+
+let provider: pulumi.dynamic.ResourceProvider | undefined;
+
+/** Addresses taken from a Subnet; never handed out twice, however many stacks run at once. */
+export class IpAllocation extends pulumi.dynamic.Resource {
+  declare readonly allocationId: pulumi.Output<string>;
+  declare readonly subnetId: pulumi.Output<string>;
+  /** The first (lowest) address. */
+  declare readonly address: pulumi.Output<string>;
+  declare readonly addresses: pulumi.Output<string[]>;
+  declare readonly count: pulumi.Output<number>;
+  declare readonly strategy: pulumi.Output<"sequential" | "random" | undefined>;
+  declare readonly prefixLength: pulumi.Output<number>;
+  declare readonly gateway: pulumi.Output<string | null>;
+  /** project/stack/resource name of the stack that holds it. */
+  declare readonly owner: pulumi.Output<string>;
+  declare readonly description: pulumi.Output<string>;
+  declare readonly tags: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: IpAllocationArgs, opts?: pulumi.CustomResourceOptions) {
+    provider ??= lazyProvider("allocation");
+    super(
+      provider,
+      name,
+      {
+        ...args,
+        __owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
+        allocationId: undefined,
+        addresses: undefined,
+        prefixLength: undefined,
+        gateway: undefined,
+        owner: undefined,
+      },
+      opts,
+      "ipam",
+      "IpAllocation",
+    );
+  }
+}

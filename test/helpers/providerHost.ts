@@ -1,0 +1,125 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+
+// grpc-js and google-protobuf must be the copies @pulumi/pulumi's stubs were generated against.
+const pulumiRequire = createRequire(require_resolve("@pulumi/pulumi"));
+function require_resolve(id: string): string {
+  return createRequire(import.meta.url).resolve(id);
+}
+const grpc = pulumiRequire("@grpc/grpc-js");
+const provrpc = pulumiRequire("@pulumi/pulumi/proto/provider_grpc_pb.js");
+const provproto = pulumiRequire("@pulumi/pulumi/proto/provider_pb.js");
+const structproto = pulumiRequire("google-protobuf/google/protobuf/struct_pb.js");
+
+export type Props = Record<string, unknown>;
+
+/** One SDK dynamic-provider host process, driven over gRPC the way the engine drives it. */
+export interface ProviderHost {
+  readonly pid: number;
+  /** Everything the host printed (stdout + stderr), for secret scans. */
+  output(): string;
+  configure(config: Record<string, string>): Promise<void>;
+  check(urn: string, olds: Props, news: Props): Promise<{ inputs: Props; failures: { property: string; reason: string }[] }>;
+  diff(urn: string, id: string, olds: Props, news: Props): Promise<{ changes: number; replaces: string[]; deleteBeforeReplace: boolean }>;
+  create(urn: string, props: Props, preview?: boolean): Promise<{ id: string; properties: Props }>;
+  read(urn: string, id: string, props: Props, inputs: Props): Promise<{ id: string; properties: Props; inputs: Props }>;
+  update(urn: string, id: string, olds: Props, news: Props): Promise<{ properties: Props }>;
+  delete(urn: string, id: string, props: Props): Promise<void>;
+  close(): Promise<void>;
+}
+
+const hostScript = join(dirname(require_resolve("@pulumi/pulumi/package.json")), "cmd", "dynamic-provider", "index.js");
+
+export function urnOf(type: string, name: string, stack = "dev", project = "proj"): string {
+  return `urn:pulumi:${stack}::${project}::pulumi-nodejs:dynamic:Resource::${name}`;
+}
+
+/** Spawn the SDK's own host with this Node (24) and connect to the port it prints. */
+export async function startProviderHost(env: NodeJS.ProcessEnv = process.env): Promise<ProviderHost> {
+  const child: ChildProcess = spawn(process.execPath, [hostScript, "127.0.0.1:1"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stderr!.on("data", (d) => (out += d));
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on("data", (d) => {
+      out += d;
+      const m = /^(\d+)\s*$/m.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`provider host exited (${code}): ${out}`)));
+  });
+  const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const call = <T>(method: string, req: unknown): Promise<T> =>
+    new Promise((resolve, reject) => client[method](req, (err: Error | null, res: T) => (err ? reject(err) : resolve(res))));
+  const struct = (v: Props) => structproto.Struct.fromJavaScript(v);
+  return {
+    pid: child.pid!,
+    output: () => out,
+    async configure(config) {
+      const req = new provproto.ConfigureRequest();
+      req.setArgs(struct(config));
+      await call("configure", req);
+    },
+    async check(urn, olds, news) {
+      const req = new provproto.CheckRequest();
+      req.setUrn(urn);
+      req.setOlds(struct(olds));
+      req.setNews(struct(news));
+      const res: any = await call("check", req);
+      return {
+        inputs: res.getInputs()?.toJavaScript() ?? {},
+        failures: res.getFailuresList().map((f: any) => ({ property: f.getProperty(), reason: f.getReason() })),
+      };
+    },
+    async diff(urn, id, olds, news) {
+      const req = new provproto.DiffRequest();
+      req.setUrn(urn);
+      req.setId(id);
+      req.setOlds(struct(olds));
+      req.setNews(struct(news));
+      const res: any = await call("diff", req);
+      return { changes: res.getChanges(), replaces: res.getReplacesList(), deleteBeforeReplace: res.getDeletebeforereplace() };
+    },
+    async create(urn, props, preview = false) {
+      const req = new provproto.CreateRequest();
+      req.setUrn(urn);
+      req.setProperties(struct(props));
+      req.setPreview(preview);
+      const res: any = await call("create", req);
+      return { id: res.getId(), properties: res.getProperties()?.toJavaScript() ?? {} };
+    },
+    async read(urn, id, props, inputs) {
+      const req = new provproto.ReadRequest();
+      req.setUrn(urn);
+      req.setId(id);
+      req.setProperties(struct(props));
+      req.setInputs(struct(inputs));
+      const res: any = await call("read", req);
+      return { id: res.getId(), properties: res.getProperties()?.toJavaScript() ?? {}, inputs: res.getInputs()?.toJavaScript() ?? {} };
+    },
+    async update(urn, id, olds, news) {
+      const req = new provproto.UpdateRequest();
+      req.setUrn(urn);
+      req.setId(id);
+      req.setOlds(struct(olds));
+      req.setNews(struct(news));
+      const res: any = await call("update", req);
+      return { properties: res.getProperties()?.toJavaScript() ?? {} };
+    },
+    async delete(urn, id, props) {
+      const req = new provproto.DeleteRequest();
+      req.setUrn(urn);
+      req.setId(id);
+      req.setProperties(struct(props));
+      await call("delete", req);
+    },
+    async close() {
+      client.close();
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await exited;
+      }
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import * as pulumi from "@pulumi/pulumi";
+
+export interface CapturedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, unknown>;
+}
+
+/**
+ * Run a Pulumi program under setMocks and return what each resource sent to the engine, including
+ * the serialized `__provider` string and hidden inputs (owner) exactly as the host will receive them.
+ */
+export async function captureResources(
+  program: () => void | Promise<void>,
+  project = "proj",
+  stack = "dev",
+  stateOf: (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown> = (_t, _n, inputs) => inputs,
+): Promise<CapturedResource[]> {
+  const captured: CapturedResource[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        captured.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: stateOf(args.type, args.name, args.inputs) };
+      },
+      call: (args) => args.inputs,
+    },
+    project,
+    stack,
+    false,
+  );
+  await program();
+  // Let the SDK finish registering (serialization is asynchronous).
+  for (let i = 0; i < 50 && captured.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 200));
+  return captured;
+}
+
+/** The `__provider` strings for Subnet and IpAllocation, and the owner the SDK computes for `name`. */
+export async function serializedProviders(project = "proj", stack = "dev") {
+  const { Subnet, IpAllocation } = await import("../../sdk/index.js");
+  const resources = await captureResources(() => {
+    const subnet = new Subnet("net", { cidr: "10.0.0.0/24" });
+    new IpAllocation("web", { subnetId: subnet.subnetId });
+  }, project, stack);
+  const subnet = resources.find((r) => r.name === "net")!;
+  const alloc = resources.find((r) => r.name === "web")!;
+  return {
+    subnet: String(subnet.inputs.__provider),
+    allocation: String(alloc.inputs.__provider),
+    ownerOf: (name: string) => `${project}/${stack}/${name}`,
+    resources,
+  };
+}

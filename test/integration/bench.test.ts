@@ -1,0 +1,65 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { adminDatabaseUrl } from "../helpers/testDatabase.js";
+
+const RUN = fileURLToPath(new URL("../../dist/bench/run.js", import.meta.url));
+
+function runBench(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  if (!existsSync(RUN)) throw new Error(`${RUN} is missing: run \`npm run build\` first`);
+  const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", DATABASE_URL: adminDatabaseUrl() };
+  return new Promise((resolve) => {
+    execFile(process.execPath, [RUN, ...args], { env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
+    });
+  });
+}
+
+// A smoke test only: the numbers of a --quick run on a shared machine mean nothing, so nothing here
+// compares a time or a rate with a threshold.
+describe("npm run bench --quick", () => {
+  it("runs every scenario against same-run baselines and writes them as JSON", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ipam-bench-test-"));
+    try {
+      const file = join(dir, "bench.json");
+      const result = await runBench(["--quick", "--json", file]);
+      expect(result.stderr).not.toMatch(/bench failed/);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain("one-key locked insert");
+      expect(result.stdout).not.toMatch(/postgres:\/\//);
+      const report = JSON.parse(await readFile(file, "utf8"));
+      expect(report.server).toMatch(/^PostgreSQL \d+/);
+      for (const baseline of ["plainInsert1", "plainInsert16", "lockedInsert16"]) {
+        expect(report.baselines[baseline].perSecond).toBeGreaterThan(0);
+        expect(report.baselines[baseline].operations).toBeGreaterThan(0);
+      }
+      const ids = report.scenarios.map((scenario: { id: string }) => scenario.id);
+      expect(ids).toEqual(["1-one-subnet", "2-many-subnets", "3-latency-vs-fill", "4-bulk", "5-random-at-90pct", "6-neutron-ablation", "7-provider-path"]);
+      for (const scenario of report.scenarios) {
+        if (scenario.notMeasured !== undefined) {
+          // Only the provider path may be skipped, and it must say why.
+          expect(scenario.id).toBe("7-provider-path");
+          expect(scenario.notMeasured).toMatch(/not measured: .+/);
+          continue;
+        }
+        expect(scenario.checks.length).toBeGreaterThan(0);
+        for (const check of scenario.checks) {
+          expect(typeof check.value, `${scenario.id} ${check.name}`).toBe("number");
+          expect(Number.isFinite(check.value)).toBe(true);
+          expect(check.met).toBe(check.direction === "atLeast" ? check.value >= check.target : check.value <= check.target);
+          if (!check.met) expect(check.reason).toMatch(/\d/);
+        }
+      }
+      // The fill really happened: latency was sampled at every level, and the Neutron run counted its retries.
+      const fill = report.scenarios[2].figures;
+      for (const level of [0, 100, 1000, 5000]) expect(fill[`ipv6P50MsAt${level}`]).toBeGreaterThan(0);
+      expect(report.scenarios[5].figures.neutronRetries).toBeGreaterThanOrEqual(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
