@@ -1,0 +1,40 @@
+-- Least-privilege role for everything that uses pulumi-ipam (the Pulumi provider, the CLI, your own
+-- services): it can read and change IPAM data in schema "ipam" and nothing else. No DDL, no other
+-- schema, and the audit history is append-only.
+--
+-- 1. Migrate once with the owner of the schema (an administrator), e.g. Ipam.open({ databaseUrl: adminUrl }).
+-- 2. As that same owner, run this file in the IPAM database:  psql "$ADMIN_URL" -f ipam_app.sql
+--    Run it again after upgrading pulumi-ipam: a new migration may add tables.
+-- 3. Give each deployer a login that inherits the role, and hand out only that URL:
+--      CREATE ROLE ci_deployer LOGIN PASSWORD '...' IN ROLE ipam_app;
+--
+-- With another schema name (IpamOptions.schema), replace "ipam" below.
+-- On PostgreSQL 14 and older every role may create objects in schema public; PostgreSQL 15 and
+-- later do not. If yours is older, consider: REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
+DO $$
+BEGIN
+  CREATE ROLE ipam_app NOLOGIN;
+EXCEPTION WHEN duplicate_object THEN
+  NULL; -- roles are cluster-wide: another IPAM database may have created it already
+END
+$$;
+
+GRANT USAGE ON SCHEMA ipam TO ipam_app;
+
+-- Opening a database checks which migrations ran (and runs none when nothing is pending).
+GRANT SELECT ON ipam.schema_migration TO ipam_app;
+
+-- Namespaces are created on first use (INSERT ... ON CONFLICT DO UPDATE needs UPDATE).
+GRANT SELECT, INSERT, UPDATE ON ipam.namespace TO ipam_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.subnet, ipam.allocation, ipam.allocated_address, ipam.free_range, ipam.free_block TO ipam_app;
+
+-- History: written with every change, never rewritten.
+GRANT SELECT, INSERT ON ipam.audit_event TO ipam_app;
+
+GRANT EXECUTE ON FUNCTION ipam.ordinal_to_inet(numeric, integer), ipam.inet_to_ordinal(inet) TO ipam_app;
+
+-- Identity columns need no sequence grants. Tables a later migration adds (run by this same owner)
+-- get plain data access without re-running this file.
+ALTER DEFAULT PRIVILEGES IN SCHEMA ipam GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ipam_app;
+ALTER DEFAULT PRIVILEGES IN SCHEMA ipam GRANT EXECUTE ON FUNCTIONS TO ipam_app;
