@@ -10,6 +10,7 @@ import {
   NotFoundError,
   OverlapError,
   RetryableDatabaseError,
+  SubnetExhaustedError,
   SubnetInUseError,
 } from "../core/errors.js";
 import {
@@ -71,7 +72,7 @@ import { releaseChildBlock } from "./childAllocator.js";
 import { countChildren, listChildRows, parentOf } from "./childQueries.js";
 import { readSubnetTree } from "./subnetTree.js";
 import { carveChildSubnet, requestedRules } from "./childSubnets.js";
-import { assertDirectAllocationAllowed, checkParentUpdate } from "./parentGuards.js";
+import { assertDirectAllocationAllowed, checkParentUpdate, refuseIfChildrenOnly } from "./parentGuards.js";
 import { readSubnetUsage } from "./subnetUsage.js";
 
 import { historyFilterSchema, type AuditEvent, type HistoryFilter } from "../core/historyFilter.js";
@@ -292,7 +293,12 @@ export class Ipam {
       if (address === null && strategy === "sequential" && (request.count ?? 1) === 1 && this.settings.unsafeSkipLocking !== true) {
         // The hot path: one statement, the lock held for server-side work only (migration 0003).
         const next = { subnetId, owner: request.owner, idempotencyKey: key, description: request.description ?? "", tags: request.tags ?? {} };
-        return { allocation: allocationFromRow(await allocateNext(this.pool, this.t, next, this.settings.lockTimeoutMs)), created: true };
+        try {
+          return { allocation: allocationFromRow(await allocateNext(this.pool, this.t, next, this.settings.lockTimeoutMs)), created: true };
+        } catch (error) {
+          if (error instanceof SubnetExhaustedError) await refuseIfChildrenOnly(this.pool, this.t, subnetId);
+          throw error;
+        }
       }
       return await this.locked([subnetId], "allocating", async (tx) => {
         const row = await getSubnetRow(tx, this.t, subnetId);

@@ -10,6 +10,7 @@ import { childHolding, childrenOverlapping } from "./childQueries.js";
 import { requestedRules } from "./childSubnets.js";
 import type { SubnetRow } from "./rows.js";
 import { rulesOf } from "./subnetRecords.js";
+import { getSubnetRow } from "./subnetQueries.js";
 import type { Tables } from "./tables.js";
 
 /**
@@ -24,12 +25,24 @@ import type { Tables } from "./tables.js";
  * @throws InvalidInputError (children-only), AddressInChildSubnetError
  */
 export async function assertDirectAllocationAllowed(db: CommonQueryMethods, t: Tables, row: SubnetRow, address: IpAddress | null): Promise<void> {
-  if (row.children_only) {
-    throw InvalidInputError.of("subnetId", `subnet ${row.id} (${row.cidr}) hands out child subnets only (childrenOnly); allocate from one of its children`);
-  }
+  if (row.children_only) throw childrenOnlyError(row);
   if (address === null) return;
   const child = await childHolding(db, t, row.id, address);
   if (child !== null) throw new AddressInChildSubnetError(String(row.id), address.text, String(child.id), child.cidr);
+}
+
+function childrenOnlyError(row: SubnetRow): InvalidInputError {
+  return InvalidInputError.of("subnetId", `subnet ${row.id} (${row.cidr}) hands out child subnets only (childrenOnly); allocate from one of its children`);
+}
+
+/**
+ * Why the one-statement next-free path (allocate_next) found nothing: a children-only subnet has no
+ * free ranges at all, so it never hands out an address there, and this names the reason.
+ * @throws InvalidInputError when the subnet is children-only
+ */
+export async function refuseIfChildrenOnly(db: CommonQueryMethods, t: Tables, subnetId: number): Promise<void> {
+  const row = await getSubnetRow(db, t, subnetId);
+  if (row?.children_only === true) throw childrenOnlyError(row);
 }
 
 /**
