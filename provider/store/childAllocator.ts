@@ -114,14 +114,14 @@ async function claimSpecific(db: CommonQueryMethods, t: Tables, parent: ParentSu
     const reserved = layout.reserved.find((range) => rangesOverlap(range, wanted));
     throw InvalidInputError.of("cidr", `${wanted.text} is not free in its parent ${label}${reserved === undefined ? "" : ` (it covers reserved ${reserved.text})`}`);
   }
-  const blocker = await highestAllocatedIn(db, t, parent.id, wanted);
-  if (blocker !== null) {
-    const held = await allocatedIn(db, t, parent.id, wanted);
+  const held = await allocatedIn(db, t, parent.id, wanted);
+  if (held.length > 0) {
     throw new ConflictError("cidr", `${wanted.text} covers addresses allocated directly in its parent ${label}`, held.map((o) => formatAddress(cidr.version, o)));
   }
   return { block, child: wanted };
 }
 
+/** The first (at most 20) addresses allocated directly in the parent inside `range`. */
 async function allocatedIn(db: CommonQueryMethods, t: Tables, parentId: number, range: ValueRange): Promise<bigint[]> {
   const rows = await db.anyFirst(sql.type(z.object({ ordinal: z.string() }))`
     SELECT ordinal::text AS ordinal FROM ${t.allocatedAddress}
