@@ -11,6 +11,7 @@ export const LIMITS = {
   descriptionLength: 1024,
   ownerLength: 256,
   idempotencyKeyLength: 256,
+  claimLength: 128,
   maxCount: 65_536,
   pageSize: 1_000,
 } as const;
@@ -30,6 +31,9 @@ const text = (max: number) =>
     .refine(wellFormed, { error: SURROGATE_MESSAGE });
 
 const nonEmptyText = (max: number) => text(max).refine((value) => value.length > 0, { error: "must not be empty" });
+
+/** An opaque token naming one claimant of a subnet or allocation (README "Claims"). */
+export const claimSchema = nonEmptyText(LIMITS.claimLength);
 
 export const namespaceSchema = z
   .string({ error: "must be a string" })
@@ -111,8 +115,9 @@ export const createSubnetSchema = z
     parentId: subnetIdSchema.optional(),
     prefixLength: prefixLengthSchema.optional(),
     strategy: childStrategySchema.optional(),
-    /** Repeating a child request with the same key returns the child it created (a retried deployment never takes a second block). */
+    /** Repeating a request with the same key returns the subnet it created (a retried deployment never takes a second block or trips over its own subnet). */
     idempotencyKey: nonEmptyText(LIMITS.idempotencyKeyLength).optional(),
+    claim: claimSchema.optional(),
     namespace: namespaceSchema.optional(),
     allocationPools: subnetFieldsSchema.allocationPools.optional(),
     gateway: subnetFieldsSchema.gateway.optional(),
@@ -128,7 +133,7 @@ export const createSubnetSchema = z
     const issue = (field: string, message: string) => context.addIssue({ code: "custom", path: [field], message });
     if (value.parentId === undefined) {
       if (value.cidr === undefined) issue("cidr", "is required (or give parentId and prefixLength to carve a child from a parent)");
-      for (const field of ["prefixLength", "strategy", "idempotencyKey"] as const) if (value[field] !== undefined) issue(field, CHILD_ONLY);
+      for (const field of ["prefixLength", "strategy"] as const) if (value[field] !== undefined) issue(field, CHILD_ONLY);
       return;
     }
     if (value.cidr !== undefined && value.strategy !== undefined) issue("strategy", "cannot be given with a specific cidr");
@@ -161,12 +166,16 @@ export type AllocationStrategy = z.infer<typeof strategySchema>;
 
 export const ownerSchema = nonEmptyText(LIMITS.ownerLength);
 export const idempotencyKeySchema = nonEmptyText(LIMITS.idempotencyKeyLength);
+/** What a release or delete may carry: the caller's claim, refused as superseded when a newer claimant holds it. */
+export const claimOptionsSchema = z.strictObject({ claim: claimSchema.optional() });
 
 export const allocateSchema = z
   .strictObject({
     subnetId: subnetIdSchema,
     owner: ownerSchema,
     idempotencyKey: idempotencyKeySchema.optional(),
+    /** Recorded when the request replays an earlier one by idempotency key (README "Claims"). */
+    claim: claimSchema.optional(),
     address: z.string({ error: "must be an address string" }).optional(),
     count: z
       .number({ error: "must be a number" })

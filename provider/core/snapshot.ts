@@ -122,7 +122,6 @@ function validateSubnets(records: readonly SnapshotSubnet[], report: Report): Ma
       const layout = buildLayout(parseCidr(record.cidr, "cidr"), record);
       const rules = { minPrefixLength: record.minPrefixLength ?? null, maxPrefixLength: record.maxPrefixLength ?? null, defaultPrefixLength: record.defaultPrefixLength ?? null };
       for (const issue of childRuleIssues(layout.cidr, rules)) report(`${at}.${issue.field}`, issue.reason);
-      if ((record.idempotencyKey ?? null) !== null && record.parentId === null) report(`${at}.idempotencyKey`, "only a child subnet (with parentId) has one");
       byId.set(record.id, { record, layout, index });
     } catch (error) {
       if (!(error instanceof InvalidInputError)) throw error;
@@ -142,9 +141,11 @@ function validateSubnets(records: readonly SnapshotSubnet[], report: Report): Ma
   const keys = new Set<string>();
   for (const subnet of byId.values()) {
     const key = subnet.record.idempotencyKey ?? null;
-    if (key === null || subnet.record.parentId === null) continue;
-    const scoped = `${subnet.record.parentId}\u0000${key}`;
-    if (keys.has(scoped)) report(`subnets.${subnet.index}.idempotencyKey`, `${JSON.stringify(key)} is used twice under parent ${subnet.record.parentId}`);
+    if (key === null) continue;
+    // A child's key is unique under its parent, a top-level subnet's within its namespace.
+    const { parentId, namespace } = subnet.record;
+    const scoped = parentId === null ? `namespace\u0000${namespace}\u0000${key}` : `parent\u0000${parentId}\u0000${key}`;
+    if (keys.has(scoped)) report(`subnets.${subnet.index}.idempotencyKey`, `${JSON.stringify(key)} is used twice ${parentId === null ? `in namespace "${namespace}"` : `under parent ${parentId}`}`);
     keys.add(scoped);
   }
   reportOverlappingSiblings([...byId.values()], report);

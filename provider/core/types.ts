@@ -24,8 +24,10 @@ export interface Subnet {
   readonly maxPrefixLength: number | null;
   /** Prefix length of a child requested without one; null: children must say. */
   readonly defaultPrefixLength: number | null;
-  /** The key a child was created with (repeating the request returns this subnet); null for others. */
+  /** The key it was created with (repeating the request returns this subnet); null for none. */
   readonly idempotencyKey: string | null;
+  /** Token of its latest claimant (see README "Claims"); null while no second claimant appeared. */
+  readonly claim: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -37,6 +39,8 @@ export interface Allocation {
   readonly subnetId: string;
   readonly owner: string;
   readonly idempotencyKey: string | null;
+  /** Token of its latest claimant (see README "Claims"); null while no second claimant appeared. */
+  readonly claim: string | null;
   readonly strategy: StoredStrategy;
   /** Ascending by address. */
   readonly addresses: readonly string[];
@@ -91,5 +95,7 @@ export interface SubnetTreeEntry {
 
 export interface ReleaseResult {
   readonly released: boolean;
+  /** True when a newer claimant holds the allocation: the request carried an older claim and changed nothing. */
+  readonly superseded?: boolean;
   readonly addresses: readonly string[];
 }

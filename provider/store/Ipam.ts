@@ -17,9 +17,12 @@ import {
   allocateSchema,
   allocationFilterSchema,
   allocationIdSchema,
+  claimOptionsSchema,
+  claimSchema,
   createSubnetSchema,
   idempotencyKeySchema,
   LIMITS,
+  ownerSchema,
   pageSchema,
   parseInput,
   resizeSchema,
@@ -46,6 +49,7 @@ import {
   listAllocationRows,
   releaseHighest,
 } from "./allocationQueries.js";
+import { allocationClaim, isSuperseded, recordAllocationClaim, recordSubnetClaim, topLevelSubnetByKey } from "./claims.js";
 import { constraintOf, sqlStateOf, wrapDatabaseError } from "./databaseErrors.js";
 import { createDatabasePool } from "./databasePool.js";
 import { rebuildFreeRanges, returnToFreeSpace } from "./freeSpace.js";
@@ -150,21 +154,45 @@ export class Ipam {
     const rules = requestedRules(fields, NO_CHILD_RULES);
     assertChildRules(layout.cidr, rules);
     const namespace = fields.namespace ?? "default";
+    const key = fields.idempotencyKey ?? null;
+    const replayed = key === null ? null : await this.replaySubnet(namespace, key, layout.cidr.text, fields.claim);
+    if (replayed !== null) return replayed;
     try {
       return await this.pool.transaction(async (tx) => {
         const namespaceId = await upsertNamespace(tx, this.t, namespace);
-        const columns = { layout, description: fields.description ?? "", tags: fields.tags ?? {}, childrenOnly: fields.childrenOnly ?? false, rules };
+        const columns = { layout, description: fields.description ?? "", tags: fields.tags ?? {}, childrenOnly: fields.childrenOnly ?? false, rules, idempotencyKey: key };
         const id = await insertSubnet(tx, this.t, namespaceId, null, columns);
         await rebuildFreeRanges(tx, this.t, id, layout.available);
         await insertAudit(tx, this.t, { action: "subnet.create", subnetId: id, cidr: layout.cidr.text, detail: { namespace } });
         return subnetFromRow((await getSubnetRow(tx, this.t, id))!, layout);
       });
     } catch (error) {
-      if (sqlStateOf(error) === "23P01") {
+      const state = sqlStateOf(error);
+      // A concurrent twin of this request (same key) committed first: return what it created.
+      const twin = key !== null && (state === "23P01" || state === "23505") ? await this.replaySubnet(namespace, key, layout.cidr.text, fields.claim) : null;
+      if (twin !== null) return twin;
+      if (state === "23P01") {
         throw new OverlapError(layout.cidr.text, namespace, (await this.safe(() => findOverlapping(this.pool, this.t, namespace, layout.cidr.text))) ?? undefined);
       }
       throw wrapDatabaseError(error, "creating a subnet");
     }
+  }
+
+  /**
+   * The top-level subnet an earlier request with this key created (recording `claim` as its
+   * latest claimant), or null when there is none.
+   * @throws IdempotencyMismatchError when that subnet has another CIDR
+   */
+  private async replaySubnet(namespace: string, key: string, cidr: string, claim: string | undefined): Promise<Subnet | null> {
+    const earlier = await this.read("reading a subnet", () => topLevelSubnetByKey(this.pool, this.t, namespace, key));
+    if (earlier === null) return null;
+    const subnet = subnetFromRow(earlier);
+    if (subnet.cidr !== cidr) throw new IdempotencyMismatchError(key, `it created subnet ${subnet.id} (${subnet.cidr}) but this request asks for ${cidr}`);
+    if (claim === undefined || earlier.claim === claim) return subnet;
+    return this.locked([earlier.id], "claiming a subnet", async (tx) => {
+      if (!(await recordSubnetClaim(tx, this.t, { id: earlier.id, cidr: earlier.cidr }, claim))) return null;
+      return subnetFromRow((await getSubnetRow(tx, this.t, earlier.id))!);
+    });
   }
 
   /** @throws InvalidInputError, NotFoundError */
@@ -213,17 +241,20 @@ export class Ipam {
 
   /**
    * Remove a subnet; refused while it has allocations or children. A child's block goes back to
-   * its parent (the parent's lock is taken first). Deleting a missing subnet returns false.
+   * its parent (the parent's lock is taken first). Deleting a missing subnet returns false; with a
+   * `claim` older than the subnet's latest claimant, nothing changes and `superseded` is true.
    * @throws SubnetInUseError naming the first few allocations or children (`what`)
    */
-  async deleteSubnet(subnetId: string): Promise<{ deleted: boolean }> {
+  async deleteSubnet(subnetId: string, options: { claim?: string } = {}): Promise<{ deleted: boolean; superseded?: boolean }> {
     const id = this.subnetKey(subnetId);
+    const { claim } = parseInput(claimOptionsSchema, options);
     const parentId = await this.read("reading a subnet", () => parentOf(this.pool, this.t, id));
     return this.locked(parentId === null ? [id] : [parentId, id], "deleting a subnet", async (tx) => {
       const row = await getSubnetRow(tx, this.t, id);
       if (row === null) return { deleted: false };
       // A parent never changes; only a subnet created after the read (snapshot import) can get here.
       if (row.parent_id !== parentId) throw new RetryableDatabaseError("the subnet was replaced while deleting it");
+      if (isSuperseded(row.claim, claim)) return { deleted: false, superseded: true };
       const { count, examples } = await countAllocations(tx, this.t, id);
       if (count > 0) throw new SubnetInUseError(subnetId, count, examples);
       const children = await countChildren(tx, this.t, id);
@@ -286,8 +317,8 @@ export class Ipam {
     const strategy = address !== null ? "specific" : (request.strategy ?? "sequential");
     const key = request.idempotencyKey ?? null;
     if (key !== null) {
-      const earlier = await this.read("reading an allocation", () => getAllocationByKey(this.pool, this.t, subnetId, key));
-      if (earlier !== null) return { allocation: this.replay(earlier, strategy, address), created: false };
+      const earlier = await this.replayAllocation(subnetId, key, strategy, address, request.claim);
+      if (earlier !== null) return { allocation: earlier, created: false };
     }
     try {
       if (address === null && strategy === "sequential" && (request.count ?? 1) === 1 && this.settings.unsafeSkipLocking !== true) {
@@ -325,14 +356,26 @@ export class Ipam {
     } catch (error) {
       const constraint = constraintOf(error);
       if (sqlStateOf(error) === "23505" && constraint === "allocation_idempotency_key" && key !== null) {
-        const earlier = await this.read("reading an allocation", () => getAllocationByKey(this.pool, this.t, subnetId, key));
-        if (earlier !== null) return { allocation: this.replay(earlier, strategy, address), created: false };
+        const earlier = await this.replayAllocation(subnetId, key, strategy, address, request.claim);
+        if (earlier !== null) return { allocation: earlier, created: false };
       }
       if (sqlStateOf(error) === "23505" && address !== null && constraint?.startsWith("allocated_address")) {
         throw new AddressInUseError(request.subnetId, address.text);
       }
       throw wrapDatabaseError(error, "allocating");
     }
+  }
+
+  /**
+   * Take over an existing allocation (made by the CLI or another stack): `owner` becomes its owner
+   * and `claim` its latest claimant, so the previous holder's release or refresh is superseded.
+   * @throws InvalidInputError, NotFoundError
+   */
+  async adoptAllocation(input: { allocationId: string; owner: string; claim: string }): Promise<Allocation> {
+    const fields = parseInput(z.strictObject({ allocationId: allocationIdSchema, owner: ownerSchema, claim: claimSchema }), input);
+    const adopted = await this.claimAllocation(fields.allocationId, fields.claim, fields.owner);
+    if (adopted === null) throw new NotFoundError("allocation", fields.allocationId);
+    return adopted;
   }
 
   /** @throws InvalidInputError, NotFoundError */
@@ -377,12 +420,18 @@ export class Ipam {
     return row === null ? null : allocationFromRow(row);
   }
 
-  /** Release an allocation and all its addresses. Releasing twice is harmless. */
-  async release(allocationId: string): Promise<ReleaseResult> {
+  /**
+   * Release an allocation and all its addresses. Releasing twice is harmless. With a `claim` older
+   * than the allocation's latest claimant, nothing changes and `superseded` is true.
+   */
+  async release(allocationId: string, options: { claim?: string } = {}): Promise<ReleaseResult> {
     const id = parseInput(allocationIdSchema, allocationId, "allocationId");
+    const { claim } = parseInput(claimOptionsSchema, options);
     const subnetId = await this.read("reading an allocation", () => allocationSubnet(this.pool, this.t, id));
     if (subnetId === null) return { released: false, addresses: [] };
     return this.locked([subnetId], "releasing", async (tx) => {
+      const stored = await allocationClaim(tx, this.t, id);
+      if (stored !== undefined && isSuperseded(stored, claim)) return { released: false, addresses: [], superseded: true };
       const row = await getSubnetRow(tx, this.t, subnetId);
       const freed = await deleteAllocation(tx, this.t, id);
       if (freed.owner === null) return { released: false, addresses: [] };
@@ -556,14 +605,30 @@ export class Ipam {
     return ordinals.map((ordinal) => formatAddress(layout.cidr.version, BigInt(ordinal)));
   }
 
-  private replay(row: Parameters<typeof allocationFromRow>[0], strategy: string, address: IpAddress | null): Allocation {
+  /**
+   * The allocation an earlier request with this key made (recording `claim` as its latest
+   * claimant), or null when there is none (or it was released meanwhile).
+   * @throws IdempotencyMismatchError when the earlier request asked for something else
+   */
+  private async replayAllocation(subnetId: number, key: string, strategy: string, address: IpAddress | null, claim: string | undefined): Promise<Allocation | null> {
+    const row = await this.read("reading an allocation", () => getAllocationByKey(this.pool, this.t, subnetId, key));
+    if (row === null) return null;
     if (row.strategy !== strategy || (row.requested_address ?? null) !== (address?.text ?? null)) {
-      throw new IdempotencyMismatchError(
-        row.idempotency_key ?? "",
-        `it allocated ${row.requested_address ?? row.strategy} but this request asks for ${address?.text ?? strategy}`,
-      );
+      throw new IdempotencyMismatchError(key, `it allocated ${row.requested_address ?? row.strategy} but this request asks for ${address?.text ?? strategy}`);
     }
-    return allocationFromRow(row);
+    if (claim === undefined || row.claim === claim) return allocationFromRow(row);
+    return this.claimAllocation(row.id, claim, null);
+  }
+
+  /** Record `claim` (and a new owner) on an allocation under its subnet's lock; null when it is gone. */
+  private async claimAllocation(allocationId: string, claim: string, owner: string | null): Promise<Allocation | null> {
+    const subnetId = await this.read("reading an allocation", () => allocationSubnet(this.pool, this.t, allocationId));
+    if (subnetId === null) return null;
+    return this.locked([subnetId], "claiming an allocation", async (tx) => {
+      const subnet = await getSubnetRow(tx, this.t, subnetId);
+      if (subnet === null || !(await recordAllocationClaim(tx, this.t, { id: allocationId, subnetId, cidr: subnet.cidr }, claim, owner))) return null;
+      return allocationFromRow((await getAllocationRow(tx, this.t, allocationId))!);
+    });
   }
 
   private sorted(row: { cidr: string }, ordinals: readonly bigint[]): string[] {

@@ -54,6 +54,7 @@ export async function allocateNext(db: CommonQueryMethods, t: Tables, request: N
     subnet_id: request.subnetId,
     owner: request.owner,
     idempotency_key: request.idempotencyKey,
+    claim: null,
     strategy: "sequential",
     requested_address: null,
     description: request.description,

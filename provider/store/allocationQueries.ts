@@ -7,7 +7,7 @@ import type { Tables } from "./tables.js";
 
 function selectAllocation(t: Tables) {
   return sql.fragment`
-    SELECT a.id::text AS id, a.subnet_id, a.owner, a.idempotency_key, a.strategy, host(a.requested_address) AS requested_address,
+    SELECT a.id::text AS id, a.subnet_id, a.owner, a.idempotency_key, a.claim, a.strategy, host(a.requested_address) AS requested_address,
            a.description, a.tags, a.created_at, a.updated_at, family(s.cidr) AS ip_version,
            ARRAY(SELECT ordinal::text FROM ${t.allocatedAddress} x WHERE x.allocation_id = a.id ORDER BY x.ordinal) AS ordinals
     FROM ${t.allocation} a JOIN ${t.subnet} s ON s.id = a.subnet_id
@@ -20,6 +20,7 @@ export function allocationFromRow(row: AllocationRow): Allocation {
     subnetId: String(row.subnet_id),
     owner: row.owner,
     idempotencyKey: row.idempotency_key,
+    claim: row.claim,
     strategy: row.strategy,
     addresses: row.ordinals.map((ordinal) => formatAddress(row.ip_version, BigInt(ordinal))),
     description: row.description,

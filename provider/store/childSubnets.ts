@@ -9,6 +9,7 @@ import type { Subnet } from "../core/types.js";
 import type { z } from "zod";
 import { claimChildBlock, type ParentSubnet } from "./childAllocator.js";
 import { childByKey } from "./childQueries.js";
+import { recordSubnetClaim } from "./claims.js";
 import { initialFreeRanges } from "./freeSpace.js";
 import type { SubnetRow } from "./rows.js";
 import { layoutOf, rulesOf, subnetFromRow } from "./subnetRecords.js";
@@ -27,7 +28,8 @@ export function requestedRules(fields: Partial<Record<keyof ChildRules, number |
  * Create a child of `fields.parentId`: the block asked for (`cidr`), or one of `prefixLength` (else
  * the parent's default) chosen by `strategy`. Runs inside the parent's lock; a child's own id is
  * only known after its insert, and no one else can see it before this transaction commits. With an
- * idempotency key, a repeated request returns the child the first one created.
+ * idempotency key, a repeated request returns the child the first one created (and records its
+ * claim, README "Claims").
  * @throws NotFoundError (parent), InvalidInputError, PrefixExhaustedError, OverlapError, ConflictError, IdempotencyMismatchError
  */
 export async function carveChildSubnet(db: CommonQueryMethods, t: Tables, fields: CreateSubnetFields): Promise<Subnet> {
@@ -40,7 +42,13 @@ export async function carveChildSubnet(db: CommonQueryMethods, t: Tables, fields
   const key = fields.idempotencyKey ?? null;
   if (key !== null) {
     const earlier = await childByKey(db, t, parentId, key);
-    if (earlier !== null) return replay(earlier, key, fields, wanted);
+    if (earlier !== null) {
+      const subnet = replay(earlier, key, fields, wanted);
+      if (fields.claim === undefined || earlier.claim === fields.claim) return subnet;
+      // The parent's lock, held here, also guards its children's deletion.
+      await recordSubnetClaim(db, t, { id: earlier.id, cidr: earlier.cidr }, fields.claim);
+      return subnetFromRow((await getSubnetRow(db, t, earlier.id))!);
+    }
   }
   const length = resolveChildPrefixLength({ id: String(parentId), cidr: parent.layout.cidr, rules: rulesOf(row) }, wanted?.prefixLength ?? fields.prefixLength);
   const rules = requestedRules(fields, NO_CHILD_RULES);

@@ -18,7 +18,7 @@ export function selectSubnet(t: Tables) {
   return sql.fragment`
     SELECT s.id, s.namespace_id, n.name AS namespace, s.parent_id, s.cidr::text AS cidr, host(s.gateway) AS gateway, s.pools,
            s.pools_explicit, s.reserved, s.description, s.tags, s.children_only, s.min_prefix_length, s.max_prefix_length,
-           s.default_prefix_length, s.idempotency_key, s.free_blocks_built, s.created_at, s.updated_at
+           s.default_prefix_length, s.idempotency_key, s.claim, s.free_blocks_built, s.created_at, s.updated_at
     FROM ${t.subnet} s JOIN ${t.namespace} n ON n.id = s.namespace_id
   `;
 }

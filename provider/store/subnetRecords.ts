@@ -38,6 +38,7 @@ export function subnetFromRow(row: SubnetRow, layout: SubnetLayout = layoutOf(ro
     maxPrefixLength: row.max_prefix_length,
     defaultPrefixLength: row.default_prefix_length,
     idempotencyKey: row.idempotency_key,
+    claim: row.claim,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

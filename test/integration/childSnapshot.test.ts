@@ -66,7 +66,7 @@ describe("snapshots of child subnets", () => {
     const cases: [string, unknown, string, string][] = [
       ["parent address inside a child", { subnets: [subnet({}), subnet({ id: "2", parentId: "1", cidr: "10.0.0.128/25" })], allocations: [allocation({})] }, "allocations.0.addresses.0", "is inside child subnet 2 (10.0.0.128/25)"],
       ["address in a children-only subnet", { subnets: [subnet({ childrenOnly: true })], allocations: [allocation({})] }, "allocations.0.subnetId", "is childrenOnly"],
-      ["key on a top-level subnet", { subnets: [subnet({ idempotencyKey: "k" })], allocations: [] }, "subnets.0.idempotencyKey", "only a child subnet"],
+      ["key twice in one namespace", { subnets: [subnet({ idempotencyKey: "k" }), subnet({ id: "2", cidr: "10.0.1.0/24", idempotencyKey: "k" })], allocations: [] }, "subnets.1.idempotencyKey", 'is used twice in namespace "n"'],
       ["rules out of range", { subnets: [subnet({ maxPrefixLength: 24 })], allocations: [] }, "subnets.0.maxPrefixLength", "must be between 25 and 32"],
       ["parent created after its child", { subnets: [subnet({ id: "5" }), subnet({ id: "2", parentId: "5", cidr: "10.0.0.0/25" })], allocations: [] }, "subnets.1.parentId", "must have a lower id"],
       ["key twice under one parent", {
