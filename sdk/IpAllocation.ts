@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "./implementation.js";
+import { resourceIdentity } from "./resourceIdentity.js";
 
 export interface IpAllocationArgs {
   /** The `subnetId` output of a Subnet (or a StackReference output). Changing it replaces. */
@@ -13,8 +14,10 @@ export interface IpAllocationArgs {
   description?: pulumi.Input<string>;
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /**
-   * Take over the allocation that already holds `address` (made by the CLI or another tool) instead of
-   * allocating: the explicit adoption path, since `pulumi import` cannot reach dynamic providers.
+   * Take over the allocation that already holds `address` (made by the CLI, another tool or another
+   * stack) instead of allocating: it becomes this resource's, with this stack as owner, and the
+   * previous holder's release or refresh no longer touches it. The explicit adoption path, since
+   * `pulumi import` cannot reach dynamic providers.
    */
   adopt?: pulumi.Input<boolean>;
 }
@@ -43,8 +46,14 @@ export class IpAllocation extends pulumi.dynamic.Resource {
       provider,
       name,
       {
+        // Every output is listed, so the engine fills it even when the program leaves the input out.
+        address: undefined,
+        count: undefined,
+        strategy: undefined,
+        description: undefined,
+        tags: undefined,
         ...args,
-        __owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
+        ...resourceIdentity(name, opts),
         allocationId: undefined,
         addresses: undefined,
         prefixLength: undefined,

@@ -1,16 +1,35 @@
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "./implementation.js";
+import { resourceIdentity } from "./resourceIdentity.js";
 
 export interface AllocationPoolArgs {
   start: pulumi.Input<string>;
   end: pulumi.Input<string>;
 }
 
+/**
+ * A top-level subnet (`cidr`), or a child carved from `parentId`: the next free aligned block of
+ * `prefixLength` (else the parent's `defaultPrefixLength`), or a specific `cidr` inside the parent.
+ */
 export interface SubnetArgs {
-  /** e.g. "10.0.0.0/24" or "2001:db8::/64"; changing it replaces the subnet. */
-  cidr: pulumi.Input<string>;
-  /** Overlap is refused within a namespace (default "default"); changing it replaces the subnet. */
+  /** e.g. "10.0.0.0/24" or "2001:db8::/64"; for a child, optional (the allocator chooses). Changing it replaces the subnet. */
+  cidr?: pulumi.Input<string>;
+  /** Overlap is refused within a namespace (default "default"); a child lives in its parent's. Changing it replaces the subnet. */
   namespace?: pulumi.Input<string>;
+  /** The `subnetId` of the parent to carve this subnet from. Changing it replaces the subnet. */
+  parentId?: pulumi.Input<string>;
+  /** Size of the child block (e.g. 24 for a /24). Changing it replaces the subnet. */
+  prefixLength?: pulumi.Input<number>;
+  /** How a child block is chosen: "first-fit" (lowest free, default) or "best-fit" (from the smallest free gap). Used at creation only. */
+  strategy?: pulumi.Input<"first-fit" | "best-fit">;
+  /** Hand out child subnets only, never addresses directly (a pool). */
+  childrenOnly?: pulumi.Input<boolean>;
+  /** Shortest prefix a child may ask for (its largest size). */
+  minPrefixLength?: pulumi.Input<number>;
+  /** Longest prefix a child may ask for (its smallest size). */
+  maxPrefixLength?: pulumi.Input<number>;
+  /** Prefix length of a child that names none. */
+  defaultPrefixLength?: pulumi.Input<number>;
   allocationPools?: pulumi.Input<pulumi.Input<AllocationPoolArgs>[]>;
   gateway?: pulumi.Input<string>;
   reserved?: pulumi.Input<pulumi.Input<string>[]>;
@@ -23,8 +42,15 @@ let provider: pulumi.dynamic.ResourceProvider | undefined;
 /** A subnet in the IPAM database; `IpAllocation`s take addresses from its pools. */
 export class Subnet extends pulumi.dynamic.Resource {
   declare readonly subnetId: pulumi.Output<string>;
+  /** The subnet's CIDR; for a carved child, known once it is created. */
   declare readonly cidr: pulumi.Output<string>;
   declare readonly namespace: pulumi.Output<string>;
+  declare readonly parentId: pulumi.Output<string | null>;
+  declare readonly prefixLength: pulumi.Output<number>;
+  declare readonly childrenOnly: pulumi.Output<boolean>;
+  declare readonly minPrefixLength: pulumi.Output<number | null>;
+  declare readonly maxPrefixLength: pulumi.Output<number | null>;
+  declare readonly defaultPrefixLength: pulumi.Output<number | null>;
   declare readonly ipVersion: pulumi.Output<4 | 6>;
   /** Number of addresses in the CIDR, as a decimal string (IPv6 exceeds 2^53). */
   declare readonly size: pulumi.Output<string>;
@@ -40,7 +66,22 @@ export class Subnet extends pulumi.dynamic.Resource {
       provider,
       name,
       {
+        // Every output is listed, so the engine fills it even when the program leaves the input out.
+        cidr: undefined,
+        namespace: undefined,
+        parentId: undefined,
+        prefixLength: undefined,
+        childrenOnly: undefined,
+        minPrefixLength: undefined,
+        maxPrefixLength: undefined,
+        defaultPrefixLength: undefined,
+        gateway: undefined,
+        allocationPools: undefined,
+        reserved: undefined,
+        description: undefined,
+        tags: undefined,
         ...args,
+        ...resourceIdentity(name, opts),
         subnetId: undefined,
         ipVersion: undefined,
         size: undefined,

@@ -21,6 +21,6 @@ export function lazyProvider(kind: "subnet" | "allocation"): pulumi.dynamic.Reso
     create: async (inputs: any) => load()[kind].create(inputs),
     read: async (id: any, props: any) => load()[kind].read(id, props),
     update: async (id: any, olds: any, news: any) => load()[kind].update(id, olds, news),
-    delete: async (id: any) => load()[kind].remove(id),
+    delete: async (id: any, props: any) => load()[kind].remove(id, props),
   } as pulumi.dynamic.ResourceProvider;
 }

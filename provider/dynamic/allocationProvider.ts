@@ -1,14 +1,17 @@
+import { randomUUID } from "node:crypto";
 import { allocateSchema, parseInput } from "../core/schemas.js";
 import { parseAddress } from "../core/address.js";
 import type { Allocation } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
+import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE } from "./resourceIdentity.js";
 import { failuresOf, hasUnknown, isUnknown, same, userInputs, type Props } from "./wire.js";
 
 export const ALLOCATION_INPUTS = ["subnetId", "address", "count", "strategy", "description", "tags"] as const;
-/** Hidden inputs the SDK adds: the owner (project/stack/name) and the explicit adoption switch. */
-const OWNER = "__owner";
+/** The explicit adoption switch (pulumi import cannot reach a dynamic provider's Read). */
 const ADOPT = "adopt";
 const REPLACE_ON = ["subnetId", "address", "strategy"] as const;
+const UPDATE_ON = ["count", "description", "tags"] as const;
+const DEFAULTS: Props = { strategy: "sequential", count: 1, description: "", tags: {} };
 
 interface Request extends Props {
   subnetId?: unknown;
@@ -28,19 +31,27 @@ function request(props: Props): Request {
     owner,
     strategy,
     count: (inputs.count as number | undefined) ?? 1,
-    // Differs between the old and new resource of a create-before-delete replacement, so the new one
-    // never gets the old allocation back; equal across retries of one create, so a crash never leaks.
-    idempotencyKey: `${owner}#${strategy}:${(inputs.address as string | undefined) ?? ""}`,
+    // Equal across retries of one create, so a crash never leaks; what a replacement asks for
+    // differently (strategy, address; subnetId scopes keys) gives it a fresh allocation. A forced
+    // replacement with equal inputs gets the same allocation back and claims it (README "Claims").
+    idempotencyKey: ownerKey(props, `${strategy}:${(inputs.address as string | undefined) ?? ""}`),
   };
 }
 
-async function outputs(a: Allocation, props: Props): Promise<Props> {
+/**
+ * What the engine stores: the allocation, plus the inputs it was made from (outputs overwrite
+ * `address`/`count`, and diff compares inputs) and the hidden owner, scope, adopt and claim.
+ * `props` is either the new inputs (create, update) or the stored outputs (read).
+ */
+async function outputs(a: Allocation, props: Props, claim: unknown): Promise<Props> {
   const subnet = await (await ipam()).getSubnet(a.subnetId);
+  const inputs = (props.__inputs as Props | undefined) ?? userInputs(props, ALLOCATION_INPUTS);
   return {
-    // Outputs overwrite `address`/`count`: keep the requested inputs for diff.
-    __inputs: userInputs(props, ALLOCATION_INPUTS),
+    __inputs: inputs,
     [OWNER]: props[OWNER] ?? a.owner,
+    ...(props[SCOPE] === undefined ? {} : { [SCOPE]: props[SCOPE] }),
     ...(props[ADOPT] === undefined ? {} : { [ADOPT]: props[ADOPT] }),
+    [CLAIM]: claim ?? null,
     allocationId: a.id,
     subnetId: a.subnetId,
     address: a.addresses[0] ?? null,
@@ -68,38 +79,57 @@ export async function check(_olds: Props, news: Props) {
   return { inputs: news };
 }
 
+/** Addresses compare by value ("2001:DB8::1" is "2001:db8::1"); anything unparsable compares as given. */
+function canonicalAddress(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  try {
+    return parseAddress(value, "address").text;
+  } catch {
+    return value;
+  }
+}
+
 export async function diff(_id: string, oldOutputs: Props, news: Props) {
   const olds: Props = { ...((oldOutputs.__inputs as Props | undefined) ?? oldOutputs), subnetId: oldOutputs.subnetId, description: oldOutputs.description, tags: oldOutputs.tags };
-  const replaces = REPLACE_ON.filter((k) => isUnknown(news[k]) || !same(olds[k] ?? (k === "strategy" ? "sequential" : undefined), news[k] ?? (k === "strategy" ? "sequential" : undefined)));
+  const value = (props: Props, key: string) => (key === "address" ? canonicalAddress(props[key]) : props[key]) ?? DEFAULTS[key];
+  const replaces = REPLACE_ON.filter((k) => isUnknown(news[k]) || !same(value(olds, k), value(news, k)));
   // count: the actual size (a refresh may show drift), description/tags: current values.
   olds.count = Array.isArray(oldOutputs.addresses) ? oldOutputs.addresses.length : olds.count;
-  const updates = ["count", "description", "tags"].filter((k) => !same(olds[k] ?? (k === "count" ? 1 : k === "tags" ? {} : ""), news[k] ?? (k === "count" ? 1 : k === "tags" ? {} : "")));
+  const updates = UPDATE_ON.filter((k) => !same(value(olds, k), value(news, k)));
   const oldAddresses = Array.isArray(oldOutputs.addresses) ? (oldOutputs.addresses as string[]) : [];
   const deleteBeforeReplace =
-    replaces.length > 0 && typeof news.address === "string" && same(olds.subnetId, news.subnetId) && oldAddresses.includes(news.address);
+    replaces.length > 0 && typeof news.address === "string" && same(olds.subnetId, news.subnetId) && oldAddresses.includes(String(canonicalAddress(news.address)));
   return { changes: replaces.length > 0 || updates.length > 0, replaces, deleteBeforeReplace };
 }
 
-/** Idempotent: a retried create (same owner and request) returns the same allocation. */
+/** Idempotent: a retried create (same owner and request) returns the same allocation, claimed anew. */
 export async function create(props: Props) {
   return guarded("allocating", async () => {
     const db = await ipam();
     const req = request(props);
+    const claim = randomUUID();
     if (props[ADOPT] === true) {
       const held = await db.whoHolds(String(req.subnetId), String(req.address));
-      if (held !== null) return { id: held.id, outs: await outputs(held, props) };
+      if (held !== null) {
+        const adopted = await db.adoptAllocation({ allocationId: held.id, owner: req.owner, claim });
+        return { id: adopted.id, outs: await outputs(adopted, props, claim) };
+      }
     }
-    const { allocation } = await db.allocate(req as never);
-    return { id: allocation.id, outs: await outputs(allocation, props) };
+    const { allocation } = await db.allocate({ ...req, claim } as never);
+    return { id: allocation.id, outs: await outputs(allocation, props, claim) };
   });
 }
 
-/** Refresh: a blank id tells the engine the allocation is gone (released outside Pulumi). */
+/**
+ * Refresh: a blank id tells the engine the allocation is gone: released outside Pulumi, or taken
+ * over by a newer claimant (a replacement or another stack's adoption).
+ */
 export async function read(id: string, props: Props) {
   return guarded("reading an allocation", async () => {
     try {
       const a = await (await ipam()).getAllocation(id);
-      return { id, props: await outputs(a, props) };
+      if (isGone(a.claim, props)) return { id: "", props: {} };
+      return { id, props: await outputs(a, props, claimOf(props)) };
     } catch (error) {
       if ((error as { code?: string }).code === "NOT_FOUND") return { id: "", props: {} };
       throw error;
@@ -118,12 +148,14 @@ export async function update(id: string, olds: Props, news: Props) {
       description: (news.description as string | undefined) ?? "",
       tags: (news.tags as Record<string, string> | undefined) ?? {},
     });
-    return { outs: await outputs(a, news) };
+    return { outs: await outputs(a, news, claimOf(olds)) };
   });
 }
 
-export async function remove(id: string) {
+/** Release, unless a newer claimant (a replacement of this resource) holds the allocation now. */
+export async function remove(id: string, props: Props = {}) {
   return guarded("releasing an allocation", async () => {
-    await (await ipam()).release(id);
+    const claim = claimOf(props);
+    await (await ipam()).release(id, claim === undefined ? {} : { claim });
   });
 }

@@ -1,21 +1,40 @@
+import { randomUUID } from "node:crypto";
 import { SubnetInUseError } from "../core/errors.js";
 import { createSubnetSchema, parseInput } from "../core/schemas.js";
 import { parseCidr } from "../core/address.js";
 import { parseSubnetLayout } from "../core/subnetLayout.js";
 import type { Subnet } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
-import { failuresOf, hasUnknown, same, userInputs, type Props } from "./wire.js";
+import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE } from "./resourceIdentity.js";
+import { failuresOf, hasUnknown, isUnknown, same, userInputs, type Props } from "./wire.js";
 
-export const SUBNET_INPUTS = ["cidr", "namespace", "allocationPools", "gateway", "reserved", "description", "tags"] as const;
-/** Inputs whose change needs a new subnet; parentId/prefixLength join these when child subnets land. */
-const REPLACE_ON = ["cidr", "namespace"] as const;
-const UPDATE_ON = ["allocationPools", "gateway", "reserved", "description", "tags"] as const;
+export const SUBNET_INPUTS = [
+  "cidr",
+  "namespace",
+  "parentId",
+  "prefixLength",
+  "strategy",
+  "allocationPools",
+  "gateway",
+  "reserved",
+  "description",
+  "tags",
+  "childrenOnly",
+  "minPrefixLength",
+  "maxPrefixLength",
+  "defaultPrefixLength",
+] as const;
+/** Changed in place by updateSubnet; everything else that matters (cidr, namespace, parentId, prefixLength) replaces. */
+const UPDATE_ON = ["allocationPools", "gateway", "reserved", "description", "tags", "childrenOnly", "minPrefixLength", "maxPrefixLength", "defaultPrefixLength"] as const;
+const UPDATE_DEFAULTS: Props = { allocationPools: null, gateway: null, reserved: [], description: "", tags: {}, childrenOnly: false, minPrefixLength: null, maxPrefixLength: null, defaultPrefixLength: null };
 
 export function subnetOutputs(subnet: Subnet): Props {
   return {
     subnetId: subnet.id,
     cidr: subnet.cidr,
     namespace: subnet.namespace,
+    parentId: subnet.parentId,
+    prefixLength: subnet.prefixLength,
     ipVersion: subnet.ipVersion,
     size: subnet.size,
     gateway: subnet.gateway ?? null,
@@ -23,17 +42,32 @@ export function subnetOutputs(subnet: Subnet): Props {
     reserved: [...subnet.reserved],
     description: subnet.description,
     tags: { ...subnet.tags },
+    childrenOnly: subnet.childrenOnly,
+    minPrefixLength: subnet.minPrefixLength,
+    maxPrefixLength: subnet.maxPrefixLength,
+    defaultPrefixLength: subnet.defaultPrefixLength,
     __poolsExplicit: subnet.allocationPoolsExplicit,
+  };
+}
+
+/** Outputs plus what the engine must keep: the inputs (diff compares them) and the hidden owner, scope and claim. */
+function stored(subnet: Subnet, inputs: Props, hidden: Props, claim: string | undefined): Props {
+  return {
+    ...subnetOutputs(subnet),
+    __inputs: inputs,
+    ...(hidden[OWNER] === undefined ? {} : { [OWNER]: hidden[OWNER] }),
+    ...(hidden[SCOPE] === undefined ? {} : { [SCOPE]: hidden[SCOPE] }),
+    [CLAIM]: claim ?? null,
   };
 }
 
 /** Validate with the core's schema and layout rules; never touches the database. */
 export async function check(_olds: Props, news: Props) {
-  const inputs = userInputs(news, SUBNET_INPUTS);
   if (hasUnknown(news)) return { inputs: news, failures: [] };
   try {
-    const parsed = parseInput(createSubnetSchema, inputs);
-    parseSubnetLayout(parsed.cidr, parsed);
+    const parsed = parseInput(createSubnetSchema, userInputs(news, SUBNET_INPUTS));
+    // A carved child's CIDR is chosen at create: only a given one has a layout to check now.
+    if (parsed.cidr !== undefined) parseSubnetLayout(parsed.cidr, parsed);
   } catch (error) {
     return { inputs: news, failures: failuresOf(error) };
   }
@@ -41,27 +75,39 @@ export async function check(_olds: Props, news: Props) {
 }
 
 export async function diff(_id: string, olds: Props, news: Props) {
-  const replaces = REPLACE_ON.filter((k) => !same(olds[k] ?? defaults[k], news[k] ?? defaults[k]));
-  // Compare with current outputs (a refresh brings in edits made outside Pulumi), absent inputs as defaults.
-  const updates = UPDATE_ON.filter((k) => (k === "allocationPools" ? poolsChanged(olds, news) : !same(olds[k] ?? updateDefaults[k], news[k] ?? updateDefaults[k])));
+  const oldInputs = (olds.__inputs as Props | undefined) ?? {};
+  const replaces: string[] = [];
+  // cidr and prefixLength compare with what the subnet is (canonical), when the program names them.
+  if (isUnknown(news.cidr) || (news.cidr !== undefined ? canonicalCidr(news.cidr) !== olds.cidr : oldInputs.cidr !== undefined)) replaces.push("cidr");
+  if ((oldInputs.namespace ?? "default") !== (news.namespace ?? "default")) replaces.push("namespace");
+  if (isUnknown(news.parentId) || (olds.parentId ?? null) !== (news.parentId ?? null)) replaces.push("parentId");
+  if (isUnknown(news.prefixLength) || (news.prefixLength !== undefined && news.prefixLength !== olds.prefixLength)) replaces.push("prefixLength");
+  // The rest compares with current outputs (a refresh brings in edits made outside Pulumi), absent inputs as defaults.
+  const updates = UPDATE_ON.filter((k) => (k === "allocationPools" ? poolsChanged(olds, news) : !same(olds[k] ?? UPDATE_DEFAULTS[k], news[k] ?? UPDATE_DEFAULTS[k])));
   return {
     changes: replaces.length > 0 || updates.length > 0,
     replaces,
-    deleteBeforeReplace: replaces.length > 0 && overlapsInNamespace(olds, news),
+    deleteBeforeReplace: replaces.length > 0 && collides(olds, news),
   };
 }
 
-const defaults: Props = { namespace: "default" };
-const updateDefaults: Props = { gateway: null, reserved: [], description: "", tags: {} };
+function canonicalCidr(value: unknown): unknown {
+  try {
+    return parseCidr(value, "cidr").text;
+  } catch {
+    return value;
+  }
+}
 
 function poolsChanged(olds: Props, news: Props): boolean {
   if (news.allocationPools === undefined) return olds.__poolsExplicit === true;
   return !same(olds.allocationPools, news.allocationPools);
 }
 
-/** The old subnet must go first when the new one would collide with it (same namespace, overlapping range). */
-function overlapsInNamespace(olds: Props, news: Props): boolean {
-  if ((olds.namespace ?? "default") !== (news.namespace ?? "default")) return false;
+/** The old subnet must go first when the new one would collide with it (same namespace and parent, overlapping range). */
+function collides(olds: Props, news: Props): boolean {
+  if (typeof news.cidr !== "string" || (olds.parentId ?? null) !== (news.parentId ?? null)) return false;
+  if (news.parentId === undefined && (olds.namespace ?? "default") !== (news.namespace ?? "default")) return false;
   try {
     const a = parseCidr(olds.cidr, "cidr");
     const b = parseCidr(news.cidr, "cidr");
@@ -71,19 +117,30 @@ function overlapsInNamespace(olds: Props, news: Props): boolean {
   }
 }
 
-export async function create(inputs: Props) {
+/**
+ * Idempotent: a retried create returns the subnet the first attempt made (top level or carved),
+ * claimed anew, so a crash between commit and the engine's checkpoint neither fails on the
+ * subnet's own overlap nor takes a second block.
+ */
+export async function create(props: Props) {
   return guarded("creating a subnet", async () => {
-    const subnet = await (await ipam()).createSubnet(userInputs(inputs, SUBNET_INPUTS) as never);
-    return { id: subnet.id, outs: { ...subnetOutputs(subnet), __inputs: userInputs(inputs, SUBNET_INPUTS) } };
+    const inputs = userInputs(props, SUBNET_INPUTS);
+    const claim = randomUUID();
+    const what = inputs.parentId === undefined ? `${inputs.namespace ?? "default"}:${String(canonicalCidr(inputs.cidr))}` : `child:${String(inputs.cidr ?? `/${inputs.prefixLength ?? "default"}`)}`;
+    // Without an owner (not made by the SDK) there is no identity to make a key from.
+    const key = props[OWNER] === undefined ? {} : { idempotencyKey: ownerKey(props, what) };
+    const subnet = await (await ipam()).createSubnet({ ...inputs, ...key, claim } as never);
+    return { id: subnet.id, outs: stored(subnet, inputs, props, claim) };
   });
 }
 
+/** Refresh: a blank id when the subnet is gone, or a newer claimant (a replacement) holds it. */
 export async function read(id: string, props: Props) {
   return guarded("reading a subnet", async () => {
-    const db = await ipam();
     try {
-      const subnet = await db.getSubnet(id);
-      return { id, props: { ...subnetOutputs(subnet), __inputs: props.__inputs ?? {} } };
+      const subnet = await (await ipam()).getSubnet(id);
+      if (isGone(subnet.claim, props)) return { id: "", props: {} };
+      return { id, props: stored(subnet, (props.__inputs as Props | undefined) ?? {}, props, claimOf(props)) };
     } catch (error) {
       if ((error as { code?: string }).code === "NOT_FOUND") return { id: "", props: {} };
       throw error;
@@ -95,20 +152,21 @@ export async function update(id: string, olds: Props, news: Props) {
   return guarded("updating a subnet", async () => {
     const next = userInputs(news, SUBNET_INPUTS);
     const patch: Props = {};
-    for (const k of UPDATE_ON) patch[k] = next[k] ?? (k === "allocationPools" ? null : k === "reserved" ? [] : k === "description" ? "" : k === "tags" ? {} : null);
+    for (const k of UPDATE_ON) patch[k] = next[k] ?? UPDATE_DEFAULTS[k];
     const { subnet } = await (await ipam()).updateSubnet(id, patch as never);
-    void olds;
-    return { outs: { ...subnetOutputs(subnet), __inputs: next } };
+    return { outs: stored(subnet, next, news, claimOf(olds)) };
   });
 }
 
-export async function remove(id: string) {
+/** Delete, unless a newer claimant (a replacement of this resource) holds the subnet now. */
+export async function remove(id: string, props: Props = {}) {
   return guarded("deleting a subnet", async () => {
     const db = await ipam();
+    const claim = claimOf(props);
     try {
-      await db.deleteSubnet(id);
+      await db.deleteSubnet(id, claim === undefined ? {} : { claim });
     } catch (error) {
-      if (!(error instanceof SubnetInUseError)) throw error;
+      if (!(error instanceof SubnetInUseError) || error.what !== "allocation") throw error;
       // Name every holder (owner = project/stack/resource), so the user knows which stacks to destroy first.
       const { allocations } = await db.listAllocations({ subnetId: id }, { limit: 50 });
       const names = allocations.map((a) => `${a.owner} (${a.addresses.join(", ")})`);

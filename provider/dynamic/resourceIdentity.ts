@@ -1,0 +1,35 @@
+import { createHash } from "node:crypto";
+import { LIMITS } from "../core/schemas.js";
+import type { Props } from "./wire.js";
+
+/** Hidden inputs the SDK adds: who holds it (project/stack/name, shown in history) and where the resource sits. */
+export const OWNER = "__owner";
+/** Organization and parent URN: two resources with one name under different parents are different holders. */
+export const SCOPE = "__scope";
+/** Hidden output: the token this resource claimed its subnet or allocation with (README "Claims"). */
+export const CLAIM = "__claim";
+
+/**
+ * The idempotency key of a resource's request: the same on every retry of one create, different
+ * for every other resource. Readable while it fits the core's limit, a digest beyond it.
+ */
+export function ownerKey(props: Props, request: string): string {
+  const owner = String(props[OWNER] ?? "");
+  const scope = String(props[SCOPE] ?? "");
+  const key = `${owner}${scope === "" ? "" : `@${digest(scope).slice(0, 12)}`}#${request}`;
+  return key.length <= LIMITS.idempotencyKeyLength ? key : `sha256:${digest(`${owner}\u0000${scope}\u0000${request}`)}`;
+}
+
+function digest(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+export function claimOf(props: Props): string | undefined {
+  const claim = props[CLAIM];
+  return typeof claim === "string" && claim !== "" ? claim : undefined;
+}
+
+/** A stored claim other than this resource's: a newer claimant took the subnet or allocation over. */
+export function isGone(stored: string | null, props: Props): boolean {
+  return stored !== null && stored !== claimOf(props);
+}

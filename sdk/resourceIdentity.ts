@@ -1,0 +1,24 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * The hidden inputs that name a resource to the provider: `__owner` (project/stack/name, shown in
+ * the IPAM history) and `__scope` (organization and parent URN, so equally named resources under
+ * different parents or organizations never share an idempotency key).
+ */
+export function resourceIdentity(name: string, opts: pulumi.CustomResourceOptions | undefined): { __owner: string; __scope: pulumi.Input<string> } {
+  const organization = organizationName();
+  const parent = opts?.parent;
+  return {
+    __owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
+    __scope: parent === undefined ? organization : parent.urn.apply((urn) => `${organization}|${urn}`),
+  };
+}
+
+/** Older engines and test mocks may not pass an organization; the scope then holds the parent alone. */
+function organizationName(): string {
+  try {
+    return pulumi.getOrganization();
+  } catch {
+    return "";
+  }
+}
