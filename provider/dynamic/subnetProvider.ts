@@ -3,6 +3,7 @@ import { SubnetInUseError } from "../core/errors.js";
 import { createSubnetSchema, parseInput } from "../core/schemas.js";
 import { parseCidr } from "../core/address.js";
 import { parseSubnetLayout } from "../core/subnetLayout.js";
+import { assertChildRules } from "../core/prefixPolicy.js";
 import type { Subnet } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE } from "./resourceIdentity.js";
@@ -66,8 +67,12 @@ export async function check(_olds: Props, news: Props) {
   if (hasUnknown(news)) return { inputs: news, failures: [] };
   try {
     const parsed = parseInput(createSubnetSchema, userInputs(news, SUBNET_INPUTS));
-    // A carved child's CIDR is chosen at create: only a given one has a layout to check now.
-    if (parsed.cidr !== undefined) parseSubnetLayout(parsed.cidr, parsed);
+    // A carved child's CIDR is chosen at create: only a given one has a layout and rules to check now.
+    if (parsed.cidr !== undefined) {
+      const layout = parseSubnetLayout(parsed.cidr, parsed);
+      const rule = (key: "minPrefixLength" | "maxPrefixLength" | "defaultPrefixLength") => parsed[key] ?? null;
+      assertChildRules(layout.cidr, { minPrefixLength: rule("minPrefixLength"), maxPrefixLength: rule("maxPrefixLength"), defaultPrefixLength: rule("defaultPrefixLength") });
+    }
   } catch (error) {
     return { inputs: news, failures: failuresOf(error) };
   }

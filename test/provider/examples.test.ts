@@ -10,7 +10,7 @@ import { captureResources, type CapturedResource } from "../helpers/serializedPr
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
 const root = resolve(import.meta.dirname, "..", "..");
-const examples = ["quickstart", "multi-stack/network", "multi-stack/app", "ipv6"];
+const examples = ["quickstart", "multi-stack/network", "multi-stack/app", "ipv6", "child-subnets"];
 let db: TestDatabase;
 let host: ProviderHost;
 
@@ -33,17 +33,18 @@ afterAll(async () => {
 /** Mocked engine state: Subnets get a subnetId output, the StackReference serves the network stack's. */
 function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   if (type === "pulumi:pulumi:StackReference") return { ...inputs, outputs: { appsSubnetId: "apps-id" } };
-  if (typeof inputs.cidr === "string") return { ...inputs, subnetId: `${name}-id` };
+  if (!("subnetId" in inputs)) return { ...inputs, subnetId: `${name}-id` }; // a Subnet (allocations always name one)
   return inputs;
 }
 
-/** Play the captured registrations through the real host: subnets first, mock ids mapped to real ones. */
+/** Play the captured registrations through the real host: parents, children, allocations; mock ids mapped to real ones. */
 async function deploy(resources: CapturedResource[], ids: Map<string, string>): Promise<Props[]> {
   const outs: Props[] = [];
   const ipam = resources.filter((r) => typeof r.inputs.__provider === "string");
-  for (const r of [...ipam.filter((r) => "cidr" in r.inputs), ...ipam.filter((r) => !("cidr" in r.inputs))]) {
+  const rank = (r: CapturedResource) => ("subnetId" in r.inputs ? 2 : r.inputs.parentId === undefined ? 0 : 1);
+  for (const r of [...ipam].sort((a, b) => rank(a) - rank(b))) {
     const news: Props = {};
-    for (const [k, v] of Object.entries(r.inputs)) if (v !== undefined) news[k] = k === "subnetId" ? ids.get(String(v)) ?? v : v;
+    for (const [k, v] of Object.entries(r.inputs)) if (v !== undefined) news[k] = k === "subnetId" || k === "parentId" ? ids.get(String(v)) ?? v : v;
     const urn = urnOf("", r.name);
     const checked = await host.check(urn, {}, news);
     expect(checked.failures).toEqual([]);
@@ -87,6 +88,16 @@ describe("examples", () => {
       }
       if (name === "ipv6") expect(outs[0]).toMatchObject({ ipVersion: 6, size: "18446744073709551616" });
       if (name === "multi-stack/app") expect(outs[0]).toMatchObject({ prefixLength: 22 });
+      if (name === "child-subnets") {
+        // Registration order under mocks is not program order: compare by shape, not position.
+        const children = outs.filter((out) => typeof out.parentId === "string");
+        expect(children.map((child) => child.prefixLength).sort()).toEqual([22, 24, 28]);
+        expect(new Set(children.map((child) => child.cidr)).size).toBe(3);
+        for (const child of children) expect(child).toMatchObject({ cidr: expect.stringMatching(/^10\.64\./), namespace: "platform" });
+        const api = outs.find((out) => "addresses" in out)!;
+        expect(api.subnetId).toBe(children.find((child) => child.prefixLength === 22)!.subnetId);
+        expect(api.addresses).toHaveLength(3);
+      }
     });
   }
 });

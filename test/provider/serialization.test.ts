@@ -16,3 +16,24 @@ describe("serialized __provider", () => {
     expect(web.inputs.__owner).toBe("proj/dev/web");
   });
 });
+
+describe("resource identity the SDK sends", () => {
+  it("owner is project/stack/name; scope adds the parent's URN, so equal names under different parents differ", async () => {
+    const pulumi = await import("@pulumi/pulumi");
+    const { captureResources } = await import("../helpers/serializedProviders.js");
+    const { IpAllocation } = await import("../../sdk/index.js");
+    const resources = await captureResources(() => {
+      for (const type of ["my:net:Vpc", "my:db:Cluster"]) {
+        const parent = new pulumi.ComponentResource(type, "main");
+        new IpAllocation("gw", { subnetId: "1" }, { parent });
+      }
+      new IpAllocation("top", { subnetId: "1" });
+    });
+    const gws = resources.filter((r) => r.name === "gw");
+    expect(gws.map((r) => r.inputs.__owner)).toEqual(["proj/dev/gw", "proj/dev/gw"]);
+    const scopes = gws.map((r) => String(r.inputs.__scope));
+    expect(scopes[0]).toContain("my:net:Vpc::main");
+    expect(scopes[1]).toContain("my:db:Cluster::main");
+    expect(resources.find((r) => r.name === "top")!.inputs.__scope).not.toContain("urn:");
+  });
+});
