@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { allocateSchema, allocationIdSchema, LIMITS, subnetIdSchema } from "./schemas.js";
+import { allocateSchema, allocationIdSchema, LIMITS, subnetIdSchema, wholeNumber } from "./schemas.js";
 
 /** Which audit events to read: every filter narrows; pages go backwards in time via `before`. */
 export const historyFilterSchema = z.strictObject({
@@ -11,12 +11,7 @@ export const historyFilterSchema = z.strictObject({
   since: z
     .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: "must be an ISO 8601 date or timestamp (2026-01-31 or 2026-01-31T12:00:00Z)" })
     .optional(),
-  limit: z
-    .number({ error: "must be a number" })
-    .int({ error: "must be a whole number" })
-    .min(1, { error: "must be at least 1" })
-    .max(LIMITS.pageSize, { error: `must be at most ${LIMITS.pageSize}` })
-    .optional(),
+  limit: wholeNumber(1, LIMITS.pageSize).optional(),
   /** Opaque cursor: the `next` of the previous page. */
   before: allocationIdSchema.optional(),
 });
@@ -26,7 +21,7 @@ export type HistoryFilter = z.input<typeof historyFilterSchema>;
 export interface AuditEvent {
   readonly id: string;
   readonly at: string;
-  /** subnet.create, subnet.update, subnet.delete, allocate, grow, shrink, release, subnet.import, allocation.import, child.carve and child.return (on the parent) */
+  /** subnet.create, subnet.update, subnet.delete, subnet.claim, allocate, grow, shrink, release, claim, adopt, subnet.import, allocation.import, child.carve and child.return (on the parent) */
   readonly action: string;
   readonly subnetId: string | null;
   readonly cidr: string | null;

@@ -84,12 +84,16 @@ export const subnetFieldsSchema = {
   tags: tagsSchema,
 };
 
+/** A whole number in [min, max], each way out named; `belowMin` replaces the lower-bound message. */
+export const wholeNumber = (min: number, max: number, belowMin = `must be at least ${min}`) =>
+  z
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number" })
+    .min(min, { error: belowMin })
+    .max(max, { error: `must be at most ${max}` });
+
 /** A prefix length as a request field (checked against the address family and the parent's rules later). */
-export const prefixLengthSchema = z
-  .number({ error: "must be a number" })
-  .int({ error: "must be a whole number" })
-  .min(1, { error: "must be at least 1" })
-  .max(128, { error: "must be at most 128" });
+export const prefixLengthSchema = wholeNumber(1, 128);
 
 /** How a child block is chosen: the lowest free aligned one, or one from the smallest free block that fits. */
 export const childStrategySchema = z.enum(["first-fit", "best-fit"], { error: 'must be "first-fit" or "best-fit"' });
@@ -101,6 +105,19 @@ export const childRuleFieldsSchema = {
   minPrefixLength: prefixLengthSchema.nullable(),
   maxPrefixLength: prefixLengthSchema.nullable(),
   defaultPrefixLength: prefixLengthSchema.nullable(),
+};
+
+/** What a create may set and an update may change, each optional. */
+const settableSubnetFields = {
+  allocationPools: subnetFieldsSchema.allocationPools.optional(),
+  gateway: subnetFieldsSchema.gateway.optional(),
+  reserved: subnetFieldsSchema.reserved.optional(),
+  description: subnetFieldsSchema.description.optional(),
+  tags: subnetFieldsSchema.tags.optional(),
+  childrenOnly: childRuleFieldsSchema.childrenOnly.optional(),
+  minPrefixLength: childRuleFieldsSchema.minPrefixLength.optional(),
+  maxPrefixLength: childRuleFieldsSchema.maxPrefixLength.optional(),
+  defaultPrefixLength: childRuleFieldsSchema.defaultPrefixLength.optional(),
 };
 
 const CHILD_ONLY = "can only be given with parentId (when carving a child from a parent)";
@@ -119,15 +136,7 @@ export const createSubnetSchema = z
     idempotencyKey: nonEmptyText(LIMITS.idempotencyKeyLength).optional(),
     claim: claimSchema.optional(),
     namespace: namespaceSchema.optional(),
-    allocationPools: subnetFieldsSchema.allocationPools.optional(),
-    gateway: subnetFieldsSchema.gateway.optional(),
-    reserved: subnetFieldsSchema.reserved.optional(),
-    description: subnetFieldsSchema.description.optional(),
-    tags: subnetFieldsSchema.tags.optional(),
-    childrenOnly: childRuleFieldsSchema.childrenOnly.optional(),
-    minPrefixLength: childRuleFieldsSchema.minPrefixLength.optional(),
-    maxPrefixLength: childRuleFieldsSchema.maxPrefixLength.optional(),
-    defaultPrefixLength: childRuleFieldsSchema.defaultPrefixLength.optional(),
+    ...settableSubnetFields,
   })
   .superRefine((value, context) => {
     const issue = (field: string, message: string) => context.addIssue({ code: "custom", path: [field], message });
@@ -149,15 +158,8 @@ export type CreateSubnetInput = z.input<typeof createSubnetSchema>;
 
 /** Fields absent from an update keep their value; `allocationPools: null` restores the default pools. */
 export const updateSubnetSchema = z.strictObject({
+  ...settableSubnetFields,
   allocationPools: subnetFieldsSchema.allocationPools.nullable().optional(),
-  gateway: subnetFieldsSchema.gateway.optional(),
-  reserved: subnetFieldsSchema.reserved.optional(),
-  description: subnetFieldsSchema.description.optional(),
-  tags: subnetFieldsSchema.tags.optional(),
-  childrenOnly: childRuleFieldsSchema.childrenOnly.optional(),
-  minPrefixLength: childRuleFieldsSchema.minPrefixLength.optional(),
-  maxPrefixLength: childRuleFieldsSchema.maxPrefixLength.optional(),
-  defaultPrefixLength: childRuleFieldsSchema.defaultPrefixLength.optional(),
 });
 export type UpdateSubnetInput = z.input<typeof updateSubnetSchema>;
 
@@ -177,12 +179,7 @@ export const allocateSchema = z
     /** Recorded when the request replays an earlier one by idempotency key (README "Claims"). */
     claim: claimSchema.optional(),
     address: z.string({ error: "must be an address string" }).optional(),
-    count: z
-      .number({ error: "must be a number" })
-      .int({ error: "must be a whole number" })
-      .min(1, { error: "must be at least 1" })
-      .max(LIMITS.maxCount, { error: `must be at most ${LIMITS.maxCount}` })
-      .optional(),
+    count: wholeNumber(1, LIMITS.maxCount).optional(),
     strategy: strategySchema.optional(),
     description: text(LIMITS.descriptionLength).optional(),
     tags: tagsSchema.optional(),
@@ -199,11 +196,7 @@ export type AllocateInput = z.input<typeof allocateSchema>;
 
 export const resizeSchema = z.strictObject({
   allocationId: allocationIdSchema,
-  count: z
-    .number({ error: "must be a number" })
-    .int({ error: "must be a whole number" })
-    .min(1, { error: "must be at least 1 (release the allocation to free every address)" })
-    .max(LIMITS.maxCount, { error: `must be at most ${LIMITS.maxCount}` }),
+  count: wholeNumber(1, LIMITS.maxCount, "must be at least 1 (release the allocation to free every address)"),
 });
 
 export const subnetFilterSchema = z.strictObject({ namespace: namespaceSchema.optional() });
@@ -217,12 +210,7 @@ export const pageSchema = z.strictObject({
 
 /** Pages of a parent's children in address order: pass the returned `next` (a CIDR) as `after`. */
 export const childPageSchema = z.strictObject({
-  limit: z
-    .number({ error: "must be a number" })
-    .int({ error: "must be a whole number" })
-    .min(1, { error: "must be at least 1" })
-    .max(LIMITS.pageSize, { error: `must be at most ${LIMITS.pageSize}` })
-    .optional(),
+  limit: wholeNumber(1, LIMITS.pageSize).optional(),
   after: z.string({ error: "must be the CIDR returned as `next` by the previous page" }).optional(),
 });
 
