@@ -1,4 +1,4 @@
-import type { SubnetUsage } from "../core/types.js";
+import type { Subnet, SubnetUsage } from "../core/types.js";
 import type { SubnetUsageReport } from "../store/usageQueries.js";
 import type { SubnetTreeReport } from "../store/usageTree.js";
 import { treeLabel } from "./subnetTree.js";
@@ -18,17 +18,18 @@ export interface NamespaceUsage {
 }
 
 /**
- * Sizes add up over the top of each tree only: a child's addresses lie inside its parent, where
- * they already count as in use. `subnets` counts every subnet shown.
+ * Pool sizes add up over the subnets that hand out addresses, each address once: a child's block
+ * already counts as in use in a parent that hands out addresses itself, and a children-only
+ * parent's pool is its children's. `subnets` counts every subnet shown.
  */
 export function namespaceTotals(reports: readonly SubnetUsageReport[]): NamespaceUsage[] {
-  const shown = new Set(reports.map((report) => report.subnet.id));
+  const shown = new Map(reports.map((report) => [report.subnet.id, report.subnet]));
   const totals = new Map<string, { namespace: string; ipVersion: 4 | 6; subnets: number; poolSize: bigint; inUse: bigint; allocated: bigint; outsidePool: bigint }>();
   for (const { subnet, usage } of reports) {
     const key = `${subnet.namespace}\u0000${subnet.ipVersion}`;
     const total = totals.get(key) ?? { namespace: subnet.namespace, ipVersion: subnet.ipVersion, subnets: 0, poolSize: 0n, inUse: 0n, allocated: 0n, outsidePool: 0n };
     total.subnets += 1;
-    if (subnet.parentId === null || !shown.has(subnet.parentId)) {
+    if (ownPoolCounts(subnet, shown)) {
       total.poolSize += BigInt(usage.poolSize);
       total.inUse += BigInt(usage.poolSize) - BigInt(usage.free);
     }
@@ -37,6 +38,15 @@ export function namespaceTotals(reports: readonly SubnetUsageReport[]): Namespac
     totals.set(key, total);
   }
   return [...totals.values()].map((t) => ({ ...t, poolSize: String(t.poolSize), inUse: String(t.inUse), allocated: String(t.allocated), outsidePool: String(t.outsidePool) }));
+}
+
+/** Not children-only, and no shown ancestor hands out addresses (its pool holds this one's block). */
+function ownPoolCounts(subnet: Subnet, shown: ReadonlyMap<string, Subnet>): boolean {
+  if (subnet.childrenOnly) return false;
+  for (let parent = shown.get(subnet.parentId ?? ""); parent !== undefined; parent = shown.get(parent.parentId ?? "")) {
+    if (!parent.childrenOnly) return false;
+  }
+  return true;
 }
 
 /**

@@ -44,7 +44,7 @@ export function registerDemoCommand(program: Command): void {
         for (const subnet of Object.values(subnets)) reportsByUsage.push(await ipam.usageReport(subnet.id));
         printLine();
         printLine(renderUsage(inTreeOrder(reportsByUsage)));
-        const path = await writeSubnetMap(ipam, subnets.web.id, options.out);
+        const { path } = await writeSubnetMap(ipam, subnets.web.id, options.out);
         printLine();
         printLine(`map of ${subnets.web.cidr} written to ${path}`);
         printLine(`done in ${((performance.now() - started) / 1000).toFixed(1)} s — try: ipam history --owner ${stackName(1)}`);
