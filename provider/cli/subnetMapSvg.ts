@@ -75,7 +75,7 @@ export function renderSubnetMap(data: SubnetMapData): string {
       const index = row * columns + column;
       const range = { first: layout.cidr.first + BigInt(index) * cellSize, last: layout.cidr.first + BigInt(index + 1) * cellSize - 1n };
       const block = childCells.get(index);
-      const view = block === undefined ? cellView(layout, range, holdings.get(index), colours) : childCellView(layout, range, block, holdings.get(index));
+      const view = block === undefined ? cellView(layout, range, holdings.get(index), colours, subnet.childrenOnly) : childCellView(layout, range, block, holdings.get(index));
       const x = gridLeft + column * PITCH;
       const stroke = view.flagged ? ` stroke="${MAP_COLOURS.outsidePoolFlag}" stroke-width="2"` : "";
       const child = view.child === undefined ? "" : ` data-child="${escapeXml(view.child)}"`;
@@ -103,7 +103,13 @@ export function renderSubnetMap(data: SubnetMapData): string {
   ].join("\n");
 }
 
-function cellView(layout: SubnetLayout, range: ValueRange, holding: SubnetMapData["cells"][number] | undefined, colours: ReadonlyMap<string, string>): CellView {
+function cellView(
+  layout: SubnetLayout,
+  range: ValueRange,
+  holding: SubnetMapData["cells"][number] | undefined,
+  colours: ReadonlyMap<string, string>,
+  childrenOnly: boolean,
+): CellView {
   const single = range.first === range.last;
   const version = layout.cidr.version;
   const label = single ? formatAddress(version, range.first) : `${formatAddress(version, range.first)}-${formatAddress(version, range.last)}`;
@@ -116,7 +122,7 @@ function cellView(layout: SubnetLayout, range: ValueRange, holding: SubnetMapDat
     return { fill, title, gatewayMarker: hasGateway && !single, flagged: holding.outsidePool !== "0" };
   }
   if (single && hasGateway) return { fill: MAP_COLOURS.gateway, title: `${label}: gateway`, gatewayMarker: false, flagged: false };
-  const [fill, what] = freeCellKind(layout, range);
+  const [fill, what] = freeCellKind(layout, range, childrenOnly);
   return { fill, title: `${label}: ${what}${hasGateway ? " (gateway inside)" : ""}`, gatewayMarker: hasGateway, flagged: false };
 }
 
@@ -140,9 +146,12 @@ function childCellView(layout: SubnetLayout, range: ValueRange, block: MapChildB
   return { fill: MAP_COLOURS.childSubnet, title: `${label}: ${children}${own}`, gatewayMarker: hasGateway, flagged: holding !== undefined && holding.outsidePool !== "0", child: block.subnetId };
 }
 
-/** Free cells: allocatable beats reserved beats outside the pools beats network/broadcast. */
-function freeCellKind(layout: SubnetLayout, range: ValueRange): [string, string] {
-  if (layout.available.some((available) => rangesOverlap(available, range))) return [MAP_COLOURS.free, "free (in a pool)"];
+/**
+ * Free cells: allocatable beats reserved beats outside the pools beats network/broadcast. A
+ * children-only subnet's pools are free for children only, never for addresses.
+ */
+function freeCellKind(layout: SubnetLayout, range: ValueRange, childrenOnly: boolean): [string, string] {
+  if (layout.available.some((available) => rangesOverlap(available, range))) return [MAP_COLOURS.free, childrenOnly ? "free for child subnets (children only)" : "free (in a pool)"];
   if (layout.reserved.some((reserved) => rangesOverlap(reserved, range))) return [MAP_COLOURS.reserved, "reserved"];
   if (rangesOverlap(usableRange(layout.cidr), range)) return [MAP_COLOURS.outsidePools, "free, outside the pools (never handed out)"];
   return [MAP_COLOURS.unusable, "network or broadcast address (not usable)"];
@@ -176,7 +185,7 @@ interface LegendEntry {
 
 function legendEntries(data: SubnetMapData, colours: ReadonlyMap<string, string>, cellBits: number): LegendEntry[] {
   const fixed: LegendEntry[] = [
-    { fill: MAP_COLOURS.free, text: "free, in a pool" },
+    { fill: MAP_COLOURS.free, text: data.subnet.childrenOnly ? "free, in a pool (for child subnets only)" : "free, in a pool" },
     { fill: MAP_COLOURS.outsidePools, text: "free, outside the pools" },
     { fill: MAP_COLOURS.gateway, text: cellBits === 0 ? "gateway" : "gateway (marker)" },
     { fill: MAP_COLOURS.reserved, text: "reserved" },

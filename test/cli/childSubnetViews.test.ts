@@ -171,5 +171,6 @@ describe("ipam map with child subnets", () => {
     expect(painted).toEqual([0, 4, 5, 6, 7]);
     expect(pixelAt(svg, "data-first", "2001:db8:80:100::", 8)).toEqual(hex(MAP_COLOURS.childSubnet));
     expect(svg).toContain("3 child subnets (55340232221128654848 addresses), the first");
+    expect(svg).toContain("<title>2001:db8:80:80::-2001:db8:80:bf:ffff:ffff:ffff:ffff: free for child subnets (children only)</title>");
   });
 });
