@@ -1,7 +1,7 @@
 import { formatAddress } from "../core/address.js";
 import { rangesOverlap, type ValueRange } from "../core/range.js";
 import { parseSubnetLayout, usableRange, type SubnetLayout } from "../core/subnetLayout.js";
-import type { SubnetMapData } from "../store/subnetMapData.js";
+import type { MapChildBlock, SubnetMapData } from "../store/subnetMapData.js";
 import { escapeXml } from "./xmlText.js";
 
 /** Fixed colours: the test reads them back from rendered pixels. */
@@ -13,6 +13,8 @@ export const MAP_COLOURS = {
   gateway: "#111827",
   unusable: "#d1d5db",
   otherOwners: "#78716c",
+  /** Addresses handed to a child subnet: the parent's, but no longer its to allocate. */
+  childSubnet: "#7c3aed",
   outsidePoolFlag: "#dc2626",
   text: "#111827",
 } as const;
@@ -42,6 +44,8 @@ interface CellView {
   readonly title: string;
   readonly gatewayMarker: boolean;
   readonly flagged: boolean;
+  /** The lowest child subnet in the cell, if any. */
+  readonly child?: string;
 }
 
 /**
@@ -60,6 +64,7 @@ export function renderSubnetMap(data: SubnetMapData): string {
   const gridLeft = MARGIN + labelWidth;
   const colours = new Map(data.owners.slice(0, LEGEND_OWNERS).map((owner, rank) => [owner.owner, ownerColour(rank)]));
   const holdings = new Map(data.cells.map((cell) => [cell.cell, cell]));
+  const childCells = cellsOfChildren(data.childBlocks);
   const parts: string[] = [];
 
   for (let row = 0; row < rows; row += 1) {
@@ -69,11 +74,13 @@ export function renderSubnetMap(data: SubnetMapData): string {
     for (let column = 0; column < columns; column += 1) {
       const index = row * columns + column;
       const range = { first: layout.cidr.first + BigInt(index) * cellSize, last: layout.cidr.first + BigInt(index + 1) * cellSize - 1n };
-      const view = cellView(layout, range, holdings.get(index), colours);
+      const block = childCells.get(index);
+      const view = block === undefined ? cellView(layout, range, holdings.get(index), colours, subnet.childrenOnly) : childCellView(layout, range, block, holdings.get(index));
       const x = gridLeft + column * PITCH;
       const stroke = view.flagged ? ` stroke="${MAP_COLOURS.outsidePoolFlag}" stroke-width="2"` : "";
+      const child = view.child === undefined ? "" : ` data-child="${escapeXml(view.child)}"`;
       parts.push(
-        `<rect x="${x}" y="${y}" width="${CELL}" height="${CELL}" fill="${view.fill}"${stroke} data-first="${escapeXml(formatAddress(version, range.first))}"><title>${escapeXml(view.title)}</title></rect>`,
+        `<rect x="${x}" y="${y}" width="${CELL}" height="${CELL}" fill="${view.fill}"${stroke} data-first="${escapeXml(formatAddress(version, range.first))}"${child}><title>${escapeXml(view.title)}</title></rect>`,
       );
       if (view.gatewayMarker) parts.push(`<rect x="${x + 5}" y="${y + 5}" width="6" height="6" fill="${MAP_COLOURS.gateway}"/>`);
     }
@@ -96,7 +103,13 @@ export function renderSubnetMap(data: SubnetMapData): string {
   ].join("\n");
 }
 
-function cellView(layout: SubnetLayout, range: ValueRange, holding: SubnetMapData["cells"][number] | undefined, colours: ReadonlyMap<string, string>): CellView {
+function cellView(
+  layout: SubnetLayout,
+  range: ValueRange,
+  holding: SubnetMapData["cells"][number] | undefined,
+  colours: ReadonlyMap<string, string>,
+  childrenOnly: boolean,
+): CellView {
   const single = range.first === range.last;
   const version = layout.cidr.version;
   const label = single ? formatAddress(version, range.first) : `${formatAddress(version, range.first)}-${formatAddress(version, range.last)}`;
@@ -109,13 +122,36 @@ function cellView(layout: SubnetLayout, range: ValueRange, holding: SubnetMapDat
     return { fill, title, gatewayMarker: hasGateway && !single, flagged: holding.outsidePool !== "0" };
   }
   if (single && hasGateway) return { fill: MAP_COLOURS.gateway, title: `${label}: gateway`, gatewayMarker: false, flagged: false };
-  const [fill, what] = freeCellKind(layout, range);
+  const [fill, what] = freeCellKind(layout, range, childrenOnly);
   return { fill, title: `${label}: ${what}${hasGateway ? " (gateway inside)" : ""}`, gatewayMarker: hasGateway, flagged: false };
 }
 
-/** Free cells: allocatable beats reserved beats outside the pools beats network/broadcast. */
-function freeCellKind(layout: SubnetLayout, range: ValueRange): [string, string] {
-  if (layout.available.some((available) => rangesOverlap(available, range))) return [MAP_COLOURS.free, "free (in a pool)"];
+/** Each cell covered by a child subnet, with its block (the grid has at most 2^14 cells). */
+function cellsOfChildren(blocks: readonly MapChildBlock[]): Map<number, MapChildBlock> {
+  const cells = new Map<number, MapChildBlock>();
+  for (const block of blocks) for (let cell = block.firstCell; cell <= block.lastCell; cell += 1) cells.set(cell, block);
+  return cells;
+}
+
+/**
+ * A cell holding a child subnet is painted as the child's, even when the parent's own addresses
+ * share it (a cell larger than the child): the title tells both.
+ */
+function childCellView(layout: SubnetLayout, range: ValueRange, block: MapChildBlock, holding: SubnetMapData["cells"][number] | undefined): CellView {
+  const version = layout.cidr.version;
+  const label = range.first === range.last ? formatAddress(version, range.first) : `${formatAddress(version, range.first)}-${formatAddress(version, range.last)}`;
+  const children = block.children === 1 ? `child subnet ${block.subnetId} (${block.cidr})` : `${block.children} child subnets (${block.addresses} addresses), the first ${block.subnetId} (${block.cidr})`;
+  const own = holding === undefined ? "" : `; ${holding.allocated} allocated in the parent, ${holding.ownerAddresses} by ${holding.owner}`;
+  const hasGateway = layout.gateway !== null && layout.gateway.value >= range.first && layout.gateway.value <= range.last;
+  return { fill: MAP_COLOURS.childSubnet, title: `${label}: ${children}${own}`, gatewayMarker: hasGateway, flagged: holding !== undefined && holding.outsidePool !== "0", child: block.subnetId };
+}
+
+/**
+ * Free cells: allocatable beats reserved beats outside the pools beats network/broadcast. A
+ * children-only subnet's pools are free for children only, never for addresses.
+ */
+function freeCellKind(layout: SubnetLayout, range: ValueRange, childrenOnly: boolean): [string, string] {
+  if (layout.available.some((available) => rangesOverlap(available, range))) return [MAP_COLOURS.free, childrenOnly ? "free for child subnets (children only)" : "free (in a pool)"];
   if (layout.reserved.some((reserved) => rangesOverlap(reserved, range))) return [MAP_COLOURS.reserved, "reserved"];
   if (rangesOverlap(usableRange(layout.cidr), range)) return [MAP_COLOURS.outsidePools, "free, outside the pools (never handed out)"];
   return [MAP_COLOURS.unusable, "network or broadcast address (not usable)"];
@@ -130,7 +166,12 @@ function layoutSummary(layout: SubnetLayout): string {
 
 function cellSummary(cellBits: number, columns: number, data: SubnetMapData): string {
   const each = cellBits === 0 ? "one address per cell" : `each cell is 2^${cellBits} addresses, coloured by the owner holding most of it`;
-  return `${each}, ${columns} per row · ${data.owners.length} owner(s)`;
+  const children = childTotals(data.childBlocks);
+  return `${each}, ${columns} per row · ${data.owners.length} owner(s)${children.count > 0 ? ` · ${children.count} child subnet(s)` : ""}`;
+}
+
+function childTotals(blocks: readonly MapChildBlock[]): { count: number; addresses: bigint } {
+  return { count: blocks.reduce((sum, block) => sum + block.children, 0), addresses: blocks.reduce((sum, block) => sum + BigInt(block.addresses), 0n) };
 }
 
 interface LegendEntry {
@@ -138,17 +179,23 @@ interface LegendEntry {
   readonly text: string;
   readonly owner?: string;
   readonly outline?: boolean;
+  /** A fixed entry's name, for tools reading the SVG. */
+  readonly kind?: string;
 }
 
 function legendEntries(data: SubnetMapData, colours: ReadonlyMap<string, string>, cellBits: number): LegendEntry[] {
   const fixed: LegendEntry[] = [
-    { fill: MAP_COLOURS.free, text: "free, in a pool" },
+    { fill: MAP_COLOURS.free, text: data.subnet.childrenOnly ? "free, in a pool (for child subnets only)" : "free, in a pool" },
     { fill: MAP_COLOURS.outsidePools, text: "free, outside the pools" },
     { fill: MAP_COLOURS.gateway, text: cellBits === 0 ? "gateway" : "gateway (marker)" },
     { fill: MAP_COLOURS.reserved, text: "reserved" },
     { fill: MAP_COLOURS.unusable, text: "network / broadcast" },
     { fill: MAP_COLOURS.background, text: "allocated outside the pools (red outline)", outline: true },
   ];
+  const children = childTotals(data.childBlocks);
+  if (children.count > 0) {
+    fixed.push({ fill: MAP_COLOURS.childSubnet, text: `child subnet — ${children.count} child subnet(s), ${children.addresses} address(es)`, kind: "child-subnet" });
+  }
   const owners = data.owners.slice(0, LEGEND_OWNERS).map((owner) => ({
     fill: colours.get(owner.owner)!,
     text: `${owner.owner.length > 80 ? `${owner.owner.slice(0, 80)}…` : owner.owner} — ${owner.addresses} address(es) in ${owner.allocations} allocation(s)`,
@@ -160,6 +207,6 @@ function legendEntries(data: SubnetMapData, colours: ReadonlyMap<string, string>
 
 function legendItem(x: number, y: number, entry: LegendEntry): string {
   const stroke = entry.outline ? ` stroke="${MAP_COLOURS.outsidePoolFlag}" stroke-width="2"` : ` stroke="#6b7280" stroke-width="0.5"`;
-  const data = entry.owner === undefined ? "" : ` data-owner="${escapeXml(entry.owner)}"`;
+  const data = entry.owner !== undefined ? ` data-owner="${escapeXml(entry.owner)}"` : entry.kind !== undefined ? ` data-legend="${escapeXml(entry.kind)}"` : "";
   return `<rect x="${x}" y="${y}" width="14" height="14" fill="${entry.fill}"${stroke}${data}/><text x="${x + 22}" y="${y + 11}" class="legend">${escapeXml(entry.text)}</text>`;
 }

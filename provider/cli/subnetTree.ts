@@ -28,6 +28,12 @@ export function subnetTree(subnets: readonly Subnet[]): TreeEntry[] {
   return ordered;
 }
 
+/** Items (usage reports, ...) of these subnets in display order, with their depth. */
+export function inTreeOrder<T extends { readonly subnet: Subnet }>(items: readonly T[]): (T & { depth: number })[] {
+  const bySubnet = new Map(items.map((item) => [item.subnet.id, item]));
+  return subnetTree(items.map((item) => item.subnet)).map((entry) => ({ ...bySubnet.get(entry.subnet.id)!, depth: entry.depth }));
+}
+
 /** The CIDR indented under its parent. */
 export function treeLabel(entry: TreeEntry): string {
   return entry.depth === 0 ? entry.subnet.cidr : `${"  ".repeat(entry.depth - 1)}└ ${entry.subnet.cidr}`;

@@ -1,5 +1,7 @@
+import type { Subnet, SubnetUsage } from "../core/types.js";
 import type { SubnetUsageReport } from "../store/usageQueries.js";
-import { subnetTree, treeLabel } from "./subnetTree.js";
+import type { SubnetTreeReport } from "../store/usageTree.js";
+import { treeLabel } from "./subnetTree.js";
 import { displayText, paint, renderTable } from "./terminal.js";
 import { usageBar } from "./usageBar.js";
 
@@ -15,14 +17,22 @@ export interface NamespaceUsage {
   readonly outsidePool: string;
 }
 
+/**
+ * Pool sizes add up over the subnets that hand out addresses, each address once: a child's block
+ * already counts as in use in a parent that hands out addresses itself, and a children-only
+ * parent's pool is its children's. `subnets` counts every subnet shown.
+ */
 export function namespaceTotals(reports: readonly SubnetUsageReport[]): NamespaceUsage[] {
+  const shown = new Map(reports.map((report) => [report.subnet.id, report.subnet]));
   const totals = new Map<string, { namespace: string; ipVersion: 4 | 6; subnets: number; poolSize: bigint; inUse: bigint; allocated: bigint; outsidePool: bigint }>();
   for (const { subnet, usage } of reports) {
     const key = `${subnet.namespace}\u0000${subnet.ipVersion}`;
     const total = totals.get(key) ?? { namespace: subnet.namespace, ipVersion: subnet.ipVersion, subnets: 0, poolSize: 0n, inUse: 0n, allocated: 0n, outsidePool: 0n };
     total.subnets += 1;
-    total.poolSize += BigInt(usage.poolSize);
-    total.inUse += BigInt(usage.poolSize) - BigInt(usage.free);
+    if (ownPoolCounts(subnet, shown)) {
+      total.poolSize += BigInt(usage.poolSize);
+      total.inUse += BigInt(usage.poolSize) - BigInt(usage.free);
+    }
     total.allocated += BigInt(usage.allocated);
     total.outsidePool += BigInt(usage.outsidePool);
     totals.set(key, total);
@@ -30,8 +40,20 @@ export function namespaceTotals(reports: readonly SubnetUsageReport[]): Namespac
   return [...totals.values()].map((t) => ({ ...t, poolSize: String(t.poolSize), inUse: String(t.inUse), allocated: String(t.allocated), outsidePool: String(t.outsidePool) }));
 }
 
-/** Namespaces, then subnets (children under parents), then holders, then the addresses outside the pools. */
-export function renderUsage(reports: readonly SubnetUsageReport[]): string {
+/** Not children-only, and no shown ancestor hands out addresses (its pool holds this one's block). */
+function ownPoolCounts(subnet: Subnet, shown: ReadonlyMap<string, Subnet>): boolean {
+  if (subnet.childrenOnly) return false;
+  for (let parent = shown.get(subnet.parentId ?? ""); parent !== undefined; parent = shown.get(parent.parentId ?? "")) {
+    if (!parent.childrenOnly) return false;
+  }
+  return true;
+}
+
+/**
+ * Namespaces, then subnets in tree order (children indented under their parent, with columns for
+ * children when any subnet shown has some), then holders, then the addresses outside the pools.
+ */
+export function renderUsage(reports: readonly SubnetTreeReport[], truncated = false): string {
   if (reports.length === 0) return "no subnets";
   const sections: string[] = [];
   const namespaces = namespaceTotals(reports).map((n) => [
@@ -44,13 +66,22 @@ export function renderUsage(reports: readonly SubnetUsageReport[]): string {
   ]);
   sections.push(paint("bold", "Namespaces"), renderTable(["NAMESPACE", "IP", "SUBNETS", "POOL USE", "IN USE / POOL", "OUTSIDE POOLS"], namespaces, ["left", "left", "right", "left", "right", "right"]));
 
-  const byId = new Map(reports.map((report) => [report.subnet.id, report]));
-  const subnets = subnetTree(reports.map((report) => report.subnet)).map((entry) => {
-    const { usage, owners } = byId.get(entry.subnet.id)!;
-    const inUse = BigInt(usage.poolSize) - BigInt(usage.free);
-    return [entry.subnet.id, entry.subnet.namespace, treeLabel(entry), usageBar(inUse, BigInt(usage.poolSize)), `${inUse} / ${usage.poolSize}`, usage.free, usage.allocated, flagged(usage.outsidePool), String(owners.length)];
+  const withChildren = reports.some(({ usage }) => usage.childPrefixes > 0);
+  const subnets = reports.map((report) => {
+    const { subnet, usage, owners } = report;
+    const row = [subnet.id, subnet.namespace, treeLabel(report), ...poolColumns(subnet.childrenOnly, usage), usage.allocated, flagged(usage.outsidePool), String(owners.length)];
+    return withChildren ? [...row, String(usage.childPrefixes), usage.childAddresses, usage.childSpaceFree] : row;
   });
-  sections.push("", paint("bold", "Subnets"), renderTable(["ID", "NAMESPACE", "SUBNET", "POOL USE", "IN USE / POOL", "FREE", "ALLOCATED", "OUTSIDE POOLS", "OWNERS"], subnets, ["right", "left", "left", "left", "right", "right", "right", "right", "right"]));
+  const head = ["ID", "NAMESPACE", "SUBNET", "POOL USE", "IN USE / POOL", "FREE", "ALLOCATED", "OUTSIDE POOLS", "OWNERS"];
+  const align = ["right", "left", "left", "left", "right", "right", "right", "right", "right"] as const;
+  sections.push(
+    "",
+    paint("bold", "Subnets"),
+    withChildren
+      ? renderTable([...head, "CHILDREN", "CHILD ADDRESSES", "ROOM FOR CHILDREN"], subnets, [...align, "right", "right", "right"])
+      : renderTable(head, subnets, align),
+  );
+  if (truncated) sections.push(`… and more descendants: the first ${reports.length} subnets of the tree are shown`);
 
   const owners = reports.flatMap(({ subnet, owners: holders }) => holders.map((o) => [subnet.id, subnet.cidr, displayText(o.owner), String(o.allocations), o.addresses]));
   if (owners.length > 0) sections.push("", paint("bold", "Owners"), renderTable(["ID", "SUBNET", "OWNER", "ALLOCATIONS", "ADDRESSES"], owners, ["right", "left", "left", "right", "right"]));
@@ -64,6 +95,16 @@ export function renderUsage(reports: readonly SubnetUsageReport[]): string {
     );
   }
   return sections.join("\n");
+}
+
+/**
+ * POOL USE, IN USE / POOL and FREE. A children-only subnet hands out no addresses, so a pool bar
+ * would read 100% however much room is left for children.
+ */
+function poolColumns(childrenOnly: boolean, usage: SubnetUsage): string[] {
+  if (childrenOnly) return ["children only", "-", "-"];
+  const inUse = BigInt(usage.poolSize) - BigInt(usage.free);
+  return [usageBar(inUse, BigInt(usage.poolSize)), `${inUse} / ${usage.poolSize}`, usage.free];
 }
 
 function flagged(count: string): string {

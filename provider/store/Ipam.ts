@@ -85,10 +85,12 @@ import { inConsistentRead } from "./consistentRead.js";
 import { listAuditEvents } from "./historyQueries.js";
 import { importSnapshot, type ImportOptions, type ImportResult } from "./snapshotImport.js";
 import { readSnapshot } from "./snapshotExport.js";
-import { mapCellBitsSchema, mapGrid, readMapCells, type SubnetMapData } from "./subnetMapData.js";
+import { mapCellBitsSchema, mapGrid, readMapCells, readMapChildBlocks, type SubnetMapData } from "./subnetMapData.js";
 import { outsidePoolAddresses, ownerUsageRows, type SubnetUsageReport } from "./usageQueries.js";
+import { readUsageTree, type SubnetTreeReport } from "./usageTree.js";
 
 export type { SubnetUsageReport } from "./usageQueries.js";
+export type { SubnetTreeReport } from "./usageTree.js";
 export type { SubnetMapData } from "./subnetMapData.js";
 
 export interface IpamOptions {
@@ -539,8 +541,25 @@ export class Ipam {
   }
 
   /**
-   * What a picture of the subnet needs: its layout, and per cell of a grid of at most
-   * 2^maxCellBits cells (default 1,024) who holds its addresses.
+   * `usageReport` for a subnet and each of its descendants (depth first, children in address
+   * order, at most `limit`, default 1,000), read at one moment: what `ipam usage SUBNET` shows.
+   * @throws InvalidInputError, NotFoundError
+   */
+  async usageTreeReport(subnetId: string, options: { limit?: number } = {}): Promise<{ reports: SubnetTreeReport[]; truncated: boolean }> {
+    const id = this.subnetKey(subnetId);
+    const limit = parseInput(z.number().int().min(1).max(LIMITS.pageSize), options?.limit ?? LIMITS.pageSize, "limit");
+    return this.read("computing usage", () =>
+      inConsistentRead(this.pool, async (tx) => {
+        const tree = await readUsageTree(tx, this.t, id, limit);
+        if (tree.reports.length === 0) throw new NotFoundError("subnet", subnetId);
+        return tree;
+      }),
+    );
+  }
+
+  /**
+   * What a picture of the subnet needs: its layout, per cell of a grid of at most 2^maxCellBits
+   * cells (default 1,024) who holds its addresses, and the cells its child subnets cover.
    * @throws InvalidInputError, NotFoundError
    */
   async subnetMap(subnetId: string, options: { maxCellBits?: number } = {}): Promise<SubnetMapData> {
@@ -553,7 +572,8 @@ export class Ipam {
         const layout = layoutOf(row);
         const grid = mapGrid(layout, bits);
         const cells = await readMapCells(tx, this.t, id, layout, grid);
-        return { subnet: subnetFromRow(row, layout), grid, cells, owners: await ownerUsageRows(tx, this.t, id) };
+        const childBlocks = await readMapChildBlocks(tx, this.t, id, layout, grid);
+        return { subnet: subnetFromRow(row, layout), grid, cells, owners: await ownerUsageRows(tx, this.t, id), childBlocks };
       }),
     );
   }

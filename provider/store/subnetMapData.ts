@@ -11,6 +11,8 @@ export interface SubnetMapData {
   readonly grid: MapGrid;
   readonly cells: readonly MapCellHolding[];
   readonly owners: readonly OwnerUsage[];
+  /** Cells held by child subnets (read in the same snapshot as `cells`), lowest first. */
+  readonly childBlocks: readonly MapChildBlock[];
 }
 
 /** At most 2^14 cells: a picture, not a table of every address. */
@@ -76,5 +78,54 @@ export async function readMapCells(db: CommonQueryMethods, t: Tables, subnetId: 
     allocated: row.allocated,
     outsidePool: row.outside_pool,
     owners: row.owners,
+  }));
+}
+
+/**
+ * Cells `firstCell`..`lastCell` held by child subnets. Children are aligned blocks, so a child at
+ * least as large as a cell covers whole cells (one block per child), and smaller children never
+ * cross a cell boundary (one block per cell, `children` of them).
+ */
+export interface MapChildBlock {
+  readonly firstCell: number;
+  readonly lastCell: number;
+  readonly children: number;
+  /** Addresses of these cells covered by the children. */
+  readonly addresses: string;
+  /** The lowest child of the block. */
+  readonly subnetId: string;
+  readonly cidr: string;
+}
+
+const childBlockRow = z.object({
+  first_cell: z.string(),
+  last_cell: z.string(),
+  children: z.number(),
+  addresses: z.string(),
+  subnet_id: z.number(),
+  cidr: z.string(),
+});
+
+/** The cells each child of the subnet covers: one row per block, never per address (a /48 of /64s is 2^14 rows at most). */
+export async function readMapChildBlocks(db: CommonQueryMethods, t: Tables, subnetId: number, layout: SubnetLayout, grid: MapGrid): Promise<MapChildBlock[]> {
+  const cellSize = (1n << BigInt(grid.cellBits)).toString();
+  const first = layout.cidr.first.toString();
+  const rows = await db.any(sql.type(childBlockRow)`
+    WITH child AS (
+      SELECT id, cidr, ${t.inetToOrdinal}(network(cidr)) AS lo, ${t.inetToOrdinal}(broadcast(cidr)) AS hi
+      FROM ${t.subnet} WHERE parent_id = ${subnetId}
+    )
+    SELECT div(lo - ${first}::numeric, ${cellSize}::numeric)::text AS first_cell, div(hi - ${first}::numeric, ${cellSize}::numeric)::text AS last_cell,
+           count(*)::int AS children, sum(hi - lo + 1)::text AS addresses,
+           (array_agg(id ORDER BY cidr))[1] AS subnet_id, (array_agg(cidr::text ORDER BY cidr))[1] AS cidr
+    FROM child GROUP BY 1, 2 ORDER BY min(lo)
+  `);
+  return rows.map((row) => ({
+    firstCell: Number(row.first_cell),
+    lastCell: Number(row.last_cell),
+    children: row.children,
+    addresses: row.addresses,
+    subnetId: String(row.subnet_id),
+    cidr: row.cidr,
   }));
 }

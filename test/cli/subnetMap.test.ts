@@ -55,7 +55,7 @@ describe("ipam map", () => {
     const out = join(dir, "map.svg");
     const result = await ipam(["map", "10.70.0.0/26", "--out", out, "--json"]);
     expect(result.code).toBe(0);
-    expect(jsonOf(result)).toEqual({ subnetId: subnet.id, file: out });
+    expect(jsonOf(result)).toEqual({ subnetId: subnet.id, file: out, grid: { cellBits: 0, cellCount: 64 }, childBlocks: [] });
     const svg = await readFile(out, "utf8");
     expect(svg).not.toContain("<script>");
     expect(svg).toContain("team&lt;a&gt;&amp;&apos;b&quot; &lt;script&gt;");

@@ -258,6 +258,7 @@ describe("Ipam methods under random hostile input", () => {
       ["deleteSubnet", (a) => ipam.deleteSubnet(a as never), ["subnetId"]],
       ["history", (a) => ipam.history(a as never), ["subnetId", "address", "owner", "allocationId", "since", "limit", "before"]],
       ["usageReport", (a) => ipam.usageReport(a as never), ["subnetId"]],
+      ["usageTreeReport", (a, b) => ipam.usageTreeReport(a as never, b as never), ["subnetId", "limit"]],
       ["subnetMap", (a, b) => ipam.subnetMap(a as never, b as never), ["subnetId", "maxCellBits"]],
       ["exportSnapshot", (a) => ipam.exportSnapshot(a as never), ["namespace"]],
       ["importSnapshot", (a, b) => ipam.importSnapshot(a as never, b as never), ["version", "subnets", "allocations", "exportedAt", "namespace", "snapshot", "format"]],

@@ -6,6 +6,7 @@ import { DATABASE_URL_VARIABLE, type GlobalOptions } from "../databaseSelection.
 import { DEMO_NAMESPACE, DEMO_SUBNETS, stackName, stackPlan, type DemoSubnet } from "../demo/demoPlan.js";
 import { UsageError } from "../exitCodes.js";
 import { wholeNumber } from "../optionParsers.js";
+import { inTreeOrder } from "../subnetTree.js";
 import { note, paint, printLine, startProgress, type Progress } from "../terminal.js";
 import { renderUsage } from "../usageView.js";
 import { writeSubnetMap } from "./mapCommand.js";
@@ -42,8 +43,8 @@ export function registerDemoCommand(program: Command): void {
         const reportsByUsage = [];
         for (const subnet of Object.values(subnets)) reportsByUsage.push(await ipam.usageReport(subnet.id));
         printLine();
-        printLine(renderUsage(reportsByUsage));
-        const path = await writeSubnetMap(ipam, subnets.web.id, options.out);
+        printLine(renderUsage(inTreeOrder(reportsByUsage)));
+        const { path } = await writeSubnetMap(ipam, subnets.web.id, options.out);
         printLine();
         printLine(`map of ${subnets.web.cidr} written to ${path}`);
         printLine(`done in ${((performance.now() - started) / 1000).toFixed(1)} s — try: ipam history --owner ${stackName(1)}`);

@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import type { Ipam } from "../../store/Ipam.js";
+import type { Ipam, SubnetMapData } from "../../store/Ipam.js";
 import { withIpam } from "../databaseSelection.js";
 import { subnetIdOf } from "../subnetReference.js";
 import { renderSubnetMap } from "../subnetMapSvg.js";
@@ -11,25 +11,25 @@ import { printJson, printLine } from "../terminal.js";
 export function registerMapCommand(program: Command): void {
   program
     .command("map")
-    .description("draw a subnet as an SVG grid: pools, gateway, reserved, and allocated blocks coloured by owner")
+    .description("draw a subnet as an SVG grid: pools, gateway, reserved, allocated blocks coloured by owner, and the blocks of its child subnets")
     .argument("<subnet>", "subnet id or CIDR")
     .requiredOption("--out <file.svg>", "where to write the SVG")
     .option("--namespace <name>", "namespace of the CIDR when it exists in several")
-    .option("--json", "print what was written as JSON")
+    .option("--json", "print what was written as JSON: the file, the grid and the cells of each child subnet")
     .action((reference: string, options: { out: string; namespace?: string; json?: boolean }, command: Command) =>
       withIpam(command, "read", async (ipam) => {
         const subnetId = await subnetIdOf(ipam, reference, options.namespace);
-        const path = await writeSubnetMap(ipam, subnetId, options.out);
-        if (options.json) return printJson({ subnetId, file: path });
+        const { path, data } = await writeSubnetMap(ipam, subnetId, options.out);
+        if (options.json) return printJson({ subnetId, file: path, grid: data.grid, childBlocks: data.childBlocks });
         printLine(`wrote ${path}`);
       }),
     );
 }
 
-/** Render one subnet to `out`; returns the absolute path. */
-export async function writeSubnetMap(ipam: Ipam, subnetId: string, out: string): Promise<string> {
-  const svg = renderSubnetMap(await ipam.subnetMap(subnetId));
+/** Render one subnet to `out`; returns the absolute path and what was drawn. */
+export async function writeSubnetMap(ipam: Ipam, subnetId: string, out: string): Promise<{ path: string; data: SubnetMapData }> {
+  const data = await ipam.subnetMap(subnetId);
   const path = resolve(out);
-  await writeFile(path, svg);
-  return path;
+  await writeFile(path, renderSubnetMap(data));
+  return { path, data };
 }

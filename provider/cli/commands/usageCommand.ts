@@ -1,28 +1,36 @@
 import type { Command } from "commander";
-import type { SubnetUsageReport } from "../../store/usageQueries.js";
+import type { SubnetTreeReport } from "../../store/usageTree.js";
 import { withIpam } from "../databaseSelection.js";
-import { resolveSubnet } from "../subnetReference.js";
+import { subnetIdOf } from "../subnetReference.js";
+import { inTreeOrder } from "../subnetTree.js";
 import { printJson, printLine } from "../terminal.js";
 import { namespaceTotals, renderUsage } from "../usageView.js";
 
-/** `ipam usage [subnet]`: utilization per subnet and namespace, holders, addresses outside pools. */
+/**
+ * `ipam usage [subnet]`: utilization per subnet and namespace, holders, addresses outside pools.
+ * One subnet comes with its descendants (children, their children, ...), read at one moment.
+ */
 export function registerUsageCommand(program: Command): void {
   program
     .command("usage")
-    .description("utilization per subnet and namespace with bars, the owners holding addresses, and allocations outside the pools")
-    .argument("[subnet]", "one subnet (id or CIDR); default all")
+    .description("utilization per subnet and namespace with bars, the owners holding addresses, and allocations outside the pools; a subnet with its child subnets as a tree")
+    .argument("[subnet]", "one subnet (id or CIDR) and its descendants; default all")
     .option("--namespace <name>", "only this namespace (or: the namespace of the CIDR)")
     .option("--json", "print JSON")
     .action((reference: string | undefined, options: { namespace?: string; json?: boolean }, command: Command) =>
       withIpam(command, "read", async (ipam) => {
-        const subnets =
-          reference === undefined
-            ? await ipam.listSubnets(options.namespace === undefined ? {} : { namespace: options.namespace })
-            : [await resolveSubnet(ipam, reference, options.namespace)];
-        const reports: SubnetUsageReport[] = [];
-        for (const subnet of subnets) reports.push(await ipam.usageReport(subnet.id));
-        if (options.json) return printJson({ namespaces: namespaceTotals(reports), subnets: reports });
-        printLine(renderUsage(reports));
+        let reports: SubnetTreeReport[];
+        let truncated = false;
+        if (reference === undefined) {
+          const subnets = await ipam.listSubnets(options.namespace === undefined ? {} : { namespace: options.namespace });
+          const unordered = [];
+          for (const subnet of subnets) unordered.push(await ipam.usageReport(subnet.id));
+          reports = inTreeOrder(unordered);
+        } else {
+          ({ reports, truncated } = await ipam.usageTreeReport(await subnetIdOf(ipam, reference, options.namespace)));
+        }
+        if (options.json) return printJson({ namespaces: namespaceTotals(reports), subnets: reports, truncated });
+        printLine(renderUsage(reports, truncated));
       }),
     );
 }

@@ -1,0 +1,57 @@
+import { sql, type CommonQueryMethods } from "slonik";
+import { z } from "zod";
+import { LIMITS } from "../core/schemas.js";
+import { getSubnetRow } from "./subnetQueries.js";
+import { layoutOf } from "./subnetRecords.js";
+import { readSubnetTree } from "./subnetTree.js";
+import type { Tables } from "./tables.js";
+import { outsidePoolAddresses, type OwnerUsage, type SubnetUsageReport } from "./usageQueries.js";
+
+/** One subnet of a tree with its usage report: 0 deep for the subnet asked for, 1 for its children, ... */
+export interface SubnetTreeReport extends SubnetUsageReport {
+  readonly depth: number;
+}
+
+/**
+ * A subnet and its descendants (depth first, children in address order, at most `limit`), each
+ * with its usage, holders and addresses outside its pools: what `ipam usage SUBNET` shows. Run it
+ * inside one consistent read. An empty list: the subnet does not exist.
+ */
+export async function readUsageTree(
+  db: CommonQueryMethods,
+  t: Tables,
+  rootId: number,
+  limit: number,
+): Promise<{ reports: SubnetTreeReport[]; truncated: boolean }> {
+  const { entries, truncated } = await readSubnetTree(db, t, rootId, 64, limit);
+  const owners = await ownersBySubnet(db, t, entries.map((entry) => Number(entry.subnet.id)));
+  const reports: SubnetTreeReport[] = [];
+  for (const { subnet, depth, usage } of entries) {
+    const id = Number(subnet.id);
+    // Only subnets with such addresses pay for the query (its condition depends on each layout).
+    const outsidePool = usage.outsidePool === "0" ? [] : await outsidePoolAddresses(db, t, id, layoutOf((await getSubnetRow(db, t, id))!), LIMITS.pageSize);
+    reports.push({ subnet, depth, usage, owners: owners.get(id) ?? [], outsidePool });
+  }
+  return { reports, truncated };
+}
+
+const ownerRow = z.object({ subnet_id: z.number(), owner: z.string(), allocations: z.number(), addresses: z.string() });
+
+/** Who holds how much of each subnet, largest holder first: one query for the whole tree. */
+async function ownersBySubnet(db: CommonQueryMethods, t: Tables, ids: readonly number[]): Promise<Map<number, OwnerUsage[]>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.any(sql.type(ownerRow)`
+    SELECT x.subnet_id, a.owner, count(DISTINCT a.id)::int AS allocations, count(*)::text AS addresses
+    FROM ${t.allocatedAddress} x JOIN ${t.allocation} a ON a.id = x.allocation_id
+    WHERE x.subnet_id = ANY(${sql.array([...ids], "int4")})
+    GROUP BY x.subnet_id, a.owner
+    ORDER BY x.subnet_id, count(*) DESC, a.owner
+  `);
+  const bySubnet = new Map<number, OwnerUsage[]>();
+  for (const row of rows) {
+    const owners = bySubnet.get(row.subnet_id) ?? [];
+    owners.push({ owner: row.owner, allocations: row.allocations, addresses: row.addresses });
+    bySubnet.set(row.subnet_id, owners);
+  }
+  return bySubnet;
+}
