@@ -22,17 +22,33 @@ export interface Latency {
  * `operation(client)` gets the loop's index so a scenario can give each client its own subnet.
  */
 export async function throughput(clients: number, durationMs: number, operation: (client: number) => Promise<unknown>): Promise<Throughput> {
+  const deadline = performance.now() + durationMs;
+  let started = 0;
+  return runLoops(clients, () => (performance.now() < deadline ? started++ : undefined), (_, client) => operation(client));
+}
+
+/**
+ * Run exactly `total` calls of `operation` from `clients` concurrent loops, each loop taking the
+ * next call's index (0 … total-1) when it is free; the rate is successful calls over the batch's wall
+ * time. For comparing two paths on the same amount of work.
+ */
+export async function throughputOfCount(clients: number, total: number, operation: (index: number, client: number) => Promise<unknown>): Promise<Throughput> {
+  let taken = 0;
+  return runLoops(clients, () => (taken < total ? taken++ : undefined), operation);
+}
+
+/** Each loop asks `next` for the index of its next call and stops when there is none. */
+async function runLoops(clients: number, next: () => number | undefined, operation: (index: number, client: number) => Promise<unknown>): Promise<Throughput> {
   let operations = 0;
   let errors = 0;
   let firstError: unknown;
   const start = performance.now();
   const cpuStart = process.cpuUsage();
-  const deadline = start + durationMs;
   await Promise.all(
     Array.from({ length: clients }, async (_, client) => {
-      while (performance.now() < deadline) {
+      for (let index = next(); index !== undefined; index = next()) {
         try {
-          await operation(client);
+          await operation(index, client);
           operations += 1;
         } catch (error) {
           errors += 1;
@@ -99,4 +115,19 @@ export async function interleavedLatency(samples: number, operations: readonly (
     }
   }
   return times.map((series) => ({ samples, p50Ms: round(percentile(series, 0.5), 3), p99Ms: round(percentile(series, 0.99), 3) }));
+}
+
+/** Two runs of the same work taken as one: their calls and wall times added. */
+export function combined(a: Throughput, b: Throughput): Throughput {
+  const operations = a.operations + b.operations;
+  const seconds = a.seconds + b.seconds;
+  const cpuMs = a.clientCpuMsPerOp * a.operations + b.clientCpuMsPerOp * b.operations;
+  return {
+    clients: a.clients,
+    operations,
+    seconds: round(seconds, 3),
+    perSecond: round(operations / seconds, 1),
+    errors: a.errors + b.errors,
+    clientCpuMsPerOp: round(cpuMs / Math.max(1, operations), 3),
+  };
 }

@@ -37,6 +37,7 @@ export function formatReport(report: BenchReport): string {
       continue;
     }
     for (const c of scenario.checks) checks.push([scenario.id, c.name, number(c.value), `${c.direction === "atLeast" ? "≥" : "≤"} ${c.target}`, c.met ? "yes" : "MISSED"]);
+    for (const r of scenario.reported ?? []) checks.push([scenario.id, r.name, number(r.value), "none", "-"]);
   }
   lines.push(checks.toString());
   for (const scenario of report.scenarios) {

@@ -56,7 +56,7 @@ async function main(): Promise<void> {
       const bulk = await bulkAllocation(context, fill.emptyV4);
       const random = await randomAtFill(context);
       const neutron = await neutronAblation(context, one.rate);
-      const provider = await providerPath();
+      const provider = await providerPath(context);
       const report: BenchReport = {
         startedAt,
         server: database.serverVersion,

@@ -10,12 +10,19 @@ export interface Check {
   readonly reason?: string;
 }
 
+/** A headline figure for a scenario the issue sets no target for: a table row with no pass/fail. */
+export interface Reported {
+  readonly name: string;
+  readonly value: number;
+}
+
 export interface ScenarioResult {
   readonly id: string;
   readonly title: string;
   /** Raw figures (rates, latencies, counts) the checks are computed from. */
   readonly figures: Record<string, number>;
   readonly checks: readonly Check[];
+  readonly reported?: readonly Reported[];
   /** Set when the scenario could not be measured in this run, with the reason. */
   readonly notMeasured?: string;
 }

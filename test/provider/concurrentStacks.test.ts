@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ipam } from "../../provider/store/index.js";
-import { startProviderHost, urnOf, type ProviderHost } from "../helpers/providerHost.js";
-import { serializedProviders } from "../helpers/serializedProviders.js";
+import { startProviderHost, urnOf, type ProviderHost } from "../../harness/providerHost.js";
+import { serializedProviders } from "../../harness/serializedProviders.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
 const STACKS = 8;

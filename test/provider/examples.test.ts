@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { pathToFileURL } from "node:url";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startProviderHost, urnOf, type ProviderHost, type Props } from "../helpers/providerHost.js";
-import { captureResources, type CapturedResource } from "../helpers/serializedProviders.js";
+import { startProviderHost, urnOf, type ProviderHost, type Props } from "../../harness/providerHost.js";
+import { captureResources, type CapturedResource } from "../../harness/serializedProviders.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
 const root = resolve(import.meta.dirname, "..", "..");

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startProviderHost, urnOf, type ProviderHost, type Props } from "../helpers/providerHost.js";
-import { serializedProviders } from "../helpers/serializedProviders.js";
+import { startProviderHost, urnOf, type ProviderHost, type Props } from "../../harness/providerHost.js";
+import { serializedProviders } from "../../harness/serializedProviders.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
 const SENTINEL = "S3ntinel-Pw-9d1f";

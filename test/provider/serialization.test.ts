@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { serializedProviders } from "../helpers/serializedProviders.js";
+import { serializedProviders } from "../../harness/serializedProviders.js";
 
 describe("serialized __provider", () => {
   it("is small, holds only the implementation path, and no URL or password", async () => {

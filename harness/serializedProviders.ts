@@ -38,7 +38,7 @@ export async function captureResources(
 
 /** The `__provider` strings for Subnet and IpAllocation, and the owner the SDK computes for `name`. */
 export async function serializedProviders(project = "proj", stack = "dev") {
-  const { Subnet, IpAllocation } = await import("../../sdk/index.js");
+  const { Subnet, IpAllocation } = await import("../sdk/index.js");
   const resources = await captureResources(() => {
     const subnet = new Subnet("net", { cidr: "10.0.0.0/24" });
     new IpAllocation("web", { subnetId: subnet.subnetId });
