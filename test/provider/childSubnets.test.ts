@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ipam } from "../../provider/store/index.js";
-import { startProviderHost, urnOf, type ProviderHost, type Props } from "../helpers/providerHost.js";
-import { serializedProviders } from "../helpers/serializedProviders.js";
+import { startProviderHost, urnOf, type ProviderHost, type Props } from "../../harness/providerHost.js";
+import { serializedProviders } from "../../harness/serializedProviders.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
 // Child subnets (issue 7) as the engine drives them: `Subnet` with `parentId` and `prefixLength`.

@@ -20,7 +20,7 @@ describe("serialized __provider", () => {
 describe("resource identity the SDK sends", () => {
   it("owner is project/stack/name; scope adds the parent's URN, so equal names under different parents differ", async () => {
     const pulumi = await import("@pulumi/pulumi");
-    const { captureResources } = await import("../helpers/serializedProviders.js");
+    const { captureResources } = await import("../../harness/serializedProviders.js");
     const { IpAllocation } = await import("../../sdk/index.js");
     const resources = await captureResources(() => {
       for (const type of ["my:net:Vpc", "my:db:Cluster"]) {
