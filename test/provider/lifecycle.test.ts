@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ipam } from "../../provider/store/index.js";
 import { startProviderHost, urnOf, type ProviderHost, type Props } from "../helpers/providerHost.js";
 import { serializedProviders } from "../helpers/serializedProviders.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
+import { createLeastPrivilegeDatabase, type LeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-let db: TestDatabase;
+let db: LeastPrivilegeDatabase;
 let host: ProviderHost;
 let direct: Ipam;
 let P: Awaited<ReturnType<typeof serializedProviders>>;
@@ -13,11 +13,11 @@ const subnetUrn = urnOf("ipam:Subnet", "net");
 const allocUrn = urnOf("ipam:IpAllocation", "web");
 
 beforeAll(async () => {
-  db = await createTestDatabase("provlife");
+  db = await createLeastPrivilegeDatabase("provlife");
   P = await serializedProviders();
   const { IPAM_DATABASE_URL: _drop, ...env } = process.env;
   host = await startProviderHost({ ...env, CI: "true" });
-  await host.configure({ "ipam:databaseUrl": db.url });
+  await host.configure({ "ipam:databaseUrl": db.appUrl });
   direct = await Ipam.open({ databaseUrl: db.url });
 });
 afterAll(async () => {
