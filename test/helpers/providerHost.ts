@@ -29,6 +29,15 @@ export interface ProviderHost {
   close(): Promise<void>;
 }
 
+/**
+ * `props` as the host will receive them: through a protobuf Struct and back. Throws for what a Struct
+ * cannot hold (undefined, bigint, functions); strings come back as valid UTF-8 (unpaired surrogates dropped).
+ */
+export function overTheWire(props: Props): Props {
+  const struct = structproto.Struct.fromJavaScript(props);
+  return structproto.Struct.deserializeBinary(struct.serializeBinary()).toJavaScript();
+}
+
 const hostScript = join(dirname(require_resolve("@pulumi/pulumi/package.json")), "cmd", "dynamic-provider", "index.js");
 
 export function urnOf(type: string, name: string, stack = "dev", project = "proj"): string {

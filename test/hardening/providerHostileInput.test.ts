@@ -1,0 +1,164 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ALLOCATION_INPUTS } from "../../provider/dynamic/allocationProvider.js";
+import { SUBNET_INPUTS } from "../../provider/dynamic/subnetProvider.js";
+import { Ipam } from "../../provider/store/index.js";
+import { databaseFingerprint } from "../helpers/databaseFingerprint.js";
+import { createHostileFixture, hostileCases, type HostileCase, type HostileFixture } from "../helpers/hostileCases.js";
+import { checkInvariants } from "../helpers/invariants.js";
+import { createLeastPrivilegeDatabase, type LeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
+import { overTheWire, startProviderHost, urnOf, type ProviderHost, type Props } from "../helpers/providerHost.js";
+import { serializedProviders } from "../helpers/serializedProviders.js";
+
+let db: LeastPrivilegeDatabase;
+let admin: pg.Client;
+let host: ProviderHost;
+let fixture: HostileFixture;
+let P: Awaited<ReturnType<typeof serializedProviders>>;
+
+beforeAll(async () => {
+  db = await createLeastPrivilegeDatabase("provhostile");
+  admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  const direct = await Ipam.open({ databaseUrl: db.url });
+  try {
+    fixture = await createHostileFixture(direct);
+  } finally {
+    await direct.close();
+  }
+  P = await serializedProviders();
+  const { IPAM_DATABASE_URL: _drop, ...env } = process.env;
+  host = await startProviderHost({ ...env, CI: "true" });
+  await host.configure({ "ipam:databaseUrl": db.appUrl });
+});
+afterAll(async () => {
+  await host?.close();
+  await admin?.end();
+  await db?.drop();
+});
+
+type Replay = { readonly resource: "Subnet" | "IpAllocation"; readonly urn: string; readonly props: Props; readonly doing: string };
+
+/**
+ * A core case as the engine would send it: createSubnet input → Subnet inputs, allocate input →
+ * IpAllocation inputs (the SDK sends the owner as the hidden __owner). A string says why it cannot be sent.
+ */
+function asResourceInputs(hostile: HostileCase): Replay | string {
+  const [input] = hostile.args(fixture);
+  if (hostile.method !== "createSubnet" && hostile.method !== "allocate") return "not a Subnet or IpAllocation input";
+  if (input === null || typeof input !== "object" || Array.isArray(input)) return "resource inputs are always an object";
+  const subnet = hostile.method === "createSubnet";
+  const declared: readonly string[] = subnet ? SUBNET_INPUTS : [...ALLOCATION_INPUTS, "owner"];
+  const undeclared = Object.keys(input).filter((key) => !declared.includes(key));
+  if (undeclared.length > 0) return `the provider reads only its declared inputs, not ${undeclared.join(", ")}`;
+  const { owner, ...rest } = input as Props;
+  const props: Props = subnet ? { __provider: P.subnet, ...rest } : { __provider: P.allocation, __owner: owner, ...rest };
+  let received: Props;
+  try {
+    received = overTheWire(props);
+  } catch {
+    return "a protobuf Struct cannot hold the value";
+  }
+  if (!sameOnTheWire(received, props)) return "the host receives a different value";
+  return subnet
+    ? { resource: "Subnet", urn: urnOf("ipam:Subnet", "hostile"), props, doing: "creating a subnet" }
+    : { resource: "IpAllocation", urn: urnOf("ipam:IpAllocation", "hostile"), props, doing: "allocating" };
+}
+
+/** Deep equality in which NaN equals NaN (a Struct carries NaN and infinities as doubles). */
+function sameOnTheWire(a: unknown, b: unknown): boolean {
+  if (typeof a === "number" && typeof b === "number") return Object.is(a, b) || a === b;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => sameOnTheWire(v, b[i]));
+  if (a !== null && b !== null && typeof a === "object" && typeof b === "object") {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && sameOnTheWire((a as Props)[k], (b as Props)[k]));
+  }
+  return a === b;
+}
+
+/** Cases Check lets through, and why; Create (below) refuses every one of them. */
+const CHECK_CANNOT_SEE: Record<string, string> = {
+  // Check never reads the database: only the stored subnet (bounds, gateway, reserved ranges) makes these invalid.
+  "address outside the subnet": "needs the stored subnet",
+  "the gateway": "needs the stored subnet",
+  "the network address": "needs the stored subnet",
+  "the broadcast address": "needs the stored subnet",
+  "a reserved address": "needs the stored subnet",
+  // __owner is hidden and always set by the SDK (project/stack/name); Check validates the rest with a stand-in.
+  "empty owner": "Check validates a missing owner as a stand-in",
+};
+
+/** Cases the engine cannot send as they are, and why (everything else is replayed). */
+const NOT_SENDABLE: Record<string, string> = {
+  // google-protobuf drops a high surrogate that no low one follows (a lone low one survives).
+  "description with an unpaired surrogate": "the host receives a different value",
+  // The host rebuilds objects by assignment, so an own "__proto__" key does not arrive.
+  "tag key __proto__": "the host receives a different value",
+  "owner as an object": "a protobuf Struct cannot hold the value",
+  "count as a bigint": "a protobuf Struct cannot hold the value",
+  "unknown field": "the provider reads only its declared inputs, not evil",
+  "input null": "resource inputs are always an object",
+  "input a string": "resource inputs are always an object",
+  "allocation input as an array": "resource inputs are always an object",
+  "empty idempotency key": "the provider reads only its declared inputs, not idempotencyKey",
+  "idempotency key of 257 characters": "the provider reads only its declared inputs, not idempotencyKey",
+};
+
+const all = () => hostileCases().filter((c) => c.method === "createSubnet" || c.method === "allocate");
+const replayed = () =>
+  all()
+    .filter((c) => !(c.what in NOT_SENDABLE))
+    .map((c) => ({ ...c, label: `${c.what} → ${c.field}` }));
+
+/** The failure must name the field: property is its first segment, the reason starts with the full path. */
+function namesField(failures: { property: string; reason: string }[], field: string): boolean {
+  return failures.some((f) => f.property === field.split(".")[0] && (f.reason.startsWith(`${field}: `) || f.reason.startsWith(`${field}.`)));
+}
+
+describe("hostile input through the provider host (the core test's case list, as resource inputs)", () => {
+  it("every createSubnet and allocate case is replayed, except the ones the engine cannot send", () => {
+    // Computed, not assumed: a case is skipped only if it really cannot reach the provider as given.
+    const reasons = Object.fromEntries(all().flatMap((c) => {
+      const replay = asResourceInputs(c);
+      return typeof replay === "string" ? [[c.what, replay]] : [];
+    }));
+    expect(reasons).toEqual(NOT_SENDABLE);
+    expect(replayed().length).toBeGreaterThanOrEqual(60);
+  });
+
+  it.each(replayed())("Check: $label", async (hostile) => {
+    const replay = asResourceInputs(hostile) as Replay;
+    const before = await databaseFingerprint(admin);
+    const { failures } = await host.check(replay.urn, {}, replay.props);
+    if (hostile.what in CHECK_CANNOT_SEE) {
+      expect(failures).toEqual([]);
+    } else {
+      expect(namesField(failures, hostile.field), JSON.stringify(failures)).toBe(true);
+      expect(JSON.stringify(failures).length).toBeLessThan(2_000); // a 100,000-character input is not echoed back
+    }
+    expect(await databaseFingerprint(admin)).toEqual(before);
+  });
+
+  it.each(replayed())("Create (without Check): $label", async (hostile) => {
+    const replay = asResourceInputs(hostile) as Replay;
+    const before = await databaseFingerprint(admin);
+    const outcome = await host.create(replay.urn, replay.props).then(
+      (created) => ({ unexpectedSuccess: created }),
+      (error: unknown) => error as Error,
+    );
+    expect(outcome).toBeInstanceOf(Error);
+    const { message } = outcome as Error;
+    expect(message).toMatch(new RegExp(`^2 UNKNOWN: ipam: ${replay.doing}: .*\\(INVALID_INPUT\\)$`, "s"));
+    expect(message.includes(`${hostile.field}: `) || message.includes(`${hostile.field}.`), message).toBe(true);
+    expect(message.length).toBeLessThan(2_000);
+    expect(await databaseFingerprint(admin)).toEqual(before);
+  });
+
+  it("the host survived every case: no crash, nothing printed, and it still allocates", async () => {
+    expect(() => process.kill(host.pid, 0)).not.toThrow();
+    expect(host.output().trim()).toMatch(/^\d+$/); // only the port it announced
+    const created = await host.create(urnOf("ipam:IpAllocation", "after"), { __provider: P.allocation, __owner: P.ownerOf("after"), subnetId: fixture.subnetId });
+    expect(created.properties.addresses).toEqual(["10.0.0.4"]);
+    expect((await checkInvariants(db.url)).violations).toEqual([]);
+  });
+});
