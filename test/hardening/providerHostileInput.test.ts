@@ -53,16 +53,22 @@ function asResourceInputs(hostile: HostileCase): Replay | string {
   if (undeclared.length > 0) return `the provider reads only its declared inputs, not ${undeclared.join(", ")}`;
   const { owner, ...rest } = input as Props;
   const props: Props = subnet ? { __provider: P.subnet, ...rest } : { __provider: P.allocation, __owner: owner, ...rest };
+  const unsendable = wireProblem(props);
+  if (unsendable !== null) return unsendable;
+  return subnet
+    ? { resource: "Subnet", urn: urnOf("ipam:Subnet", "hostile"), props, doing: "creating a subnet" }
+    : { resource: "IpAllocation", urn: urnOf("ipam:IpAllocation", "hostile"), props, doing: "allocating" };
+}
+
+/** Why the host would not receive `props` exactly as given, or null when it would. */
+function wireProblem(props: Props): string | null {
   let received: Props;
   try {
     received = overTheWire(props);
   } catch {
     return "a protobuf Struct cannot hold the value";
   }
-  if (!sameOnTheWire(received, props)) return "the host receives a different value";
-  return subnet
-    ? { resource: "Subnet", urn: urnOf("ipam:Subnet", "hostile"), props, doing: "creating a subnet" }
-    : { resource: "IpAllocation", urn: urnOf("ipam:IpAllocation", "hostile"), props, doing: "allocating" };
+  return sameOnTheWire(received, props) ? null : "the host receives a different value";
 }
 
 /** Deep equality in which NaN equals NaN (a Struct carries NaN and infinities as doubles). */
@@ -162,3 +168,91 @@ describe("hostile input through the provider host (the core test's case list, as
     expect((await checkInvariants(db.url)).violations).toEqual([]);
   });
 });
+
+type Call = { readonly doing: string; readonly run: () => Promise<unknown> };
+
+/**
+ * The core's other cases, as the RPC that would carry them: updateSubnet → Subnet Update,
+ * resizeAllocation and updateAllocation → IpAllocation Update, release → Delete, get* → Read
+ * (a refresh). Ids come from the engine's state, so only strings can arrive.
+ */
+function asRpc(hostile: HostileCase): Call | string {
+  const args = hostile.args(fixture);
+  const net = urnOf("ipam:Subnet", "fixture");
+  const web = urnOf("ipam:IpAllocation", "fixture");
+  const subnetInputs: Props = { __provider: P.subnet, cidr: "10.0.0.0/24", gateway: "10.0.0.1", reserved: ["10.0.0.128/28"] };
+  const allocInputs: Props = { __provider: P.allocation, __owner: "hostile/base", subnetId: fixture.subnetId };
+  const heldBy: Record<string, string[]> = { [fixture.allocationId]: ["10.0.0.2", "10.0.0.3"], [fixture.specificId]: ["10.0.0.99"] };
+  const allocOlds = (id: string): Props => ({ ...allocInputs, allocationId: id, addresses: heldBy[id] ?? [] });
+  const sendable = (id: unknown, news: Props, call: (id: string) => Call): Call | string => {
+    if (typeof id !== "string") return "ids are strings on the wire";
+    return wireProblem(news) ?? call(id);
+  };
+  switch (hostile.method) {
+    case "updateSubnet": {
+      const [id, patch] = args;
+      if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return "resource inputs are always an object";
+      if ("cidr" in patch) return "a new cidr replaces the subnet: it is a Create";
+      const news = { ...subnetInputs, ...patch };
+      return sendable(id, news, (sid) => ({ doing: "updating a subnet", run: () => host.update(net, sid, { ...subnetInputs, subnetId: sid }, news) }));
+    }
+    case "resizeAllocation":
+    case "updateAllocation": {
+      const [{ allocationId, ...change }] = args as [Props];
+      const olds = allocOlds(String(allocationId));
+      const news = { ...allocInputs, count: (olds.addresses as string[]).length || 1, ...(olds.addresses as string[]).includes("10.0.0.99") ? { address: "10.0.0.99" } : {}, ...change };
+      return sendable(allocationId, news, (aid) => ({ doing: "updating an allocation", run: () => host.update(web, aid, olds, news) }));
+    }
+    case "release":
+      return sendable(args[0], allocInputs, (aid) => ({ doing: "releasing an allocation", run: () => host.delete(web, aid, allocOlds(aid)) }));
+    case "getSubnet":
+      return sendable(args[0], subnetInputs, (sid) => ({ doing: "reading a subnet", run: () => host.read(net, sid, subnetInputs, subnetInputs) }));
+    case "getAllocation":
+      return sendable(args[0], allocInputs, (aid) => ({ doing: "reading an allocation", run: () => host.read(web, aid, allocOlds(aid), allocInputs) }));
+    default:
+      return "no RPC takes this input";
+  }
+}
+
+/** The non-create cases no RPC can carry as given, and why. */
+const NO_RPC: Record<string, string> = {
+  "update trying to change the CIDR": "a new cidr replaces the subnet: it is a Create",
+  "update with null": "resource inputs are always an object",
+  "release with a number": "ids are strings on the wire",
+  "getAllocation with null": "ids are strings on the wire",
+};
+const LISTS_AND_LOOKUPS = ["usage", "whoHolds", "listSubnets", "listAllocations", "findAllocationByKey"];
+const others = () => hostileCases().filter((c) => c.method !== "createSubnet" && c.method !== "allocate" && !LISTS_AND_LOOKUPS.includes(c.method));
+const replayedOthers = () => others().filter((c) => !(c.what in NO_RPC));
+
+describe("the core's other hostile cases through Update, Read and Delete", () => {
+  it("every one an RPC can carry is replayed", () => {
+    const reasons = Object.fromEntries(others().flatMap((c) => {
+      const call = asRpc(c);
+      return typeof call === "string" ? [[c.what, call]] : [];
+    }));
+    expect(reasons).toEqual(NO_RPC);
+    expect(replayedOthers().length).toBeGreaterThanOrEqual(10);
+  });
+
+  it.each(replayedOthers())("$what → $field", async (hostile) => {
+    const call = asRpc(hostile) as Call;
+    const before = await databaseFingerprint(admin);
+    const outcome = await call.run().then(
+      (value) => ({ unexpectedSuccess: value }),
+      (error: unknown) => error as Error,
+    );
+    expect(outcome).toBeInstanceOf(Error);
+    const { message } = outcome as Error;
+    expect(message).toMatch(new RegExp(`^2 UNKNOWN: ipam: ${call.doing}: .*\\(INVALID_INPUT\\)$`, "s"));
+    expect(message.includes(`${hostile.field}: `) || message.includes(`${hostile.field}.`), message).toBe(true);
+    expect(await databaseFingerprint(admin)).toEqual(before);
+  });
+
+  it("the fixture is intact and every invariant holds", async () => {
+    const held = await admin.query<{ address: string }>("SELECT host(address) AS address FROM ipam.allocated_address ORDER BY address");
+    expect(held.rows.map((row) => row.address)).toEqual(["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.99"]);
+    expect((await checkInvariants(db.url)).violations).toEqual([]);
+  });
+});
+
