@@ -44,6 +44,7 @@ describe("hostile input: each gets INVALID_INPUT naming the field, nothing is wr
     expect(named, JSON.stringify(issues)).not.toEqual([]);
     expect(message).toContain(`${named[0]}: `);
     expect(message.length).toBeLessThan(2_000); // a 100,000-character input is not echoed back
+    expect(message).not.toMatch(/\p{Surrogate}/u); // well-formed: it travels as UTF-8 (gRPC, logs)
     expect(await databaseFingerprint(admin)).toEqual(before);
   });
 

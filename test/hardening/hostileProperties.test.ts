@@ -24,6 +24,7 @@ function expectOnlyInputOrTypedErrors(outcome: unknown, allowed: readonly string
       expect(outcome.message).toContain(`${issue.field}: `);
     }
     expect(outcome.message.length).toBeLessThan(20_000);
+    expect(outcome.message).not.toMatch(/\p{Surrogate}/u);
   }
 }
 

@@ -69,6 +69,8 @@ const rows = (): Row[] => [
   ["description with NUL", "createSubnet", (_f) => [{ cidr: "10.5.0.0/24", description: "a\u0000b" }], "description"],
   ["description with an unpaired surrogate", "createSubnet", (_f) => [{ cidr: "10.5.0.0/24", description: "a\uD800b" }], "description"],
   ["tag value with an unpaired surrogate", "createSubnet", (_f) => [{ cidr: "10.5.0.0/24", tags: { k: "\uDC00" } }], "tags"],
+  // Echoed in the field path: a malformed message once made the provider host's gRPC status throw, and the call hung.
+  ["tag key with an unpaired surrogate", "createSubnet", (_f) => [{ cidr: "10.5.0.0/24", tags: { "k\uD800": "x" } }], "tags"],
   ["tag key with NUL", "createSubnet", (_f) => [{ cidr: "10.5.0.0/24", tags: { "a\u0000": "x" } }], "tags"],
   ["tag key __proto__", "createSubnet", (_f) => [{ cidr: "10.5.0.0/24", tags: JSON.parse('{"__proto__": "x"}') }], "tags"],
   ["empty tag key", "createSubnet", (_f) => [{ cidr: "10.5.0.0/24", tags: { "": "x" } }], "tags"],
@@ -127,6 +129,7 @@ const rows = (): Row[] => [
   ["count with a specific address", "allocate", (f) => [{ subnetId: f.subnetId, owner: "o", address: "10.0.0.50", count: 2 }], "count"],
   ["random with a specific address", "allocate", (f) => [{ subnetId: f.subnetId, owner: "o", address: "10.0.0.50", strategy: "random" }], "strategy"],
   ["strategy in capitals", "allocate", (f) => [{ subnetId: f.subnetId, owner: "o", strategy: any("RANDOM") }], "strategy"],
+  ["allocation tag key with an unpaired surrogate", "allocate", (f) => [{ subnetId: f.subnetId, owner: "o", tags: { "\uDC00": "x" } }], "tags"],
   ["allocation input as an array", "allocate", (f) => [any([f.subnetId, "o"])], "input"],
   // Other methods
   ["resize to zero", "resizeAllocation", (f) => [{ allocationId: f.allocationId, count: 0 }], "count"],
@@ -147,6 +150,7 @@ const rows = (): Row[] => [
   ["update with a bad subnet id", "updateSubnet", (_f) => ["abc", {}], "subnetId"],
   ["update with null", "updateSubnet", (f) => [f.subnetId, any(null)], "input"],
   ["update allocation tags with a number", "updateAllocation", (f) => [{ allocationId: f.allocationId, tags: any({ k: 5 }) }], "tags.k"],
+  ["update allocation tag key with an unpaired surrogate", "updateAllocation", (f) => [{ allocationId: f.allocationId, tags: { "a\uDBFF": "v" } }], "tags"],
   ["list subnets in a bad namespace", "listSubnets", (_f) => [{ namespace: "a b" }], "namespace"],
   ["list subnets with null", "listSubnets", (_f) => [any(null)], "input"],
   ["list subnets with an unknown filter", "listSubnets", (_f) => [any({ cidr: "10.0.0.0/8" })], "input"],
