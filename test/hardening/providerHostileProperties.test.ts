@@ -39,6 +39,23 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/**
+ * Half the runs: the shared hostile request as it is (nearly always refused). The other half: a valid
+ * request with one field taken from a hostile one, so acceptances and single-field refusals get exercised.
+ */
+function hostileOrOneFieldOff(valid: fc.Arbitrary<Props>, hostile: fc.Arbitrary<Props>): fc.Arbitrary<Props> {
+  const oneOff = fc.tuple(valid, hostile, fc.nat()).map(([base, bad, pick]) => {
+    const keys = Object.keys(bad);
+    if (keys.length === 0) return base;
+    const key = keys[pick % keys.length]!;
+    return { ...base, [key]: bad[key] };
+  });
+  return fc.oneof(hostile, oneOff);
+}
+
+const plainText = fc.string({ maxLength: 20 });
+const plainTags = fc.dictionary(fc.string({ minLength: 1, maxLength: 10 }), plainText, { maxKeys: 3 });
+
 /** The engine never sends an undefined input: the key is simply absent. */
 function defined(input: Props): Props {
   return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
@@ -79,11 +96,10 @@ async function checkThenCreate(urn: string, props: Props, declared: readonly str
 
 describe("random hostile resource inputs through the provider host", () => {
   it("Subnet: Check and Create agree; what Create accepts is stored as given", async () => {
-    // Mostly valid /24s, so that Check's acceptances get exercised, among the core test's random CIDRs.
-    const cidr = fc.oneof(fc.integer({ min: 0, max: 255 }).map((n) => `10.200.${n}.0/24`), subnetRequest().map((r) => String(r.cidr)));
+    const valid = fc.record({ cidr: fc.integer({ min: 0, max: 255 }).map((n) => `10.200.${n}.0/24`), description: plainText, tags: plainTags });
     let accepted = 0;
     await fc.assert(
-      fc.asyncProperty(subnetRequest(cidr), async (request) => {
+      fc.asyncProperty(hostileOrOneFieldOff(valid, subnetRequest() as fc.Arbitrary<Props>), async (request) => {
         const props = { __provider: P.subnet, ...defined(request) };
         fc.pre(wireProblem(props) === null);
         const urn = urnOf("ipam:Subnet", "fuzz");
@@ -103,9 +119,13 @@ describe("random hostile resource inputs through the provider host", () => {
   });
 
   it("IpAllocation: Check and Create agree; what Create accepts is stored as given", async () => {
+    const validAllocation = fc.record(
+      { subnetId: fc.constant(SUBNET_PLACEHOLDER), owner: fc.constant("fuzz/dev/web"), count: fc.integer({ min: 1, max: 3 }), description: plainText, tags: plainTags },
+      { requiredKeys: ["subnetId", "owner"] },
+    );
     let accepted = 0;
     await fc.assert(
-      fc.asyncProperty(allocateRequest, async (request) => {
+      fc.asyncProperty(hostileOrOneFieldOff(validAllocation, allocateRequest as fc.Arbitrary<Props>), async (request) => {
         // The SDK sends the owner as the hidden __owner (always a string); the provider derives the idempotency key.
         const { owner, idempotencyKey: _derived, subnetId, ...rest } = defined(request);
         const props = {
