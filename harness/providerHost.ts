@@ -29,6 +29,41 @@ export interface ProviderHost {
   close(): Promise<void>;
 }
 
+/**
+ * `props` as the host will receive them: through a protobuf Struct and back. Throws for what a Struct
+ * cannot hold (undefined, bigint, functions). Some values arrive changed: a high surrogate with no low
+ * one after it is dropped, and an own "__proto__" key is lost when the host rebuilds the object.
+ */
+export function overTheWire(props: Props): Props {
+  const struct = structproto.Struct.fromJavaScript(props);
+  return structproto.Struct.deserializeBinary(struct.serializeBinary()).toJavaScript();
+}
+
+/** Why the host would not receive `props` exactly as given, or null when it would. */
+export function wireProblem(props: Props): string | null {
+  let received: Props;
+  try {
+    received = overTheWire(props);
+  } catch {
+    return "a protobuf Struct cannot hold the value";
+  }
+  return sameOnTheWire(received, props) ? null : "the host receives a different value";
+}
+
+/** Deep equality in which NaN equals NaN (a Struct carries NaN and infinities as doubles). */
+function sameOnTheWire(a: unknown, b: unknown): boolean {
+  if (typeof a === "number" && typeof b === "number") return Object.is(a, b) || a === b;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => sameOnTheWire(v, b[i]));
+  if (a !== null && b !== null && typeof a === "object" && typeof b === "object") {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && sameOnTheWire((a as Props)[k], (b as Props)[k]));
+  }
+  return a === b;
+}
+
+/** Far above any legitimate call, even on a loaded machine; only a hung call reaches it. */
+const CALL_DEADLINE_MS = 60_000;
+
 const hostScript = join(dirname(require_resolve("@pulumi/pulumi/package.json")), "cmd", "dynamic-provider", "index.js");
 
 export function urnOf(type: string, name: string, stack = "dev", project = "proj"): string {
@@ -49,8 +84,11 @@ export async function startProviderHost(env: NodeJS.ProcessEnv = process.env): P
     child.once("exit", (code) => reject(new Error(`provider host exited (${code}): ${out}`)));
   });
   const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  // A host that never answers (it once threw while sending a status) fails the call, naming the request, instead of the whole test timing out.
   const call = <T>(method: string, req: unknown): Promise<T> =>
-    new Promise((resolve, reject) => client[method](req, (err: Error | null, res: T) => (err ? reject(err) : resolve(res))));
+    new Promise((resolve, reject) =>
+      client[method](req, new grpc.Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, (err: Error | null, res: T) => (err ? reject(err) : resolve(res))),
+    );
   const struct = (v: Props) => structproto.Struct.fromJavaScript(v);
   return {
     pid: child.pid!,

@@ -26,7 +26,7 @@ export class IpamError extends Error {
   readonly retryable: boolean;
 
   constructor(code: IpamErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
-    super(message);
+    super(wellFormed(message));
     this.name = new.target.name;
     this.code = code;
     this.retryable = options.retryable ?? false;
@@ -46,6 +46,14 @@ export class IpamError extends Error {
   }
 }
 
+/**
+ * Unpaired surrogates become U+FFFD. Messages travel as UTF-8 (gRPC status, logs, JSON): the
+ * Pulumi host's gRPC server throws on a malformed one instead of answering, and the call hangs.
+ */
+function wellFormed(text: string): string {
+  return text.replace(/\p{Surrogate}/gu, "\uFFFD");
+}
+
 export interface InputIssue {
   /** Dotted path of the offending field, e.g. `allocationPools.0.start`. */
   readonly field: string;
@@ -55,8 +63,10 @@ export interface InputIssue {
 export class InvalidInputError extends IpamError {
   readonly issues: readonly InputIssue[];
   constructor(issues: readonly InputIssue[]) {
-    super("INVALID_INPUT", issues.map((issue) => `${issue.field}: ${issue.reason}`).join("; "));
-    this.issues = issues;
+    // A path can hold a hostile tag key: report it well-formed, as the message will be.
+    const named = issues.map((issue) => ({ field: wellFormed(issue.field), reason: wellFormed(issue.reason) }));
+    super("INVALID_INPUT", named.map((issue) => `${issue.field}: ${issue.reason}`).join("; "));
+    this.issues = named;
   }
   static of(field: string, reason: string): InvalidInputError {
     return new InvalidInputError([{ field, reason }]);

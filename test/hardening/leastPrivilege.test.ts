@@ -1,42 +1,25 @@
-import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ipam } from "../../provider/store/index.js";
 import { checkInvariants } from "../helpers/invariants.js";
-import { adminDatabaseUrl, createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
+import { createLeastPrivilegeDatabase, type LeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
 
-const ROLE_FILE = new URL("../../provider/store/roles/ipam_app.sql", import.meta.url);
-const LOGIN = `ipam_deployer_${randomBytes(5).toString("hex")}`;
-const PASSWORD = randomBytes(12).toString("hex");
-
-let db: TestDatabase;
+let db: LeastPrivilegeDatabase;
 let admin: pg.Client;
 let appUrl: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase("leastpriv");
-  // 1. The administrator migrates. 2. The administrator applies the documented role file.
-  await (await Ipam.open({ databaseUrl: db.url })).close();
+  // As the README says: the administrator migrates, applies ipam_app.sql and creates a deployer login
+  // IN ROLE ipam_app (unique per run, dropped with the database). Everything below runs as that login.
+  db = await createLeastPrivilegeDatabase("leastpriv");
+  appUrl = db.appUrl;
   admin = new pg.Client({ connectionString: db.url });
   await admin.connect();
-  await admin.query(await readFile(ROLE_FILE, "utf8"));
-  // 3. A deployer login that inherits the role; everything below runs as it.
-  await admin.query(`CREATE ROLE ${LOGIN} LOGIN PASSWORD '${PASSWORD}' IN ROLE ipam_app`);
   await admin.query("CREATE SCHEMA other; CREATE TABLE other.secret (value text); INSERT INTO other.secret VALUES ('s'); CREATE TABLE public.unrelated (value text)");
-  const url = new URL(db.url);
-  url.username = LOGIN;
-  url.password = PASSWORD;
-  appUrl = url.toString();
 });
 afterAll(async () => {
   await admin?.end();
   await db?.drop();
-  // The login goes; the NOLOGIN group role ipam_app stays, as other IPAM databases on this server may use it.
-  const cleanup = new pg.Client({ connectionString: adminDatabaseUrl() });
-  await cleanup.connect();
-  await cleanup.query(`DROP ROLE IF EXISTS ${LOGIN}`);
-  await cleanup.end();
 });
 
 async function asApp<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -120,7 +103,7 @@ describe("least privilege: the documented ipam_app role", () => {
       const error = await Ipam.open({ databaseUrl: appUrl }).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: "DATABASE_ERROR" });
       expect((error as Error).message).toMatch(/may not apply the pending migrations.*schema owner.*ipam_app\.sql/);
-      expect((error as Error).message).not.toContain(PASSWORD);
+      expect((error as Error).message).not.toContain(db.password);
     } finally {
       await admin.query("INSERT INTO ipam.schema_migration (version, name) VALUES (1, 'initial')");
     }

@@ -1,6 +1,6 @@
 import type pg from "pg";
 
-const TABLES = ["namespace", "subnet", "allocation", "allocated_address", "free_range", "audit_event"] as const;
+const TABLES = ["namespace", "subnet", "allocation", "allocated_address", "free_range", "free_block", "audit_event"] as const;
 
 /** A digest of every row of every IPAM table: equal fingerprints mean nothing was written. */
 export async function databaseFingerprint(client: pg.Client, schema = "ipam"): Promise<Record<string, string>> {

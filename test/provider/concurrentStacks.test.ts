@@ -2,17 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ipam } from "../../provider/store/index.js";
 import { startProviderHost, urnOf, type ProviderHost } from "../../harness/providerHost.js";
 import { serializedProviders } from "../../harness/serializedProviders.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
+import { createLeastPrivilegeDatabase, type LeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
 
 const STACKS = 8;
 const PER_STACK = 4;
-let db: TestDatabase;
+let db: LeastPrivilegeDatabase;
 let hosts: ProviderHost[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase("provconc");
+  db = await createLeastPrivilegeDatabase("provconc");
   hosts = await Promise.all(Array.from({ length: STACKS }, () => startProviderHost()));
-  await Promise.all(hosts.map((h) => h.configure({ "ipam:databaseUrl": db.url })));
+  await Promise.all(hosts.map((h) => h.configure({ "ipam:databaseUrl": db.appUrl })));
 });
 afterAll(async () => {
   await Promise.all(hosts.map((h) => h.close()));

@@ -7,11 +7,11 @@ import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProviderHost, urnOf, type ProviderHost, type Props } from "../../harness/providerHost.js";
 import { captureResources, type CapturedResource } from "../../harness/serializedProviders.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
+import { createLeastPrivilegeDatabase, type LeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
 
 const root = resolve(import.meta.dirname, "..", "..");
 const examples = ["quickstart", "multi-stack/network", "multi-stack/app", "ipv6", "child-subnets"];
-let db: TestDatabase;
+let db: LeastPrivilegeDatabase;
 let host: ProviderHost;
 
 beforeAll(async () => {
@@ -21,9 +21,9 @@ beforeAll(async () => {
     mkdirSync(dirname(link), { recursive: true });
     symlinkSync(root, link, "dir");
   }
-  db = await createTestDatabase("provexamples");
+  db = await createLeastPrivilegeDatabase("provexamples");
   host = await startProviderHost();
-  await host.configure({ "ipam:databaseUrl": db.url });
+  await host.configure({ "ipam:databaseUrl": db.appUrl });
 });
 afterAll(async () => {
   await host?.close();

@@ -1,53 +1,29 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Ipam } from "../../provider/store/index.js";
-import { startProviderHost, urnOf, type ProviderHost, type Props } from "../../harness/providerHost.js";
-import { serializedProviders } from "../../harness/serializedProviders.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
+import { describe, expect, it } from "vitest";
+import { urnOf, type Props } from "../../harness/providerHost.js";
+import { useProviderHost } from "../helpers/providerTestContext.js";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-let db: TestDatabase;
-let host: ProviderHost;
-let direct: Ipam;
-let P: Awaited<ReturnType<typeof serializedProviders>>;
+const { IPAM_DATABASE_URL: _drop, ...env } = process.env;
+const context = useProviderHost("provlife", { ...env, CI: "true" });
 const subnetUrn = urnOf("ipam:Subnet", "net");
 const allocUrn = urnOf("ipam:IpAllocation", "web");
 
-beforeAll(async () => {
-  db = await createTestDatabase("provlife");
-  P = await serializedProviders();
-  const { IPAM_DATABASE_URL: _drop, ...env } = process.env;
-  host = await startProviderHost({ ...env, CI: "true" });
-  await host.configure({ "ipam:databaseUrl": db.url });
-  direct = await Ipam.open({ databaseUrl: db.url });
-});
-afterAll(async () => {
-  await host?.close();
-  await direct?.close();
-  await db?.drop();
-});
-
-const subnetProps = (p: Props) => ({ __provider: P.subnet, ...p });
-const allocProps = (p: Props) => ({ __provider: P.allocation, __owner: P.ownerOf("web"), ...p });
-
-/** The engine's `up` for a new resource: Check (empty olds), Create. */
-async function up(urn: string, news: Props) {
-  const checked = await host.check(urn, {}, news);
-  expect(checked.failures).toEqual([]);
-  return host.create(urn, checked.inputs);
-}
+const subnetProps = (p: Props) => ({ __provider: context.P.subnet, ...p });
+const allocProps = (p: Props) => ({ __provider: context.P.allocation, __owner: context.P.ownerOf("web"), ...p });
+const up = (urn: string, news: Props) => context.up(urn, news);
 
 describe("Subnet and IpAllocation through the SDK host", () => {
   let subnet: { id: string; properties: Props };
   let alloc: { id: string; properties: Props };
 
   it("check reports bad input as failures naming the property, and skips unknowns", async () => {
-    const bad = await host.check(subnetUrn, {}, subnetProps({ cidr: "10.0.0.1/24" }));
+    const bad = await context.host.check(subnetUrn, {}, subnetProps({ cidr: "10.0.0.1/24" }));
     expect(bad.failures.map((f) => f.property)).toContain("cidr");
-    const badAlloc = await host.check(allocUrn, {}, allocProps({ subnetId: "1", count: 0 }));
+    const badAlloc = await context.host.check(allocUrn, {}, allocProps({ subnetId: "1", count: 0 }));
     expect(badAlloc.failures.map((f) => f.property)).toContain("count");
-    const unknown = await host.check(allocUrn, {}, allocProps({ subnetId: UNKNOWN, count: 2 }));
+    const unknown = await context.host.check(allocUrn, {}, allocProps({ subnetId: UNKNOWN, count: 2 }));
     expect(unknown.failures).toEqual([]);
-    expect(await direct.listSubnets()).toEqual([]); // check never writes
+    expect(await context.direct.listSubnets()).toEqual([]); // check never writes
   });
 
   it("preview then up creates the subnet and an allocation with owner and gateway", async () => {
@@ -58,7 +34,7 @@ describe("Subnet and IpAllocation through the SDK host", () => {
   });
 
   it("a retried create (after a crash) returns the same addresses", async () => {
-    const again = await host.create(allocUrn, allocProps({ subnetId: subnet.id, count: 2 }));
+    const again = await context.host.create(allocUrn, allocProps({ subnetId: subnet.id, count: 2 }));
     expect(again.id).toBe(alloc.id);
     expect(again.properties.addresses).toEqual(alloc.properties.addresses);
     // The engine checkpoints the retry's outputs: the first attempt's were never saved.
@@ -67,94 +43,94 @@ describe("Subnet and IpAllocation through the SDK host", () => {
 
   it("diff: description/tags/pools update; cidr/namespace replace (deleteBeforeReplace on overlap)", async () => {
     const olds = subnet.properties;
-    const upd = await host.diff(subnetUrn, subnet.id, olds, subnetProps({ cidr: "10.0.0.0/24", gateway: "10.0.0.1", tags: { env: "prod" } }));
+    const upd = await context.host.diff(subnetUrn, subnet.id, olds, subnetProps({ cidr: "10.0.0.0/24", gateway: "10.0.0.1", tags: { env: "prod" } }));
     expect(upd).toMatchObject({ changes: 2, replaces: [] });
-    const rep = await host.diff(subnetUrn, subnet.id, olds, subnetProps({ cidr: "10.0.0.0/23", gateway: "10.0.0.1" }));
+    const rep = await context.host.diff(subnetUrn, subnet.id, olds, subnetProps({ cidr: "10.0.0.0/23", gateway: "10.0.0.1" }));
     expect(rep.replaces).toEqual(["cidr"]);
     expect(rep.deleteBeforeReplace).toBe(true);
-    const repNs = await host.diff(subnetUrn, subnet.id, olds, subnetProps({ cidr: "10.0.0.0/24", namespace: "other", gateway: "10.0.0.1" }));
+    const repNs = await context.host.diff(subnetUrn, subnet.id, olds, subnetProps({ cidr: "10.0.0.0/24", namespace: "other", gateway: "10.0.0.1" }));
     expect(repNs.replaces).toEqual(["namespace"]);
     expect(repNs.deleteBeforeReplace).toBe(false);
-    const same = await host.diff(subnetUrn, subnet.id, olds, subnetProps({ cidr: "10.0.0.0/24", gateway: "10.0.0.1", tags: { env: "test" } }));
+    const same = await context.host.diff(subnetUrn, subnet.id, olds, subnetProps({ cidr: "10.0.0.0/24", gateway: "10.0.0.1", tags: { env: "test" } }));
     expect(same.changes).toBe(1); // DIFF_NONE
   });
 
   it("count up keeps addresses and adds; count down releases the highest; tags update in place", async () => {
-    let d = await host.diff(allocUrn, alloc.id, alloc.properties, allocProps({ subnetId: subnet.id, count: 3 }));
+    let d = await context.host.diff(allocUrn, alloc.id, alloc.properties, allocProps({ subnetId: subnet.id, count: 3 }));
     expect(d).toMatchObject({ changes: 2, replaces: [] });
-    let u = await host.update(allocUrn, alloc.id, alloc.properties, allocProps({ subnetId: subnet.id, count: 3 }));
+    let u = await context.host.update(allocUrn, alloc.id, alloc.properties, allocProps({ subnetId: subnet.id, count: 3 }));
     expect(u.properties.addresses).toEqual(["10.0.0.2", "10.0.0.3", "10.0.0.4"]);
-    u = await host.update(allocUrn, alloc.id, u.properties, allocProps({ subnetId: subnet.id, count: 1, tags: { role: "web" } }));
+    u = await context.host.update(allocUrn, alloc.id, u.properties, allocProps({ subnetId: subnet.id, count: 1, tags: { role: "web" } }));
     expect(u.properties.addresses).toEqual(["10.0.0.2"]);
     expect(u.properties.tags).toEqual({ role: "web" });
-    expect(await direct.whoHolds(subnet.id, "10.0.0.4")).toBeNull();
+    expect(await context.direct.whoHolds(subnet.id, "10.0.0.4")).toBeNull();
     alloc = { id: alloc.id, properties: u.properties };
   });
 
   it("preview with unknown inputs: diff treats an unknown subnetId as a replacement, writes nothing", async () => {
-    const before = await direct.listAllocations({ subnetId: subnet.id });
-    const d = await host.diff(allocUrn, alloc.id, alloc.properties, allocProps({ subnetId: UNKNOWN, count: 1, tags: { role: "web" } }));
+    const before = await context.direct.listAllocations({ subnetId: subnet.id });
+    const d = await context.host.diff(allocUrn, alloc.id, alloc.properties, allocProps({ subnetId: UNKNOWN, count: 1, tags: { role: "web" } }));
     expect(d.replaces).toEqual(["subnetId"]);
-    const dTags = await host.diff(allocUrn, alloc.id, alloc.properties, allocProps({ subnetId: subnet.id, count: 1, tags: UNKNOWN }));
+    const dTags = await context.host.diff(allocUrn, alloc.id, alloc.properties, allocProps({ subnetId: subnet.id, count: 1, tags: UNKNOWN }));
     expect(dTags).toMatchObject({ changes: 2, replaces: [] });
-    expect(await direct.listAllocations({ subnetId: subnet.id })).toEqual(before);
+    expect(await context.direct.listAllocations({ subnetId: subnet.id })).toEqual(before);
   });
 
   it("replace: strategy change creates the new allocation before deleting the old one, with distinct addresses", async () => {
     const news = allocProps({ subnetId: subnet.id, count: 1, tags: { role: "web" }, strategy: "random" });
-    const d = await host.diff(allocUrn, alloc.id, alloc.properties, news);
+    const d = await context.host.diff(allocUrn, alloc.id, alloc.properties, news);
     expect(d.replaces).toEqual(["strategy"]);
     expect(d.deleteBeforeReplace).toBe(false);
-    const checked = await host.check(allocUrn, {}, news);
-    const created = await host.create(allocUrn, checked.inputs);
+    const checked = await context.host.check(allocUrn, {}, news);
+    const created = await context.host.create(allocUrn, checked.inputs);
     expect(created.id).not.toBe(alloc.id);
     expect(created.properties.address).not.toBe(alloc.properties.address);
-    await host.delete(allocUrn, alloc.id, alloc.properties);
-    expect(await direct.whoHolds(subnet.id, String(alloc.properties.address))).toBeNull();
+    await context.host.delete(allocUrn, alloc.id, alloc.properties);
+    expect(await context.direct.whoHolds(subnet.id, String(alloc.properties.address))).toBeNull();
     alloc = created;
   });
 
   it("specific address kept in the same subnet replaces delete-first", async () => {
-    const d = await host.diff(allocUrn, alloc.id, alloc.properties, allocProps({ subnetId: subnet.id, address: alloc.properties.address }));
+    const d = await context.host.diff(allocUrn, alloc.id, alloc.properties, allocProps({ subnetId: subnet.id, address: alloc.properties.address }));
     expect(d.replaces).toContain("address");
     expect(d.deleteBeforeReplace).toBe(true);
   });
 
   it("refresh sees external pool edits; diff then shows the change", async () => {
-    await direct.updateSubnet(subnet.id, { description: "edited outside" });
-    const r = await host.read(subnetUrn, subnet.id, subnet.properties, subnet.properties);
+    await context.direct.updateSubnet(subnet.id, { description: "edited outside" });
+    const r = await context.host.read(subnetUrn, subnet.id, subnet.properties, subnet.properties);
     expect(r.properties.description).toBe("edited outside");
-    const d = await host.diff(subnetUrn, subnet.id, r.properties, subnetProps({ cidr: "10.0.0.0/24", gateway: "10.0.0.1", tags: { env: "test" } }));
+    const d = await context.host.diff(subnetUrn, subnet.id, r.properties, subnetProps({ cidr: "10.0.0.0/24", gateway: "10.0.0.1", tags: { env: "test" } }));
     expect(d.changes).toBe(2);
   });
 
   it("deleting a subnet with allocations fails naming the holders", async () => {
-    await expect(host.delete(subnetUrn, subnet.id, subnet.properties)).rejects.toThrow(/proj\/dev\/web/);
+    await expect(context.host.delete(subnetUrn, subnet.id, subnet.properties)).rejects.toThrow(/proj\/dev\/web/);
   });
 
   it("adopt takes over an allocation made outside Pulumi", async () => {
-    const { allocation } = await direct.allocate({ subnetId: subnet.id, owner: "cli", address: "10.0.0.50" });
+    const { allocation } = await context.direct.allocate({ subnetId: subnet.id, owner: "cli", address: "10.0.0.50" });
     const adopted = await up(urnOf("ipam:IpAllocation", "db"), allocProps({ subnetId: subnet.id, address: "10.0.0.50", adopt: true }));
     expect(adopted.id).toBe(allocation.id);
     expect(adopted.properties.addresses).toEqual(["10.0.0.50"]);
-    const noAddr = await host.check(allocUrn, {}, allocProps({ subnetId: subnet.id, adopt: true }));
+    const noAddr = await context.host.check(allocUrn, {}, allocProps({ subnetId: subnet.id, adopt: true }));
     expect(noAddr.failures.map((f) => f.property)).toEqual(["adopt"]);
-    await host.delete(allocUrn, adopted.id, adopted.properties);
+    await context.host.delete(allocUrn, adopted.id, adopted.properties);
   });
 
   it("refresh of an allocation released outside Pulumi returns a blank id", async () => {
-    await direct.release(alloc.id);
-    const r = await host.read(allocUrn, alloc.id, alloc.properties, alloc.properties);
+    await context.direct.release(alloc.id);
+    const r = await context.host.read(allocUrn, alloc.id, alloc.properties, alloc.properties);
     expect(r.id).toBe("");
   });
 
   it("destroy: deleting the allocation then the subnet", async () => {
-    await host.delete(allocUrn, alloc.id, alloc.properties); // already released: harmless
-    await host.delete(subnetUrn, subnet.id, subnet.properties);
-    expect(await direct.listSubnets()).toEqual([]);
+    await context.host.delete(allocUrn, alloc.id, alloc.properties); // already released: harmless
+    await context.host.delete(subnetUrn, subnet.id, subnet.properties);
+    expect(await context.direct.listSubnets()).toEqual([]);
   });
 
   it("never shows the database URL in host output", () => {
-    expect(host.output()).not.toContain(new URL(db.url).host + new URL(db.url).pathname);
+    expect(context.host.output()).not.toContain(new URL(context.db.url).host + new URL(context.db.url).pathname);
   });
 });
