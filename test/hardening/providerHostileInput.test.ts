@@ -1,41 +1,14 @@
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ALLOCATION_INPUTS } from "../../provider/dynamic/allocationProvider.js";
 import { SUBNET_INPUTS } from "../../provider/dynamic/subnetProvider.js";
-import { Ipam } from "../../provider/store/index.js";
 import { databaseFingerprint } from "../helpers/databaseFingerprint.js";
 import { createHostileFixture, hostileCases, type HostileCase, type HostileFixture } from "../helpers/hostileCases.js";
 import { checkInvariants } from "../helpers/invariants.js";
-import { createLeastPrivilegeDatabase, type LeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
-import { startProviderHost, urnOf, wireProblem, type ProviderHost, type Props } from "../../harness/providerHost.js";
-import { serializedProviders } from "../../harness/serializedProviders.js";
+import { ciHostEnv, useProviderHost } from "../helpers/providerTestContext.js";
+import { urnOf, wireProblem, type Props } from "../../harness/providerHost.js";
 
-let db: LeastPrivilegeDatabase;
-let admin: pg.Client;
-let host: ProviderHost;
 let fixture: HostileFixture;
-let P: Awaited<ReturnType<typeof serializedProviders>>;
-
-beforeAll(async () => {
-  db = await createLeastPrivilegeDatabase("provhostile");
-  admin = new pg.Client({ connectionString: db.url });
-  await admin.connect();
-  const direct = await Ipam.open({ databaseUrl: db.url });
-  try {
-    fixture = await createHostileFixture(direct);
-  } finally {
-    await direct.close();
-  }
-  P = await serializedProviders();
-  const { IPAM_DATABASE_URL: _drop, ...env } = process.env;
-  host = await startProviderHost({ ...env, CI: "true" });
-  await host.configure({ "ipam:databaseUrl": db.appUrl });
-});
-afterAll(async () => {
-  await host?.close();
-  await admin?.end();
-  await db?.drop();
-});
+const context = useProviderHost("provhostile", { env: ciHostEnv(), prepare: async ({ direct }) => void (fixture = await createHostileFixture(direct)) });
 
 type Replay = { readonly resource: "Subnet" | "IpAllocation"; readonly urn: string; readonly props: Props; readonly doing: string };
 
@@ -52,7 +25,7 @@ function asResourceInputs(hostile: HostileCase): Replay | string {
   const undeclared = Object.keys(input).filter((key) => !declared.includes(key));
   if (undeclared.length > 0) return `the provider reads only its declared inputs, not ${undeclared.join(", ")}`;
   const { owner, ...rest } = input as Props;
-  const props: Props = subnet ? { __provider: P.subnet, ...rest } : { __provider: P.allocation, __owner: owner, ...rest };
+  const props: Props = subnet ? { __provider: context.P.subnet, ...rest } : { __provider: context.P.allocation, __owner: owner, ...rest };
   const unsendable = wireProblem(props);
   if (unsendable !== null) return unsendable;
   return subnet
@@ -112,21 +85,21 @@ describe("hostile input through the provider host (the core test's case list, as
 
   it.each(replayed())("Check: $label", async (hostile) => {
     const replay = asResourceInputs(hostile) as Replay;
-    const before = await databaseFingerprint(admin);
-    const { failures } = await host.check(replay.urn, {}, replay.props);
+    const before = await databaseFingerprint(context.admin);
+    const { failures } = await context.host.check(replay.urn, {}, replay.props);
     if (hostile.what in CHECK_CANNOT_SEE) {
       expect(failures).toEqual([]);
     } else {
       expect(namesField(failures, hostile.field), JSON.stringify(failures)).toBe(true);
       expect(JSON.stringify(failures).length).toBeLessThan(2_000); // a 100,000-character input is not echoed back
     }
-    expect(await databaseFingerprint(admin)).toEqual(before);
+    expect(await databaseFingerprint(context.admin)).toEqual(before);
   });
 
   it.each(replayed())("Create (without Check): $label", async (hostile) => {
     const replay = asResourceInputs(hostile) as Replay;
-    const before = await databaseFingerprint(admin);
-    const outcome = await host.create(replay.urn, replay.props).then(
+    const before = await databaseFingerprint(context.admin);
+    const outcome = await context.host.create(replay.urn, replay.props).then(
       (created) => ({ unexpectedSuccess: created }),
       (error: unknown) => error as Error,
     );
@@ -136,15 +109,15 @@ describe("hostile input through the provider host (the core test's case list, as
     expect(message.includes(`${hostile.field}: `) || message.includes(`${hostile.field}.`), message).toBe(true);
     expect(message.length).toBeLessThan(2_000);
     expect(message).not.toMatch(/\p{Surrogate}/u);
-    expect(await databaseFingerprint(admin)).toEqual(before);
+    expect(await databaseFingerprint(context.admin)).toEqual(before);
   });
 
   it("the host survived every case: no crash, nothing printed, and it still allocates", async () => {
-    expect(() => process.kill(host.pid, 0)).not.toThrow();
-    expect(host.output().trim()).toMatch(/^\d+$/); // only the port it announced
-    const created = await host.create(urnOf("ipam:IpAllocation", "after"), { __provider: P.allocation, __owner: P.ownerOf("after"), subnetId: fixture.subnetId });
+    expect(() => process.kill(context.host.pid, 0)).not.toThrow();
+    expect(context.host.output().trim()).toMatch(/^\d+$/); // only the port it announced
+    const created = await context.host.create(urnOf("ipam:IpAllocation", "after"), { __provider: context.P.allocation, __owner: context.P.ownerOf("after"), subnetId: fixture.subnetId });
     expect(created.properties.addresses).toEqual(["10.0.0.4"]);
-    expect((await checkInvariants(db.url)).violations).toEqual([]);
+    expect((await checkInvariants(context.db.url)).violations).toEqual([]);
   });
 });
 
@@ -159,8 +132,8 @@ function asRpc(hostile: HostileCase): Call | string {
   const args = hostile.args(fixture);
   const net = urnOf("ipam:Subnet", "fixture");
   const web = urnOf("ipam:IpAllocation", "fixture");
-  const subnetInputs: Props = { __provider: P.subnet, cidr: "10.0.0.0/24", gateway: "10.0.0.1", reserved: ["10.0.0.128/28"] };
-  const allocInputs: Props = { __provider: P.allocation, __owner: "hostile/base", subnetId: fixture.subnetId };
+  const subnetInputs: Props = { __provider: context.P.subnet, cidr: "10.0.0.0/24", gateway: "10.0.0.1", reserved: ["10.0.0.128/28"] };
+  const allocInputs: Props = { __provider: context.P.allocation, __owner: "hostile/base", subnetId: fixture.subnetId };
   const heldBy: Record<string, string[]> = { [fixture.allocationId]: ["10.0.0.2", "10.0.0.3"], [fixture.specificId]: ["10.0.0.99"] };
   const allocOlds = (id: string): Props => ({ ...allocInputs, allocationId: id, addresses: heldBy[id] ?? [] });
   const sendable = (id: unknown, news: Props, call: (id: string) => Call): Call | string => {
@@ -173,21 +146,21 @@ function asRpc(hostile: HostileCase): Call | string {
       if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return "resource inputs are always an object";
       if ("cidr" in patch) return "a new cidr replaces the subnet: it is a Create";
       const news = { ...subnetInputs, ...patch };
-      return sendable(id, news, (sid) => ({ doing: "updating a subnet", run: () => host.update(net, sid, { ...subnetInputs, subnetId: sid }, news) }));
+      return sendable(id, news, (sid) => ({ doing: "updating a subnet", run: () => context.host.update(net, sid, { ...subnetInputs, subnetId: sid }, news) }));
     }
     case "resizeAllocation":
     case "updateAllocation": {
       const [{ allocationId, ...change }] = args as [Props];
       const olds = allocOlds(String(allocationId));
       const news = { ...allocInputs, count: (olds.addresses as string[]).length || 1, ...(olds.addresses as string[]).includes("10.0.0.99") ? { address: "10.0.0.99" } : {}, ...change };
-      return sendable(allocationId, news, (aid) => ({ doing: "updating an allocation", run: () => host.update(web, aid, olds, news) }));
+      return sendable(allocationId, news, (aid) => ({ doing: "updating an allocation", run: () => context.host.update(web, aid, olds, news) }));
     }
     case "release":
-      return sendable(args[0], allocInputs, (aid) => ({ doing: "releasing an allocation", run: () => host.delete(web, aid, allocOlds(aid)) }));
+      return sendable(args[0], allocInputs, (aid) => ({ doing: "releasing an allocation", run: () => context.host.delete(web, aid, allocOlds(aid)) }));
     case "getSubnet":
-      return sendable(args[0], subnetInputs, (sid) => ({ doing: "reading a subnet", run: () => host.read(net, sid, subnetInputs, subnetInputs) }));
+      return sendable(args[0], subnetInputs, (sid) => ({ doing: "reading a subnet", run: () => context.host.read(net, sid, subnetInputs, subnetInputs) }));
     case "getAllocation":
-      return sendable(args[0], allocInputs, (aid) => ({ doing: "reading an allocation", run: () => host.read(web, aid, allocOlds(aid), allocInputs) }));
+      return sendable(args[0], allocInputs, (aid) => ({ doing: "reading an allocation", run: () => context.host.read(web, aid, allocOlds(aid), allocInputs) }));
     default:
       return "no RPC takes this input";
   }
@@ -216,7 +189,7 @@ describe("the core's other hostile cases through Update, Read and Delete", () =>
 
   it.each(replayedOthers())("$what → $field", async (hostile) => {
     const call = asRpc(hostile) as Call;
-    const before = await databaseFingerprint(admin);
+    const before = await databaseFingerprint(context.admin);
     const outcome = await call.run().then(
       (value) => ({ unexpectedSuccess: value }),
       (error: unknown) => error as Error,
@@ -225,13 +198,13 @@ describe("the core's other hostile cases through Update, Read and Delete", () =>
     const { message } = outcome as Error;
     expect(message).toMatch(new RegExp(`^2 UNKNOWN: ipam: ${call.doing}: .*\\(INVALID_INPUT\\)$`, "s"));
     expect(message.includes(`${hostile.field}: `) || message.includes(`${hostile.field}.`), message).toBe(true);
-    expect(await databaseFingerprint(admin)).toEqual(before);
+    expect(await databaseFingerprint(context.admin)).toEqual(before);
   });
 
   it("the fixture is intact and every invariant holds", async () => {
-    const held = await admin.query<{ address: string }>("SELECT host(address) AS address FROM ipam.allocated_address ORDER BY address");
+    const held = await context.admin.query<{ address: string }>("SELECT host(address) AS address FROM ipam.allocated_address ORDER BY address");
     expect(held.rows.map((row) => row.address)).toEqual(["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.99"]);
-    expect((await checkInvariants(db.url)).violations).toEqual([]);
+    expect((await checkInvariants(context.db.url)).violations).toEqual([]);
   });
 });
 

@@ -1,43 +1,16 @@
 import fc from "fast-check";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ALLOCATION_INPUTS } from "../../provider/dynamic/allocationProvider.js";
 import { SUBNET_INPUTS } from "../../provider/dynamic/subnetProvider.js";
-import { Ipam } from "../../provider/store/index.js";
 import { databaseFingerprint } from "../helpers/databaseFingerprint.js";
 import { allocateRequest, SUBNET_PLACEHOLDER, subnetRequest } from "../helpers/hostileArbitraries.js";
 import { createHostileFixture, type HostileFixture } from "../helpers/hostileCases.js";
 import { checkInvariants } from "../helpers/invariants.js";
-import { createLeastPrivilegeDatabase, type LeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
-import { startProviderHost, urnOf, wireProblem, type ProviderHost, type Props } from "../../harness/providerHost.js";
-import { serializedProviders } from "../../harness/serializedProviders.js";
+import { ciHostEnv, useProviderHost } from "../helpers/providerTestContext.js";
+import { urnOf, wireProblem, type Props } from "../../harness/providerHost.js";
 
-let db: LeastPrivilegeDatabase;
-let admin: pg.Client;
-let host: ProviderHost;
 let fixture: HostileFixture;
-let P: Awaited<ReturnType<typeof serializedProviders>>;
-
-beforeAll(async () => {
-  db = await createLeastPrivilegeDatabase("provhostileprops");
-  admin = new pg.Client({ connectionString: db.url });
-  await admin.connect();
-  const direct = await Ipam.open({ databaseUrl: db.url });
-  try {
-    fixture = await createHostileFixture(direct);
-  } finally {
-    await direct.close();
-  }
-  P = await serializedProviders();
-  const { IPAM_DATABASE_URL: _drop, ...env } = process.env;
-  host = await startProviderHost({ ...env, CI: "true" });
-  await host.configure({ "ipam:databaseUrl": db.appUrl });
-});
-afterAll(async () => {
-  await host?.close();
-  await admin?.end();
-  await db?.drop();
-});
+const context = useProviderHost("provhostileprops", { env: ciHostEnv(), prepare: async ({ direct }) => void (fixture = await createHostileFixture(direct)) });
 
 /**
  * Half the runs: the shared hostile request as it is (nearly always refused). The other half: a valid
@@ -73,13 +46,13 @@ type Outcome = { failures: { property: string; reason: string }[]; created?: { i
  * said (the core must validate on its own). Whatever Check refuses, Create refuses too, writing nothing.
  */
 async function checkThenCreate(urn: string, props: Props, declared: readonly string[]): Promise<Outcome> {
-  const before = await databaseFingerprint(admin);
-  const { failures } = await host.check(urn, {}, props);
+  const before = await databaseFingerprint(context.admin);
+  const { failures } = await context.host.check(urn, {}, props);
   for (const failure of failures) {
     expect([...declared, "input"], failure.reason).toContain(failure.property);
     expect(failure.reason.length).toBeLessThan(20_000);
   }
-  const outcome = await host.create(urn, props).then(
+  const outcome = await context.host.create(urn, props).then(
     (created) => ({ failures, created }),
     (error: Error) => ({ failures, error }),
   );
@@ -89,7 +62,7 @@ async function checkThenCreate(urn: string, props: Props, declared: readonly str
   }
   if (outcome.error !== undefined) {
     expect(outcome.error.message).not.toMatch(/\p{Surrogate}/u);
-    expect(await databaseFingerprint(admin)).toEqual(before);
+    expect(await databaseFingerprint(context.admin)).toEqual(before);
   }
   return outcome;
 }
@@ -100,7 +73,7 @@ describe("random hostile resource inputs through the provider host", () => {
     let accepted = 0;
     await fc.assert(
       fc.asyncProperty(hostileOrOneFieldOff(valid, subnetRequest() as fc.Arbitrary<Props>), async (request) => {
-        const props = { __provider: P.subnet, ...defined(request) };
+        const props = { __provider: context.P.subnet, ...defined(request) };
         fc.pre(wireProblem(props) === null);
         const urn = urnOf("ipam:Subnet", "fuzz");
         const outcome = await checkThenCreate(urn, props, SUBNET_INPUTS);
@@ -110,7 +83,7 @@ describe("random hostile resource inputs through the provider host", () => {
           accepted += 1;
           const sent = props as { description?: string; tags?: Record<string, string> };
           expect({ description: outcome.created.properties.description, tags: outcome.created.properties.tags }).toEqual({ description: sent.description ?? "", tags: sent.tags ?? {} });
-          await host.delete(urn, outcome.created.id, outcome.created.properties);
+          await context.host.delete(urn, outcome.created.id, outcome.created.properties);
         }
       }),
       { numRuns: 200 },
@@ -129,7 +102,7 @@ describe("random hostile resource inputs through the provider host", () => {
         // The SDK sends the owner as the hidden __owner (always a string); the provider derives the idempotency key.
         const { owner, idempotencyKey: _derived, subnetId, ...rest } = defined(request);
         const props = {
-          __provider: P.allocation,
+          __provider: context.P.allocation,
           __owner: typeof owner === "string" ? owner : "fuzz/dev/web",
           ...(subnetId === undefined ? {} : { subnetId: subnetId === SUBNET_PLACEHOLDER ? fixture.subnetId : subnetId }),
           ...rest,
@@ -148,7 +121,7 @@ describe("random hostile resource inputs through the provider host", () => {
           const sent = props as { __owner: string; description?: string; tags?: Record<string, string> };
           const { owner: storedOwner, description, tags } = outcome.created.properties;
           expect({ owner: storedOwner, description, tags }).toEqual({ owner: sent.__owner, description: sent.description ?? "", tags: sent.tags ?? {} });
-          await host.delete(urn, outcome.created.id, outcome.created.properties);
+          await context.host.delete(urn, outcome.created.id, outcome.created.properties);
         }
       }),
       { numRuns: 200 },
@@ -157,8 +130,8 @@ describe("random hostile resource inputs through the provider host", () => {
   });
 
   it("afterwards the host is alive and every invariant holds", async () => {
-    expect(() => process.kill(host.pid, 0)).not.toThrow();
-    expect((await checkInvariants(db.url)).violations).toEqual([]);
+    expect(() => process.kill(context.host.pid, 0)).not.toThrow();
+    expect((await checkInvariants(context.db.url)).violations).toEqual([]);
   });
 });
 

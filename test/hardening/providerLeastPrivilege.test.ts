@@ -1,44 +1,19 @@
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { checkInvariants } from "../helpers/invariants.js";
-import { createLeastPrivilegeDatabase, type LeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
-import { startProviderHost, urnOf, type ProviderHost, type Props } from "../../harness/providerHost.js";
-import { serializedProviders } from "../../harness/serializedProviders.js";
+import { ciHostEnv, useProviderHost } from "../helpers/providerTestContext.js";
+import { urnOf, type Props } from "../../harness/providerHost.js";
 
-let db: LeastPrivilegeDatabase;
-let admin: pg.Client;
-let host: ProviderHost;
-let P: Awaited<ReturnType<typeof serializedProviders>>;
+const context = useProviderHost("provleastpriv", { env: ciHostEnv(), prepare: async ({ admin }) => void (await admin.query("CREATE SCHEMA other; CREATE TABLE other.secret (value text); CREATE TABLE public.unrelated (value text)")) });
+
 const subnetUrn = urnOf("ipam:Subnet", "net");
+const subnetProps = (p: Props) => ({ __provider: context.P.subnet, ...p });
+const allocProps = (name: string, p: Props) => ({ __provider: context.P.allocation, __owner: context.P.ownerOf(name), ...p });
 
-beforeAll(async () => {
-  db = await createLeastPrivilegeDatabase("provleastpriv");
-  admin = new pg.Client({ connectionString: db.url });
-  await admin.connect();
-  await admin.query("CREATE SCHEMA other; CREATE TABLE other.secret (value text); CREATE TABLE public.unrelated (value text)");
-  P = await serializedProviders();
-  const { IPAM_DATABASE_URL: _drop, ...env } = process.env;
-  host = await startProviderHost({ ...env, CI: "true" });
-  await host.configure({ "ipam:databaseUrl": db.appUrl });
-});
-afterAll(async () => {
-  await host?.close();
-  await admin?.end();
-  await db?.drop();
-});
-
-const subnetProps = (p: Props) => ({ __provider: P.subnet, ...p });
-const allocProps = (name: string, p: Props) => ({ __provider: P.allocation, __owner: P.ownerOf(name), ...p });
-
-/** The engine's `up` for a new resource: Check (empty olds), then Create with the checked inputs. */
-async function up(urn: string, news: Props) {
-  const checked = await host.check(urn, {}, news);
-  expect(checked.failures).toEqual([]);
-  return host.create(urn, checked.inputs);
-}
+const { up } = context;
 
 async function asApp<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: db.appUrl });
+  const client = new pg.Client({ connectionString: context.db.appUrl });
   await client.connect();
   try {
     return await work(client);
@@ -47,7 +22,7 @@ async function asApp<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-describe("the provider host, configured with a login that only inherits ipam_app", () => {
+describe("the provider context.host, configured with a login that only inherits ipam_app", () => {
   it("runs a full lifecycle: subnet, four kinds of allocation, resize, tags, refresh, pools, destroy", async () => {
     const subnet = await up(subnetUrn, subnetProps({ cidr: "10.60.0.0/24", gateway: "10.60.0.1", tags: { env: "test" } }));
     expect(subnet.properties).toMatchObject({ subnetId: subnet.id, size: "256", gateway: "10.60.0.1" });
@@ -65,46 +40,46 @@ describe("the provider host, configured with a login that only inherits ipam_app
     expect(new Set(all).size).toBe(6);
 
     // Count up keeps the addresses and adds; count down releases the highest; tags change in place.
-    const grown = await host.update(bulkUrn, bulk.id, bulk.properties, allocProps("bulk", { subnetId: subnet.id, count: 5 }));
+    const grown = await context.host.update(bulkUrn, bulk.id, bulk.properties, allocProps("bulk", { subnetId: subnet.id, count: 5 }));
     expect((grown.properties.addresses as string[]).slice(0, 3)).toEqual(bulk.properties.addresses);
     expect(grown.properties.addresses).toHaveLength(5);
-    const shrunk = await host.update(bulkUrn, bulk.id, grown.properties, allocProps("bulk", { subnetId: subnet.id, count: 2, tags: { role: "nodes" } }));
+    const shrunk = await context.host.update(bulkUrn, bulk.id, grown.properties, allocProps("bulk", { subnetId: subnet.id, count: 2, tags: { role: "nodes" } }));
     expect(shrunk.properties).toMatchObject({ addresses: (bulk.properties.addresses as string[]).slice(0, 2), tags: { role: "nodes" } });
 
     // Refresh reads back what was stored.
-    const refreshed = await host.read(bulkUrn, bulk.id, shrunk.properties, shrunk.properties);
+    const refreshed = await context.host.read(bulkUrn, bulk.id, shrunk.properties, shrunk.properties);
     expect(refreshed).toMatchObject({ id: bulk.id, properties: { addresses: shrunk.properties.addresses, tags: { role: "nodes" } } });
-    const refreshedSubnet = await host.read(subnetUrn, subnet.id, subnet.properties, subnet.properties);
+    const refreshedSubnet = await context.host.read(subnetUrn, subnet.id, subnet.properties, subnet.properties);
     expect(refreshedSubnet.properties).toMatchObject({ cidr: "10.60.0.0/24", tags: { env: "test" } });
 
     // Pool update on the subnet (every allocation lies inside the new pool).
     const pools = [{ start: "10.60.0.2", end: "10.60.0.220" }];
-    const pooled = await host.update(subnetUrn, subnet.id, subnet.properties, subnetProps({ cidr: "10.60.0.0/24", gateway: "10.60.0.1", tags: { env: "test" }, allocationPools: pools }));
+    const pooled = await context.host.update(subnetUrn, subnet.id, subnet.properties, subnetProps({ cidr: "10.60.0.0/24", gateway: "10.60.0.1", tags: { env: "test" }, allocationPools: pools }));
     expect(pooled.properties.allocationPools).toEqual(pools);
 
     // Destroy: allocations, then the subnet.
     for (const [name, a] of [["seq", seq], ["rnd", random], ["db", specific], ["bulk", { id: bulk.id, properties: shrunk.properties }]] as const) {
-      await host.delete(urnOf("ipam:IpAllocation", name), a.id, a.properties);
+      await context.host.delete(urnOf("ipam:IpAllocation", name), a.id, a.properties);
     }
-    await host.delete(subnetUrn, subnet.id, pooled.properties);
-    const left = await admin.query("SELECT (SELECT count(*) FROM ipam.subnet)::int AS subnets, (SELECT count(*) FROM ipam.allocation)::int AS allocations");
+    await context.host.delete(subnetUrn, subnet.id, pooled.properties);
+    const left = await context.admin.query("SELECT (SELECT count(*) FROM ipam.subnet)::int AS subnets, (SELECT count(*) FROM ipam.allocation)::int AS allocations");
     expect(left.rows[0]).toEqual({ subnets: 0, allocations: 0 });
-    expect((await checkInvariants(db.url)).violations).toEqual([]);
+    expect((await checkInvariants(context.db.url)).violations).toEqual([]);
   });
 
   it("the host really connects as that login: without the role's grants it is refused", async () => {
-    const audit = await admin.query<{ action: string }>("SELECT DISTINCT action FROM ipam.audit_event ORDER BY action");
+    const audit = await context.admin.query<{ action: string }>("SELECT DISTINCT action FROM ipam.audit_event ORDER BY action");
     expect(audit.rows.map((row) => row.action)).toEqual(["allocate", "grow", "release", "shrink", "subnet.create", "subnet.delete", "subnet.update"]);
-    const login = admin.escapeIdentifier(db.login);
-    await admin.query(`REVOKE ipam_app FROM ${login}`);
+    const login = context.admin.escapeIdentifier(context.db.login);
+    await context.admin.query(`REVOKE ipam_app FROM ${login}`);
     try {
-      const error = await host.create(subnetUrn, subnetProps({ cidr: "10.61.0.0/24" })).catch((e: unknown) => e);
+      const error = await context.host.create(subnetUrn, subnetProps({ cidr: "10.61.0.0/24" })).catch((e: unknown) => e);
       expect((error as Error).message).toMatch(/ipam: creating a subnet: .*permission denied for schema ipam \(DATABASE_ERROR\)/);
-      expect((error as Error).message).not.toContain(db.password);
+      expect((error as Error).message).not.toContain(context.db.password);
     } finally {
-      await admin.query(`GRANT ipam_app TO ${login}`);
+      await context.admin.query(`GRANT ipam_app TO ${login}`);
     }
-    expect(await host.create(subnetUrn, subnetProps({ cidr: "10.61.0.0/24" }))).toMatchObject({ properties: { cidr: "10.61.0.0/24" } });
+    expect(await context.host.create(subnetUrn, subnetProps({ cidr: "10.61.0.0/24" }))).toMatchObject({ properties: { cidr: "10.61.0.0/24" } });
   });
 
   it.each([

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { urnOf, type Props } from "../../harness/providerHost.js";
-import { useProviderHost } from "../helpers/providerTestContext.js";
+import { ciHostEnv, useProviderHost } from "../helpers/providerTestContext.js";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-const { IPAM_DATABASE_URL: _drop, ...env } = process.env;
-const context = useProviderHost("provlife", { ...env, CI: "true" });
+const context = useProviderHost("provlife", { env: ciHostEnv() });
 const subnetUrn = urnOf("ipam:Subnet", "net");
 const allocUrn = urnOf("ipam:IpAllocation", "web");
 
