@@ -14,6 +14,7 @@ export type IpamErrorCode =
   | "OVERLAP"
   | "CONFLICT"
   | "IDEMPOTENCY_MISMATCH"
+  | "SUPERSEDED"
   | "LOCK_TIMEOUT"
   | "RETRYABLE"
   | "DATABASE_UNAVAILABLE"
@@ -78,6 +79,20 @@ export class NotFoundError extends IpamError {
   readonly id: string;
   constructor(entity: "subnet" | "allocation" | "address", id: string) {
     super("NOT_FOUND", `${entity} ${id} not found`);
+    this.entity = entity;
+    this.id = id;
+  }
+}
+
+/** A change sent with a claim older than the latest claimant's (README "Claims"): nothing changed. */
+export class SupersededError extends IpamError {
+  readonly entity: "subnet" | "allocation";
+  readonly id: string;
+  constructor(entity: "subnet" | "allocation", id: string) {
+    super(
+      "SUPERSEDED",
+      `${entity} ${id} is held by a newer claimant (a replacement of this resource, or another stack that adopted it); nothing was changed: refresh to drop it from this stack`,
+    );
     this.entity = entity;
     this.id = id;
   }

@@ -196,6 +196,7 @@ export type AllocateInput = z.input<typeof allocateSchema>;
 
 export const resizeSchema = z.strictObject({
   allocationId: allocationIdSchema,
+  claim: claimSchema.optional(),
   count: wholeNumber(1, LIMITS.maxCount, "must be at least 1 (release the allocation to free every address)"),
 });
 

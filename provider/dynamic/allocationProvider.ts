@@ -142,11 +142,14 @@ export async function update(id: string, olds: Props, news: Props) {
   return guarded("updating an allocation", async () => {
     const db = await ipam();
     const count = (news.count as number | undefined) ?? 1;
-    if (!Array.isArray(olds.addresses) || olds.addresses.length !== count) await db.resizeAllocation({ allocationId: id, count });
+    // A newer claimant (a replacement, another stack's adoption) holds it: SUPERSEDED, nothing changes.
+    const claim = claimOf(olds) === undefined ? {} : { claim: claimOf(olds)! };
+    if (!Array.isArray(olds.addresses) || olds.addresses.length !== count) await db.resizeAllocation({ allocationId: id, count, ...claim });
     const a = await db.updateAllocation({
       allocationId: id,
       description: (news.description as string | undefined) ?? "",
       tags: (news.tags as Record<string, string> | undefined) ?? {},
+      ...claim,
     });
     return { outs: await outputs(a, news, claimOf(olds)) };
   });

@@ -158,7 +158,9 @@ export async function update(id: string, olds: Props, news: Props) {
     const next = userInputs(news, SUBNET_INPUTS);
     const patch: Props = {};
     for (const k of UPDATE_ON) patch[k] = next[k] ?? UPDATE_DEFAULTS[k];
-    const { subnet } = await (await ipam()).updateSubnet(id, patch as never);
+    // A newer claimant (a replacement) holds it: SUPERSEDED, nothing changes.
+    const claim = claimOf(olds);
+    const { subnet } = await (await ipam()).updateSubnet(id, patch as never, claim === undefined ? {} : { claim });
     return { outs: stored(subnet, next, news, claimOf(olds)) };
   });
 }

@@ -12,6 +12,7 @@ import {
   RetryableDatabaseError,
   SubnetExhaustedError,
   SubnetInUseError,
+  SupersededError,
 } from "../core/errors.js";
 import {
   allocateSchema,
@@ -215,14 +216,16 @@ export class Ipam {
    * Change pools, gateway, reserved, description, tags, childrenOnly or the child rules while
    * addresses and children are in use (existing children outside new rules stay).
    * @throws InvalidInputError, NotFoundError, ConflictError (gateway or reserved over allocated addresses
-   *   or children; childrenOnly while the subnet holds allocations)
+   *   or children; childrenOnly while the subnet holds allocations), SupersededError (an older `claim`)
    */
-  async updateSubnet(subnetId: string, patch: UpdateSubnetInput): Promise<SubnetUpdateResult> {
+  async updateSubnet(subnetId: string, patch: UpdateSubnetInput, options: { claim?: string } = {}): Promise<SubnetUpdateResult> {
     const id = this.subnetKey(subnetId);
     const changes = parseInput(updateSubnetSchema, patch);
+    const { claim } = parseInput(claimOptionsSchema, options);
     return this.locked([id], "updating a subnet", async (tx) => {
       const row = await getSubnetRow(tx, this.t, id);
       if (row === null) throw new NotFoundError("subnet", subnetId);
+      if (isSuperseded(row.claim, claim)) throw new SupersededError("subnet", subnetId);
       const current = layoutOf(row);
       const layout = buildLayout(current.cidr, {
         allocationPools: changes.allocationPools === undefined ? (row.pools_explicit ? row.pools : null) : changes.allocationPools,
@@ -447,15 +450,16 @@ export class Ipam {
   /**
    * Change how many addresses an allocation holds: growing adds addresses with its strategy and
    * keeps the existing ones; shrinking releases its highest addresses.
-   * @throws InvalidInputError, NotFoundError, SubnetExhaustedError
+   * @throws InvalidInputError, NotFoundError, SubnetExhaustedError, SupersededError (an older `claim`)
    */
-  async resizeAllocation(input: { allocationId: string; count: number }): Promise<{ allocation: Allocation; released: string[] }> {
-    const { allocationId, count } = parseInput(resizeSchema, input);
+  async resizeAllocation(input: { allocationId: string; count: number; claim?: string }): Promise<{ allocation: Allocation; released: string[] }> {
+    const { allocationId, count, claim } = parseInput(resizeSchema, input);
     const subnetId = await this.read("reading an allocation", () => allocationSubnet(this.pool, this.t, allocationId));
     if (subnetId === null) throw new NotFoundError("allocation", allocationId);
     return this.locked([subnetId], "resizing an allocation", async (tx) => {
       const current = await getAllocationRow(tx, this.t, allocationId);
       if (current === null) throw new NotFoundError("allocation", allocationId);
+      if (isSuperseded(current.claim, claim)) throw new SupersededError("allocation", allocationId);
       const row = (await getSubnetRow(tx, this.t, subnetId))!;
       const layout = layoutOf(row);
       const held = current.ordinals.length;
@@ -473,15 +477,20 @@ export class Ipam {
     });
   }
 
-  /** Update the description and tags of an allocation. */
-  async updateAllocation(input: { allocationId: string; description?: string; tags?: Record<string, string> }): Promise<Allocation> {
+  /**
+   * Update the description and tags of an allocation.
+   * @throws InvalidInputError, NotFoundError, SupersededError (an older `claim`)
+   */
+  async updateAllocation(input: { allocationId: string; description?: string; tags?: Record<string, string>; claim?: string }): Promise<Allocation> {
     const fields = parseInput(
-      z.strictObject({ allocationId: allocationIdSchema, description: allocateSchema.shape.description, tags: allocateSchema.shape.tags }),
+      z.strictObject({ allocationId: allocationIdSchema, description: allocateSchema.shape.description, tags: allocateSchema.shape.tags, claim: claimSchema.optional() }),
       input,
     );
     const subnetId = await this.read("reading an allocation", () => allocationSubnet(this.pool, this.t, fields.allocationId));
     if (subnetId === null) throw new NotFoundError("allocation", fields.allocationId);
     return this.locked([subnetId], "updating an allocation", async (tx) => {
+      const stored = await allocationClaim(tx, this.t, fields.allocationId);
+      if (stored !== undefined && isSuperseded(stored, fields.claim)) throw new SupersededError("allocation", fields.allocationId);
       await tx.query(sql.unsafe`
         UPDATE ${this.t.allocation}
         SET description = coalesce(${fields.description ?? null}, description),

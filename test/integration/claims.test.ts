@@ -54,6 +54,31 @@ describe("allocation claims", () => {
     expect(events.map((event) => event.action).sort()).toEqual(["allocate", "allocate", "claim", "release", "subnet.create"].sort());
   });
 
+  it("a superseded claimant cannot resize or retag: SUPERSEDED, nothing changes", async () => {
+    const { ipam } = context;
+    const subnet = await ipam.createSubnet({ cidr: "10.14.0.0/24", namespace: "claims-e" });
+    const request = { subnetId: subnet.id, owner: "o", idempotencyKey: "k", count: 2, tags: { v: "1" } };
+    const { allocation } = await ipam.allocate({ ...request, claim: "old" });
+    await ipam.allocate({ ...request, claim: "new" });
+    for (const attempt of [
+      ipam.resizeAllocation({ allocationId: allocation.id, count: 1, claim: "old" }),
+      ipam.resizeAllocation({ allocationId: allocation.id, count: 5, claim: "old" }),
+      ipam.updateAllocation({ allocationId: allocation.id, tags: { v: "2" }, claim: "old" }),
+    ]) {
+      const error = await failure(attempt);
+      expect(error).toMatchObject({ code: "SUPERSEDED", retryable: false });
+      expect(error.message).toContain(`allocation ${allocation.id} is held by a newer claimant`);
+    }
+    expect(await ipam.getAllocation(allocation.id)).toMatchObject({ addresses: allocation.addresses, tags: { v: "1" } });
+    expect((await ipam.resizeAllocation({ allocationId: allocation.id, count: 3, claim: "new" })).allocation.addresses).toHaveLength(3);
+
+    const net = await ipam.createSubnet({ cidr: "10.15.0.0/24", namespace: "claims-e", idempotencyKey: "net", claim: "a" });
+    await ipam.createSubnet({ cidr: "10.15.0.0/24", namespace: "claims-e", idempotencyKey: "net", claim: "b" });
+    expect((await failure(ipam.updateSubnet(net.id, { description: "stale" }, { claim: "a" }))).code).toBe("SUPERSEDED");
+    expect((await ipam.getSubnet(net.id)).description).toBe("");
+    expect((await ipam.updateSubnet(net.id, { description: "fresh" }, { claim: "b" })).subnet.description).toBe("fresh");
+  });
+
   it("adoption takes over owner and claim; the previous holder's release is superseded", async () => {
     const { ipam } = context;
     const subnet = await ipam.createSubnet({ cidr: "10.13.0.0/24", namespace: "claims-d" });

@@ -90,6 +90,10 @@ describe("identity and adoption", () => {
     const adopted = await up(allocUrn("db"), allocProps("db", { subnetId: subnet.id, address: "10.54.0.20", adopt: true }));
     expect(adopted).toMatchObject({ id: original.id, properties: { owner: context.P.ownerOf("db"), addresses: ["10.54.0.20"] } });
     expect((await context.host.read(allocUrn("legacy"), original.id, original.properties, original.properties)).id).toBe("");
+    // Without a refresh, the old stack's next up may try to change it: refused, nothing changes.
+    const stale = context.host.update(allocUrn("legacy"), original.id, original.properties, { ...allocProps("legacy", { subnetId: subnet.id, address: "10.54.0.20" }), tags: { stolen: "yes" } });
+    await expect(stale).rejects.toThrow(/SUPERSEDED/);
+    expect((await context.direct.getAllocation(original.id)).tags).toEqual({});
     await context.host.delete(allocUrn("legacy"), original.id, original.properties);
     expect((await context.direct.whoHolds(subnet.id, "10.54.0.20"))?.owner).toBe(context.P.ownerOf("db"));
     await context.host.delete(allocUrn("db"), adopted.id, adopted.properties);
