@@ -60,12 +60,13 @@ describe("allocation claims", () => {
     const request = { subnetId: subnet.id, owner: "o", idempotencyKey: "k", count: 2, tags: { v: "1" } };
     const { allocation } = await ipam.allocate({ ...request, claim: "old" });
     await ipam.allocate({ ...request, claim: "new" });
+    // Thunks, not promises: each attempt starts only when the previous one has been checked.
     for (const attempt of [
-      ipam.resizeAllocation({ allocationId: allocation.id, count: 1, claim: "old" }),
-      ipam.resizeAllocation({ allocationId: allocation.id, count: 5, claim: "old" }),
-      ipam.updateAllocation({ allocationId: allocation.id, tags: { v: "2" }, claim: "old" }),
+      () => ipam.resizeAllocation({ allocationId: allocation.id, count: 1, claim: "old" }),
+      () => ipam.resizeAllocation({ allocationId: allocation.id, count: 5, claim: "old" }),
+      () => ipam.updateAllocation({ allocationId: allocation.id, tags: { v: "2" }, claim: "old" }),
     ]) {
-      const error = await failure(attempt);
+      const error = await failure(attempt());
       expect(error).toMatchObject({ code: "SUPERSEDED", retryable: false });
       expect(error.message).toContain(`allocation ${allocation.id} is held by a newer claimant`);
     }
