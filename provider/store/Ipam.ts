@@ -321,18 +321,26 @@ export class Ipam {
     const address = request.address === undefined ? null : parseAddress(request.address, "address");
     const strategy = address !== null ? "specific" : (request.strategy ?? "sequential");
     const key = request.idempotencyKey ?? null;
-    if (key !== null) {
+    const nextFree = address === null && strategy === "sequential" && (request.count ?? 1) === 1 && this.settings.unsafeSkipLocking !== true;
+    // The next-free statement meets an earlier request with the same key as a unique violation (or,
+    // in a full subnet, as exhaustion), both replayed below, so a first request costs one round
+    // trip. Other paths check first: they could fail on the address before reaching the key.
+    if (key !== null && !nextFree) {
       const earlier = await this.replayAllocation(subnetId, key, strategy, address, request.claim);
       if (earlier !== null) return { allocation: earlier, created: false };
     }
     try {
-      if (address === null && strategy === "sequential" && (request.count ?? 1) === 1 && this.settings.unsafeSkipLocking !== true) {
+      if (nextFree) {
         // The hot path: one statement, the lock held for server-side work only (migration 0003).
         const next = { subnetId, owner: request.owner, idempotencyKey: key, description: request.description ?? "", tags: request.tags ?? {} };
         try {
           return { allocation: allocationFromRow(await allocateNext(this.pool, this.t, next, this.settings.lockTimeoutMs)), created: true };
         } catch (error) {
-          if (error instanceof SubnetExhaustedError) await refuseIfChildrenOnly(this.pool, this.t, subnetId);
+          if (error instanceof SubnetExhaustedError) {
+            const earlier = key === null ? null : await this.replayAllocation(subnetId, key, strategy, address, request.claim);
+            if (earlier !== null) return { allocation: earlier, created: false };
+            await refuseIfChildrenOnly(this.pool, this.t, subnetId);
+          }
           throw error;
         }
       }

@@ -103,6 +103,23 @@ describe("allocate", () => {
     expect(mismatch.code).toBe("IDEMPOTENCY_MISMATCH");
   });
 
+  it("a single next-free request replays by key, even once the subnet is full", async () => {
+    const { ipam } = context;
+    const subnet = await ipam.createSubnet({ cidr: "10.73.0.0/30" }); // two usable addresses
+    const request = { subnetId: subnet.id, owner: "proj/stack/db", idempotencyKey: "proj/stack/db#1" };
+    const concurrent = await Promise.all(Array.from({ length: 8 }, () => ipam.allocate(request)));
+    expect(new Set(concurrent.map((r) => r.allocation.id)).size).toBe(1);
+    expect(concurrent.filter((r) => r.created)).toHaveLength(1);
+    const first = concurrent.find((r) => r.created)!.allocation;
+    expect(await ipam.allocate(request)).toEqual({ allocation: first, created: false });
+    await ipam.allocate({ subnetId: subnet.id, owner: "other" });
+    expect(await ipam.usage(subnet.id)).toMatchObject({ allocated: "2", free: "0" });
+    expect(await ipam.allocate(request)).toEqual({ allocation: first, created: false });
+    expect((await failure(ipam.allocate({ ...request, idempotencyKey: "proj/stack/db#2" }))).code).toBe("SUBNET_EXHAUSTED");
+    expect((await failure(ipam.allocate({ ...request, strategy: "random" }))).code).toBe("IDEMPOTENCY_MISMATCH");
+    expect(await ipam.usage(subnet.id)).toMatchObject({ allocated: "2" });
+  });
+
   it("releases, shrinks and grows; releasing twice is harmless", async () => {
     const { ipam } = context;
     const subnet = await ipam.createSubnet({ cidr: nextCidr() });
