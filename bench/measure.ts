@@ -131,3 +131,17 @@ export function combined(a: Throughput, b: Throughput): Throughput {
     clientCpuMsPerOp: round(cpuMs / Math.max(1, operations), 3),
   };
 }
+
+/**
+ * Measure `a` and `b` in the order a, b, b, a, each window half of `durationMs`, and add each one's
+ * two windows: a drift in the machine's load over the seconds of a run then hits both alike, so
+ * their ratio is steadier than that of two runs taken minutes apart.
+ */
+export async function alternated(clients: number, durationMs: number, a: (client: number) => Promise<unknown>, b: (client: number) => Promise<unknown>): Promise<{ a: Throughput; b: Throughput }> {
+  const half = Math.max(1, Math.round(durationMs / 2));
+  const a1 = await throughput(clients, half, a);
+  const b1 = await throughput(clients, half, b);
+  const b2 = await throughput(clients, half, b);
+  const a2 = await throughput(clients, half, a);
+  return { a: combined(a1, a2), b: combined(b1, b2) };
+}

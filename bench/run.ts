@@ -50,7 +50,7 @@ async function main(): Promise<void> {
       // Warm both pools so connection setup is not timed.
       await Promise.all(Array.from({ length: CLIENTS }, () => pool.query(sql.unsafe`SELECT 1`)));
       const baselines = await measureBaselines(context);
-      const one = await oneSubnetContended(context, baselines);
+      const one = await oneSubnetContended(context);
       const many = await manySubnets(context, baselines, one.single);
       const fill = await latencyVsFill(context);
       const bulk = await bulkAllocation(context, fill.emptyV4);

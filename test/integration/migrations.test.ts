@@ -55,5 +55,10 @@ describe("migrations", () => {
       }),
       { numRuns: 200 },
     );
+    const edges: [bigint, 4 | 6][] = [[0n, 4], [2n ** 32n - 1n, 4], [0n, 6], [1n, 6], [0xffff00000000n, 6], [2n ** 64n, 6], [2n ** 128n - 1n, 6]];
+    for (const [ordinal, version] of edges) {
+      const { rows } = await client.query("SELECT ($1::inet = ipam.ordinal_to_inet($2, $3)) AS same, masklen(ipam.ordinal_to_inet($2, $3)) AS bits", [formatAddress(version, ordinal), ordinal.toString(), version]);
+      expect(rows[0]).toEqual({ same: true, bits: version === 4 ? 32 : 128 });
+    }
   });
 });
