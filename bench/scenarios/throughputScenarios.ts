@@ -9,11 +9,12 @@ export async function oneSubnetContended(context: BenchContext): Promise<{ resul
   const { ipam, clients, durationMs } = context;
   const subnet = await ipam.createSubnet({ cidr: "10.16.0.0/12", description: "bench: one subnet, contended" });
   const allocate = () => ipam.allocate({ subnetId: subnet.id, owner: OWNER });
+  const locked = lockedInsert(context);
   context.log("scenario 1: one subnet, 1 client (uncontended cost), alternating with the locked insert");
-  const uncontended = await alternated(1, durationMs, lockedInsert(context), allocate);
+  const uncontended = await alternated(1, durationMs, locked, allocate);
   const single = uncontended.b;
   context.log(`scenario 1: one subnet, ${clients} clients, next-free, alternating with the locked-insert ceiling`);
-  const paired = await alternated(clients, durationMs, lockedInsert(context), allocate);
+  const paired = await alternated(clients, durationMs, locked, allocate);
   const rate = paired.b;
   const ceiling = paired.a.perSecond;
   const value = ratio(rate.perSecond, ceiling);
