@@ -64,15 +64,25 @@ function sameOnTheWire(a: unknown, b: unknown): boolean {
 /** Far above any legitimate call, even on a loaded machine; only a hung call reaches it. */
 const CALL_DEADLINE_MS = 60_000;
 
+/** The SDK's dynamic-provider host, relative to a node_modules folder. */
+export const HOST_SCRIPT = join("@pulumi", "pulumi", "cmd", "dynamic-provider", "index.js");
 const hostScript = join(dirname(require_resolve("@pulumi/pulumi/package.json")), "cmd", "dynamic-provider", "index.js");
 
 export function urnOf(type: string, name: string, stack = "dev", project = "proj"): string {
   return `urn:pulumi:${stack}::${project}::pulumi-nodejs:dynamic:Resource::${name}`;
 }
 
+export interface ProviderHostPlacement {
+  /** The host's working directory: the engine starts it in the program's directory (default: this process's). */
+  readonly cwd?: string;
+  /** The host script to run, e.g. the copy under another checkout's node_modules (default: this repository's). */
+  readonly hostScript?: string;
+}
+
 /** Spawn the SDK's own host with this Node (24) and connect to the port it prints. */
-export async function startProviderHost(env: NodeJS.ProcessEnv = process.env): Promise<ProviderHost> {
-  const child: ChildProcess = spawn(process.execPath, [hostScript, "127.0.0.1:1"], { env, stdio: ["ignore", "pipe", "pipe"] });
+export async function startProviderHost(env: NodeJS.ProcessEnv = process.env, placement: ProviderHostPlacement = {}): Promise<ProviderHost> {
+  const script = placement.hostScript ?? hostScript;
+  const child: ChildProcess = spawn(process.execPath, [script, "127.0.0.1:1"], { env, stdio: ["ignore", "pipe", "pipe"], ...(placement.cwd === undefined ? {} : { cwd: placement.cwd }) });
   let out = "";
   child.stderr!.on("data", (d) => (out += d));
   const port = await new Promise<string>((resolve, reject) => {

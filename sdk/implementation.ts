@@ -1,19 +1,38 @@
-import { basename, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type * as pulumi from "@pulumi/pulumi";
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** Absolute path of the compiled provider implementation (dist/), from dist/sdk or from the sdk sources. */
-export const implementationPath = join(basename(dirname(here)) === "dist" ? join(here, "..", "..") : join(here, ".."), "dist", "provider", "dynamic", "index.js");
-
 /**
- * A provider whose serialized closure holds only a path string: each method loads the compiled
- * implementation inside the host (require(esm), Node >= 22.12) and delegates. Capturing a pool,
- * schema or config here would break serialization or leak the connection string into state.
+ * A provider whose serialized closure holds no path and no value from this machine: each method
+ * finds the compiled implementation by package name inside the host, at call time, and delegates.
+ * The SDK host uses the `__provider` stored in state for Read and Delete, so whatever it names must
+ * resolve from any checkout that later runs the stack (docs/identity.md). Capturing a pool, schema
+ * or config here would break serialization or leak the connection string into state.
+ *
+ * Everything the methods use is a global (`process`) or a literal: the closure serializer copies
+ * the values of captured variables into the text it stores.
  */
 export function lazyProvider(kind: "subnet" | "allocation"): pulumi.dynamic.ResourceProvider {
-  const path = implementationPath;
-  const load = () => (process as any).getBuiltinModule("node:module").createRequire(path)(path);
+  const load = () => {
+    // Resolved from the program directory (the host's working directory) and from where the host's
+    // own @pulumi/pulumi lives (the program's node_modules); `pulumi-ipam/dynamic` is an exports entry.
+    const modules = (process as any).getBuiltinModule("node:module");
+    const path = (process as any).getBuiltinModule("node:path");
+    const fs = (process as any).getBuiltinModule("node:fs");
+    const host = typeof process.argv[1] === "string" ? path.resolve(process.argv[1]) : undefined;
+    const bases = [path.join(process.cwd(), "package.json")];
+    if (host !== undefined) bases.push(host, fs.existsSync(host) ? fs.realpathSync(host) : host);
+    for (const base of bases) {
+      let found: string | undefined;
+      try {
+        found = modules.createRequire(base).resolve("pulumi-ipam/dynamic");
+      } catch {
+        continue; // not installed next to this base: try the next
+      }
+      return modules.createRequire(found)(found);
+    }
+    throw new Error(
+      `ipam: cannot find the pulumi-ipam package from ${process.cwd()}: install it in the Pulumi program's directory (npm install pulumi-ipam); the provider resolves "pulumi-ipam/dynamic" from there at run time`,
+    );
+  };
   return {
     configure: async (req: any) => load().configureConnection(req.config),
     check: async (olds: any, news: any) => load()[kind].check(olds, news),

@@ -19,7 +19,8 @@ export type IpamErrorCode =
   | "RETRYABLE"
   | "DATABASE_UNAVAILABLE"
   | "DATABASE_ERROR"
-  | "CONFIGURATION";
+  | "CONFIGURATION"
+  | "DATABASE_MISMATCH";
 
 export class IpamError extends Error {
   readonly code: IpamErrorCode;
@@ -245,6 +246,21 @@ export class DatabaseError extends IpamError {
 export class ConfigurationError extends IpamError {
   constructor(message: string) {
     super("CONFIGURATION", message);
+  }
+}
+
+/**
+ * A resource's state says another database holds it (docs/identity.md): nothing was read or changed
+ * in either database. `recorded` is null for state written before identities existed, when the row
+ * under its id turned out not to be the one the resource made.
+ */
+export class DatabaseMismatchError extends IpamError {
+  readonly recorded: string | null;
+  readonly current: string;
+  constructor(recorded: string | null, current: string, message: string) {
+    super("DATABASE_MISMATCH", message);
+    this.recorded = recorded;
+    this.current = current;
   }
 }
 

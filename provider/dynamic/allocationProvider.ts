@@ -3,6 +3,7 @@ import { allocateSchema, parseInput } from "../core/schemas.js";
 import { parseAddress } from "../core/address.js";
 import type { Allocation } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
+import { assertLegacyRowMatches, assertSameDatabase, DATABASE, identityOf, needsStateUpgrade } from "./databaseIdentity.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE } from "./resourceIdentity.js";
 import { failuresOf, hasUnknown, isUnknown, same, userInputs, type Props } from "./wire.js";
 
@@ -40,10 +41,11 @@ function request(props: Props): Request {
 
 /**
  * What the engine stores: the allocation, plus the inputs it was made from (outputs overwrite
- * `address`/`count`, and diff compares inputs) and the hidden owner, scope, adopt and claim.
- * `props` is either the new inputs (create, update) or the stored outputs (read).
+ * `address`/`count`, and diff compares inputs), the hidden owner, scope, adopt and claim, and the
+ * identity of the database that holds it. `props` is either the new inputs (create, update) or the
+ * stored outputs (read).
  */
-async function outputs(a: Allocation, props: Props, claim: unknown): Promise<Props> {
+async function outputs(a: Allocation, props: Props, claim: unknown, database: string): Promise<Props> {
   const subnet = await (await ipam()).getSubnet(a.subnetId);
   const inputs = (props.__inputs as Props | undefined) ?? userInputs(props, ALLOCATION_INPUTS);
   return {
@@ -52,6 +54,7 @@ async function outputs(a: Allocation, props: Props, claim: unknown): Promise<Pro
     ...(props[SCOPE] === undefined ? {} : { [SCOPE]: props[SCOPE] }),
     ...(props[ADOPT] === undefined ? {} : { [ADOPT]: props[ADOPT] }),
     [CLAIM]: claim ?? null,
+    [DATABASE]: database,
     allocationId: a.id,
     subnetId: a.subnetId,
     address: a.addresses[0] ?? null,
@@ -99,7 +102,8 @@ export async function diff(_id: string, oldOutputs: Props, news: Props) {
   const oldAddresses = Array.isArray(oldOutputs.addresses) ? (oldOutputs.addresses as string[]) : [];
   const deleteBeforeReplace =
     replaces.length > 0 && typeof news.address === "string" && same(olds.subnetId, news.subnetId) && oldAddresses.includes(String(canonicalAddress(news.address)));
-  return { changes: replaces.length > 0 || updates.length > 0, replaces, deleteBeforeReplace };
+  // State from before database identities (or naming the provider by path) is rewritten by an Update.
+  return { changes: replaces.length > 0 || updates.length > 0 || needsStateUpgrade(oldOutputs), replaces, deleteBeforeReplace };
 }
 
 /** Idempotent: a retried create (same owner and request) returns the same allocation, claimed anew. */
@@ -108,15 +112,16 @@ export async function create(props: Props) {
     const db = await ipam();
     const req = request(props);
     const claim = randomUUID();
+    const database = await identityOf(db);
     if (props[ADOPT] === true) {
       const held = await db.whoHolds(String(req.subnetId), String(req.address));
       if (held !== null) {
         const adopted = await db.adoptAllocation({ allocationId: held.id, owner: req.owner, claim });
-        return { id: adopted.id, outs: await outputs(adopted, props, claim) };
+        return { id: adopted.id, outs: await outputs(adopted, props, claim, database) };
       }
     }
     const { allocation } = await db.allocate({ ...req, claim } as never);
-    return { id: allocation.id, outs: await outputs(allocation, props, claim) };
+    return { id: allocation.id, outs: await outputs(allocation, props, claim, database) };
   });
 }
 
@@ -126,10 +131,13 @@ export async function create(props: Props) {
  */
 export async function read(id: string, props: Props) {
   return guarded("reading an allocation", async () => {
+    const db = await ipam();
+    const database = await assertSameDatabase(db, props);
     try {
-      const a = await (await ipam()).getAllocation(id);
+      const a = await db.getAllocation(id);
       if (isGone(a.claim, props)) return { id: "", props: {} };
-      return { id, props: await outputs(a, props, claimOf(props)) };
+      await assertLegacyRowMatches(db, props, "allocation", legacyProblem(a, props));
+      return { id, props: await outputs(a, props, claimOf(props), database) };
     } catch (error) {
       if ((error as { code?: string }).code === "NOT_FOUND") return { id: "", props: {} };
       throw error;
@@ -141,6 +149,8 @@ export async function read(id: string, props: Props) {
 export async function update(id: string, olds: Props, news: Props) {
   return guarded("updating an allocation", async () => {
     const db = await ipam();
+    const database = await assertSameDatabase(db, olds);
+    await assertLegacyAllocation(db, id, olds);
     const count = (news.count as number | undefined) ?? 1;
     // A newer claimant (a replacement, another stack's adoption) holds it: SUPERSEDED, nothing changes.
     const claim = claimOf(olds) === undefined ? {} : { claim: claimOf(olds)! };
@@ -151,14 +161,35 @@ export async function update(id: string, olds: Props, news: Props) {
       tags: (news.tags as Record<string, string> | undefined) ?? {},
       ...claim,
     });
-    return { outs: await outputs(a, news, claimOf(olds)) };
+    return { outs: await outputs(a, news, claimOf(olds), database) };
   });
 }
 
 /** Release, unless a newer claimant (a replacement of this resource) holds the allocation now. */
 export async function remove(id: string, props: Props = {}) {
   return guarded("releasing an allocation", async () => {
+    const db = await ipam();
+    await assertSameDatabase(db, props);
+    await assertLegacyAllocation(db, id, props);
     const claim = claimOf(props);
-    await (await ipam()).release(id, claim === undefined ? {} : { claim });
+    await db.release(id, claim === undefined ? {} : { claim });
   });
+}
+
+/** What makes the row under this id not the allocation a pre-identity resource made, or null. */
+function legacyProblem(a: Allocation, props: Props): string | null {
+  if (typeof props.subnetId === "string" && props.subnetId !== a.subnetId) return `it is in subnet ${a.subnetId}, not ${props.subnetId}`;
+  if (typeof props[OWNER] === "string" && props[OWNER] !== a.owner) return `it is held by ${a.owner}, not ${String(props[OWNER])}`;
+  return null;
+}
+
+/** Pre-identity state only: refuse a row that is not this resource's (a missing or superseded one is left to the call). */
+async function assertLegacyAllocation(db: Awaited<ReturnType<typeof ipam>>, id: string, props: Props): Promise<void> {
+  if (props[DATABASE] !== undefined) return;
+  const a = await db.getAllocation(id).catch((error: { code?: string }) => {
+    if (error.code === "NOT_FOUND") return null;
+    throw error;
+  });
+  if (a === null || isGone(a.claim, props)) return;
+  await assertLegacyRowMatches(db, props, "allocation", legacyProblem(a, props));
 }

@@ -7,13 +7,31 @@ export interface HostConfig {
   get(key: string): string | undefined;
 }
 
+/** Where the database URL came from: named in errors (never the URL itself), see docs/identity.md. */
+export type DatabaseSource = "ipam:databaseUrl" | "IPAM_DATABASE_URL" | "embedded";
+
 let configuredUrl: string | undefined;
+let configuredMovedFrom: readonly string[] = [];
+let source: DatabaseSource | undefined;
 let opening: Promise<Ipam> | undefined;
 
 /** Remember the configured URL; nothing connects until a method needs the database. */
 export function configureConnection(config: HostConfig | undefined): void {
   const url = config?.get("ipam:databaseUrl");
   configuredUrl = typeof url === "string" && url !== "" ? url : undefined;
+  // Identities of databases whose data moved to this one on purpose (docs/identity.md).
+  const movedFrom = config?.get("ipam:databaseMovedFrom");
+  configuredMovedFrom = typeof movedFrom === "string" ? movedFrom.split(",").map((id) => id.trim()).filter((id) => id !== "") : [];
+}
+
+/** The identities `ipam:databaseMovedFrom` names. */
+export function movedFrom(): readonly string[] {
+  return configuredMovedFrom;
+}
+
+/** Which setting chose the database `ipam()` opened (undefined before it opened one). */
+export function databaseSource(): DatabaseSource | undefined {
+  return source;
 }
 
 /**
@@ -24,8 +42,11 @@ export function configureConnection(config: HostConfig | undefined): void {
 export function ipam(): Promise<Ipam> {
   opening ??= (async () => {
     const envUrl = process.env.IPAM_DATABASE_URL;
-    const url = configuredUrl ?? (envUrl !== undefined && envUrl !== "" ? envUrl : await ensureLocalDatabase());
-    return Ipam.open({ databaseUrl: url });
+    const chosen: DatabaseSource = configuredUrl !== undefined ? "ipam:databaseUrl" : envUrl !== undefined && envUrl !== "" ? "IPAM_DATABASE_URL" : "embedded";
+    const url = configuredUrl ?? (chosen === "IPAM_DATABASE_URL" ? envUrl! : await ensureLocalDatabase());
+    const opened = await Ipam.open({ databaseUrl: url });
+    source = chosen;
+    return opened;
   })();
   opening.catch(() => (opening = undefined));
   return opening;

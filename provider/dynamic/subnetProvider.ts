@@ -6,6 +6,7 @@ import { parseSubnetLayout } from "../core/subnetLayout.js";
 import { assertChildRules } from "../core/prefixPolicy.js";
 import type { Subnet } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
+import { assertLegacyRowMatches, assertSameDatabase, DATABASE, identityOf, needsStateUpgrade } from "./databaseIdentity.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE } from "./resourceIdentity.js";
 import { failuresOf, hasUnknown, isUnknown, same, userInputs, type Props } from "./wire.js";
 
@@ -51,14 +52,15 @@ export function subnetOutputs(subnet: Subnet): Props {
   };
 }
 
-/** Outputs plus what the engine must keep: the inputs (diff compares them) and the hidden owner, scope and claim. */
-function stored(subnet: Subnet, inputs: Props, hidden: Props, claim: string | undefined): Props {
+/** Outputs plus what the engine must keep: the inputs (diff compares them), the hidden owner, scope and claim, and the database's identity. */
+function stored(subnet: Subnet, inputs: Props, hidden: Props, claim: string | undefined, database: string): Props {
   return {
     ...subnetOutputs(subnet),
     __inputs: inputs,
     ...(hidden[OWNER] === undefined ? {} : { [OWNER]: hidden[OWNER] }),
     ...(hidden[SCOPE] === undefined ? {} : { [SCOPE]: hidden[SCOPE] }),
     [CLAIM]: claim ?? null,
+    [DATABASE]: database,
   };
 }
 
@@ -90,7 +92,8 @@ export async function diff(_id: string, olds: Props, news: Props) {
   // The rest compares with current outputs (a refresh brings in edits made outside Pulumi), absent inputs as defaults.
   const updates = UPDATE_ON.filter((k) => (k === "allocationPools" ? poolsChanged(olds, news) : !same(olds[k] ?? UPDATE_DEFAULTS[k], news[k] ?? UPDATE_DEFAULTS[k])));
   return {
-    changes: replaces.length > 0 || updates.length > 0,
+    // State from before database identities (or naming the provider by path) is rewritten by an Update.
+    changes: replaces.length > 0 || updates.length > 0 || needsStateUpgrade(olds),
     replaces,
     deleteBeforeReplace: replaces.length > 0 && collides(olds, news),
   };
@@ -134,18 +137,23 @@ export async function create(props: Props) {
     const what = inputs.parentId === undefined ? `${inputs.namespace ?? "default"}:${String(canonicalCidr(inputs.cidr))}` : `child:${String(inputs.cidr ?? `/${inputs.prefixLength ?? "default"}`)}`;
     // Without an owner (not made by the SDK) there is no identity to make a key from.
     const key = props[OWNER] === undefined ? {} : { idempotencyKey: ownerKey(props, what) };
-    const subnet = await (await ipam()).createSubnet({ ...inputs, ...key, claim } as never);
-    return { id: subnet.id, outs: stored(subnet, inputs, props, claim) };
+    const db = await ipam();
+    const database = await identityOf(db);
+    const subnet = await db.createSubnet({ ...inputs, ...key, claim } as never);
+    return { id: subnet.id, outs: stored(subnet, inputs, props, claim, database) };
   });
 }
 
 /** Refresh: a blank id when the subnet is gone, or a newer claimant (a replacement) holds it. */
 export async function read(id: string, props: Props) {
   return guarded("reading a subnet", async () => {
+    const db = await ipam();
+    const database = await assertSameDatabase(db, props);
     try {
-      const subnet = await (await ipam()).getSubnet(id);
+      const subnet = await db.getSubnet(id);
       if (isGone(subnet.claim, props)) return { id: "", props: {} };
-      return { id, props: stored(subnet, (props.__inputs as Props | undefined) ?? {}, props, claimOf(props)) };
+      await assertLegacyRowMatches(db, props, "subnet", legacyProblem(subnet, props));
+      return { id, props: stored(subnet, (props.__inputs as Props | undefined) ?? {}, props, claimOf(props), database) };
     } catch (error) {
       if ((error as { code?: string }).code === "NOT_FOUND") return { id: "", props: {} };
       throw error;
@@ -160,8 +168,11 @@ export async function update(id: string, olds: Props, news: Props) {
     for (const k of UPDATE_ON) patch[k] = next[k] ?? UPDATE_DEFAULTS[k];
     // A newer claimant (a replacement) holds it: SUPERSEDED, nothing changes.
     const claim = claimOf(olds);
-    const { subnet } = await (await ipam()).updateSubnet(id, patch as never, claim === undefined ? {} : { claim });
-    return { outs: stored(subnet, next, news, claimOf(olds)) };
+    const db = await ipam();
+    const database = await assertSameDatabase(db, olds);
+    await assertLegacySubnet(db, id, olds);
+    const { subnet } = await db.updateSubnet(id, patch as never, claim === undefined ? {} : { claim });
+    return { outs: stored(subnet, next, news, claimOf(olds), database) };
   });
 }
 
@@ -169,6 +180,8 @@ export async function update(id: string, olds: Props, news: Props) {
 export async function remove(id: string, props: Props = {}) {
   return guarded("deleting a subnet", async () => {
     const db = await ipam();
+    await assertSameDatabase(db, props);
+    await assertLegacySubnet(db, id, props);
     const claim = claimOf(props);
     try {
       await db.deleteSubnet(id, claim === undefined ? {} : { claim });
@@ -180,4 +193,22 @@ export async function remove(id: string, props: Props = {}) {
       throw new SubnetInUseError(id, error.allocationCount, names);
     }
   });
+}
+
+/** What makes the row under this id not the subnet a pre-identity resource made, or null. */
+function legacyProblem(subnet: Subnet, props: Props): string | null {
+  if (typeof props.cidr === "string" && props.cidr !== subnet.cidr) return `it is ${subnet.cidr}, not ${props.cidr}`;
+  if (typeof props.namespace === "string" && props.namespace !== subnet.namespace) return `it is in namespace ${subnet.namespace}, not ${props.namespace}`;
+  return null;
+}
+
+/** Pre-identity state only: refuse a row that is not this resource's (a missing or superseded one is left to the call). */
+async function assertLegacySubnet(db: Awaited<ReturnType<typeof ipam>>, id: string, props: Props): Promise<void> {
+  if (props[DATABASE] !== undefined) return;
+  const subnet = await db.getSubnet(id).catch((error: { code?: string }) => {
+    if (error.code === "NOT_FOUND") return null;
+    throw error;
+  });
+  if (subnet === null || isGone(subnet.claim, props)) return;
+  await assertLegacyRowMatches(db, props, "subnet", legacyProblem(subnet, props));
 }

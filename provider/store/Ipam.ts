@@ -55,6 +55,7 @@ import { constraintOf, sqlStateOf, wrapDatabaseError } from "./databaseErrors.js
 import { createDatabasePool } from "./databasePool.js";
 import { rebuildFreeRanges, returnToFreeSpace } from "./freeSpace.js";
 import { assertIpamOptions } from "./ipamOptions.js";
+import { readInstallationId } from "./installation.js";
 import { inLockedTransaction, type TransactionSettings } from "./lockedTransaction.js";
 import { migrate } from "./migrate.js";
 import { DEFAULT_SCHEMA } from "./schemaName.js";
@@ -138,6 +139,14 @@ export class Ipam {
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+
+  /**
+   * This database's identity (migration 0006): random, made once, the same through any URL.
+   * @throws DatabaseUnavailableError, DatabaseError
+   */
+  async installationId(): Promise<string> {
+    return this.read("reading the database identity", () => readInstallationId(this.pool, this.t));
   }
 
   /**

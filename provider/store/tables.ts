@@ -11,6 +11,7 @@ export interface Tables {
   readonly freeRange: IdentifierSqlToken;
   readonly freeBlock: IdentifierSqlToken;
   readonly auditEvent: IdentifierSqlToken;
+  readonly installation: IdentifierSqlToken;
   readonly ordinalToInet: IdentifierSqlToken;
   readonly inetToOrdinal: IdentifierSqlToken;
   readonly allocateNext: IdentifierSqlToken;
@@ -28,6 +29,7 @@ export function tablesFor(schema: string): Tables {
     freeRange: name("free_range"),
     freeBlock: name("free_block"),
     auditEvent: name("audit_event"),
+    installation: name("installation"),
     ordinalToInet: name("ordinal_to_inet"),
     inetToOrdinal: name("inet_to_ordinal"),
     allocateNext: name("allocate_next"),

@@ -89,6 +89,8 @@ describe("least privilege: the documented ipam_app role", () => {
     ["rewrite history", "UPDATE ipam.audit_event SET owner = 'someone else'"],
     ["erase history", "DELETE FROM ipam.audit_event"],
     ["record a fake migration", "INSERT INTO ipam.schema_migration (version, name) VALUES (999, 'fake')"],
+    ["change the database's identity", "UPDATE ipam.installation SET id = gen_random_uuid()"],
+    ["add a second identity", "INSERT INTO ipam.installation (singleton) VALUES (true)"],
     ["read another schema", "SELECT * FROM other.secret"],
     ["read an unrelated table in public", "SELECT * FROM public.unrelated"],
     ["become the administrator", "SET ROLE postgres"],

@@ -1,14 +1,22 @@
+import { homedir, tmpdir } from "node:os";
+import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { serializedProviders } from "../../harness/serializedProviders.js";
 
+const root = resolve(import.meta.dirname, "..", "..");
+
 describe("serialized __provider", () => {
-  it("is small, holds only the implementation path, and no URL or password", async () => {
+  it("is small, names the implementation by package, holds no path of this machine, no URL or password", async () => {
     process.env.IPAM_DATABASE_URL = "postgres://u:SENTINEL-PW-123@127.0.0.1:1/x";
     const { subnet, allocation, resources } = await serializedProviders();
     for (const text of [subnet, allocation]) {
       expect(text.length).toBeGreaterThan(100);
       expect(text.length).toBeLessThan(20_000);
-      expect(text).toContain("dist/provider/dynamic/index.js");
+      expect(text).toContain('"pulumi-ipam/dynamic"');
+      // Nothing that depends on where the program or the package lives (docs/identity.md).
+      for (const here of [root, process.cwd(), homedir(), tmpdir()]) expect(text).not.toContain(here);
+      expect(text).not.toContain("dist/provider");
+      expect(text).not.toMatch(/["'`](\/|[A-Za-z]:\\)/); // no absolute path literal, POSIX or Windows
       expect(text).not.toMatch(/postgres:\/\//);
       expect(text).not.toContain("SENTINEL-PW-123");
     }

@@ -25,6 +25,10 @@ GRANT USAGE ON SCHEMA ipam TO ipam_app;
 -- Opening a database checks which migrations ran (and runs none when nothing is pending).
 GRANT SELECT ON ipam.schema_migration TO ipam_app;
 
+-- The database's identity (migration 0006): read with every resource the provider touches, never written.
+REVOKE ALL ON ipam.installation FROM ipam_app;
+GRANT SELECT ON ipam.installation TO ipam_app;
+
 -- Namespaces are created on first use (INSERT ... ON CONFLICT DO UPDATE needs UPDATE).
 GRANT SELECT, INSERT, UPDATE ON ipam.namespace TO ipam_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.subnet, ipam.allocation, ipam.allocated_address, ipam.free_range, ipam.free_block TO ipam_app;

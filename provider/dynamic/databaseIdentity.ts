@@ -1,0 +1,76 @@
+import { DatabaseMismatchError } from "../core/errors.js";
+import type { Ipam } from "../store/Ipam.js";
+import { databaseSource, movedFrom, type DatabaseSource } from "./connection.js";
+import type { Props } from "./wire.js";
+
+/**
+ * Hidden output: the identity (installation id, migration 0006) of the database that holds the
+ * resource. Read, Update and Delete refuse a database with another identity (docs/identity.md).
+ */
+export const DATABASE = "__database";
+
+const identities = new WeakMap<Ipam, Promise<string>>();
+
+/** The identity of the database `db` reaches; read once per connection (it never changes under one). */
+export function identityOf(db: Ipam): Promise<string> {
+  let id = identities.get(db);
+  if (id === undefined) {
+    id = db.installationId();
+    id.catch(() => identities.delete(db));
+    identities.set(db, id);
+  }
+  return id;
+}
+
+export function recordedIdentity(props: Props): string | undefined {
+  const value = props[DATABASE];
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/**
+ * Before a resource is read, updated or deleted: the database reached now must be the one its state
+ * names, or one whose data `ipam:databaseMovedFrom` says moved here. State written before identities
+ * existed names none; it adopts the current identity on its next read or update (the caller then
+ * checks that the row under its id is the one it made: see `notTheRowItMade`).
+ * @returns the current identity, to record in the outputs
+ * @throws DatabaseMismatchError naming both identities and what to do (never the URL)
+ */
+export async function assertSameDatabase(db: Ipam, props: Props): Promise<string> {
+  const current = await identityOf(db);
+  const recorded = recordedIdentity(props);
+  if (recorded === undefined || recorded === current || movedFrom().includes(recorded)) return current;
+  throw new DatabaseMismatchError(
+    recorded,
+    current,
+    `this resource is held by IPAM database ${recorded}, but ${sourceText(databaseSource())} reaches IPAM database ${current}; nothing was read or changed in either. ` +
+      `Point the stack at the database that holds it (pulumi config set --secret ipam:databaseUrl <its URL>). ` +
+      `If its data moved to ${current} on purpose, accept that once: pulumi config set ipam:databaseMovedFrom ${recorded} (docs/identity.md)`,
+  );
+}
+
+/**
+ * State from before identities (no `__database`) is checked by what it recorded instead: a row
+ * with its id that is not the one it made means another database.
+ * @throws DatabaseMismatchError when `problem` is not null
+ */
+export async function assertLegacyRowMatches(db: Ipam, props: Props, what: string, problem: string | null): Promise<void> {
+  if (problem === null || recordedIdentity(props) !== undefined) return;
+  const current = await identityOf(db);
+  throw new DatabaseMismatchError(
+    null,
+    current,
+    `this resource's state was written before databases had identities, and the ${what} with its id in IPAM database ${current} (reached through ${sourceText(databaseSource())}) is not the one it made (${problem}); nothing was changed. ` +
+      `Point the stack at the database that holds it: pulumi config set --secret ipam:databaseUrl <its URL> (docs/identity.md)`,
+  );
+}
+
+function sourceText(source: DatabaseSource | undefined): string {
+  if (source === "embedded") return "the local embedded database (used because neither ipam:databaseUrl nor IPAM_DATABASE_URL is set)";
+  return source ?? "the configured URL";
+}
+
+/** Resources whose state predates identities or names the provider by an absolute path: Diff asks for an Update, which rewrites both. */
+export function needsStateUpgrade(olds: Props): boolean {
+  const provider = olds.__provider;
+  return recordedIdentity(olds) === undefined || (typeof provider === "string" && !provider.includes('"pulumi-ipam/dynamic"'));
+}
