@@ -1,16 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
+import { stackIdentity } from "./stackIdentity.js";
 
 /**
  * The hidden inputs that name a resource to the provider: `__owner` (project/stack/name, shown in
- * the IPAM history) and `__scope` (organization and parent URN, so equally named resources under
- * different parents or organizations never share an idempotency key).
+ * the IPAM history), `__scope` (organization and parent URN, so equally named resources under
+ * different parents or organizations never share an idempotency key) and `__stack` (the stack's
+ * identity, so equally named stacks in different backends never do either; see stackIdentity.ts).
  */
-export function resourceIdentity(name: string, opts: pulumi.CustomResourceOptions | undefined): { __owner: string; __scope: pulumi.Input<string> } {
+export function resourceIdentity(
+  name: string,
+  opts: pulumi.CustomResourceOptions | undefined,
+): { __owner: string; __scope: pulumi.Input<string>; __stack: pulumi.Input<string> } {
   const organization = organizationName();
   const parent = opts?.parent;
   return {
     __owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
     __scope: parent === undefined ? organization : parent.urn.apply((urn) => `${organization}|${urn}`),
+    __stack: stackIdentity(),
   };
 }
 

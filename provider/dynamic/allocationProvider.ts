@@ -4,7 +4,7 @@ import { parseAddress } from "../core/address.js";
 import type { Allocation } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
 import { assertLegacyRowMatches, assertSameDatabase, DATABASE, identityOf, needsStateUpgrade } from "./databaseIdentity.js";
-import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE } from "./resourceIdentity.js";
+import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE, STACK, withoutStack } from "./resourceIdentity.js";
 import { failuresOf, hasUnknown, isUnknown, same, userInputs, type Props } from "./wire.js";
 
 export const ALLOCATION_INPUTS = ["subnetId", "address", "count", "strategy", "description", "tags"] as const;
@@ -52,6 +52,7 @@ async function outputs(a: Allocation, props: Props, claim: unknown, database: st
     __inputs: inputs,
     [OWNER]: props[OWNER] ?? a.owner,
     ...(props[SCOPE] === undefined ? {} : { [SCOPE]: props[SCOPE] }),
+    ...(props[STACK] === undefined ? {} : { [STACK]: props[STACK] }),
     ...(props[ADOPT] === undefined ? {} : { [ADOPT]: props[ADOPT] }),
     [CLAIM]: claim ?? null,
     [DATABASE]: database,
@@ -69,7 +70,8 @@ async function outputs(a: Allocation, props: Props, claim: unknown, database: st
 }
 
 export async function check(_olds: Props, news: Props) {
-  if (hasUnknown(news)) return { inputs: news, failures: [] };
+  // The stack identity is unknown in a stack's first preview; the inputs can be checked all the same.
+  if (hasUnknown(withoutStack(news))) return { inputs: news, failures: [] };
   try {
     const req = request(news);
     parseInput(allocateSchema, { ...req, owner: req.owner || "unknown" });

@@ -6,6 +6,11 @@ import type { Props } from "./wire.js";
 export const OWNER = "__owner";
 /** Organization and parent URN: two resources with one name under different parents are different holders. */
 export const SCOPE = "__scope";
+/**
+ * The stack's identity (a random id the stack keeps in its own state, sdk/stackIdentity.ts): equally
+ * named stacks in different backends get different keys. Absent in state written before it existed.
+ */
+export const STACK = "__stack";
 /** Hidden output: the token this resource claimed its subnet or allocation with (README "Claims"). */
 export const CLAIM = "__claim";
 
@@ -15,13 +20,21 @@ export const CLAIM = "__claim";
  */
 export function ownerKey(props: Props, request: string): string {
   const owner = String(props[OWNER] ?? "");
-  const scope = String(props[SCOPE] ?? "");
+  const stack = typeof props[STACK] === "string" ? props[STACK] : "";
+  // Without a stack identity the key is what it was before there was one (a retry of an old create).
+  const scope = stack === "" ? String(props[SCOPE] ?? "") : `${stack}|${String(props[SCOPE] ?? "")}`;
   const key = `${owner}${scope === "" ? "" : `@${digest(scope).slice(0, 12)}`}#${request}`;
   return key.length <= LIMITS.idempotencyKeyLength ? key : `sha256:${digest(`${owner}\u0000${scope}\u0000${request}`)}`;
 }
 
 function digest(text: string): string {
   return createHash("sha256").update(text).digest("hex");
+}
+
+/** The props without the stack identity: unknown during the stack's first preview, and no user input. */
+export function withoutStack(props: Props): Props {
+  const { [STACK]: _stack, ...rest } = props;
+  return rest;
 }
 
 export function claimOf(props: Props): string | undefined {

@@ -7,7 +7,7 @@ import { assertChildRules } from "../core/prefixPolicy.js";
 import type { Subnet } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
 import { assertLegacyRowMatches, assertSameDatabase, DATABASE, identityOf, needsStateUpgrade } from "./databaseIdentity.js";
-import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE } from "./resourceIdentity.js";
+import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE, STACK, withoutStack } from "./resourceIdentity.js";
 import { failuresOf, hasUnknown, isUnknown, same, userInputs, type Props } from "./wire.js";
 
 export const SUBNET_INPUTS = [
@@ -59,6 +59,7 @@ function stored(subnet: Subnet, inputs: Props, hidden: Props, claim: string | un
     __inputs: inputs,
     ...(hidden[OWNER] === undefined ? {} : { [OWNER]: hidden[OWNER] }),
     ...(hidden[SCOPE] === undefined ? {} : { [SCOPE]: hidden[SCOPE] }),
+    ...(hidden[STACK] === undefined ? {} : { [STACK]: hidden[STACK] }),
     [CLAIM]: claim ?? null,
     [DATABASE]: database,
   };
@@ -66,7 +67,8 @@ function stored(subnet: Subnet, inputs: Props, hidden: Props, claim: string | un
 
 /** Validate with the core's schema and layout rules; never touches the database. */
 export async function check(_olds: Props, news: Props) {
-  if (hasUnknown(news)) return { inputs: news, failures: [] };
+  // The stack identity is unknown in a stack's first preview; the inputs can be checked all the same.
+  if (hasUnknown(withoutStack(news))) return { inputs: news, failures: [] };
   try {
     const parsed = parseInput(createSubnetSchema, userInputs(news, SUBNET_INPUTS));
     // A carved child's CIDR is chosen at create: only a given one has a layout and rules to check now.

@@ -30,25 +30,32 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** Mocked engine state: Subnets get a subnetId output, the StackReference serves the network stack's. */
+/** Mocked engine state: Subnets get a subnetId output, the StackReference serves the network stack's, the stack identity an id. */
 function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   if (type === "pulumi:pulumi:StackReference") return { ...inputs, outputs: { appsSubnetId: "apps-id" } };
+  if (type.endsWith(":StackIdentity")) return { stackId: "stack-id" };
   if (!("subnetId" in inputs)) return { ...inputs, subnetId: `${name}-id` }; // a Subnet (allocations always name one)
   return inputs;
 }
 
-/** Play the captured registrations through the real host: parents, children, allocations; mock ids mapped to real ones. */
+const isStackIdentity = (r: CapturedResource) => r.type.endsWith(":StackIdentity");
+
+/** Play the captured registrations through the real host: the stack identity, parents, children, allocations; mock ids mapped to real ones. */
 async function deploy(resources: CapturedResource[], ids: Map<string, string>): Promise<Props[]> {
   const outs: Props[] = [];
   const ipam = resources.filter((r) => typeof r.inputs.__provider === "string");
-  const rank = (r: CapturedResource) => ("subnetId" in r.inputs ? 2 : r.inputs.parentId === undefined ? 0 : 1);
+  const rank = (r: CapturedResource) => (isStackIdentity(r) ? -1 : "subnetId" in r.inputs ? 2 : r.inputs.parentId === undefined ? 0 : 1);
   for (const r of [...ipam].sort((a, b) => rank(a) - rank(b))) {
     const news: Props = {};
-    for (const [k, v] of Object.entries(r.inputs)) if (v !== undefined) news[k] = k === "subnetId" || k === "parentId" ? ids.get(String(v)) ?? v : v;
+    for (const [k, v] of Object.entries(r.inputs)) if (v !== undefined) news[k] = k === "subnetId" || k === "parentId" || k === "__stack" ? ids.get(String(v)) ?? v : v;
     const urn = urnOf("", r.name);
     const checked = await host.check(urn, {}, news);
     expect(checked.failures).toEqual([]);
     const created = await host.create(urn, checked.inputs);
+    if (isStackIdentity(r)) {
+      ids.set("stack-id", created.id); // not an IPAM resource: nothing to check in its outputs
+      continue;
+    }
     ids.set(`${r.name}-id`, created.id);
     outs.push(created.properties);
   }
