@@ -45,3 +45,34 @@ describe("resource identity the SDK sends", () => {
     expect(resources.find((r) => r.name === "top")!.inputs.__scope).not.toContain("urn:");
   });
 });
+
+describe("stack identity the SDK sends", () => {
+  it("each run registers one StackIdentity; every Subnet and IpAllocation sends its id as __stack", async () => {
+    const { captureResources } = await import("../../harness/serializedProviders.js");
+    const { IpAllocation, Subnet } = await import("../../sdk/index.js");
+    const seen: string[] = [];
+    for (const run of ["first", "second"]) {
+      // The engine's stored output for the identity resource (one per stack's state).
+      const state = (type: string, _name: string, inputs: Record<string, unknown>) => (type.endsWith(":StackIdentity") ? { stackId: `id-${run}` } : inputs);
+      const resources = await captureResources(
+        () => {
+          const net = new Subnet("net", { cidr: "10.0.0.0/24" });
+          new IpAllocation("a", { subnetId: net.subnetId });
+          new IpAllocation("b", { subnetId: net.subnetId });
+        },
+        "proj",
+        "dev",
+        state,
+      );
+      const identities = resources.filter((r) => r.type.endsWith(":StackIdentity"));
+      expect(identities).toHaveLength(1);
+      const text = String(identities[0]!.inputs.__provider);
+      expect(text).not.toContain(root);
+      expect(text).not.toMatch(/["'`](\/|[A-Za-z]:\\)/);
+      const ipam = resources.filter((r) => !r.type.endsWith(":StackIdentity"));
+      expect(ipam.map((r) => r.inputs.__stack)).toEqual([`id-${run}`, `id-${run}`, `id-${run}`]);
+      seen.push(String(ipam[0]!.inputs.__stack));
+    }
+    expect(seen).toEqual(["id-first", "id-second"]);
+  });
+});
