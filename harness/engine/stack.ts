@@ -1,4 +1,5 @@
-import { startProviderHost, type ProviderHost } from "../providerHost.js";
+import { join } from "node:path";
+import { HOST_SCRIPT, startProviderHost, type ProviderHost } from "../providerHost.js";
 import { checkpointPath, readCheckpoint, stackOutputs, writeCheckpoint, type Props, type ResourceState } from "./checkpoint.js";
 import { Crash, Deployment, type Step } from "./deployment.js";
 import { startMonitor } from "./monitor.js";
@@ -71,10 +72,15 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
   const copies = new Map<string, Promise<string>>();
   let host: Promise<ProviderHost> | undefined;
 
+  const programCopy = () => copies.get(programDir) ?? copies.set(programDir, workingCopy(programDir, opts.provideSdk ?? linkCheckout)).get(programDir)!;
   // One SDK dynamic-provider host per stack, configured with the stack's config as the engine configures
   // the pulumi-nodejs provider; it caches providers by their serialized `__provider`, as under the CLI.
+  // Started as the engine starts the plugin: in the program's directory (provider_plugin.go, NewProvider:
+  // newPlugin(ctx, ctx.Pwd, ...)), running the host script the program's node_modules holds (the shim
+  // sdk/nodejs/dist/pulumi-resource-pulumi-nodejs resolves @pulumi/pulumi/cmd/dynamic-provider from there).
   const providerHost = () =>
-    (host ??= startProviderHost(opts.env ?? process.env).then(async (h) => {
+    (host ??= programCopy().then(async (workDir) => {
+      const h = await startProviderHost(opts.env ?? process.env, { cwd: workDir, hostScript: join(workDir, "node_modules", HOST_SCRIPT) });
       await h.configure(config);
       return h;
     }));
@@ -98,7 +104,7 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
     // Pending operations of an interrupted run are reported and dropped: the engine cannot know whether
     // they completed (a pending create is simply created again; the provider's idempotency makes that safe).
     for (const p of latest?.pending_operations ?? []) deployment.log("warning", `interrupted while ${p.type}: ${p.resource.urn}`, "");
-    const workDir = await (copies.get(programDir) ?? copies.set(programDir, workingCopy(programDir, opts.provideSdk ?? linkCheckout)).get(programDir)!);
+    const workDir = await programCopy();
     const monitor = await startMonitor(deployment);
     let run: { code: number | null; output: string };
     try {

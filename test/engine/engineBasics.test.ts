@@ -26,10 +26,10 @@ afterAll(async () => {
 });
 
 it("runs the quickstart program: preview creates, up records outputs, destroy empties the database", async () => {
-  expect(ops(await stack.preview())).toEqual({ "ipam-quickstart-dev": "create", lan: "create", web: "create", db: "create" });
+  expect(ops(await stack.preview())).toEqual({ "ipam-quickstart-dev": "create", "pulumi-ipam-stack": "create", lan: "create", web: "create", db: "create" });
   expect(await stack.state()).toEqual([]); // a preview writes nothing
 
-  expect(ops(await stack.up())).toEqual({ "ipam-quickstart-dev": "create", lan: "create", web: "create", db: "create" });
+  expect(ops(await stack.up())).toEqual({ "ipam-quickstart-dev": "create", "pulumi-ipam-stack": "create", lan: "create", web: "create", db: "create" });
   const outputs = await stack.outputs();
   expect(outputs).toMatchObject({ dbAddress: "10.20.0.100", gateway: "10.20.0.1", webAddresses: ["10.20.0.10", "10.20.0.11"] });
   expect((await stack.state()).map((r) => r.type)).toContain("pulumi-nodejs:dynamic/ipam:Subnet");
