@@ -15,11 +15,12 @@ export interface Checkout {
 }
 
 /**
- * A program directory at `dir` with the built package COPIED into node_modules/pulumi-ipam (what
- * `npm install` puts there: package.json and dist/) and every other dependency linked from this
- * repository's node_modules (they are not under test). Needs `npm run build` first.
+ * Put pulumi-ipam into `dir`/node_modules as `npm install` does: the built package COPIED (its
+ * package.json and dist/), every other dependency linked from this repository's node_modules (they
+ * are not under test). Needs `npm run build` first. Usable as the engine's `provideSdk`.
+ * @returns the package's directory
  */
-export function makeCheckout(dir: string): Checkout {
+export async function installPackageCopy(dir: string): Promise<string> {
   const modules = join(dir, "node_modules");
   mkdirSync(modules, { recursive: true });
   for (const entry of readdirSync(join(root, "node_modules"))) {
@@ -30,6 +31,12 @@ export function makeCheckout(dir: string): Checkout {
   mkdirSync(packageDir);
   cpSync(join(root, "package.json"), join(packageDir, "package.json"));
   cpSync(join(root, "dist"), join(packageDir, "dist"), { recursive: true });
+  return packageDir;
+}
+
+/** A program directory at `dir` with the package installed as a copy (see installPackageCopy). */
+export async function makeCheckout(dir: string): Promise<Checkout> {
+  const packageDir = await installPackageCopy(dir);
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "program", private: true, type: "module", dependencies: { "pulumi-ipam": "*" } }));
-  return { dir, hostScript: join(modules, HOST_SCRIPT), packageDir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, hostScript: join(dir, "node_modules", HOST_SCRIPT), packageDir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
