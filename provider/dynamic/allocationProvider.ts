@@ -141,8 +141,11 @@ export async function read(id: string, props: Props) {
       await assertLegacyRowMatches(db, props, "allocation", legacyProblem(a, props));
       return { id, props: await outputs(a, props, claimOf(props), database) };
     } catch (error) {
-      if ((error as { code?: string }).code === "NOT_FOUND") return { id: "", props: {} };
-      throw error;
+      if ((error as { code?: string }).code !== "NOT_FOUND") throw error;
+      // Gone, unless the state predates identities: then this may be the wrong database, and saying
+      // "gone" would drop a live resource from the stack.
+      await assertLegacyRowMatches(db, props, "allocation", "there is no allocation with that id");
+      return { id: "", props: {} };
     }
   });
 }

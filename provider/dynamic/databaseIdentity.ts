@@ -60,7 +60,8 @@ export async function assertLegacyRowMatches(db: Ipam, props: Props, what: strin
     null,
     current,
     `this resource's state was written before databases had identities, and the ${what} with its id in IPAM database ${current} (reached through ${sourceText(databaseSource())}) is not the one it made (${problem}); nothing was changed. ` +
-      `Point the stack at the database that holds it: pulumi config set --secret ipam:databaseUrl <its URL> (docs/identity.md)`,
+      `Point the stack at the database that holds it: pulumi config set --secret ipam:databaseUrl <its URL>. ` +
+      `If it was deleted outside Pulumi on purpose, remove it from the stack with pulumi state delete (docs/identity.md)`,
   );
 }
 

@@ -157,8 +157,11 @@ export async function read(id: string, props: Props) {
       await assertLegacyRowMatches(db, props, "subnet", legacyProblem(subnet, props));
       return { id, props: stored(subnet, (props.__inputs as Props | undefined) ?? {}, props, claimOf(props), database) };
     } catch (error) {
-      if ((error as { code?: string }).code === "NOT_FOUND") return { id: "", props: {} };
-      throw error;
+      if ((error as { code?: string }).code !== "NOT_FOUND") throw error;
+      // Gone, unless the state predates identities: then this may be the wrong database, and saying
+      // "gone" would drop a live resource from the stack.
+      await assertLegacyRowMatches(db, props, "subnet", "there is no subnet with that id");
+      return { id: "", props: {} };
     }
   });
 }
