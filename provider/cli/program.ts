@@ -3,6 +3,7 @@ import { registerAllocationCommands } from "./commands/allocationCommands.js";
 import { registerDbCommand } from "./commands/dbCommand.js";
 import { registerDemoCommand } from "./commands/demoCommand.js";
 import { registerHistoryCommand } from "./commands/historyCommand.js";
+import { registerIdentityCommand } from "./commands/identityCommand.js";
 import { registerMapCommand } from "./commands/mapCommand.js";
 import { registerMigrateCommand } from "./commands/migrateCommand.js";
 import { registerSnapshotCommands } from "./commands/snapshotCommands.js";
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .option("--schema <name>", "PostgreSQL schema holding the IPAM tables", "ipam");
   registerDbCommand(program);
   registerMigrateCommand(program);
+  registerIdentityCommand(program);
   registerSubnetCommand(program);
   registerAllocationCommands(program);
   registerUsageCommand(program);

@@ -1,6 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ipam, loadMigrations, migrate } from "../../provider/store/index.js";
+import { jsonOf, runCli } from "../helpers/cliRunner.js";
 import { databaseFingerprint } from "../helpers/databaseFingerprint.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
@@ -75,6 +76,15 @@ describe("database identity (migration 0006)", () => {
     const again = await Ipam.open({ databaseUrl: other.toString() });
     expect(await again.installationId()).toBe(id);
     await again.close();
+  });
+
+  it("`ipam identity` prints it", async () => {
+    const ipam = await Ipam.open({ databaseUrl: fresh.url });
+    const id = await ipam.installationId();
+    await ipam.close();
+    const plain = await runCli(["identity"], { IPAM_DATABASE_URL: fresh.url });
+    expect([plain.code, plain.stdout.trim()]).toEqual([0, id]);
+    expect(jsonOf(await runCli(["identity", "--json"], { IPAM_DATABASE_URL: fresh.url }))).toEqual({ identity: id });
   });
 
   it("holds exactly one row", async () => {
