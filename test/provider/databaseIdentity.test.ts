@@ -1,5 +1,9 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { startProviderHost, urnOf, type ProviderHost, type Props } from "../../harness/providerHost.js";
+import { runCli } from "../helpers/cliRunner.js";
 import { databaseFingerprint } from "../helpers/databaseFingerprint.js";
 import { createLeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
 import { ciHostEnv, useProviderHost, type ProviderTestContext } from "../helpers/providerTestContext.js";
@@ -124,6 +128,28 @@ describe("database identity", () => {
     } finally {
       for (const host of hosts) await host.close();
       await moved.drop();
+    }
+  });
+
+  it("the local embedded fallback never serves a resource created elsewhere: refused, naming the fallback and ipam:databaseUrl", async () => {
+    // A laptop without ipam:databaseUrl or IPAM_DATABASE_URL (and not CI): the provider starts the
+    // local embedded database, which has its own identity.
+    const home = await mkdtemp(join(tmpdir(), "ipam-fallback-home-"));
+    const { IPAM_DATABASE_URL: _url, CI: _ci, ...env } = process.env;
+    const host = await startProviderHost({ ...env, IPAM_HOME: home });
+    try {
+      await host.configure({});
+      const before = await databaseFingerprint(a.admin);
+      const error = (await host.read(allocUrn, alloc.id, alloc.properties, alloc.properties).catch((e: unknown) => e)) as Error;
+      expect(error.message).toContain("DATABASE_MISMATCH");
+      expect(error.message).toContain("but the local embedded database (used because neither ipam:databaseUrl nor IPAM_DATABASE_URL is set) reaches");
+      expect(error.message).toContain("pulumi config set --secret ipam:databaseUrl");
+      await expect(host.delete(allocUrn, alloc.id, alloc.properties)).rejects.toThrow(/DATABASE_MISMATCH/);
+      expect(await databaseFingerprint(a.admin)).toEqual(before);
+    } finally {
+      await host.close();
+      await runCli(["db", "stop"], { IPAM_HOME: home });
+      await rm(home, { recursive: true, force: true });
     }
   });
 });
