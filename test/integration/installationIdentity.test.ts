@@ -47,6 +47,9 @@ describe("database identity (migration 0006)", () => {
   it("a database from before 0006 gets one identity on upgrade; its data is unchanged; later opens keep it", async () => {
     const client = await connect(older.url);
     await migrateUpTo(client, 5);
+    // As roles/ipam_app.sql left an older install: new tables get data access by default.
+    await client.query("DO $$ BEGIN CREATE ROLE ipam_app NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$");
+    await client.query("ALTER DEFAULT PRIVILEGES IN SCHEMA ipam GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ipam_app");
     const before = await Ipam.open({ databaseUrl: older.url, migrate: false });
     const subnet = await before.createSubnet({ cidr: "10.0.0.0/24", idempotencyKey: "proj/dev/net#default:10.0.0.0/24" });
     await before.allocate({ subnetId: subnet.id, owner: "proj/dev/web", count: 3 });
@@ -58,6 +61,9 @@ describe("database identity (migration 0006)", () => {
     expect(await identities(client)).toHaveLength(1);
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(await databaseFingerprint(client)).toEqual(data);
+    // ...but the identity is read-only for the application role all the same.
+    const privileges = await client.query("SELECT has_table_privilege('ipam_app', 'ipam.installation', 'SELECT') AS can_read, has_table_privilege('ipam_app', 'ipam.installation', 'UPDATE') AS can_change");
+    expect(privileges.rows[0]).toEqual({ can_read: true, can_change: false });
 
     const reopened = await Ipam.open({ databaseUrl: older.url });
     expect(await reopened.installationId()).toBe(id);

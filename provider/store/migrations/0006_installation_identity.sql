@@ -6,6 +6,7 @@
 -- else's rows. Random, never derived from the URL: the same database reached through another host
 -- name, port or login is still the same database, and a URL must never reach state. A copy made
 -- with pg_dump or a replica keeps the id (it is the same data); see docs/identity.md.
+-- gen_random_uuid() is built in since PostgreSQL 13 and draws from pg_strong_random (a CSPRNG).
 -- One row only: the primary key on a constant column that must be true.
 CREATE TABLE installation (
   singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
