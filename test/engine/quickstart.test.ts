@@ -48,6 +48,16 @@ it("preview, up, edit tags, resize, out-of-band release, refresh, up, destroy", 
   expect((await stack.outputs()).dbAddress).toBe("10.20.0.100");
   expect(await bed.counts()).toEqual({ subnets: 1, allocations: 2, addresses: 4 });
 
+  // A new cidr overlapping the old one: lan is replaced delete-first, so web and db (whose subnetId is
+  // lan's id) are deleted before it and made again in the new subnet (calculateDependentReplacements).
+  stack.setProgram(await editedProgram(program, (src) => src.replace('cidr: "10.20.0.0/24"', 'cidr: "10.20.0.0/23"').replace("count: 2", "count: 3")));
+  const replaced = await stack.preview();
+  expect(opsOf(replaced)).toEqual({ lan: "replace", web: "replace", db: "replace" });
+  expect(replaced.find((s) => s.name === "lan")).toMatchObject({ replaces: ["cidr"], deleteBeforeReplace: true });
+  await stack.up();
+  expect(await stack.outputs()).toMatchObject({ dbAddress: "10.20.0.100", webAddresses: ["10.20.0.10", "10.20.0.11", "10.20.0.12"] });
+  expect(await bed.counts()).toEqual({ subnets: 1, allocations: 2, addresses: 4 });
+
   await stack.destroy();
   expect(await stack.state()).toEqual([]);
   expect(await bed.counts()).toEqual({ subnets: 0, allocations: 0, addresses: 0 });
