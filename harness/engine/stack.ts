@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { startProviderHost, type ProviderHost } from "../providerHost.js";
 import { checkpointPath, readCheckpoint, stackOutputs, writeCheckpoint, type Props, type ResourceState } from "./checkpoint.js";
 import { Crash, Deployment, type Step } from "./deployment.js";
@@ -57,7 +58,7 @@ export interface Stack {
   outputs(): Promise<Props>;
   /** The checkpoint's resources. */
   state(): Promise<ResourceState[]>;
-  /** Stop the provider host. */
+  /** Stop the provider host and remove the program's working copies. */
   close(): Promise<void>;
 }
 
@@ -145,6 +146,8 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
     async close() {
       if (host !== undefined) await (await host).close();
       host = undefined;
+      await Promise.all([...copies.values()].map(async (dir) => rm(await dir, { recursive: true, force: true })));
+      copies.clear();
     },
   };
 }

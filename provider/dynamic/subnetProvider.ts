@@ -70,18 +70,21 @@ function stored(subnet: Subnet, inputs: Props, hidden: Props, claim: string | un
  */
 export async function check(_olds: Props, news: Props) {
   // A pool with one unknown bound is checked as the single address it surely contains (its known
-  // bound): a subset of the real pool, so any failure found holds for the real one.
+  // bound, copied into the unknown one): a subset of the real pool, so any failure found holds for the
+  // real one, and a finding at the copy is reported at the known bound it came from.
+  const copies: [string, string][] = [];
   const pools = Array.isArray(news.allocationPools)
-    ? news.allocationPools.map((p: Props) => (p !== null && typeof p === "object" ? { ...p, start: isUnknown(p.start) ? p.end : p.start, end: isUnknown(p.end) ? p.start : p.end } : p))
+    ? news.allocationPools.map((p: Props, i: number) => {
+        if (p === null || typeof p !== "object" || isUnknown(p.start) === isUnknown(p.end)) return p;
+        const [unknown, known] = isUnknown(p.start) ? ["start", "end"] : ["end", "start"];
+        copies.push([`allocationPools.${i}.${unknown}`, `allocationPools.${i}.${known}`]);
+        return { ...p, [unknown]: p[known] };
+      })
     : news.allocationPools;
   const withPools = Array.isArray(news.allocationPools) ? { ...news, allocationPools: pools } : news;
   // An unknown parentId still makes this a child (the id itself is checked once known).
   const known = knownView(userInputsKeepingUnknowns(withPools), { parentId: "1" });
-  if (Array.isArray(news.allocationPools)) {
-    news.allocationPools.forEach((p: Props, i: number) => {
-      for (const bound of ["start", "end"]) if (p !== null && typeof p === "object" && isUnknown(p[bound])) known.unknownPaths.push(`allocationPools.${i}.${bound}`);
-    });
-  }
+  for (const [copy, source] of copies) known.copiedFrom.set(copy, source);
   const issues = knownIssues(known, () => {
     const parsed = parseInput(createSubnetSchema, known.view);
     // A carved child's CIDR is chosen at create, an unknown one is known later: only a given, known one has a layout to check now.

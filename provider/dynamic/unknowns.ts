@@ -12,15 +12,20 @@ import { isUnknown, type Props } from "./wire.js";
  *  - the core validates that view, and `knownIssues` maps its issues back to the program's indices and
  *    drops those at or under an unknown path (a stand-in or a removed required field).
  *
- * Every rule the core applies is monotone in the elements present (out of range, overlapping, too
- * long...), so a failure found on the known part is a failure of the whole.
+ * The core's rules are monotone in the elements present (out of range, overlapping, too long...), so
+ * a failure found on the known part is a failure of the whole; the exception, a rule on the size of an
+ * array that lost elements ("must not be empty"), is dropped too.
  */
 export interface KnownView {
   view: Props;
   /** Dotted paths of the unknowns in the original value ("allocationPools.0.start"). */
   unknownPaths: string[];
+  /** Arrays that lost elements: a rule about their size ("must not be empty") may not hold for the whole. */
+  shrunk: Set<string>;
   /** A view path ("reserved.1") as the program wrote it ("reserved.2" when element 1 was unknown). */
   originalPath(field: string): string;
+  /** Paths whose value the caller replaced by a copy of another's: findings there are about that other. */
+  copiedFrom: Map<string, string>;
 }
 
 export function knownView(props: Props, standIns: Record<string, unknown> = {}): KnownView {
@@ -62,9 +67,12 @@ export function knownView(props: Props, standIns: Record<string, unknown> = {}):
     return out;
   };
   const view = walk(props, "") as Props;
+  const copiedFrom = new Map<string, string>();
   return {
+    copiedFrom,
     view,
     unknownPaths,
+    shrunk: new Set(indexMaps.keys()),
     originalPath(field) {
       const parts = field.split(".");
       for (let i = 0; i < parts.length; i++) {
@@ -72,7 +80,8 @@ export function knownView(props: Props, standIns: Record<string, unknown> = {}):
         const index = Number(parts[i]);
         if (map !== undefined && Number.isInteger(index) && map[index] !== undefined) parts[i] = String(map[index]);
       }
-      return parts.join(".");
+      const path = parts.join(".");
+      return copiedFrom.get(path) ?? path;
     },
   };
 }
@@ -87,9 +96,12 @@ export function knownIssues(known: KnownView, validate: () => void): InputIssue[
     return [];
   } catch (error) {
     if (!(error instanceof InvalidInputError)) throw error;
+    const seen = new Set<string>();
     return error.issues
+      .filter((issue) => !known.shrunk.has(issue.field))
       .map((issue) => ({ ...issue, field: known.originalPath(issue.field) }))
-      .filter((issue) => !known.unknownPaths.some((p) => issue.field === p || issue.field.startsWith(`${p}.`)));
+      .filter((issue) => !known.unknownPaths.some((p) => issue.field === p || issue.field.startsWith(`${p}.`)))
+      .filter((issue) => !seen.has(`${issue.field}\u0000${issue.reason}`) && seen.add(`${issue.field}\u0000${issue.reason}`) !== undefined);
   }
 }
 
