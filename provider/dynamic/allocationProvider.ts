@@ -128,7 +128,7 @@ export async function create(props: Props) {
 }
 
 /**
- * Two callers. A refresh passes the stored outputs (they hold `__inputs`): a blank id tells the engine
+ * Two callers. A refresh passes the stored outputs (they hold `allocationId`): a blank id tells the engine
  * the allocation is gone (released outside Pulumi, or taken over by a newer claimant: a replacement
  * or another stack's adoption); otherwise its live values and refreshed inputs (see the subnet's
  * `refreshedInputs`: ignoreChanges resets to the old inputs, so they must hold the live tags). A `get`
@@ -137,7 +137,8 @@ export async function create(props: Props) {
  */
 export async function read(id: string, props: Props) {
   return guarded("reading an allocation", async () => {
-    if (props.__inputs === undefined) {
+    // Stored outputs always hold allocationId (every release wrote it); a get's registration never does.
+    if (props.allocationId === undefined) {
       const a = await (await ipam()).getAllocation(id);
       const { __inputs: _, [CLAIM]: __, ...live } = await outputs(a, { [OWNER]: a.owner }, null);
       return { id, props: live };
@@ -145,6 +146,8 @@ export async function read(id: string, props: Props) {
     try {
       const a = await (await ipam()).getAllocation(id);
       if (isGone(a.claim, props)) return { id: "", props: {} };
+      // State from a release that kept no __inputs: the engine keeps the inputs it has.
+      if (props.__inputs === undefined) return { id, props: await outputs(a, props, claimOf(props)) };
       const old = props.__inputs as Props;
       const inputs: Props = { ...old, description: a.description, tags: { ...a.tags }, ...("count" in old ? { count: a.addresses.length } : {}) };
       for (const hidden of [OWNER, SCOPE, ADOPT]) if (props[hidden] !== undefined) inputs[hidden] = props[hidden];

@@ -163,7 +163,7 @@ export async function create(props: Props) {
 }
 
 /**
- * Two callers. A refresh passes the stored outputs (they hold `__inputs`): a blank id when the subnet
+ * Two callers. A refresh passes the stored outputs (they hold `subnetId`): a blank id when the subnet
  * is gone or a newer claimant (a replacement) holds it; otherwise its live values, and refreshed
  * inputs (see `refreshedInputs`). A `get` (`Subnet.get`, or `new Subnet(name, args, { id })`) passes
  * only the program's registration: the live values, and a clear NOT_FOUND failure when there is no
@@ -171,10 +171,13 @@ export async function create(props: Props) {
  */
 export async function read(id: string, props: Props) {
   return guarded("reading a subnet", async () => {
-    if (props.__inputs === undefined) return { id, props: subnetOutputs(await (await ipam()).getSubnet(id)) };
+    // Stored outputs always hold subnetId (every release wrote it); a get's registration never does.
+    if (props.subnetId === undefined) return { id, props: subnetOutputs(await (await ipam()).getSubnet(id)) };
     try {
       const subnet = await (await ipam()).getSubnet(id);
       if (isGone(subnet.claim, props)) return { id: "", props: {} };
+      // State from a release that kept no __inputs: the engine keeps the inputs it has.
+      if (props.__inputs === undefined) return { id, props: stored(subnet, {}, props, claimOf(props)) };
       const inputs = refreshedInputs(subnet, props);
       return { id, props: stored(subnet, userInputs(inputs, SUBNET_INPUTS), props, claimOf(props)), inputs };
     } catch (error) {
