@@ -119,6 +119,10 @@ export async function diff(_id: string, olds: Props, news: Props) {
   };
 }
 
+function keyPart(value: unknown): string {
+  return typeof value === "string" ? value : (JSON.stringify(value) ?? "undefined");
+}
+
 function canonicalCidr(value: unknown): unknown {
   try {
     return parseCidr(value, "cidr").text;
@@ -154,7 +158,12 @@ export async function create(props: Props) {
   return guarded("creating a subnet", async () => {
     const inputs = userInputs(props, SUBNET_INPUTS);
     const claim = randomUUID();
-    const what = inputs.parentId === undefined ? `${inputs.namespace ?? "default"}:${String(canonicalCidr(inputs.cidr))}` : `child:${String(inputs.cidr ?? `/${inputs.prefixLength ?? "default"}`)}`;
+    // Built before the core validates: a hostile value (an object whose toString is not a function) must
+    // reach the core and fail as INVALID_INPUT, not break the key.
+    const what =
+      inputs.parentId === undefined
+        ? `${keyPart(inputs.namespace ?? "default")}:${keyPart(canonicalCidr(inputs.cidr))}`
+        : `child:${keyPart(inputs.cidr ?? `/${keyPart(inputs.prefixLength ?? "default")}`)}`;
     // Without an owner (not made by the SDK) there is no identity to make a key from.
     const key = props[OWNER] === undefined ? {} : { idempotencyKey: ownerKey(props, what) };
     const subnet = await (await ipam()).createSubnet({ ...inputs, ...key, claim } as never);
