@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(async () => bed?.close());
 
-it("preview, up, edit tags, resize, out-of-band release, refresh, up, destroy", async () => {
+it("preview, up, edit tags, resize, out-of-band release, refresh, up, replace, remove, destroy", async () => {
   expect(opsOf(await stack.preview())).toEqual({ lan: "create", web: "create", db: "create" });
   await stack.up();
   expect(await stack.outputs()).toMatchObject({ dbAddress: "10.20.0.100", webAddresses: ["10.20.0.10", "10.20.0.11"], gateway: "10.20.0.1" });
@@ -57,6 +57,22 @@ it("preview, up, edit tags, resize, out-of-band release, refresh, up, destroy", 
   await stack.up();
   expect(await stack.outputs()).toMatchObject({ dbAddress: "10.20.0.100", webAddresses: ["10.20.0.10", "10.20.0.11", "10.20.0.12"] });
   expect(await bed.counts()).toEqual({ subnets: 1, allocations: 2, addresses: 4 });
+
+  // db removed from the program: a delete, run after every other step; its address is released.
+  stack.setProgram(
+    await editedProgram(program, (src) =>
+      src
+        .replace('cidr: "10.20.0.0/24"', 'cidr: "10.20.0.0/23"')
+        .replace("count: 2", "count: 3")
+        .replace(/^const db = .*$/m, "")
+        .replace(/^export const dbAddress = .*$/m, ""),
+    ),
+  );
+  const removal = await stack.preview();
+  expect(opsOf(removal)).toEqual({ lan: "same", web: "same", db: "delete" });
+  expect(removal.at(-1)).toMatchObject({ name: "db", op: "delete" });
+  await stack.up();
+  expect(await bed.counts()).toEqual({ subnets: 1, allocations: 1, addresses: 3 });
 
   await stack.destroy();
   expect(await stack.state()).toEqual([]);
