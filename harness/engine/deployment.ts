@@ -152,6 +152,7 @@ export class Deployment implements MonitorHandlers {
       } else {
         // A user-driven get sends no prior state, only the program's inputs.
         const read = await this.o.host.read(urn, goal.id, {}, goal.inputs);
+        // A read answered with no id found nothing: the get fails (this harness's wording).
         if (read.id === "") throw new Error(`reading resource '${goal.id}' (${urn}): resource '${goal.id}' does not exist`);
         outputs = read.properties;
       }
