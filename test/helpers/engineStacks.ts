@@ -37,6 +37,10 @@ export async function engineBed(label: string): Promise<EngineBed> {
           "SELECT (SELECT count(*) FROM ipam.subnet)::int AS subnets, (SELECT count(*) FROM ipam.allocation)::int AS allocations, (SELECT count(*) FROM ipam.allocated_address)::int AS addresses",
         );
         return rows[0];
+      } catch (error) {
+        // Nothing has run against this database yet: no schema, no rows.
+        if ((error as { code?: string }).code === "42P01") return { subnets: 0, allocations: 0, addresses: 0 };
+        throw error;
       } finally {
         await client.end();
       }
