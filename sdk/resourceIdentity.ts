@@ -10,13 +10,14 @@ import { stackIdentity } from "./stackIdentity.js";
 export function resourceIdentity(
   name: string,
   opts: pulumi.CustomResourceOptions | undefined,
-): { __owner: string; __scope: pulumi.Input<string>; __stack: pulumi.Input<string> } {
+): { __owner: string; __scope: pulumi.Input<string>; __stack?: pulumi.Input<string> } {
   const organization = organizationName();
   const parent = opts?.parent;
   return {
     __owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
     __scope: parent === undefined ? organization : parent.urn.apply((urn) => `${organization}|${urn}`),
-    __stack: stackIdentity(),
+    // A `get` (opts.id) creates nothing, so it needs no stack identity (and must not bring one into a stack).
+    ...(opts?.id === undefined ? { __stack: stackIdentity() } : {}),
   };
 }
 

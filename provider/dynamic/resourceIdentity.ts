@@ -31,12 +31,6 @@ function digest(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** The props without the stack identity: unknown during the stack's first preview, and no user input. */
-export function withoutStack(props: Props): Props {
-  const { [STACK]: _stack, ...rest } = props;
-  return rest;
-}
-
 export function claimOf(props: Props): string | undefined {
   const claim = props[CLAIM];
   return typeof claim === "string" && claim !== "" ? claim : undefined;
