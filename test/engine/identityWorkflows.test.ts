@@ -121,12 +121,11 @@ describe("a stack deployed by 0.1.0", () => {
     for (const dir of checkoutA) await rm(dir, { recursive: true, force: true });
 
     const b = await stack({ programDir: quickstart, stack: "dev", backendDir, config: { "ipam:databaseUrl": db.url } });
-    // Every IPAM resource is updated once (Diff asks for it), nothing is replaced. The preview shows
-    // the allocations as replacements: previewing the Subnet's update hands them its new inputs,
-    // where subnetId is unknown (docs/identity.md); the update itself keeps every id.
-    expect(ops(await b.preview())).toMatchObject({ "pulumi-ipam-stack": "create", lan: "update" });
+    // Every IPAM resource is updated once (Diff asks for it), nothing is replaced, and the preview says so.
+    const expected = { "pulumi-ipam-stack": "create", lan: "update", web: "update", db: "update" };
+    expect(ops(await b.preview())).toMatchObject(expected);
     const ids = Object.fromEntries(legacy.map((r) => [r.urn, r.id]));
-    expect(ops(await b.up())).toMatchObject({ "pulumi-ipam-stack": "create", lan: "update", web: "update", db: "update" });
+    expect(ops(await b.up())).toMatchObject(expected);
     for (const r of await b.state()) if (ids[r.urn] !== undefined) expect(r.id).toBe(ids[r.urn]);
     const identity = await (async () => {
       const ipam = await Ipam.open({ databaseUrl: db.url });

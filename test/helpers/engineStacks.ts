@@ -53,12 +53,19 @@ export async function engineBed(label: string): Promise<EngineBed> {
   };
 }
 
-/** name -> op of the program's custom resources (the root Stack left out). */
+/**
+ * Resources the program does not declare itself: the root Stack, and the stack identity the SDK adds
+ * with the first IPAM resource (`pulumi-ipam-stack`, docs/identity.md; test/engine/identityWorkflows.test.ts
+ * asserts its steps).
+ */
+const implicit = (s: Step) => s.type === "pulumi:pulumi:Stack" || s.type.endsWith(":StackIdentity");
+
+/** name -> op of the program's custom resources (the implicit ones left out). */
 export function opsOf(steps: readonly Step[]): Record<string, string> {
-  return Object.fromEntries(steps.filter((s) => s.type !== "pulumi:pulumi:Stack").map((s) => [s.name, s.op]));
+  return Object.fromEntries(steps.filter((s) => !implicit(s)).map((s) => [s.name, s.op]));
 }
 
 /** The steps that change something. */
 export function changes(steps: readonly Step[]): Step[] {
-  return steps.filter((s) => s.op !== "same" && s.type !== "pulumi:pulumi:Stack");
+  return steps.filter((s) => s.op !== "same" && !implicit(s));
 }
