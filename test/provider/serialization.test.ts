@@ -76,3 +76,16 @@ describe("stack identity the SDK sends", () => {
     expect(seen).toEqual(["id-first", "id-second"]);
   });
 });
+
+describe("a get", () => {
+  it("brings no stack identity into the stack: it creates nothing", async () => {
+    const { captureResources } = await import("../../harness/serializedProviders.js");
+    const { IpAllocation, Subnet } = await import("../../sdk/index.js");
+    const resources = await captureResources(() => {
+      Subnet.get("existing", "7");
+      IpAllocation.get("held", "9");
+    });
+    expect(resources.map((r) => r.name).sort()).toEqual(["existing", "held"]);
+    expect(resources.filter((r) => r.type.endsWith(":StackIdentity"))).toEqual([]);
+  });
+});
