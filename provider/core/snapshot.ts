@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseAddress, parseCidr } from "./address.js";
+import { parseAddress, parseSubnetCidr } from "./address.js";
 import { InvalidInputError, type InputIssue } from "./errors.js";
 import { rangesOverlap } from "./range.js";
 import { childRuleIssues } from "./prefixPolicy.js";
@@ -119,7 +119,7 @@ function validateSubnets(records: readonly SnapshotSubnet[], report: Report): Ma
     const at = `subnets.${index}`;
     if (byId.has(record.id)) return report(`${at}.id`, `subnet id ${record.id} appears twice`);
     try {
-      const layout = buildLayout(parseCidr(record.cidr, "cidr"), record);
+      const layout = buildLayout(parseSubnetCidr(record.cidr, "cidr"), record);
       const rules = { minPrefixLength: record.minPrefixLength ?? null, maxPrefixLength: record.maxPrefixLength ?? null, defaultPrefixLength: record.defaultPrefixLength ?? null };
       for (const issue of childRuleIssues(layout.cidr, rules)) report(`${at}.${issue.field}`, issue.reason);
       byId.set(record.id, { record, layout, index });

@@ -1,7 +1,7 @@
 import type { DatabasePool } from "slonik";
 import { sql } from "slonik";
 import { z } from "zod";
-import { parseAddress, parseCidr, formatAddress, type IpAddress } from "../core/address.js";
+import { parseAddress, parseCidr, parseSubnetCidr, formatAddress, type IpAddress } from "../core/address.js";
 import {
   AddressInUseError,
   ConflictError,
@@ -153,7 +153,7 @@ export class Ipam {
     if (fields.parentId !== undefined) {
       return this.locked([Number(fields.parentId)], "creating a child subnet", (tx) => carveChildSubnet(tx, this.t, fields));
     }
-    const layout = buildLayout(parseCidr(fields.cidr, "cidr"), fields);
+    const layout = buildLayout(parseSubnetCidr(fields.cidr, "cidr"), fields);
     const rules = requestedRules(fields, NO_CHILD_RULES);
     assertChildRules(layout.cidr, rules);
     const namespace = fields.namespace ?? "default";
