@@ -2,6 +2,7 @@ import { z } from "zod";
 import { parseAddress, parseSubnetCidr } from "./address.js";
 import { InvalidInputError, type InputIssue } from "./errors.js";
 import { rangesOverlap } from "./range.js";
+import { timestampSchema } from "./timestamps.js";
 import { childRuleIssues } from "./prefixPolicy.js";
 import {
   allocateSchema,
@@ -22,7 +23,7 @@ import { buildLayout, specificAddressProblem, type SubnetLayout } from "./subnet
  */
 export const SNAPSHOT_FORMAT = "pulumi-ipam/v1";
 
-const timestamp = z.iso.datetime({ offset: true, error: "must be an ISO 8601 timestamp" });
+const timestamp = timestampSchema;
 
 export const snapshotSubnetSchema = z.strictObject({
   id: subnetIdSchema,

@@ -7,6 +7,7 @@ import {
   RetryableDatabaseError,
 } from "../core/errors.js";
 import { redact } from "../core/redact.js";
+import { isDataException } from "../core/underlyingError.js";
 
 export { redact };
 
@@ -80,6 +81,8 @@ export function wrapDatabaseError(error: unknown, doing: string): IpamError {
     );
   }
   const state = sqlStateOf(error);
+  // Before any look at the text: it quotes the value, which could read like anything.
+  if (isDataException(state)) return new DatabaseError(`the database refused a value while ${doing} (${dataExceptionName(state!)}; the value is not repeated)`, state, error);
   const message = error instanceof Error ? error.message : String(error);
   const lower = message.toLowerCase();
   if (state === "40001") return new RetryableDatabaseError(`serialization failure while ${doing}`, error);
@@ -99,4 +102,22 @@ export function wrapDatabaseError(error: unknown, doing: string): IpamError {
   if (lower.includes("timeout") && lower.includes("connect")) return new DatabaseUnavailableError("connection timed out", error);
   if (state === undefined) return new DatabaseError(`unexpected failure while ${doing}: ${redact(message).slice(0, 200)}`, undefined, error);
   return new DatabaseError(`failed while ${doing}: ${redact(message).slice(0, 200)}`, state, error);
+}
+
+/** PostgreSQL's names of the data exceptions (SQLSTATE class 22) a bound value can cause. */
+const DATA_EXCEPTIONS: Readonly<Record<string, string>> = {
+  "22001": "string data right truncation",
+  "22003": "numeric value out of range",
+  "22004": "null value not allowed",
+  "22007": "invalid datetime format",
+  "22008": "datetime field overflow",
+  "22012": "division by zero",
+  "22021": "character not in repertoire",
+  "22023": "invalid parameter value",
+  "22P02": "invalid text representation",
+  "22P05": "untranslatable character",
+};
+
+function dataExceptionName(state: string): string {
+  return DATA_EXCEPTIONS[state] ?? "data exception";
 }
