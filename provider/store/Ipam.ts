@@ -75,7 +75,7 @@ import { childPageSchema } from "../core/schemas.js";
 import type { SubnetTreeEntry } from "../core/types.js";
 import { releaseChildBlock } from "./childAllocator.js";
 import { countChildren, listChildRows, parentOf } from "./childQueries.js";
-import { readSubnetTree } from "./subnetTree.js";
+import { MAX_TREE_DEPTH, readSubnetTree, type TreeTruncation } from "./subnetTree.js";
 import { carveChildSubnet, requestedRules } from "./childSubnets.js";
 import { assertDirectAllocationAllowed, checkParentUpdate, refuseIfChildrenOnly } from "./parentGuards.js";
 import { readSubnetUsage } from "./subnetUsage.js";
@@ -294,12 +294,13 @@ export class Ipam {
 
   /**
    * A subnet and its descendants, depth first with children in address order, each with its
-   * usage, read at one moment: what \`ipam usage\` and \`ipam map\` show as a tree.
+   * usage, read at one moment: what \`ipam usage\` and \`ipam map\` show as a tree. Every level by
+   * default; `truncated` with `truncatedReason` says when `limit` or `maxDepth` left subnets out.
    * @throws InvalidInputError, NotFoundError
    */
-  async subnetTree(subnetId: string, options: { maxDepth?: number; limit?: number } = {}): Promise<{ entries: SubnetTreeEntry[]; truncated: boolean }> {
+  async subnetTree(subnetId: string, options: { maxDepth?: number; limit?: number } = {}): Promise<{ entries: SubnetTreeEntry[] } & TreeTruncation> {
     const id = this.subnetKey(subnetId);
-    const maxDepth = parseInput(z.number().int().min(0).max(64), options.maxDepth ?? 64, "maxDepth");
+    const maxDepth = parseInput(z.number().int().min(0).max(MAX_TREE_DEPTH), options.maxDepth ?? MAX_TREE_DEPTH, "maxDepth");
     const limit = parseInput(z.number().int().min(1).max(LIMITS.pageSize), options.limit ?? LIMITS.pageSize, "limit");
     return this.read("reading a subnet tree", () =>
       inConsistentRead(this.pool, async (tx) => {
@@ -560,9 +561,10 @@ export class Ipam {
   /**
    * `usageReport` for a subnet and each of its descendants (depth first, children in address
    * order, at most `limit`, default 1,000), read at one moment: what `ipam usage SUBNET` shows.
+   * `truncated` with `truncatedReason` says when subnets were left out.
    * @throws InvalidInputError, NotFoundError
    */
-  async usageTreeReport(subnetId: string, options: { limit?: number } = {}): Promise<{ reports: SubnetTreeReport[]; truncated: boolean }> {
+  async usageTreeReport(subnetId: string, options: { limit?: number } = {}): Promise<{ reports: SubnetTreeReport[] } & TreeTruncation> {
     const id = this.subnetKey(subnetId);
     const limit = parseInput(z.number().int().min(1).max(LIMITS.pageSize), options?.limit ?? LIMITS.pageSize, "limit");
     return this.read("computing usage", () =>
