@@ -57,7 +57,7 @@ export function renderUsage(reports: readonly SubnetTreeReport[], truncatedReaso
   if (reports.length === 0) return "no subnets";
   const sections: string[] = [];
   const namespaces = namespaceTotals(reports).map((n) => [
-    n.namespace,
+    displayText(n.namespace),
     `IPv${n.ipVersion}`,
     String(n.subnets),
     usageBar(BigInt(n.inUse), BigInt(n.poolSize)),
@@ -69,7 +69,7 @@ export function renderUsage(reports: readonly SubnetTreeReport[], truncatedReaso
   const withChildren = reports.some(({ usage }) => usage.childPrefixes > 0);
   const subnets = reports.map((report) => {
     const { subnet, usage, owners } = report;
-    const row = [subnet.id, subnet.namespace, treeLabel(report), ...poolColumns(subnet.childrenOnly, usage), usage.allocated, flagged(usage.outsidePool), String(owners.length)];
+    const row = [subnet.id, displayText(subnet.namespace), treeLabel(report), ...poolColumns(subnet.childrenOnly, usage), usage.allocated, flagged(usage.outsidePool), String(owners.length)];
     return withChildren ? [...row, String(usage.childPrefixes), usage.childAddresses, usage.childSpaceFree] : row;
   });
   const head = ["ID", "NAMESPACE", "SUBNET", "POOL USE", "IN USE / POOL", "FREE", "ALLOCATED", "OUTSIDE POOLS", "OWNERS"];

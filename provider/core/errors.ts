@@ -1,3 +1,4 @@
+import { displayText } from "./displayText.js";
 import { underlyingError } from "./underlyingError.js";
 
 /**
@@ -27,7 +28,9 @@ export class IpamError extends Error {
   readonly retryable: boolean;
 
   constructor(code: IpamErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
-    super(wellFormed(message));
+    // Messages quote stored text (owners, keys, tags): made safe to print wherever they end up
+    // (a terminal, the Pulumi CLI, logs), since a caller cannot tell which parts came from users.
+    super(displayText(wellFormed(message)));
     this.name = new.target.name;
     this.code = code;
     this.retryable = options.retryable ?? false;
@@ -64,8 +67,8 @@ export interface InputIssue {
 export class InvalidInputError extends IpamError {
   readonly issues: readonly InputIssue[];
   constructor(issues: readonly InputIssue[]) {
-    // A path can hold a hostile tag key: report it well-formed, as the message will be.
-    const named = issues.map((issue) => ({ field: wellFormed(issue.field), reason: wellFormed(issue.reason) }));
+    // A path can hold a hostile tag key: report it well-formed and printable, as the message will be.
+    const named = issues.map((issue) => ({ field: displayText(wellFormed(issue.field)), reason: displayText(wellFormed(issue.reason)) }));
     super("INVALID_INPUT", named.map((issue) => `${issue.field}: ${issue.reason}`).join("; "));
     this.issues = named;
   }

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
+import { displayJson } from "../../core/displayText.js";
 import { InvalidInputError } from "../../core/errors.js";
 import { validateSnapshot } from "../../core/snapshot.js";
 import { withIpam } from "../databaseSelection.js";
@@ -20,7 +21,7 @@ export function registerSnapshotCommands(program: Command): void {
         const snapshot = await ipam.exportSnapshot(options.namespace === undefined ? {} : { namespace: options.namespace });
         if (options.out === undefined) return printJson(snapshot);
         const path = resolve(options.out);
-        await writePrivateFile(path, `${JSON.stringify(snapshot, null, 2)}\n`, "out");
+        await writePrivateFile(path, `${displayJson(snapshot, 2)}\n`, "out");
         note(`wrote ${snapshot.subnets.length} subnet(s) and ${snapshot.allocations.length} allocation(s) to ${path}`);
       }),
     );
