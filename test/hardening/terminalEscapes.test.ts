@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { displayText } from "../../provider/core/displayText.js";
 import { IpamError } from "../../provider/core/errors.js";
@@ -92,6 +95,19 @@ describe("every CLI command prints stored text escaped (tables and JSON)", () =>
     expectOutputSafe(json);
     // Escaped JSON is still JSON holding the exact stored value.
     expect(JSON.stringify(JSON.parse(json.stdout))).toContain(JSON.stringify(HOSTILE).slice(1, -1));
+  });
+
+  it("ipam map prints nothing raw (text and JSON)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ipam-escapes-"));
+    try {
+      for (const json of [[], ["--json"]]) {
+        const result = await cli(["map", subnetId, "--out", join(dir, `map${json.length}.svg`), ...json]);
+        expect(result.code, result.stderr).toBe(0);
+        expectOutputSafe(result);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("the export parses back to the exact stored text", async () => {
