@@ -17,10 +17,24 @@ function inStoredRange(text: string): boolean {
   return year >= FIRST_YEAR && year <= LAST_YEAR;
 }
 
-/** An ISO 8601 timestamp with an offset or Z, in the range the database stores. */
+/** 1970-01-01T00:00:00Z: no IPAM record is older than the Unix epoch. */
+const EPOCH_MS = 0;
+
+/**
+ * Whether a stored time comes back as given. PostgreSQL prints a timestamptz as text that the
+ * pool turns back into ISO with `new Date(text)`, whose parser reads years 0001-0099 as 2001-2099
+ * (`0050-06-01 00:00:00+00` became 2050), and zones print times before about 1900 with local-mean-time
+ * offsets (`+00:53:28`) it cannot read at all. Nothing this IPAM records predates 1970.
+ */
+function roundTrips(text: string): boolean {
+  const ms = Date.parse(text);
+  return !Number.isNaN(ms) && ms >= EPOCH_MS && new Date(ms).getUTCFullYear() <= LAST_YEAR;
+}
+
+/** An ISO 8601 timestamp with an offset or Z that the database stores and gives back exactly: 1970 to 9999 (UTC). */
 export const timestampSchema = z.iso
   .datetime({ offset: true, error: "must be an ISO 8601 timestamp" })
-  .refine(inStoredRange, { error: RANGE_MESSAGE });
+  .refine(roundTrips, { error: `must lie between 1970-01-01T00:00:00Z and the end of year ${LAST_YEAR} (UTC)` });
 
 /** An ISO 8601 date (midnight UTC) or timestamp, in the range the database stores: a filter bound. */
 export const dateOrTimestampSchema = z

@@ -45,6 +45,24 @@ describe("dates outside the stored range are INVALID_INPUT, never a database err
     expect((await source.ipam.listSubnets({ namespace: "dates" })).map((s) => s.cidr)).toEqual(["10.90.0.0/24"]);
   });
 
+  it("snapshot times are taken only where they come back exactly: 1970 to 9999 (UTC)", async () => {
+    await source.ipam.createSubnet({ cidr: "10.92.0.0/24", namespace: "times" });
+    const snapshot = await source.ipam.exportSnapshot({ namespace: "times" });
+    const withTime = (id: string, cidr: string, createdAt: string) => ({ ...snapshot, subnets: snapshot.subnets.map((s) => ({ ...s, id, cidr, createdAt })) });
+    // Year 0050 was stored and exported as 2050 (the pool's Date parser reads years 0001-0099 as 20xx).
+    for (const createdAt of ["0050-06-01T00:00:00Z", "1969-12-31T23:59:59Z", "1970-01-01T00:30:00+01:00"]) {
+      const error = await failure(() => source.ipam.importSnapshot(withTime("778", "10.93.0.0/24", createdAt)));
+      expect((error as InvalidInputError).issues, createdAt).toEqual([{ field: "subnets.0.createdAt", reason: expect.stringContaining("1970-01-01T00:00:00Z") }]);
+    }
+    const kept: [string, string][] = [["1970-01-01T00:00:00Z", "1970-01-01T00:00:00.000Z"], ["2026-03-01T12:00:00+05:30", "2026-03-01T06:30:00.000Z"]];
+    for (const [index, [createdAt, expected]] of kept.entries()) {
+      const cidr = `10.94.${index}.0/24`;
+      await source.ipam.importSnapshot(withTime(String(780 + index), cidr, createdAt));
+      const exported = await source.ipam.exportSnapshot({ namespace: "times" });
+      expect(exported.subnets.find((s) => s.cidr === cidr)?.createdAt).toBe(expected);
+    }
+  });
+
   it("the CLI answers INVALID_INPUT (exit 1) without repeating the value", async () => {
     const result = await runCli(["history", "--since", "0000-01-01", "--json"], { IPAM_DATABASE_URL: source.db.url });
     expect(result.code).toBe(1);
