@@ -128,15 +128,20 @@ function collides(olds: Props, news: Props): boolean {
  * subnet's own overlap nor takes a second block.
  */
 export async function create(props: Props) {
-  return guarded("creating a subnet", async () => {
-    const inputs = userInputs(props, SUBNET_INPUTS);
-    const claim = randomUUID();
-    const what = inputs.parentId === undefined ? `${inputs.namespace ?? "default"}:${String(canonicalCidr(inputs.cidr))}` : `child:${String(inputs.cidr ?? `/${inputs.prefixLength ?? "default"}`)}`;
-    // Without an owner (not made by the SDK) there is no identity to make a key from.
-    const key = props[OWNER] === undefined ? {} : { idempotencyKey: ownerKey(props, what) };
-    const subnet = await (await ipam()).createSubnet({ ...inputs, ...key, claim } as never);
-    return { id: subnet.id, outs: stored(subnet, inputs, props, claim) };
-  });
+  const claim = randomUUID();
+  return guarded(
+    "creating a subnet",
+    async () => {
+      const inputs = userInputs(props, SUBNET_INPUTS);
+      const what = inputs.parentId === undefined ? `${inputs.namespace ?? "default"}:${String(canonicalCidr(inputs.cidr))}` : `child:${String(inputs.cidr ?? `/${inputs.prefixLength ?? "default"}`)}`;
+      const key = props[OWNER] === undefined ? {} : { idempotencyKey: ownerKey(props, what) };
+      const subnet = await (await ipam()).createSubnet({ ...inputs, ...key, claim } as never);
+      return { id: subnet.id, outs: stored(subnet, inputs, props, claim) };
+    },
+    // Without an owner (not made by the SDK) there is no identity to make a key from, so a lost
+    // COMMIT is reported instead of retried (a retry could carve a second child).
+    { idempotent: props[OWNER] !== undefined },
+  );
 }
 
 /** Refresh: a blank id when the subnet is gone, or a newer claimant (a replacement) holds it. */
