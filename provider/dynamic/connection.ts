@@ -32,6 +32,10 @@ export function configureConnection(config: HostConfig | undefined): void {
   configuredUrl = typeof url === "string" && url !== "" ? url : undefined;
   settings = {};
   settingsProblem = undefined;
+  // New settings take effect on the next call: a pool opened under the old ones is closed.
+  const previous = opening;
+  opening = undefined;
+  void previous?.then((open) => open.close()).catch(() => undefined);
   for (const [name, { key, min, max }] of Object.entries(NUMERIC_SETTINGS) as [SettingName, (typeof NUMERIC_SETTINGS)[SettingName]][]) {
     const text = config?.get(key);
     if (text === undefined || text === "") continue;

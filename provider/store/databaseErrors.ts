@@ -43,6 +43,7 @@ const BROKEN_CONNECTION_CODES = new Set(["ECONNRESET", "EPIPE"]);
 const LOST_CONNECTION_TEXT = [
   "connection terminated",
   "terminating connection",
+  "backend has been terminated",
   "not queryable",
   "pending destroy",
   "client is destroyed",

@@ -1,4 +1,5 @@
-import { chmod, chown, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { execFileSync } from "node:child_process";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -15,6 +16,12 @@ export interface OwnedServer {
   readonly dataDir: string;
   /** A URL for `database` as the superuser, on `host` (127.0.0.1 unless given), with `query` appended. */
   url(options?: { database?: string; host?: string; query?: string }): string;
+  /** Send the postmaster a signal (SIGTERM: smart shutdown, which waits for open sessions). */
+  signal(signal: NodeJS.Signals): Promise<void>;
+  /** Resolves once the postmaster has exited. */
+  waitStopped(): Promise<void>;
+  /** Start it again after it stopped. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -53,11 +60,35 @@ export async function startOwnedServer(options: OwnedServerOptions = {}): Promis
     password,
     dataDir,
     url: ({ database = "postgres", host = "127.0.0.1", query } = {}) => `postgres://postgres:${password}@${host}:${port}/${database}${query === undefined ? "" : `?${query}`}`,
+    signal: async (signal) => {
+      process.kill(await postmasterPid(dataDir), signal);
+    },
+    waitStopped: async () => {
+      for (;;) {
+        const pid = await postmasterPid(dataDir).catch(() => undefined);
+        if (pid === undefined || !alive(pid)) return;
+        await sleep(50);
+      }
+    },
+    restart: () => server.start(),
     stop: async () => {
       await server.stop();
       await rm(parent, { recursive: true, force: true });
     },
   };
+}
+
+async function postmasterPid(dataDir: string): Promise<number> {
+  return Number((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n")[0]);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** As root, the server runs as the `postgres` system user, which must own the files it reads. */
