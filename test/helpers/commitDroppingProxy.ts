@@ -1,0 +1,83 @@
+import { createServer, connect, type Server, type Socket } from "node:net";
+
+/**
+ * A TCP proxy on 127.0.0.1 between the IPAM and PostgreSQL that can lose the server's answer to a
+ * COMMIT: armed with `dropNextCommitReply()`, the next connection that sends the COMMIT of a
+ * transaction that wrote (INSERT, UPDATE, DELETE or allocate_next since its last COMMIT) has it
+ * delivered (the server commits), and once the server answers, that answer is thrown away and the
+ * connection is cut, as a network failure at that instant would. The protocol is read just enough
+ * to see a COMMIT statement (extended protocol Parse, or simple Query).
+ */
+export interface CommitDroppingProxy {
+  readonly port: number;
+  /** `url` with its host and port replaced by the proxy's. */
+  through(url: string): string;
+  dropNextCommitReply(): void;
+  /** How many COMMIT answers were dropped so far. */
+  dropped(): number;
+  close(): Promise<void>;
+}
+
+const COMMIT = Buffer.from("COMMIT\0");
+const WRITES = /\b(INSERT|UPDATE|DELETE)\b|allocate_next/i;
+
+export async function startCommitDroppingProxy(upstreamPort: number, upstreamHost = "127.0.0.1"): Promise<CommitDroppingProxy> {
+  let armed = false;
+  let droppedCount = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(upstreamPort, upstreamHost);
+    sockets.add(client).add(upstream);
+    let cutting = false;
+    let wrote = false;
+    client.on("data", (chunk: Buffer) => {
+      if (WRITES.test(chunk.toString("latin1"))) wrote = true;
+      if (chunk.includes(COMMIT)) {
+        if (armed && wrote && !cutting) {
+          armed = false;
+          cutting = true;
+        }
+        wrote = false;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      if (!cutting) {
+        client.write(chunk);
+        return;
+      }
+      // The server has answered the COMMIT: the change is durable. Its answer never arrives.
+      droppedCount += 1;
+      client.destroy();
+      upstream.destroy();
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("close", end).on("error", end);
+    upstream.on("close", end).on("error", end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  return {
+    port,
+    through: (url) => {
+      const u = new URL(url);
+      u.hostname = "127.0.0.1";
+      u.port = String(port);
+      return u.toString();
+    },
+    dropNextCommitReply: () => {
+      armed = true;
+    },
+    dropped: () => droppedCount,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
