@@ -4,6 +4,12 @@ import type { BenchContext } from "../benchContext.js";
 import { combined, ratio, round, throughputOfCount, type Throughput } from "../measure.js";
 import { cpuMs, peakRssMiB } from "../processStatus.js";
 import type { ScenarioResult } from "../scenarioResult.js";
+import { sql } from "slonik";
+import { z } from "zod";
+import { DEFAULT_MAX_CONNECTIONS } from "../../provider/store/databasePool.js";
+
+/** The pool size every provider host opened before issue 15 (10), measured beside today's default. */
+const OLD_POOL_SIZE = 10;
 
 /**
  * The engine runs one dynamic-provider host per stack and, at its default `--parallel` (unbounded),
@@ -65,7 +71,9 @@ export async function providerPath(context: BenchContext): Promise<ScenarioResul
     const directRate = combined(firstDirect, secondDirect);
     const providerRate = combined(firstProvider, secondProvider);
     const hostCpuMs = cpuAfter.reduce((sum, after, index) => sum + after - cpuBefore[index]!, 0);
-    return result(context, total, directRate, providerRate, hostCpuMs, startRss, peakRss);
+    context.log(`scenario 7: pool size ${OLD_POOL_SIZE} (before) vs ${DEFAULT_MAX_CONNECTIONS} (default): rate and connections per host`);
+    const pools = await comparePoolSizes(context, hosts, Math.ceil(total / 2), viaHost);
+    return result(context, total, directRate, providerRate, hostCpuMs, startRss, peakRss, pools);
   } finally {
     await Promise.all(hosts.map((host) => host.close()));
   }
@@ -79,6 +87,7 @@ function result(
   hostCpuMs: number,
   startRss: readonly number[],
   peakRss: readonly number[],
+  pools: PoolComparison,
 ): ScenarioResult {
   const maxPeak = round(Math.max(...peakRss), 1);
   const figures: Record<string, number> = {
@@ -95,7 +104,11 @@ function result(
     // The SDK's host alone, before it loads the provider: what a host costs before ours adds anything.
     hostStartRssMiB: round(Math.max(...startRss), 1),
     hostPeakRssMiBMax: maxPeak,
-    errors: direct.errors + provider.errors,
+    errors: direct.errors + provider.errors + pools.old.rate.errors + pools.current.rate.errors,
+    [`pool${OLD_POOL_SIZE}CreatesPerSecond`]: pools.old.rate.perSecond,
+    [`pool${OLD_POOL_SIZE}PeakConnectionsPerHost`]: pools.old.peakConnectionsPerHost,
+    [`pool${DEFAULT_MAX_CONNECTIONS}CreatesPerSecond`]: pools.current.rate.perSecond,
+    [`pool${DEFAULT_MAX_CONNECTIONS}PeakConnectionsPerHost`]: pools.current.peakConnectionsPerHost,
   };
   for (const [index, value] of peakRss.entries()) figures[`hostPeakRssMiB/ci-${index}`] = round(value, 1);
   return {
@@ -107,6 +120,10 @@ function result(
     reported: [
       { name: "provider ÷ direct creates/s", value: ratio(provider.perSecond, direct.perSecond) },
       { name: `host peak RSS, MiB (largest of ${HOSTS})`, value: maxPeak },
+      { name: `provider creates/s, pool ${OLD_POOL_SIZE} (before)`, value: pools.old.rate.perSecond },
+      { name: `provider creates/s, pool ${DEFAULT_MAX_CONNECTIONS} (default)`, value: pools.current.rate.perSecond },
+      { name: `peak connections per host, pool ${OLD_POOL_SIZE} (before)`, value: pools.old.peakConnectionsPerHost },
+      { name: `peak connections per host, pool ${DEFAULT_MAX_CONNECTIONS} (default)`, value: pools.current.peakConnectionsPerHost },
     ],
   };
 }
@@ -132,4 +149,68 @@ async function startHosts(): Promise<ProviderHost[]> {
     throw failure.reason;
   }
   return hosts;
+}
+
+interface PoolRun {
+  readonly rate: Throughput;
+  /** The most server connections any one host held at once (sampled every 20 ms from pg_stat_activity). */
+  readonly peakConnectionsPerHost: number;
+}
+
+interface PoolComparison {
+  readonly old: PoolRun;
+  readonly current: PoolRun;
+}
+
+/**
+ * The provider path again with the old pool size and with today's default, alternated (old,
+ * default, default, old) like the main measurement. Each host connects with its own
+ * application_name, so the server's pg_stat_activity tells how many connections each one holds.
+ */
+async function comparePoolSizes(
+  context: BenchContext,
+  hosts: readonly ProviderHost[],
+  count: number,
+  viaHost: (index: number, client: number) => Promise<void>,
+): Promise<PoolComparison> {
+  let runs = 0;
+  const configure = async (size: number, tag: string) => {
+    await Promise.all(
+      hosts.map((host, index) => {
+        const url = new URL(context.url);
+        url.searchParams.set("application_name", `${tag}-${index}`);
+        return host.configure({ "ipam:databaseUrl": url.toString(), "ipam:maxConnections": String(size) });
+      }),
+    );
+    // Untimed: each host opens its new pool.
+    await throughputOfCount(context.clients, 2 * context.clients, viaHost);
+  };
+  const run = async (size: number): Promise<PoolRun> => {
+    // A name per run: a host's previous pool, still closing, is not counted.
+    const tag = `ipam-bench-run${(runs += 1)}-pool${size}-host`;
+    await configure(size, tag);
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const counts = await context.pool.anyFirst(sql.type(z.object({ n: z.number() }))`
+          SELECT count(*)::int AS n FROM pg_stat_activity WHERE starts_with(application_name, ${`${tag}-`}) GROUP BY application_name
+        `);
+        peak = Math.max(peak, ...counts);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    const rate = await throughputOfCount(context.clients, count, viaHost);
+    sampling = false;
+    await sampler;
+    return { rate, peakConnectionsPerHost: peak };
+  };
+  const firstOld = await run(OLD_POOL_SIZE);
+  const firstCurrent = await run(DEFAULT_MAX_CONNECTIONS);
+  const secondCurrent = await run(DEFAULT_MAX_CONNECTIONS);
+  const secondOld = await run(OLD_POOL_SIZE);
+  return {
+    old: { rate: combined(firstOld.rate, secondOld.rate), peakConnectionsPerHost: Math.max(firstOld.peakConnectionsPerHost, secondOld.peakConnectionsPerHost) },
+    current: { rate: combined(firstCurrent.rate, secondCurrent.rate), peakConnectionsPerHost: Math.max(firstCurrent.peakConnectionsPerHost, secondCurrent.peakConnectionsPerHost) },
+  };
 }

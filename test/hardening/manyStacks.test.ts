@@ -30,10 +30,16 @@ let deployerUrl: string;
 let adminUrl: string;
 let hosts: ProviderHost[] = [];
 let subnetIds: string[] = [];
+/** The negative control's own subnet, so its allocations stay out of the main test's accounts. */
+let controlSubnet: string;
 let P: Awaited<ReturnType<typeof serializedProviders>>;
 
 beforeAll(async () => {
   server = await startOwnedServer({ settings: { max_connections: String(MAX_CONNECTIONS), superuser_reserved_connections: String(RESERVED) } });
+  const probe = new pg.Client({ connectionString: server.url() });
+  await probe.connect();
+  expect((await probe.query("SHOW max_connections")).rows[0].max_connections).toBe(String(MAX_CONNECTIONS));
+  await probe.end();
   adminUrl = server.url({ database: "stacks" });
   const setup = new pg.Client({ connectionString: server.url() });
   await setup.connect();
@@ -43,12 +49,11 @@ beforeAll(async () => {
   deployerUrl = `postgres://deployer:deployer-pw@127.0.0.1:${server.port}/stacks`;
   const ipam = await Ipam.open({ databaseUrl: deployerUrl });
   for (let index = 0; index < SUBNETS; index += 1) subnetIds.push((await ipam.createSubnet({ cidr: `10.${70 + index}.0.0/24` })).id);
+  controlSubnet = (await ipam.createSubnet({ cidr: "10.79.0.0/24" })).id;
   await ipam.close();
   P = await serializedProviders();
   const { IPAM_DATABASE_URL: _configured, ...env } = process.env;
   hosts = await Promise.all(Array.from({ length: HOSTS }, () => startProviderHost({ ...env, CI: "true" })));
-  // Defaults for everything but the URL: the default pool size and retry budget are what is tested.
-  await Promise.all(hosts.map((host) => host.configure({ "ipam:databaseUrl": deployerUrl })));
 }, 180_000);
 afterAll(async () => {
   await Promise.all(hosts.map((host) => host.close()));
@@ -95,6 +100,28 @@ interface Resource {
 }
 
 describe(`${HOSTS} stacks on a server with max_connections ${MAX_CONNECTIONS}, backends killed at random`, () => {
+  it("negative control: with retries off (ipam:retryTimeoutSeconds 0) the same crowd fails on too many connections", async () => {
+    // First, while no host has a pool yet: all of them open theirs at once. The SDK host configures
+    // a provider once, when it first deserializes its __provider string (cmd/dynamic-provider
+    // getProvider's providerCache): a variant of the string (a trailing newline) is a provider of
+    // its own, configured now with retries off, leaving the real one for the main test.
+    const control = `${P.allocation}\n`;
+    await Promise.all(hosts.map((host) => host.configure({ "ipam:databaseUrl": deployerUrl, "ipam:retryTimeoutSeconds": "0" })));
+    const outcomes = await Promise.allSettled(
+      hosts.flatMap((host, h) =>
+        Array.from({ length: PER_HOST }, async (_, r) => {
+          const urn = urnOf("ipam:IpAllocation", `control-${r}`, `ci-${h}`);
+          const inputs = { __provider: control, __owner: `proj/ci-${h}/control-${r}`, subnetId: controlSubnet };
+          return host.create(urn, (await host.check(urn, {}, inputs)).inputs);
+        }),
+      ),
+    );
+    const failures = outcomes.flatMap((outcome) => (outcome.status === "rejected" ? [String((outcome.reason as Error).message)] : []));
+    console.log(`negative control: ${failures.length} of ${outcomes.length} creates failed; server refusals so far: ${refusals()}`);
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures.some((message) => /SQLSTATE 53300.*\(RETRYABLE\)/.test(message))).toBe(true);
+  });
+
   it("create, grow and destroy: every operation succeeds, no address twice, nothing leaked", async () => {
     const resources: Resource[] = hosts.flatMap((host, h) =>
       Array.from({ length: PER_HOST }, (_, r) => {
@@ -106,6 +133,9 @@ describe(`${HOSTS} stacks on a server with max_connections ${MAX_CONNECTIONS}, b
         };
       }),
     );
+    // Defaults for everything but the URL: the default pool size and retry budget are what is tested.
+    await Promise.all(hosts.map((host) => host.configure({ "ipam:databaseUrl": deployerUrl })));
+    const refusedBefore = refusals();
     const freeBefore = await freeAddresses();
     const killer = startKiller();
     let kills: number;
@@ -141,10 +171,19 @@ describe(`${HOSTS} stacks on a server with max_connections ${MAX_CONNECTIONS}, b
       kills = await killer.stop();
     }
     expect(kills).toBeGreaterThan(0);
+    // The crowd was real: the server turned connections away meanwhile, and nobody saw a failure.
+    console.log(`main run: ${kills} backends killed, ${refusals() - refusedBefore} connections refused for lack of a slot`);
+    expect(refusals()).toBeGreaterThan(refusedBefore);
     expect(await storedAddresses()).toEqual([]);
     expect(await freeAddresses()).toBe(freeBefore);
   });
 });
+
+
+/** Connections the server refused for lack of a slot (53300), from its log. */
+function refusals(): number {
+  return server.log().split("too many clients already").length - 1 + server.log().split("remaining connection slots are reserved").length - 1;
+}
 
 async function withAdmin<T>(work: (admin: pg.Client) => Promise<T>): Promise<T> {
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -159,7 +198,8 @@ async function withAdmin<T>(work: (admin: pg.Client) => Promise<T>): Promise<T> 
 async function storedAddresses(): Promise<string[]> {
   return withAdmin(async (admin) => {
     const { rows } = await admin.query<{ address: string }>(
-      "SELECT a.subnet_id || '/' || host(ipam.ordinal_to_inet(d.ordinal, family(s.cidr))) AS address FROM ipam.allocated_address d JOIN ipam.allocation a ON a.id = d.allocation_id JOIN ipam.subnet s ON s.id = a.subnet_id",
+      "SELECT a.subnet_id || '/' || host(ipam.ordinal_to_inet(d.ordinal, family(s.cidr))) AS address FROM ipam.allocated_address d JOIN ipam.allocation a ON a.id = d.allocation_id JOIN ipam.subnet s ON s.id = a.subnet_id WHERE a.subnet_id = ANY($1::int[])",
+      [subnetIds],
     );
     return rows.map((row) => row.address);
   });
@@ -167,7 +207,7 @@ async function storedAddresses(): Promise<string[]> {
 
 async function freeAddresses(): Promise<string> {
   return withAdmin(async (admin) => {
-    const { rows } = await admin.query<{ free: string }>("SELECT coalesce(sum(last_ordinal - first_ordinal + 1), 0)::text AS free FROM ipam.free_range");
+    const { rows } = await admin.query<{ free: string }>("SELECT coalesce(sum(last_ordinal - first_ordinal + 1), 0)::text AS free FROM ipam.free_range WHERE subnet_id = ANY($1::int[])", [subnetIds]);
     return rows[0]!.free;
   });
 }

