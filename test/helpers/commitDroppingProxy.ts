@@ -13,6 +13,10 @@ export interface CommitDroppingProxy {
   /** `url` with its host and port replaced by the proxy's. */
   through(url: string): string;
   dropNextCommitReply(): void;
+  /** Cut the connection that next sends a statement matching `pattern`, before it reaches the server. */
+  cutNextMatching(pattern: RegExp): void;
+  /** How many connections were cut that way. */
+  cut(): number;
   /** How many COMMIT answers were dropped so far. */
   dropped(): number;
   close(): Promise<void>;
@@ -24,6 +28,8 @@ const WRITES = /\b(INSERT|UPDATE|DELETE)\b|allocate_next/i;
 export async function startCommitDroppingProxy(upstreamPort: number, upstreamHost = "127.0.0.1"): Promise<CommitDroppingProxy> {
   let armed = false;
   let droppedCount = 0;
+  let cutPattern: RegExp | undefined;
+  let cutCount = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = connect(upstreamPort, upstreamHost);
@@ -31,6 +37,13 @@ export async function startCommitDroppingProxy(upstreamPort: number, upstreamHos
     let cutting = false;
     let wrote = false;
     client.on("data", (chunk: Buffer) => {
+      if (cutPattern !== undefined && cutPattern.test(chunk.toString("latin1"))) {
+        cutPattern = undefined;
+        cutCount += 1;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
       if (WRITES.test(chunk.toString("latin1"))) wrote = true;
       if (chunk.includes(COMMIT)) {
         if (armed && wrote && !cutting) {
@@ -75,6 +88,10 @@ export async function startCommitDroppingProxy(upstreamPort: number, upstreamHos
       armed = true;
     },
     dropped: () => droppedCount,
+    cutNextMatching: (pattern) => {
+      cutPattern = pattern;
+    },
+    cut: () => cutCount,
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
