@@ -45,17 +45,18 @@ export async function providerPath(context: BenchContext): Promise<ScenarioResul
   try {
     const startRss = await Promise.all(hosts.map((host) => peakRssMiB(host.pid)));
     await Promise.all(hosts.map((host) => host.configure({ "ipam:databaseUrl": context.url })));
-    const viaHost = async (_: number, client: number) => {
+    const viaHostUsing = (provider: string) => async (_: number, client: number) => {
       const stack = client % HOSTS;
       const name = `web-${serial++}`;
       const urn = urnOf("ipam:IpAllocation", name, stacks[stack]!, PROJECT);
-      const news = { __provider: providers.allocation, __owner: `${PROJECT}/${stacks[stack]!}/${name}`, subnetId: providerSubnets[stack]! };
+      const news = { __provider: provider, __owner: `${PROJECT}/${stacks[stack]!}/${name}`, subnetId: providerSubnets[stack]! };
       const host = hosts[stack]!;
       const checked = await host.check(urn, {}, news);
       if (checked.failures.length > 0) throw new Error(`provider path: check failed: ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
       const created = await host.create(urn, checked.inputs);
       if (typeof created.properties.address !== "string") throw new Error("provider path: create returned no address");
     };
+    const viaHost = viaHostUsing(providers.allocation);
     // Untimed: each host loads the provider implementation and opens its pool on first use.
     await throughputOfCount(clients, 2 * clients, direct);
     await throughputOfCount(clients, 2 * clients, viaHost);
@@ -72,7 +73,7 @@ export async function providerPath(context: BenchContext): Promise<ScenarioResul
     const providerRate = combined(firstProvider, secondProvider);
     const hostCpuMs = cpuAfter.reduce((sum, after, index) => sum + after - cpuBefore[index]!, 0);
     context.log(`scenario 7: pool size ${OLD_POOL_SIZE} (before) vs ${DEFAULT_MAX_CONNECTIONS} (default): rate and connections per host`);
-    const pools = await comparePoolSizes(context, hosts, Math.ceil(total / 2), viaHost);
+    const pools = await comparePoolSizes(context, hosts, Math.ceil(total / 2), (run) => viaHostUsing(`${providers.allocation}${"\n".repeat(run)}`));
     return result(context, total, directRate, providerRate, hostCpuMs, startRss, peakRss, pools);
   } finally {
     await Promise.all(hosts.map((host) => host.close()));
@@ -171,10 +172,10 @@ async function comparePoolSizes(
   context: BenchContext,
   hosts: readonly ProviderHost[],
   count: number,
-  viaHost: (index: number, client: number) => Promise<void>,
+  viaHostOfRun: (run: number) => (index: number, client: number) => Promise<void>,
 ): Promise<PoolComparison> {
   let runs = 0;
-  const configure = async (size: number, tag: string) => {
+  const configure = async (size: number, tag: string, viaHost: (index: number, client: number) => Promise<void>) => {
     await Promise.all(
       hosts.map((host, index) => {
         const url = new URL(context.url);
@@ -187,8 +188,13 @@ async function comparePoolSizes(
   };
   const run = async (size: number): Promise<PoolRun> => {
     // A name per run: a host's previous pool, still closing, is not counted.
-    const tag = `ipam-bench-run${(runs += 1)}-pool${size}-host`;
-    await configure(size, tag);
+    runs += 1;
+    const tag = `ipam-bench-run${runs}-pool${size}-host`;
+    // The SDK host configures a provider once, when it first deserializes its __provider string
+    // (cmd/dynamic-provider getProvider's providerCache): each run sends a variant of the string
+    // (trailing newlines), a provider of its own, configured with this run's pool size.
+    const viaHost = viaHostOfRun(runs);
+    await configure(size, tag, viaHost);
     let peak = 0;
     let sampling = true;
     const sampler = (async () => {
