@@ -281,6 +281,21 @@ export class OutcomeUnknownError extends IpamError {
   }
 }
 
+/**
+ * A provider call ran past its overall deadline (its retry budget plus the longest its last attempt
+ * may take): something stopped answering without an error, such as a half-open connection. The
+ * work may still finish in the background, so its outcome is unknown.
+ */
+export class CallDeadlineError extends IpamError {
+  constructor(doing: string, deadlineMs: number) {
+    super(
+      "OUTCOME_UNKNOWN",
+      `did not finish within ${Math.round(deadlineMs / 1_000)} s while ${doing} (a database connection stopped answering?); the change may or may not have been made: retry the same request to learn which`,
+      { retryable: true },
+    );
+  }
+}
+
 /** A statement ran past statementTimeoutMs and was cancelled; its transaction was rolled back. */
 export class StatementTimeoutError extends IpamError {
   constructor(doing: string, cause?: unknown) {

@@ -1,4 +1,4 @@
-import { ConfigurationError, IpamError } from "../core/errors.js";
+import { CallDeadlineError, ConfigurationError, IpamError } from "../core/errors.js";
 import { RetriesExhausted, withRetries } from "../core/retrying.js";
 import { Ipam } from "../store/Ipam.js";
 import { ensureLocalDatabase } from "../store/localDatabase.js";
@@ -88,16 +88,30 @@ export interface Progress {
 export async function guarded<T>(doing: string, work: (progress: Progress) => Promise<T>, options: { idempotent?: boolean } = {}): Promise<T> {
   const progress: Progress = {};
   const timeoutMs = (settings.retryTimeoutSeconds ?? DEFAULT_RETRY_TIMEOUT_SECONDS) * 1_000;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return (await withRetries({ timeoutMs, idempotent: options.idempotent ?? true }, () => work(progress))).value;
+    const retried = withRetries({ timeoutMs, idempotent: options.idempotent ?? true }, () => work(progress));
+    // The backstop that makes every call end: each attempt is already bounded (connect, pool
+    // wait, lock and statement timeouts), but a connection that stops answering without an error
+    // is not; the last attempt may take its full bounds after the retry budget is spent.
+    const deadlineMs = timeoutMs + CONNECT_AND_WAIT_MS + (settings.lockTimeoutMs ?? 30_000) + 2 * (settings.statementTimeoutMs ?? 60_000);
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CallDeadlineError(doing, deadlineMs)), deadlineMs);
+    });
+    return (await Promise.race([retried, deadline])).value;
   } catch (error) {
     const failure = error instanceof RetriesExhausted ? error.last : error;
     const tries = error instanceof RetriesExhausted && error.attempts > 1 ? ` (gave up after ${error.attempts} attempts in ${Math.round(error.elapsedMs / 1_000)} s)` : "";
     const made = progress.committed === undefined ? "" : `${progress.committed} was made, but then: `;
     const rerun = progress.committed === undefined ? "" : "; it is not lost: running the same deployment again returns it";
     throw new Error(`ipam: ${doing}: ${made}${safeMessage(failure)}${tries}${rerun}`);
+  } finally {
+    clearTimeout(timer);
   }
 }
+
+/** Connecting (10 s) and waiting for one of the host's connections (30 s), once. */
+const CONNECT_AND_WAIT_MS = 40_000;
 
 export function safeMessage(error: unknown): string {
   const text = error instanceof IpamError ? `${error.message} (${error.code})` : "unexpected internal error";

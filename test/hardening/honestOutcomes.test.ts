@@ -136,6 +136,30 @@ describe("a failure after the change committed (reading the outputs)", () => {
   });
 });
 
+describe("every provider call ends", () => {
+  it("a connection that stops answering mid-call (half-open): the call ends at its deadline with OUTCOME_UNKNOWN, and a retry completes", async () => {
+    const config: Record<string, string> = {
+      "ipam:databaseUrl": proxy.through(db.url),
+      "ipam:retryTimeoutSeconds": "0",
+      "ipam:statementTimeoutMs": "1000",
+      "ipam:lockTimeoutMs": "1000",
+    };
+    configureConnection({ get: (key) => config[key] });
+    expect(await allocation.read("999999", {})).toEqual({ id: "", props: {} });
+    // The allocation statement goes out and nothing ever comes back; the server cannot help (it
+    // never sees the statement), so only the provider's own deadline ends the call.
+    proxy.silenceNextMatching(/allocate_next/);
+    const error = await allocation.create({ __owner: "proj/dev/silent", subnetId }).then(
+      () => null,
+      (caught: Error) => caught,
+    );
+    expect(error?.message).toMatch(/^ipam: allocating: did not finish within \d+ s while allocating .*may or may not have been made.*\(OUTCOME_UNKNOWN\)$/);
+    configureConnection({ get: (key) => ({ ...config, "ipam:retryTimeoutSeconds": "30" })[key] });
+    const { id } = await allocation.create({ __owner: "proj/dev/silent", subnetId });
+    expect(await stored("owner", "proj/dev/silent")).toEqual([expect.objectContaining({ id })]);
+  }, 120_000);
+});
+
 describe("statementTimeoutMs bounds every statement, reads included", () => {
   it("reads stuck behind another session's lock are cut off with STATEMENT_TIMEOUT, a clear message, in about the timeout", async () => {
     const ipam = await Ipam.open({ databaseUrl: db.url, migrate: false, statementTimeoutMs: 300, lockTimeoutMs: 60_000 });

@@ -17,6 +17,12 @@ export interface CommitDroppingProxy {
   cutNextMatching(pattern: RegExp): void;
   /** How many connections were cut that way. */
   cut(): number;
+  /**
+   * The connection that next sends a statement matching `pattern` stops answering: that statement
+   * and everything after it, both ways, is swallowed, and the sockets stay open (a half-open
+   * connection, as after a silent network partition).
+   */
+  silenceNextMatching(pattern: RegExp): void;
   /** How many COMMIT answers were dropped so far. */
   dropped(): number;
   close(): Promise<void>;
@@ -30,13 +36,20 @@ export async function startCommitDroppingProxy(upstreamPort: number, upstreamHos
   let droppedCount = 0;
   let cutPattern: RegExp | undefined;
   let cutCount = 0;
+  let silencePattern: RegExp | undefined;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = connect(upstreamPort, upstreamHost);
     sockets.add(client).add(upstream);
     let cutting = false;
     let wrote = false;
+    let silent = false;
     client.on("data", (chunk: Buffer) => {
+      if (silencePattern !== undefined && silencePattern.test(chunk.toString("latin1"))) {
+        silencePattern = undefined;
+        silent = true;
+      }
+      if (silent) return;
       if (cutPattern !== undefined && cutPattern.test(chunk.toString("latin1"))) {
         cutPattern = undefined;
         cutCount += 1;
@@ -55,6 +68,7 @@ export async function startCommitDroppingProxy(upstreamPort: number, upstreamHos
       upstream.write(chunk);
     });
     upstream.on("data", (chunk: Buffer) => {
+      if (silent) return;
       if (!cutting) {
         client.write(chunk);
         return;
@@ -92,6 +106,9 @@ export async function startCommitDroppingProxy(upstreamPort: number, upstreamHos
       cutPattern = pattern;
     },
     cut: () => cutCount,
+    silenceNextMatching: (pattern) => {
+      silencePattern = pattern;
+    },
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
