@@ -176,7 +176,7 @@ export class Ipam {
    * @throws DatabaseUnavailableError, DatabaseError
    */
   async installationId(): Promise<string> {
-    return this.read("reading the database identity", () => readInstallationId(this.pool, this.t));
+    return this.read("reading the database identity", (db) => readInstallationId(db, this.t));
   }
 
   /**
