@@ -40,10 +40,6 @@ export function configureConnection(config: HostConfig | undefined): void {
   configuredMovedFrom = typeof movedFrom === "string" ? movedFrom.split(",").map((id) => id.trim()).filter((id) => id !== "") : [];
   settings = {};
   settingsProblem = undefined;
-  // New settings take effect on the next call: a pool opened under the old ones is closed.
-  const previous = opening;
-  opening = undefined;
-  void previous?.then((open) => open.close()).catch(() => undefined);
   for (const [name, { key, min, max }] of Object.entries(NUMERIC_SETTINGS) as [SettingName, (typeof NUMERIC_SETTINGS)[SettingName]][]) {
     const text = config?.get(key);
     if (text === undefined || text === "") continue;
@@ -55,7 +51,18 @@ export function configureConnection(config: HostConfig | undefined): void {
     }
     settings[name] = value;
   }
+  // New settings take effect on the next call: a pool opened under the old ones is closed. The host
+  // configures every provider it deserializes (Subnet's, IpAllocation's, ...) with the same config,
+  // often while calls through another are in flight: an unchanged configuration keeps the pool.
+  const configured = JSON.stringify([configuredUrl, settings, settingsProblem?.message ?? null]);
+  if (configured === lastConfigured) return;
+  lastConfigured = configured;
+  const previous = opening;
+  opening = undefined;
+  void previous?.then((open) => open.close()).catch(() => undefined);
 }
+
+let lastConfigured: string | undefined;
 
 /** The identities `ipam:databaseMovedFrom` names. */
 export function movedFrom(): readonly string[] {
