@@ -92,7 +92,7 @@ describe("a lost COMMIT acknowledgement", () => {
     const config: Record<string, string> = { "ipam:databaseUrl": proxy.through(db.url) };
     configureConnection({ get: (key) => config[key] });
     // Open the provider's pool first, so the COMMIT dropped is the allocation's.
-    expect(await allocation.read("999999", {})).toEqual({ id: "", props: {} });
+    expect(await allocation.read("999999", { allocationId: "999999" })).toEqual({ id: "", props: {} });
     const dropped = proxy.dropped();
     proxy.dropNextCommitReply();
     const { id, outs } = await allocation.create({ __owner: "proj/dev/lost", subnetId, count: 2 });
@@ -109,7 +109,7 @@ describe("a failure after the change committed (reading the outputs)", () => {
   it("is retried, and the retry completes from the committed allocation: one allocation, the create succeeds", async () => {
     const config: Record<string, string> = { "ipam:databaseUrl": proxy.through(db.url) };
     configureConnection({ get: (key) => config[key] });
-    expect(await allocation.read("999999", {})).toEqual({ id: "", props: {} });
+    expect(await allocation.read("999999", { allocationId: "999999" })).toEqual({ id: "", props: {} });
     const cut = proxy.cut();
     proxy.cutNextMatching(SUBNET_READ);
     const { id, outs } = await allocation.create({ __owner: "proj/dev/outputs", subnetId });
@@ -120,7 +120,7 @@ describe("a failure after the change committed (reading the outputs)", () => {
   it("with retries off, the error says what was made and that it is not lost; a later run returns it", async () => {
     const config: Record<string, string> = { "ipam:databaseUrl": proxy.through(db.url), "ipam:retryTimeoutSeconds": "0" };
     configureConnection({ get: (key) => config[key] });
-    expect(await allocation.read("999999", {})).toEqual({ id: "", props: {} });
+    expect(await allocation.read("999999", { allocationId: "999999" })).toEqual({ id: "", props: {} });
     proxy.cutNextMatching(SUBNET_READ);
     const error = await allocation.create({ __owner: "proj/dev/outputs-once", subnetId }).then(
       () => null,
@@ -145,7 +145,7 @@ describe("every provider call ends", () => {
       "ipam:lockTimeoutMs": "1000",
     };
     configureConnection({ get: (key) => config[key] });
-    expect(await allocation.read("999999", {})).toEqual({ id: "", props: {} });
+    expect(await allocation.read("999999", { allocationId: "999999" })).toEqual({ id: "", props: {} });
     // The allocation statement goes out and nothing ever comes back; the server cannot help (it
     // never sees the statement), so only the provider's own deadline ends the call.
     proxy.silenceNextMatching(/allocate_next/);
