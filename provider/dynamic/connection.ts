@@ -55,10 +55,11 @@ export function configureConnection(config: HostConfig | undefined): void {
  * @throws ConfigurationError (CI without a URL), DatabaseUnavailableError
  */
 export function ipam(): Promise<Ipam> {
-  opening ??= (async () => {
+  if (opening !== undefined) return opening;
+  const current = (async () => {
+    if (settingsProblem !== undefined) throw settingsProblem;
     const envUrl = process.env.IPAM_DATABASE_URL;
     const url = configuredUrl ?? (envUrl !== undefined && envUrl !== "" ? envUrl : await ensureLocalDatabase());
-    if (settingsProblem !== undefined) throw settingsProblem;
     return Ipam.open({
       databaseUrl: url,
       ...(settings.maxConnections === undefined ? {} : { maxConnections: settings.maxConnections }),
@@ -66,8 +67,12 @@ export function ipam(): Promise<Ipam> {
       ...(settings.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: settings.lockTimeoutMs }),
     });
   })();
-  opening.catch(() => (opening = undefined));
-  return opening;
+  opening = current;
+  // A failed open is tried again by the next call (a retry); a newer configure's open is kept.
+  current.catch(() => {
+    if (opening === current) opening = undefined;
+  });
+  return current;
 }
 
 /** What a provider call has made durable so far, for an honest message if a later step fails. */
