@@ -15,6 +15,7 @@ import { latencyVsFill } from "./scenarios/latencyVsFill.js";
 import { neutronAblation } from "./scenarios/neutronAblation.js";
 import { providerPath } from "./scenarios/providerPath.js";
 import { randomAtFill } from "./scenarios/randomAtFill.js";
+import { historyAtScale } from "./scenarios/historyAtScale.js";
 import { manySubnets, oneSubnetContended } from "./scenarios/throughputScenarios.js";
 
 const CLIENTS = 16;
@@ -29,7 +30,7 @@ const { values } = parseArgs({
   },
 });
 
-const SCENARIOS = [1, 2, 3, 4, 5, 6, 7];
+const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8];
 
 /** `--only 1,2`: the scenarios to run (all when absent); a scenario another one needs figures from runs too, unreported. */
 function selection(text: string | undefined): ReadonlySet<number> | null {
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
       if (want(5)) scenarios.push(await randomAtFill(context));
       if (want(6)) scenarios.push(await neutronAblation(context, one!.rate));
       if (want(7)) scenarios.push(await providerPath(context));
+      if (want(8)) scenarios.push(await historyAtScale(context));
       const report: BenchReport = {
         startedAt,
         server: database.serverVersion,

@@ -122,3 +122,11 @@ BEGIN
   END LOOP;
 END
 $$;
+
+-- `history --address` (issue 14): the filter was `address = ANY(addresses)`, which no index serves,
+-- so it scanned every audit event. It is now `addresses @> ARRAY[address]`, served by this GIN
+-- index (fastupdate's pending list keeps each audit insert cheap; `npm run bench -- --only 8`
+-- measures what it costs an allocation). `history --owner` is served by audit_event_owner (0001).
+-- Building it locks audit_event against writes for as long as the build takes on an existing
+-- database (seconds per million events).
+CREATE INDEX audit_event_addresses ON audit_event USING gin (addresses);
