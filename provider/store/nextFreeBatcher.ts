@@ -68,8 +68,8 @@ export const MAX_STATEMENTS = 4;
 
 /**
  * Group commit for next-free allocations: the requests waiting in this process are served
- * together by one `allocate_next_batch` statement (migration 0008): one round trip, one
- * transaction, one commit, under the advisory lock of every subnet in it. A subnet has at most one
+ * together by one `allocate_next_batch` statement (migration 0008) in one transaction (its
+ * timeouts set first), so one commit, under the advisory lock of every subnet in it. A subnet has at most one
  * statement in flight; requests arriving meanwhile wait for it and go in the next one, so a
  * subnet's requests are served in the order they arrived. A lone request goes out at once (after
  * the current event-loop turn, which lets requests made in the same turn join it). Several
@@ -83,17 +83,22 @@ export class NextFreeBatcher {
   private statements = 0;
   private scheduled = false;
 
+  /**
+   * @param transaction runs one batch's statement in a transaction whose statement and lock
+   *   timeouts are set first (a setting made inside a statement does not bound that statement)
+   */
   constructor(
-    private readonly db: CommonQueryMethods,
     private readonly t: Tables,
     private readonly lockTimeoutMs: number,
+    private readonly transaction: <T>(work: (db: CommonQueryMethods) => Promise<T>) => Promise<T>,
   ) {}
 
   /**
    * @returns the new allocation, with its subnet's prefix length and gateway (no second read for them)
    * @throws NotFoundError, SubnetExhaustedError, LockTimeoutError, BatchedRequestError (this request's
    *   own SQL failure, e.g. an idempotency key an earlier request holds); a failure of the whole
-   *   statement (connection lost) as the driver's error, for every request in the batch
+   *   transaction (connection lost, statement timeout, OutcomeUnknownError when the COMMIT's answer
+   *   was lost), as the transaction runner reports it, for every request in the batch
    */
   allocate(request: NextRequest): Promise<AllocationRow> {
     return new Promise((resolve, reject) => {
@@ -177,7 +182,7 @@ export class NextFreeBatcher {
   }
 
   private execute(requests: readonly NextRequest[]): Promise<readonly ResultRow[]> {
-    return this.db.any(sql.type(resultRow)`
+    return this.transaction((db) => db.any(sql.type(resultRow)`
       SELECT r_index AS index, r_status AS status, r_id::text AS id, r_created_at AS created_at, r_updated_at AS updated_at,
              r_ip_version AS ip_version, r_ordinal::text AS ordinal, r_prefix_length AS prefix_length, r_gateway AS gateway,
              r_sqlstate AS sqlstate, r_constraint AS constraint_name, r_message AS message
@@ -188,7 +193,7 @@ export class NextFreeBatcher {
         ${sql.array(requests.map((r) => r.description), "text")},
         ${sql.array(requests.map((r) => JSON.stringify(r.tags)), "jsonb")},
         ${IPAM_LOCK_CLASS}, ${this.lockTimeoutMs})
-    `);
+    `));
   }
 }
 
