@@ -619,7 +619,7 @@ export class Ipam {
    */
   async subnetMap(subnetId: string, options: { maxCellBits?: number } = {}): Promise<SubnetMapData> {
     const id = this.subnetKey(subnetId);
-    const bits = parseInput(mapCellBitsSchema, options.maxCellBits ?? 10, "maxCellBits");
+    const bits = parseInput(mapCellBitsSchema, options?.maxCellBits ?? 10, "maxCellBits");
     return this.consistent("reading a subnet map", async (tx) => {
         const row = await getSubnetRow(tx, this.t, id);
         if (row === null) throw new NotFoundError("subnet", subnetId);
