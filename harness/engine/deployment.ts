@@ -1,7 +1,7 @@
 import type { ProviderHost } from "../providerHost.js";
 import { writeCheckpoint, type PendingOperation, type Props, type ResourceState } from "./checkpoint.js";
 import type { Goal, MonitorHandlers, ReadGoal } from "./monitor.js";
-import { decide, makeUrn, nameOf, type Failure } from "./stepGenerator.js";
+import { applyReplaceOnChanges, decide, makeUrn, nameOf, type Failure } from "./stepGenerator.js";
 
 /**
  * One `preview` or `up`: answers the program's registrations (MonitorHandlers) by generating a step
@@ -57,6 +57,8 @@ export class Deployment implements MonitorHandlers {
   private readonly remaining: ResourceState[];
   private readonly pending: PendingOperation[] = [];
   private readonly seen = new Set<string>();
+  /** Deleted ahead of a delete-before-replace of something they depend on: registering them again is a replacement. */
+  private readonly deletedForReplacement = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: DeploymentOptions) {
@@ -84,6 +86,8 @@ export class Deployment implements MonitorHandlers {
       const old = this.remaining.find((r) => r.urn === urn && r.delete !== true);
       const targeted = old !== undefined && this.o.replaceTargets.has(urn);
       const d = await decide(goal.custom ? this.o.host : undefined, urn, goal, old, { dryRun: this.o.dryRun, targetedReplace: targeted });
+      // continueStepsFromImport, case 1 ("recreating"): deleted earlier for a delete-before-replace, so a replacement.
+      if (d.op === "create" && this.deletedForReplacement.has(urn)) Object.assign(d, { op: "replace", replaces: [], deleteBeforeReplace: true });
       const step: Step = { urn, type: goal.type, name: goal.name, op: d.op };
       if (d.op === "replace") Object.assign(step, { replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace });
       this.steps.push(step);
@@ -114,9 +118,16 @@ export class Deployment implements MonitorHandlers {
         this.replaceOld(old!, state);
       } else if (d.op === "create") {
         state = await this.create(base);
+      } else if (old === undefined) {
+        state = await this.create(base); // recreating a resource deleted for a dependency's delete-before-replace
       } else if (d.deleteBeforeReplace) {
-        // DeleteBeforeReplace: the old one goes first, then the replacement is created.
-        await this.delete(old!);
+        // DeleteBeforeReplace: first the dependents that this replacement would replace, in reverse
+        // dependency order, then the old one; then the replacement is created.
+        for (const dependent of (await this.dependentReplacements(old)).reverse()) {
+          await this.delete(dependent);
+          this.deletedForReplacement.add(dependent.urn);
+        }
+        await this.delete(old);
         state = await this.create(base);
       } else {
         // CreateBeforeDelete: the replacement first; the old one is condemned and deleted after every other step.
@@ -141,6 +152,7 @@ export class Deployment implements MonitorHandlers {
       } else {
         // A user-driven get sends no prior state, only the program's inputs.
         const read = await this.o.host.read(urn, goal.id, {}, goal.inputs);
+        // A read answered with no id found nothing: the get fails (this harness's wording).
         if (read.id === "") throw new Error(`reading resource '${goal.id}' (${urn}): resource '${goal.id}' does not exist`);
         outputs = read.properties;
       }
@@ -224,6 +236,29 @@ export class Deployment implements MonitorHandlers {
     }
     this.remaining.splice(this.remaining.indexOf(old), 1);
     await this.persist();
+  }
+
+  /**
+   * calculateDependentReplacements (step_generator.go): every resource whose inputs come from one being
+   * replaced is diffed with those inputs unknown; those the provider would then replace join the set.
+   * Returned in dependency (snapshot) order.
+   */
+  private async dependentReplacements(root: ResourceState): Promise<ResourceState[]> {
+    const replaceSet = new Set([root.urn]);
+    const out: ResourceState[] = [];
+    for (const r of this.remaining) {
+      if (!r.custom || r.external === true || r.delete === true || r === root) continue;
+      const affected = Object.entries(r.propertyDependencies ?? {}).filter(([, urns]) => urns.some((u) => replaceSet.has(u)));
+      if (affected.length === 0) continue;
+      const inputs: Props = { ...r.inputs };
+      for (const [key] of affected) inputs[key] = UNKNOWN;
+      const diff = await this.o.host.diff(r.urn, r.id ?? "", r.outputs, inputs);
+      if (diff.changes === 2 && applyReplaceOnChanges(diff.replaces, diff.diffs, r.replaceOnChanges ?? []).length > 0) {
+        replaceSet.add(r.urn);
+        out.push(r);
+      }
+    }
+    return out;
   }
 
   private replaceOld(old: ResourceState, state: ResourceState): void {

@@ -11,6 +11,7 @@
  *   await stack.destroy();
  *   await stack.outputs();            // the stack's exports
  *   await stack.state();              // the checkpoint's resources
+ *   stack.messages();                 // warnings/errors the last preview or up logged
  *   stack.setProgram(await editedProgram(programDir, (src) => src.replace(...)));
  *   await stack.close();              // stops the provider host
  *

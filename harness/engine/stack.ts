@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { startProviderHost, type ProviderHost } from "../providerHost.js";
 import { checkpointPath, readCheckpoint, stackOutputs, writeCheckpoint, type Props, type ResourceState } from "./checkpoint.js";
 import { Crash, Deployment, type Step } from "./deployment.js";
@@ -57,7 +58,9 @@ export interface Stack {
   outputs(): Promise<Props>;
   /** The checkpoint's resources. */
   state(): Promise<ResourceState[]>;
-  /** Stop the provider host. */
+  /** What the last preview or up logged (warnings and errors: the program's and the engine's). */
+  messages(): string[];
+  /** Stop the provider host and remove the program's working copies. */
   close(): Promise<void>;
 }
 
@@ -79,6 +82,7 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
       return h;
     }));
   const load = async () => (await readCheckpoint(file))?.checkpoint.latest;
+  let lastMessages: string[] = [];
 
   async function deploy(dryRun: boolean, up: UpOptions = {}): Promise<Step[]> {
     const latest = await load();
@@ -95,6 +99,7 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
       stackOutputs: (name) => referencedOutputs(opts.backendDir, project, name),
       ...(up.crashAfterCreate === undefined ? {} : { crashAfterCreate: up.crashAfterCreate }),
     });
+    lastMessages = deployment.messages;
     // Pending operations of an interrupted run are reported and dropped: the engine cannot know whether
     // they completed (a pending create is simply created again; the provider's idempotency makes that safe).
     for (const p of latest?.pending_operations ?? []) deployment.log("warning", `interrupted while ${p.type}: ${p.resource.urn}`, "");
@@ -142,9 +147,12 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
     destroy: async () => destroy(await providerHost(), file, opts.stack, (await load())?.resources ?? []),
     outputs: async () => stackOutputs((await load())?.resources ?? []),
     state: async () => (await load())?.resources ?? [],
+    messages: () => [...lastMessages],
     async close() {
       if (host !== undefined) await (await host).close();
       host = undefined;
+      await Promise.all([...copies.values()].map(async (dir) => rm(await dir, { recursive: true, force: true })));
+      copies.clear();
     },
   };
 }

@@ -44,24 +44,30 @@ export function nameOf(urn: string): string {
 }
 
 /**
- * processIgnoreChanges (step_generator.go): each ignored path takes its value from the OLD INPUTS
- * (resource.PropertyPath.Reset: copied when the old inputs have it, removed when they don't).
+ * processIgnoreChanges (step_generator.go) with resource.PropertyPath.Reset (sdk/go/common/resource/
+ * properties_path.go): each ignored path takes its value from the OLD INPUTS, copied when they have
+ * it and removed when they don't; a path missing in both is a no-op, one the old inputs have but the
+ * new lack is an error. Dotted object paths only (`*` and `[i]` are not modelled).
  */
 export function processIgnoreChanges(inputs: Props, oldInputs: Props, ignoreChanges: readonly string[]): Props {
   const out = structuredClone(inputs);
+  const isObject = (v: unknown): v is Props => v !== null && typeof v === "object" && !Array.isArray(v);
   for (const path of ignoreChanges) {
     const keys = path.split(".");
     const last = keys.pop()!;
     let src: unknown = oldInputs;
     let dst: unknown = out;
     for (const k of keys) {
-      src = (src as Props | undefined)?.[k];
-      dst = (dst as Props | undefined)?.[k];
+      src = isObject(src) ? src[k] : undefined;
+      dst = isObject(dst) ? dst[k] : undefined;
     }
-    if (dst === null || typeof dst !== "object") throw new Error(`cannot ignore changes to the following properties because one or more elements of the path are missing: "${path}"`);
-    const old = src !== null && typeof src === "object" ? (src as Props)[last] : undefined;
-    if (old === undefined) delete (dst as Props)[last];
-    else (dst as Props)[last] = structuredClone(old);
+    if (!isObject(dst)) {
+      if (src === undefined) continue;
+      throw new Error(`cannot ignore changes to the following properties because one or more elements of the path are missing: "${path}"`);
+    }
+    const old = isObject(src) ? src[last] : undefined;
+    if (old === undefined) delete dst[last];
+    else dst[last] = structuredClone(old);
   }
   return out;
 }

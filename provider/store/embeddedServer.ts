@@ -54,7 +54,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   const log = options.onLog ?? (() => undefined);
   const account = await serverAccount();
   const binaries = await serverBinaries(account, options.binariesHome ?? dirname(options.dataDir));
-  if (options.initialise) await initialiseCluster({ binaries, account, dataDir: options.dataDir, password: options.password });
+  if (options.initialise) await initialiseCluster({ binaries, account, dataDir: options.dataDir, password: options.password, scratchParent: dirname(options.dataDir) });
   const flags = ["-D", options.dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300", "-c", "fsync=on"];
   const child = spawn(binaries.postgres, flags, { ...runAs(account), env: { ...process.env, LC_MESSAGES: "C" }, stdio: ["ignore", "pipe", "pipe"] });
   // Ends the server with this process; a signal to the terminal's process group reaches it directly.

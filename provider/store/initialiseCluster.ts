@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseUnavailableError } from "../core/errors.js";
+import { INIT_SCRATCH_PREFIX } from "./initScratch.js";
 import { firstLine, runAs, type ServerAccount } from "./serverAccount.js";
 import type { ServerBinaries } from "./serverBinaries.js";
 
@@ -12,6 +12,12 @@ export interface ClusterOptions {
   readonly dataDir: string;
   /** The superuser `postgres`'s password: handed to initdb in a file only the server's user can read. */
   readonly password: string;
+  /**
+   * Where the password file's private directory goes: beside the data, never the shared tmp (issue 13
+   * item 1), named so that removeInitLeftovers clears what a killed initialisation left. The server's
+   * user must be able to enter it.
+   */
+  readonly scratchParent: string;
 }
 
 /**
@@ -25,7 +31,7 @@ export async function initialiseCluster(options: ClusterOptions): Promise<void> 
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   if (account !== null) await chown(dataDir, account.uid, account.gid);
   // A private directory (mkdtemp makes it 0700) holding a 0600 file, both owned by the server's user.
-  const scratch = await mkdtemp(join(tmpdir(), "ipam-initdb-"));
+  const scratch = await mkdtemp(join(options.scratchParent, INIT_SCRATCH_PREFIX));
   try {
     const passwordFile = join(scratch, "password");
     await writeFile(passwordFile, `${options.password}\n`, { mode: 0o600 });

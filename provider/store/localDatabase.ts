@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { ConfigurationError, DatabaseUnavailableError } from "../core/errors.js";
 import { freePort } from "./embeddedServer.js";
+import { removeInitLeftovers } from "./initScratch.js";
 import { initialiseCluster } from "./initialiseCluster.js";
 import { canEnter, runAs, serverAccount, type ServerAccount } from "./serverAccount.js";
 import { serverBinaries, type ServerBinaries } from "./serverBinaries.js";
@@ -118,7 +119,7 @@ function isAlive(pid: number): boolean {
 async function initialise(home: string, server: { account: ServerAccount; binaries: ServerBinaries }): Promise<LocalDatabaseState> {
   const state: LocalDatabaseState = { port: await freePort(), password: randomBytes(18).toString("base64url") };
   await rm(paths(home).data, { recursive: true, force: true });
-  await initialiseCluster({ ...server, dataDir: paths(home).data, password: state.password });
+  await initialiseCluster({ ...server, dataDir: paths(home).data, password: state.password, scratchParent: home });
   await writeFile(paths(home).state, JSON.stringify(state), { mode: 0o600 });
   return state;
 }
@@ -159,6 +160,7 @@ export async function ensureLocalDatabase(options: { allowInCi?: boolean } = {})
     return await withInitLock(home, async () => {
       let state = await readState(home);
       if (state !== null && (await accepts(state))) return urlFor(state);
+      await removeInitLeftovers(home);
       const server = await serverSetup(home);
       if (state === null || !(await exists(join(paths(home).data, "PG_VERSION")))) state = await initialise(home, server);
       if (server.account !== null) await chown(paths(home).data, server.account.uid, server.account.gid);
