@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { InvalidInputError } from "../core/errors.js";
 import { allocateSchema, parseInput } from "../core/schemas.js";
 import { parseAddress } from "../core/address.js";
-import type { Allocation } from "../core/types.js";
+import type { Allocation, AllocationResult } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE } from "./resourceIdentity.js";
 import { knownIssues, knownView } from "./unknowns.js";
@@ -43,10 +43,11 @@ function request(props: Props): Request {
 /**
  * What the engine stores: the allocation, plus the inputs it was made from (outputs overwrite
  * `address`/`count`, and diff compares inputs) and the hidden owner, scope, adopt and claim.
- * `props` is either the new inputs (create, update) or the stored outputs (read).
+ * `props` is either the new inputs (create, update) or the stored outputs (read). A create passes
+ * the subnet fields its allocate call returned, so it makes one database round trip.
  */
-async function outputs(a: Allocation, props: Props, claim: unknown): Promise<Props> {
-  const subnet = await (await ipam()).getSubnet(a.subnetId);
+async function outputs(a: Allocation, props: Props, claim: unknown, known?: AllocationResult["subnet"]): Promise<Props> {
+  const subnet = known ?? (await (await ipam()).getSubnet(a.subnetId));
   const inputs = (props.__inputs as Props | undefined) ?? userInputs(props, ALLOCATION_INPUTS);
   return {
     __inputs: inputs,
@@ -125,10 +126,10 @@ export async function create(props: Props) {
         return { id: adopted.id, outs: await outputs(adopted, props, claim) };
       }
     }
-    const { allocation } = await db.allocate({ ...req, claim } as never);
+    const { allocation, subnet } = await db.allocate({ ...req, claim } as never);
     // Reading the outputs can still fail: the retry of this call returns this allocation by its key.
     progress.committed = `allocation ${allocation.id} (${allocation.addresses.slice(0, 3).join(", ")}${allocation.addresses.length > 3 ? ", …" : ""})`;
-    return { id: allocation.id, outs: await outputs(allocation, props, claim) };
+    return { id: allocation.id, outs: await outputs(allocation, props, claim, subnet) };
   });
 }
 
