@@ -63,7 +63,6 @@ import {
   deleteSubnetRow,
   findOverlapping,
   getSubnetRow,
-  insertAudit,
   insertSubnet,
   listSubnetRows,
   updateSubnetRow,
@@ -166,7 +165,6 @@ export class Ipam {
         const columns = { layout, description: fields.description ?? "", tags: fields.tags ?? {}, childrenOnly: fields.childrenOnly ?? false, rules, idempotencyKey: key };
         const id = await insertSubnet(tx, this.t, namespaceId, null, columns);
         await rebuildFreeRanges(tx, this.t, id, layout.available);
-        await insertAudit(tx, this.t, { action: "subnet.create", subnetId: id, cidr: layout.cidr.text, detail: { namespace } });
         return subnetFromRow((await getSubnetRow(tx, this.t, id))!, layout);
       });
     } catch (error) {
@@ -239,7 +237,6 @@ export class Ipam {
       const layoutChanged = !sameRanges(layout.available, current.available) || forChildren.childrenOnly !== row.children_only;
       if (layoutChanged) await rebuildFreeRanges(tx, this.t, id, layout.available);
       const outside = await this.addressesOutsidePools(tx, id, layout);
-      await insertAudit(tx, this.t, { action: "subnet.update", subnetId: id, cidr: layout.cidr.text, detail: { changed: Object.keys(changes) } });
       return { subnet: subnetFromRow((await getSubnetRow(tx, this.t, id))!, layout), allocationsOutsidePools: outside };
     });
   }
@@ -265,11 +262,9 @@ export class Ipam {
       const children = await countChildren(tx, this.t, id);
       if (children.count > 0) throw new SubnetInUseError(subnetId, children.count, children.examples, "child subnet");
       await deleteSubnetRow(tx, this.t, id);
-      await insertAudit(tx, this.t, { action: "subnet.delete", subnetId: id, cidr: row.cidr });
       if (parentId !== null) {
         const parent = (await getSubnetRow(tx, this.t, parentId))!;
         await releaseChildBlock(tx, this.t, { id: parentId, row: parent, layout: layoutOf(parent) }, layoutOf(row).cidr);
-        await insertAudit(tx, this.t, { action: "child.return", subnetId: parentId, cidr: row.cidr, detail: { childId: String(id) } });
       }
       return { deleted: true };
     });
@@ -450,7 +445,6 @@ export class Ipam {
       if (freed.owner === null) return { released: false, addresses: [] };
       await returnToFreeSpace(tx, this.t, subnetId, layoutOf(row!), freed.ordinals);
       const addresses = this.sorted(row!, freed.ordinals);
-      await insertAudit(tx, this.t, { action: "release", subnetId, cidr: row!.cidr, allocationId: id, owner: freed.owner, addresses });
       return { released: true, addresses };
     });
   }
@@ -479,7 +473,6 @@ export class Ipam {
         const freed = await releaseHighest(tx, this.t, subnetId, allocationId, held - count);
         await returnToFreeSpace(tx, this.t, subnetId, layout, freed.ordinals);
         released = this.sorted(row, freed.ordinals);
-        await insertAudit(tx, this.t, { action: "shrink", subnetId, cidr: row.cidr, allocationId, owner: current.owner, addresses: released });
       }
       return { allocation: allocationFromRow((await getAllocationRow(tx, this.t, allocationId))!), released };
     });
@@ -525,7 +518,7 @@ export class Ipam {
 
   /**
    * Who allocated, grew, shrank and released what, and every subnet change, newest first, from the
-   * audit table the core writes in the same transaction as each change. Pass `next` as `before`.
+   * audit table the database writes (migration 0007 triggers) with each change. Pass `next` as `before`.
    * @throws InvalidInputError
    */
   async history(filter: HistoryFilter = {}): Promise<{ events: AuditEvent[]; next: string | null }> {

@@ -26,7 +26,7 @@ const resultRow = z.object({
 /**
  * The next free address as one autocommit statement: `allocate_next` (migration 0003) takes the
  * subnet's advisory lock, reads the subnet and its lowest free range after the lock is granted,
- * carves the address out and inserts the allocation, its address and the audit row. The lock is
+ * carves the address out and inserts the allocation and its address (a trigger writes the audit row). The lock is
  * held for that server-side work only, never across a client round trip. `db` must be the pool
  * (not a transaction), so the statement commits, and releases the lock, on its own.
  * The session's statement_timeout applies, not TransactionSettings.statementTimeoutMs: a setting

@@ -5,7 +5,7 @@ import type { ValidatedAllocation, ValidatedSnapshot, ValidatedSubnet } from "..
 import { constraintOf, sqlStateOf, wrapDatabaseError } from "./databaseErrors.js";
 import { rebuildFreeRanges } from "./freeSpace.js";
 import { inLockedTransaction, type TransactionSettings } from "./lockedTransaction.js";
-import { insertAudit, upsertNamespace } from "./subnetQueries.js";
+import { auditHint, upsertNamespace } from "./subnetQueries.js";
 import type { Tables } from "./tables.js";
 
 export interface ImportOptions {
@@ -58,8 +58,9 @@ export async function importSnapshot(
       for (const subnet of snapshot.subnets) {
         const id = Number(subnetIds.get(subnet.record.id));
         const parentId = subnet.record.parentId === null ? null : Number(subnetIds.get(subnet.record.parentId));
+        // The audit triggers write subnet.import and allocation.import (with the source id of the subnet).
+        await auditHint(tx, { action: "import", sourceId: subnet.record.id });
         await insertSubnetRow(tx, t, id, parentId, subnet);
-        await insertAudit(tx, t, { action: "subnet.import", subnetId: id, cidr: subnet.layout.cidr.text, detail: { namespace: subnet.record.namespace, sourceId: subnet.record.id } });
         progress(1);
         const allocations = byParent.get(subnet.record.id) ?? [];
         for (let start = 0; start < allocations.length; start += ALLOCATIONS_PER_STATEMENT) {
@@ -170,7 +171,7 @@ async function insertSubnetRow(db: CommonQueryMethods, t: Tables, id: number, pa
   `);
 }
 
-/** Insert allocations, their addresses and one audit row each; returns how many addresses. */
+/** Insert allocations and their addresses (the audit trigger logs each); returns how many addresses. */
 async function insertAllocations(
   db: CommonQueryMethods,
   t: Tables,
@@ -202,12 +203,5 @@ async function insertAllocations(
                   ${sql.array(chunk.map((row) => row.allocation), "text")}) AS r(address, ordinal, allocation)
     `);
   }
-  await db.query(sql.unsafe`
-    INSERT INTO ${t.auditEvent} (action, subnet_id, cidr, allocation_id, owner, addresses, detail)
-    SELECT 'allocation.import', ${subnetId}, ${subnet.layout.cidr.text}::cidr, r.id::bigint, r.owner,
-           ARRAY(SELECT jsonb_array_elements_text(r.addresses::jsonb)::inet), jsonb_build_object('sourceId', r.source)
-    FROM unnest(${column(target)}, ${column((a) => a.record.owner)}, ${column((a) => JSON.stringify(a.addresses.map((x) => x.text)))},
-                ${column((a) => a.record.id)}) AS r(id, owner, addresses, source)
-  `);
   return rows.length;
 }
