@@ -14,6 +14,7 @@ import { latencyVsFill } from "./scenarios/latencyVsFill.js";
 import { neutronAblation } from "./scenarios/neutronAblation.js";
 import { providerPath } from "./scenarios/providerPath.js";
 import { randomAtFill } from "./scenarios/randomAtFill.js";
+import { randomBulkFragmentation } from "./scenarios/randomBulkFragmentation.js";
 import { manySubnets, oneSubnetContended } from "./scenarios/throughputScenarios.js";
 
 const CLIENTS = 16;
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
       const random = await randomAtFill(context);
       const neutron = await neutronAblation(context, one.rate);
       const provider = await providerPath(context);
+      const fragmented = await randomBulkFragmentation(context);
       const report: BenchReport = {
         startedAt,
         server: database.serverVersion,
@@ -66,7 +68,7 @@ async function main(): Promise<void> {
         clients: CLIENTS,
         samples,
         baselines,
-        scenarios: [one.result, many, fill.result, bulk, random, neutron, provider],
+        scenarios: [one.result, many, fill.result, bulk, random, neutron, provider, fragmented],
       };
       process.stdout.write(`${formatReport(report)}\n`);
       if (values.json !== undefined) await writeJson(values.json, report);
