@@ -10,6 +10,7 @@ import {
   NotFoundError,
   OverlapError,
   RetryableDatabaseError,
+  LockTimeoutError,
   SubnetExhaustedError,
   SubnetInUseError,
   SupersededError,
@@ -55,6 +56,7 @@ import { constraintOf, sqlStateOf, wrapDatabaseError } from "./databaseErrors.js
 import { createDatabasePool } from "./databasePool.js";
 import { rebuildFreeRanges, returnToFreeSpace } from "./freeSpace.js";
 import { assertIpamOptions } from "./ipamOptions.js";
+import { withLockHolder } from "./lockHolder.js";
 import { inLockedTransaction, type TransactionSettings } from "./lockedTransaction.js";
 import { migrate } from "./migrate.js";
 import { DEFAULT_SCHEMA } from "./schemaName.js";
@@ -336,6 +338,7 @@ export class Ipam {
             if (earlier !== null) return { allocation: earlier, created: false };
             await refuseIfChildrenOnly(this.pool, this.t, subnetId);
           }
+          if (error instanceof LockTimeoutError) throw await withLockHolder(this.pool, error);
           throw error;
         }
       }

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { wrapDatabaseError, sqlStateOf } from "./databaseErrors.js";
 import { LockTimeoutError } from "../core/errors.js";
 import { IPAM_LOCK_CLASS } from "./lockKeys.js";
+import { withLockHolder } from "./lockHolder.js";
 
 export interface TransactionSettings {
   /** How long to wait for a subnet's lock before giving up with LOCK_TIMEOUT. */
@@ -23,7 +24,7 @@ const voidRow = z.object({}).passthrough();
  * so two operations on the same pair never deadlock. The timeouts are SET LOCAL so they work
  * behind PgBouncer transaction pooling. `work` must read what it decides on AFTER this returns
  * control to it: a statement that started before the lock was granted sees an older snapshot.
- * @throws LockTimeoutError when a lock is not granted in time; other failures via wrapDatabaseError
+ * @throws LockTimeoutError (naming the session holding the lock) when a lock is not granted in time; other failures via wrapDatabaseError
  */
 export async function inLockedTransaction<T>(
   pool: DatabasePool,
@@ -58,6 +59,8 @@ export async function inLockedTransaction<T>(
       return await work(tx);
     });
   } catch (error) {
+    // Named after the rollback, on a fresh connection: an operator learns which session to end.
+    if (error instanceof LockTimeoutError) throw await withLockHolder(pool, error);
     throw wrapDatabaseError(error, doing);
   }
 }
