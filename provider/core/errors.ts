@@ -201,9 +201,12 @@ export class ConflictError extends IpamError {
 
 export class IdempotencyMismatchError extends IpamError {
   readonly idempotencyKey: string;
-  constructor(idempotencyKey: string, reason: string) {
+  /** The request fields that differ from the first request's (empty when not broken down). */
+  readonly fields: readonly string[];
+  constructor(idempotencyKey: string, reason: string, fields: readonly string[] = []) {
     super("IDEMPOTENCY_MISMATCH", `idempotencyKey ${JSON.stringify(idempotencyKey)} was used for a different request: ${reason}`);
     this.idempotencyKey = idempotencyKey;
+    this.fields = fields;
   }
 }
 

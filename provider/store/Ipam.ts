@@ -1,11 +1,10 @@
 import type { DatabasePool } from "slonik";
 import { sql } from "slonik";
 import { z } from "zod";
-import { parseAddress, parseCidr, formatAddress, type IpAddress } from "../core/address.js";
+import { parseAddress, parseCidr, formatAddress } from "../core/address.js";
 import {
   AddressInUseError,
   ConflictError,
-  IdempotencyMismatchError,
   InvalidInputError,
   NotFoundError,
   OverlapError,
@@ -57,6 +56,7 @@ import { createDatabasePool } from "./databasePool.js";
 import { rebuildFreeRanges, returnToFreeSpace } from "./freeSpace.js";
 import { assertIpamOptions } from "./ipamOptions.js";
 import { withLockHolder } from "./lockHolder.js";
+import { refuseAllocationMismatch, refuseSubnetMismatch, type AllocationAsked } from "./replayCheck.js";
 import { inLockedTransaction, type TransactionSettings } from "./lockedTransaction.js";
 import { migrate } from "./migrate.js";
 import { DEFAULT_SCHEMA } from "./schemaName.js";
@@ -71,7 +71,7 @@ import {
   upsertNamespace,
 } from "./subnetQueries.js";
 import { tablesFor, type Tables } from "./tables.js";
-import { assertChildRules, NO_CHILD_RULES } from "../core/prefixPolicy.js";
+import { assertChildRules, NO_CHILD_RULES, type ChildRules } from "../core/prefixPolicy.js";
 import { childPageSchema } from "../core/schemas.js";
 import type { SubnetTreeEntry } from "../core/types.js";
 import { releaseChildBlock } from "./childAllocator.js";
@@ -159,7 +159,7 @@ export class Ipam {
     assertChildRules(layout.cidr, rules);
     const namespace = fields.namespace ?? "default";
     const key = fields.idempotencyKey ?? null;
-    const replayed = key === null ? null : await this.replaySubnet(namespace, key, layout.cidr.text, fields.claim);
+    const replayed = key === null ? null : await this.replaySubnet(namespace, key, layout, fields.childrenOnly ?? false, rules, fields.claim);
     if (replayed !== null) return replayed;
     try {
       return await this.pool.transaction(async (tx) => {
@@ -172,7 +172,7 @@ export class Ipam {
     } catch (error) {
       const state = sqlStateOf(error);
       // A concurrent twin of this request (same key) committed first: return what it created.
-      const twin = key !== null && (state === "23P01" || state === "23505") ? await this.replaySubnet(namespace, key, layout.cidr.text, fields.claim) : null;
+      const twin = key !== null && (state === "23P01" || state === "23505") ? await this.replaySubnet(namespace, key, layout, fields.childrenOnly ?? false, rules, fields.claim) : null;
       if (twin !== null) return twin;
       if (state === "23P01") {
         throw new OverlapError(layout.cidr.text, namespace, (await this.safe(() => findOverlapping(this.pool, this.t, namespace, layout.cidr.text))) ?? undefined);
@@ -184,13 +184,20 @@ export class Ipam {
   /**
    * The top-level subnet an earlier request with this key created (recording `claim` as its
    * latest claimant), or null when there is none.
-   * @throws IdempotencyMismatchError when that subnet has another CIDR
+   * @throws IdempotencyMismatchError when that subnet differs in anything but claim, description and tags
    */
-  private async replaySubnet(namespace: string, key: string, cidr: string, claim: string | undefined): Promise<Subnet | null> {
+  private async replaySubnet(
+    namespace: string,
+    key: string,
+    layout: SubnetLayout,
+    childrenOnly: boolean,
+    rules: ChildRules,
+    claim: string | undefined,
+  ): Promise<Subnet | null> {
     const earlier = await this.read("reading a subnet", () => topLevelSubnetByKey(this.pool, this.t, namespace, key));
     if (earlier === null) return null;
     const subnet = subnetFromRow(earlier);
-    if (subnet.cidr !== cidr) throw new IdempotencyMismatchError(key, `it created subnet ${subnet.id} (${subnet.cidr}) but this request asks for ${cidr}`);
+    refuseSubnetMismatch(key, subnet, layout, childrenOnly, rules);
     if (claim === undefined || earlier.claim === claim) return subnet;
     return this.locked([earlier.id], "claiming a subnet", async (tx) => {
       if (!(await recordSubnetClaim(tx, this.t, { id: earlier.id, cidr: earlier.cidr }, claim))) return null;
@@ -318,12 +325,13 @@ export class Ipam {
     const address = request.address === undefined ? null : parseAddress(request.address, "address");
     const strategy = address !== null ? "specific" : (request.strategy ?? "sequential");
     const key = request.idempotencyKey ?? null;
+    const asked: AllocationAsked = { owner: request.owner, count: request.count ?? 1, strategy, address: address?.text ?? null };
     const nextFree = address === null && strategy === "sequential" && (request.count ?? 1) === 1 && this.settings.unsafeSkipLocking !== true;
     // The next-free statement meets an earlier request with the same key as a unique violation (or,
     // in a full subnet, as exhaustion), both replayed below, so a first request costs one round
     // trip. Other paths check first: they could fail on the address before reaching the key.
     if (key !== null && !nextFree) {
-      const earlier = await this.replayAllocation(subnetId, key, strategy, address, request.claim);
+      const earlier = await this.replayAllocation(subnetId, key, asked, request.claim);
       if (earlier !== null) return { allocation: earlier, created: false };
     }
     try {
@@ -334,7 +342,7 @@ export class Ipam {
           return { allocation: allocationFromRow(await allocateNext(this.pool, this.t, next, this.settings.lockTimeoutMs)), created: true };
         } catch (error) {
           if (error instanceof SubnetExhaustedError) {
-            const earlier = key === null ? null : await this.replayAllocation(subnetId, key, strategy, address, request.claim);
+            const earlier = key === null ? null : await this.replayAllocation(subnetId, key, asked, request.claim);
             if (earlier !== null) return { allocation: earlier, created: false };
             await refuseIfChildrenOnly(this.pool, this.t, subnetId);
           }
@@ -367,7 +375,7 @@ export class Ipam {
     } catch (error) {
       const constraint = constraintOf(error);
       if (sqlStateOf(error) === "23505" && constraint === "allocation_idempotency_key" && key !== null) {
-        const earlier = await this.replayAllocation(subnetId, key, strategy, address, request.claim);
+        const earlier = await this.replayAllocation(subnetId, key, asked, request.claim);
         if (earlier !== null) return { allocation: earlier, created: false };
       }
       if (sqlStateOf(error) === "23505" && address !== null && constraint?.startsWith("allocated_address")) {
@@ -643,13 +651,12 @@ export class Ipam {
    * claimant), or null when there is none (or it was released meanwhile).
    * @throws IdempotencyMismatchError when the earlier request asked for something else
    */
-  private async replayAllocation(subnetId: number, key: string, strategy: string, address: IpAddress | null, claim: string | undefined): Promise<Allocation | null> {
+  private async replayAllocation(subnetId: number, key: string, asked: AllocationAsked, claim: string | undefined): Promise<Allocation | null> {
     const row = await this.read("reading an allocation", () => getAllocationByKey(this.pool, this.t, subnetId, key));
     if (row === null) return null;
-    if (row.strategy !== strategy || (row.requested_address ?? null) !== (address?.text ?? null)) {
-      throw new IdempotencyMismatchError(key, `it allocated ${row.requested_address ?? row.strategy} but this request asks for ${address?.text ?? strategy}`);
-    }
-    if (claim === undefined || row.claim === claim) return allocationFromRow(row);
+    const earlier = allocationFromRow(row);
+    refuseAllocationMismatch(key, earlier, asked);
+    if (claim === undefined || row.claim === claim) return earlier;
     return this.claimAllocation(row.id, claim, null);
   }
 
