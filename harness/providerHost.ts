@@ -21,7 +21,7 @@ export interface ProviderHost {
   output(): string;
   configure(config: Record<string, string>): Promise<void>;
   check(urn: string, olds: Props, news: Props): Promise<{ inputs: Props; failures: { property: string; reason: string }[] }>;
-  diff(urn: string, id: string, olds: Props, news: Props): Promise<{ changes: number; replaces: string[]; deleteBeforeReplace: boolean }>;
+  diff(urn: string, id: string, olds: Props, news: Props): Promise<{ changes: number; replaces: string[]; deleteBeforeReplace: boolean; diffs: string[] }>;
   create(urn: string, props: Props, preview?: boolean): Promise<{ id: string; properties: Props }>;
   read(urn: string, id: string, props: Props, inputs: Props): Promise<{ id: string; properties: Props; inputs: Props }>;
   update(urn: string, id: string, olds: Props, news: Props): Promise<{ properties: Props }>;
@@ -116,7 +116,7 @@ export async function startProviderHost(env: NodeJS.ProcessEnv = process.env): P
       req.setOlds(struct(olds));
       req.setNews(struct(news));
       const res: any = await call("diff", req);
-      return { changes: res.getChanges(), replaces: res.getReplacesList(), deleteBeforeReplace: res.getDeletebeforereplace() };
+      return { changes: res.getChanges(), replaces: res.getReplacesList(), deleteBeforeReplace: res.getDeletebeforereplace(), diffs: res.getDiffsList() };
     },
     async create(urn, props, preview = false) {
       const req = new provproto.CreateRequest();

@@ -32,7 +32,8 @@ export class IpAllocation extends pulumi.dynamic.Resource {
   declare readonly address: pulumi.Output<string>;
   declare readonly addresses: pulumi.Output<string[]>;
   declare readonly count: pulumi.Output<number>;
-  declare readonly strategy: pulumi.Output<"sequential" | "random" | undefined>;
+  /** How its addresses were chosen: "sequential", "random", or "specific" (an `address` was given). */
+  declare readonly strategy: pulumi.Output<"sequential" | "random" | "specific">;
   declare readonly prefixLength: pulumi.Output<number>;
   declare readonly gateway: pulumi.Output<string | null>;
   /** project/stack/resource name of the stack that holds it. */
@@ -64,5 +65,15 @@ export class IpAllocation extends pulumi.dynamic.Resource {
       "ipam",
       "IpAllocation",
     );
+  }
+
+  /**
+   * A read-only reference to an existing allocation (by its allocationId): its live values, read at
+   * every run; this stack neither claims, changes nor releases it (use `adopt` to take one over).
+   * `new IpAllocation(name, args, { id })` is the same read: `args` are then ignored. Fails when there
+   * is no allocation with that id.
+   */
+  static get(name: string, id: pulumi.Input<string>, opts?: pulumi.CustomResourceOptions): IpAllocation {
+    return new IpAllocation(name, {} as IpAllocationArgs, { ...opts, id });
   }
 }

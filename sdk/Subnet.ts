@@ -41,6 +41,16 @@ let provider: pulumi.dynamic.ResourceProvider | undefined;
 
 /** A subnet in the IPAM database; `IpAllocation`s take addresses from its pools. */
 export class Subnet extends pulumi.dynamic.Resource {
+  /**
+   * The subnet's id: this resource's Pulumi `id`. Wire consumers (`IpAllocation.subnetId`, a child's
+   * `parentId`, stack exports) to it. Why the id and not a provider output: when a preview shows an
+   * update of this subnet, the engine hands its dependents the NEW INPUTS as outputs, so every output
+   * that is not an input is unknown (pulumi/pulumi provider_plugin.go, `Update` for a provider without
+   * preview support), and an unknown subnetId makes every allocation and child preview a replacement.
+   * The id is known in that preview (step.go, UpdateStep.Apply keeps the old ID even in previews) and an
+   * update never changes it; it is unknown only when the subnet itself is created or replaced, when the
+   * replacements it then shows are real.
+   */
   declare readonly subnetId: pulumi.Output<string>;
   /** The subnet's CIDR; for a carved child, known once it is created. */
   declare readonly cidr: pulumi.Output<string>;
@@ -82,7 +92,6 @@ export class Subnet extends pulumi.dynamic.Resource {
         tags: undefined,
         ...args,
         ...resourceIdentity(name, opts),
-        subnetId: undefined,
         ipVersion: undefined,
         size: undefined,
       },
@@ -90,5 +99,15 @@ export class Subnet extends pulumi.dynamic.Resource {
       "ipam",
       "Subnet",
     );
+    (this as { subnetId: pulumi.Output<string> }).subnetId = this.id;
+  }
+
+  /**
+   * A read-only reference to an existing subnet (made by another stack, the CLI or another tool): its
+   * live values, read at every run; this stack never changes or deletes it. Fails when there is no
+   * subnet with that id.
+   */
+  static get(name: string, id: pulumi.Input<string>, opts?: pulumi.CustomResourceOptions): Subnet {
+    return new Subnet(name, {}, { ...opts, id });
   }
 }

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { InvalidInputError } from "../core/errors.js";
 import { allocateSchema, parseInput } from "../core/schemas.js";
 import { parseAddress } from "../core/address.js";
 import type { Allocation } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE } from "./resourceIdentity.js";
-import { failuresOf, hasUnknown, isUnknown, same, userInputs, type Props } from "./wire.js";
+import { knownIssues, knownView } from "./unknowns.js";
+import { failuresOf, isUnknown, same, userInputs, type Props } from "./wire.js";
 
 export const ALLOCATION_INPUTS = ["subnetId", "address", "count", "strategy", "description", "tags"] as const;
 /** The explicit adoption switch (pulumi import cannot reach a dynamic provider's Read). */
@@ -57,6 +59,8 @@ async function outputs(a: Allocation, props: Props, claim: unknown): Promise<Pro
     address: a.addresses[0] ?? null,
     addresses: [...a.addresses],
     count: a.addresses.length,
+    // How its addresses were chosen: "sequential", "random", or "specific" (an address was given).
+    strategy: a.strategy,
     prefixLength: subnet.prefixLength,
     gateway: subnet.gateway ?? null,
     owner: a.owner,
@@ -65,18 +69,21 @@ async function outputs(a: Allocation, props: Props, claim: unknown): Promise<Pro
   };
 }
 
+/**
+ * Validate everything known; in preview, skip exactly what is unknown (unknowns.ts). An unknown
+ * subnetId or address still counts as given (`count` beside an address must be 1 either way).
+ */
 export async function check(_olds: Props, news: Props) {
-  if (hasUnknown(news)) return { inputs: news, failures: [] };
-  try {
-    const req = request(news);
+  const known = knownView(news, { subnetId: "1", address: "192.0.2.1" });
+  const issues = knownIssues(known, () => {
+    const req = request(known.view);
     parseInput(allocateSchema, { ...req, owner: req.owner || "unknown" });
-    if (req.address !== undefined) parseAddress(req.address, "address");
-    if (news[ADOPT] !== undefined && typeof news[ADOPT] !== "boolean") return { inputs: news, failures: [{ property: ADOPT, reason: "must be a boolean" }] };
-    if (news[ADOPT] === true && req.address === undefined) return { inputs: news, failures: [{ property: ADOPT, reason: "adopt needs address: the allocation holding it is adopted" }] };
-  } catch (error) {
-    return { inputs: news, failures: failuresOf(error) };
-  }
-  return { inputs: news };
+    if (req.address !== undefined && !isUnknown(news.address)) parseAddress(req.address, "address");
+  });
+  const failures = failuresOf(new InvalidInputError(issues));
+  if (news[ADOPT] !== undefined && !isUnknown(news[ADOPT]) && typeof news[ADOPT] !== "boolean") failures.push({ property: ADOPT, reason: "must be a boolean" });
+  if (news[ADOPT] === true && news.address === undefined) failures.push({ property: ADOPT, reason: "adopt needs address: the allocation holding it is adopted" });
+  return failures.length === 0 ? { inputs: news } : { inputs: news, failures };
 }
 
 /** Addresses compare by value ("2001:DB8::1" is "2001:db8::1"); anything unparsable compares as given. */
@@ -149,15 +156,30 @@ async function allocateConverging(db: Awaited<ReturnType<typeof ipam>>, req: Req
 }
 
 /**
- * Refresh: a blank id tells the engine the allocation is gone: released outside Pulumi, or taken
- * over by a newer claimant (a replacement or another stack's adoption).
+ * Two callers. A refresh passes the stored outputs (they hold `allocationId`): a blank id tells the engine
+ * the allocation is gone (released outside Pulumi, or taken over by a newer claimant: a replacement
+ * or another stack's adoption); otherwise its live values and refreshed inputs (see the subnet's
+ * `refreshedInputs`: ignoreChanges resets to the old inputs, so they must hold the live tags). A `get`
+ * (`IpAllocation.get`, or `new IpAllocation(name, args, { id })`) passes only the program's
+ * registration: the live values, or a clear NOT_FOUND failure; it claims nothing and never takes over.
  */
 export async function read(id: string, props: Props) {
   return guarded("reading an allocation", async () => {
+    // Stored outputs always hold allocationId (every release wrote it); a get's registration never does.
+    if (props.allocationId === undefined) {
+      const a = await (await ipam()).getAllocation(id);
+      const { __inputs: _, [CLAIM]: __, ...live } = await outputs(a, { [OWNER]: a.owner }, null);
+      return { id, props: live };
+    }
     try {
       const a = await (await ipam()).getAllocation(id);
       if (isGone(a.claim, props)) return { id: "", props: {} };
-      return { id, props: await outputs(a, props, claimOf(props)) };
+      // State from a release that kept no __inputs: the engine keeps the inputs it has.
+      if (props.__inputs === undefined) return { id, props: await outputs(a, props, claimOf(props)) };
+      const old = props.__inputs as Props;
+      const inputs: Props = { ...old, description: a.description, tags: { ...a.tags }, ...("count" in old ? { count: a.addresses.length } : {}) };
+      for (const hidden of [OWNER, SCOPE, ADOPT]) if (props[hidden] !== undefined) inputs[hidden] = props[hidden];
+      return { id, props: await outputs(a, { ...props, __inputs: userInputs(inputs, ALLOCATION_INPUTS) }, claimOf(props)), inputs };
     } catch (error) {
       if ((error as { code?: string }).code === "NOT_FOUND") return { id: "", props: {} };
       throw error;

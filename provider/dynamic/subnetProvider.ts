@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { SubnetInUseError } from "../core/errors.js";
+import { InvalidInputError, SubnetInUseError } from "../core/errors.js";
 import { createSubnetSchema, parseInput } from "../core/schemas.js";
 import { parseCidr } from "../core/address.js";
 import { parseSubnetLayout } from "../core/subnetLayout.js";
@@ -7,7 +7,8 @@ import { assertChildRules } from "../core/prefixPolicy.js";
 import type { Subnet } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE } from "./resourceIdentity.js";
-import { failuresOf, hasUnknown, isUnknown, same, userInputs, type Props } from "./wire.js";
+import { knownIssues, knownView } from "./unknowns.js";
+import { failuresOf, isUnknown, same, userInputs, type Props } from "./wire.js";
 
 export const SUBNET_INPUTS = [
   "cidr",
@@ -62,21 +63,43 @@ function stored(subnet: Subnet, inputs: Props, hidden: Props, claim: string | un
   };
 }
 
-/** Validate with the core's schema and layout rules; never touches the database. */
+/**
+ * Validate with the core's schema and layout rules; never touches the database. In preview, values
+ * computed from other resources are unknown at any depth: everything known is validated, exactly
+ * the unknown parts are skipped (unknowns.ts).
+ */
 export async function check(_olds: Props, news: Props) {
-  if (hasUnknown(news)) return { inputs: news, failures: [] };
-  try {
-    const parsed = parseInput(createSubnetSchema, userInputs(news, SUBNET_INPUTS));
-    // A carved child's CIDR is chosen at create: only a given one has a layout and rules to check now.
+  // A pool with one unknown bound is checked as the single address it surely contains (its known
+  // bound, copied into the unknown one): a subset of the real pool, so any failure found holds for the
+  // real one, and a finding at the copy is reported at the known bound it came from.
+  const copies: [string, string][] = [];
+  const pools = Array.isArray(news.allocationPools)
+    ? news.allocationPools.map((p: Props, i: number) => {
+        if (p === null || typeof p !== "object" || isUnknown(p.start) === isUnknown(p.end)) return p;
+        const [unknown, known] = isUnknown(p.start) ? ["start", "end"] : ["end", "start"];
+        copies.push([`allocationPools.${i}.${unknown}`, `allocationPools.${i}.${known}`]);
+        return { ...p, [unknown]: p[known] };
+      })
+    : news.allocationPools;
+  const withPools = Array.isArray(news.allocationPools) ? { ...news, allocationPools: pools } : news;
+  // An unknown parentId still makes this a child (the id itself is checked once known).
+  const known = knownView(userInputsKeepingUnknowns(withPools), { parentId: "1" });
+  for (const [copy, source] of copies) known.copiedFrom.set(copy, source);
+  const issues = knownIssues(known, () => {
+    const parsed = parseInput(createSubnetSchema, known.view);
+    // A carved child's CIDR is chosen at create, an unknown one is known later: only a given, known one has a layout to check now.
     if (parsed.cidr !== undefined) {
       const layout = parseSubnetLayout(parsed.cidr, parsed);
       const rule = (key: "minPrefixLength" | "maxPrefixLength" | "defaultPrefixLength") => parsed[key] ?? null;
       assertChildRules(layout.cidr, { minPrefixLength: rule("minPrefixLength"), maxPrefixLength: rule("maxPrefixLength"), defaultPrefixLength: rule("defaultPrefixLength") });
     }
-  } catch (error) {
-    return { inputs: news, failures: failuresOf(error) };
-  }
-  return { inputs: news };
+  });
+  return issues.length === 0 ? { inputs: news } : { inputs: news, failures: failuresOf(new InvalidInputError(issues)) };
+}
+
+/** The user's inputs with unknowns still in place (knownView decides what to do with them). */
+function userInputsKeepingUnknowns(props: Props): Props {
+  return Object.fromEntries(SUBNET_INPUTS.filter((k) => props[k] !== undefined && props[k] !== null).map((k) => [k, props[k]]));
 }
 
 export async function diff(_id: string, olds: Props, news: Props) {
@@ -94,6 +117,10 @@ export async function diff(_id: string, olds: Props, news: Props) {
     replaces,
     deleteBeforeReplace: replaces.length > 0 && collides(olds, news),
   };
+}
+
+function keyPart(value: unknown): string {
+  return typeof value === "string" ? value : (JSON.stringify(value) ?? "undefined");
 }
 
 function canonicalCidr(value: unknown): unknown {
@@ -131,7 +158,12 @@ export async function create(props: Props) {
   return guarded("creating a subnet", async () => {
     const inputs = userInputs(props, SUBNET_INPUTS);
     const claim = randomUUID();
-    const what = inputs.parentId === undefined ? `${inputs.namespace ?? "default"}:${String(canonicalCidr(inputs.cidr))}` : `child:${String(inputs.cidr ?? `/${inputs.prefixLength ?? "default"}`)}`;
+    // Built before the core validates: a hostile value (an object whose toString is not a function) must
+    // reach the core and fail as INVALID_INPUT, not break the key.
+    const what =
+      inputs.parentId === undefined
+        ? `${keyPart(inputs.namespace ?? "default")}:${keyPart(canonicalCidr(inputs.cidr))}`
+        : `child:${keyPart(inputs.cidr ?? `/${keyPart(inputs.prefixLength ?? "default")}`)}`;
     // Without an owner (not made by the SDK) there is no identity to make a key from.
     const key = props[OWNER] === undefined ? {} : { idempotencyKey: ownerKey(props, what) };
     const subnet = await (await ipam()).createSubnet({ ...inputs, ...key, claim } as never);
@@ -139,18 +171,46 @@ export async function create(props: Props) {
   });
 }
 
-/** Refresh: a blank id when the subnet is gone, or a newer claimant (a replacement) holds it. */
+/**
+ * Two callers. A refresh passes the stored outputs (they hold `subnetId`): a blank id when the subnet
+ * is gone or a newer claimant (a replacement) holds it; otherwise its live values, and refreshed
+ * inputs (see `refreshedInputs`). A `get` (`Subnet.get`, or `new Subnet(name, args, { id })`) passes
+ * only the program's registration: the live values, and a clear NOT_FOUND failure when there is no
+ * such subnet (a get of something missing is an error, never an empty resource).
+ */
 export async function read(id: string, props: Props) {
   return guarded("reading a subnet", async () => {
+    // Stored outputs always hold subnetId (every release wrote it); a get's registration never does.
+    if (props.subnetId === undefined) return { id, props: subnetOutputs(await (await ipam()).getSubnet(id)) };
     try {
       const subnet = await (await ipam()).getSubnet(id);
       if (isGone(subnet.claim, props)) return { id: "", props: {} };
-      return { id, props: stored(subnet, (props.__inputs as Props | undefined) ?? {}, props, claimOf(props)) };
+      // State from a release that kept no __inputs: the engine keeps the inputs it has.
+      if (props.__inputs === undefined) return { id, props: stored(subnet, {}, props, claimOf(props)) };
+      const inputs = refreshedInputs(subnet, props);
+      return { id, props: stored(subnet, userInputs(inputs, SUBNET_INPUTS), props, claimOf(props)), inputs };
     } catch (error) {
       if ((error as { code?: string }).code === "NOT_FOUND") return { id: "", props: {} };
       throw error;
     }
   });
+}
+
+/**
+ * The inputs a refresh hands back to the engine (RefreshStep keeps them for later diffs). With
+ * `ignoreChanges: ["tags"]` the engine resets the program's tags to the OLD INPUTS before Diff
+ * (step_generator.go, processIgnoreChanges), while Diff compares with the stored OUTPUTS: unless the
+ * refresh brings the live tags into the inputs too, an `up` would "restore" the tags edited outside
+ * Pulumi. Without ignoreChanges the program's values still win (drift is corrected). Only tags,
+ * description and fields the program sets are refreshed, so a child never gains a layout it may not set.
+ */
+function refreshedInputs(subnet: Subnet, props: Props): Props {
+  const old = props.__inputs as Props;
+  const live = subnetOutputs(subnet);
+  const inputs: Props = { ...old };
+  for (const k of UPDATE_ON) if (k in old || k === "tags" || k === "description") inputs[k] = live[k];
+  for (const hidden of [OWNER, SCOPE]) if (props[hidden] !== undefined) inputs[hidden] = props[hidden];
+  return inputs;
 }
 
 export async function update(id: string, olds: Props, news: Props) {
