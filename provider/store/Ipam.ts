@@ -82,7 +82,7 @@ import { assertDirectAllocationAllowed, checkParentUpdate, refuseIfChildrenOnly 
 import { readSubnetUsage } from "./subnetUsage.js";
 
 import { historyFilterSchema, type AuditEvent, type HistoryFilter } from "../core/historyFilter.js";
-import { validateSnapshot, type Snapshot } from "../core/snapshot.js";
+import { refuseIdsNearLimit, validateSnapshot, type Snapshot } from "../core/snapshot.js";
 import { inConsistentRead } from "./consistentRead.js";
 import { listAuditEvents } from "./historyQueries.js";
 import { importSnapshot, type ImportOptions, type ImportResult } from "./snapshotImport.js";
@@ -612,6 +612,7 @@ export class Ipam {
    */
   async importSnapshot(input: unknown, options: Partial<ImportOptions> = {}): Promise<ImportResult> {
     const snapshot = validateSnapshot(input);
+    if (options.newIds !== true) refuseIdsNearLimit(snapshot);
     return importSnapshot(this.pool, this.t, this.settings, snapshot, { newIds: options.newIds ?? false, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
   }
 

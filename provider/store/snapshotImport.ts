@@ -1,6 +1,6 @@
 import { sql, type CommonQueryMethods, type DatabasePool } from "slonik";
 import { z } from "zod";
-import { OverlapError, SnapshotConflictError } from "../core/errors.js";
+import { DatabaseError, OverlapError, SnapshotConflictError } from "../core/errors.js";
 import type { ValidatedAllocation, ValidatedSnapshot, ValidatedSubnet } from "../core/snapshot.js";
 import { constraintOf, sqlStateOf, wrapDatabaseError } from "./databaseErrors.js";
 import { rebuildFreeRanges } from "./freeSpace.js";
@@ -41,8 +41,15 @@ export async function importSnapshot(
   snapshot: ValidatedSnapshot,
   options: ImportOptions,
 ): Promise<ImportResult> {
-  const subnetIds = await targetIds(pool, t, "subnet", snapshot.subnets.map((s) => s.record.id), options.newIds);
-  const allocationIds = await targetIds(pool, t, "allocation", snapshot.allocations.map((a) => a.record.id), options.newIds);
+  let subnetIds: Map<string, string>;
+  let allocationIds: Map<string, string>;
+  try {
+    await refuseWithoutSequenceRights(pool, t, options.newIds);
+    subnetIds = await targetIds(pool, t, "subnet", snapshot.subnets.map((s) => s.record.id), options.newIds);
+    allocationIds = await targetIds(pool, t, "allocation", snapshot.allocations.map((a) => a.record.id), options.newIds);
+  } catch (error) {
+    throw wrapDatabaseError(error, "importing a snapshot");
+  }
   const total = snapshot.subnets.length + snapshot.allocations.length;
   let done = 0;
   const progress = (step: number) => {
@@ -87,6 +94,27 @@ export async function importSnapshot(
       throw new SnapshotConflictError("snapshot", `a row already exists in the target database (${constraintOf(error) ?? "unique key"}); nothing was imported`, []);
     }
     throw wrapDatabaseError(error, "importing a snapshot");
+  }
+}
+
+/**
+ * Import sets the id sequences of subnets and allocations (moving them past kept ids, or drawing
+ * new ones): the schema owner's right, which the least-privilege role ipam_app does not have.
+ * Say so before anything is written (issue 13 item 10: it failed with "permission denied for
+ * sequence", or with --new-ids an unwrapped INTERNAL error).
+ * @throws DatabaseError (42501) naming what to do
+ */
+async function refuseWithoutSequenceRights(pool: DatabasePool, t: Tables, newIds: boolean): Promise<void> {
+  const right = newIds ? "USAGE" : "UPDATE";
+  const allowed = await pool.oneFirst(sql.type(z.object({ ok: z.boolean() }))`
+    SELECT has_sequence_privilege(pg_get_serial_sequence(${`${t.schema}.subnet`}, 'id'), ${right})
+       AND has_sequence_privilege(pg_get_serial_sequence(${`${t.schema}.allocation`}, 'id'), ${right}) AS ok
+  `);
+  if (!allowed) {
+    throw new DatabaseError(
+      `importing a snapshot ${newIds ? "draws new ids from" : "moves"} the id sequences of subnets and allocations, which this role may not: run the import as the schema owner (the administrator who migrated; the least-privilege role ipam_app cannot)`,
+      "42501",
+    );
   }
 }
 
