@@ -244,7 +244,7 @@ function describeHolder(holder: LockHolder | null | undefined): string {
   const user = holder.user === null ? "" : `, user ${quoteStored(holder.user)}`;
   return (
     `. The lock is held by the database session with pid ${holder.pid} (application_name ${quoteStored(holder.applicationName)}${user}, ${since}); ` +
-    `if it is stuck, an administrator can end it with SELECT pg_terminate_backend(${holder.pid})`
+    `if it is stuck, an administrator can end it (pg_terminate_backend(${holder.pid}))`
   );
 }
 
