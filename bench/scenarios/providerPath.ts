@@ -4,6 +4,12 @@ import type { BenchContext } from "../benchContext.js";
 import { combined, ratio, round, throughputOfCount, type Throughput } from "../measure.js";
 import { cpuMs, peakRssMiB } from "../processStatus.js";
 import type { ScenarioResult } from "../scenarioResult.js";
+import { sql } from "slonik";
+import { z } from "zod";
+import { DEFAULT_MAX_CONNECTIONS } from "../../provider/store/databasePool.js";
+
+/** The pool size every provider host opened before issue 15 (10), measured beside today's default. */
+const OLD_POOL_SIZE = 10;
 
 /**
  * The engine runs one dynamic-provider host per stack and, at its default `--parallel` (unbounded),
@@ -39,17 +45,18 @@ export async function providerPath(context: BenchContext): Promise<ScenarioResul
   try {
     const startRss = await Promise.all(hosts.map((host) => peakRssMiB(host.pid)));
     await Promise.all(hosts.map((host) => host.configure({ "ipam:databaseUrl": context.url })));
-    const viaHost = async (_: number, client: number) => {
+    const viaHostUsing = (provider: string) => async (_: number, client: number) => {
       const stack = client % HOSTS;
       const name = `web-${serial++}`;
       const urn = urnOf("ipam:IpAllocation", name, stacks[stack]!, PROJECT);
-      const news = { __provider: providers.allocation, __owner: `${PROJECT}/${stacks[stack]!}/${name}`, subnetId: providerSubnets[stack]! };
+      const news = { __provider: provider, __owner: `${PROJECT}/${stacks[stack]!}/${name}`, subnetId: providerSubnets[stack]! };
       const host = hosts[stack]!;
       const checked = await host.check(urn, {}, news);
       if (checked.failures.length > 0) throw new Error(`provider path: check failed: ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
       const created = await host.create(urn, checked.inputs);
       if (typeof created.properties.address !== "string") throw new Error("provider path: create returned no address");
     };
+    const viaHost = viaHostUsing(providers.allocation);
     // Untimed: each host loads the provider implementation and opens its pool on first use.
     await throughputOfCount(clients, 2 * clients, direct);
     await throughputOfCount(clients, 2 * clients, viaHost);
@@ -65,7 +72,9 @@ export async function providerPath(context: BenchContext): Promise<ScenarioResul
     const directRate = combined(firstDirect, secondDirect);
     const providerRate = combined(firstProvider, secondProvider);
     const hostCpuMs = cpuAfter.reduce((sum, after, index) => sum + after - cpuBefore[index]!, 0);
-    return result(context, total, directRate, providerRate, hostCpuMs, startRss, peakRss);
+    context.log(`scenario 7: pool size ${OLD_POOL_SIZE} (before) vs ${DEFAULT_MAX_CONNECTIONS} (default): rate and connections per host`);
+    const pools = await comparePoolSizes(context, hosts, Math.ceil(total / 2), (run) => viaHostUsing(`${providers.allocation}${"\n".repeat(run)}`));
+    return result(context, total, directRate, providerRate, hostCpuMs, startRss, peakRss, pools);
   } finally {
     await Promise.all(hosts.map((host) => host.close()));
   }
@@ -79,6 +88,7 @@ function result(
   hostCpuMs: number,
   startRss: readonly number[],
   peakRss: readonly number[],
+  pools: PoolComparison,
 ): ScenarioResult {
   const maxPeak = round(Math.max(...peakRss), 1);
   const figures: Record<string, number> = {
@@ -95,7 +105,11 @@ function result(
     // The SDK's host alone, before it loads the provider: what a host costs before ours adds anything.
     hostStartRssMiB: round(Math.max(...startRss), 1),
     hostPeakRssMiBMax: maxPeak,
-    errors: direct.errors + provider.errors,
+    errors: direct.errors + provider.errors + pools.old.rate.errors + pools.current.rate.errors,
+    [`pool${OLD_POOL_SIZE}CreatesPerSecond`]: pools.old.rate.perSecond,
+    [`pool${OLD_POOL_SIZE}PeakConnectionsPerHost`]: pools.old.peakConnectionsPerHost,
+    [`pool${DEFAULT_MAX_CONNECTIONS}CreatesPerSecond`]: pools.current.rate.perSecond,
+    [`pool${DEFAULT_MAX_CONNECTIONS}PeakConnectionsPerHost`]: pools.current.peakConnectionsPerHost,
   };
   for (const [index, value] of peakRss.entries()) figures[`hostPeakRssMiB/ci-${index}`] = round(value, 1);
   return {
@@ -107,6 +121,10 @@ function result(
     reported: [
       { name: "provider ÷ direct creates/s", value: ratio(provider.perSecond, direct.perSecond) },
       { name: `host peak RSS, MiB (largest of ${HOSTS})`, value: maxPeak },
+      { name: `provider creates/s, pool ${OLD_POOL_SIZE} (before)`, value: pools.old.rate.perSecond },
+      { name: `provider creates/s, pool ${DEFAULT_MAX_CONNECTIONS} (default)`, value: pools.current.rate.perSecond },
+      { name: `peak connections per host, pool ${OLD_POOL_SIZE} (before)`, value: pools.old.peakConnectionsPerHost },
+      { name: `peak connections per host, pool ${DEFAULT_MAX_CONNECTIONS} (default)`, value: pools.current.peakConnectionsPerHost },
     ],
   };
 }
@@ -132,4 +150,73 @@ async function startHosts(): Promise<ProviderHost[]> {
     throw failure.reason;
   }
   return hosts;
+}
+
+interface PoolRun {
+  readonly rate: Throughput;
+  /** The most server connections any one host held at once (sampled every 20 ms from pg_stat_activity). */
+  readonly peakConnectionsPerHost: number;
+}
+
+interface PoolComparison {
+  readonly old: PoolRun;
+  readonly current: PoolRun;
+}
+
+/**
+ * The provider path again with the old pool size and with today's default, alternated (old,
+ * default, default, old) like the main measurement. Each host connects with its own
+ * application_name, so the server's pg_stat_activity tells how many connections each one holds.
+ */
+async function comparePoolSizes(
+  context: BenchContext,
+  hosts: readonly ProviderHost[],
+  count: number,
+  viaHostOfRun: (run: number) => (index: number, client: number) => Promise<void>,
+): Promise<PoolComparison> {
+  let runs = 0;
+  const configure = async (size: number, tag: string, viaHost: (index: number, client: number) => Promise<void>) => {
+    await Promise.all(
+      hosts.map((host, index) => {
+        const url = new URL(context.url);
+        url.searchParams.set("application_name", `${tag}-${index}`);
+        return host.configure({ "ipam:databaseUrl": url.toString(), "ipam:maxConnections": String(size) });
+      }),
+    );
+    // Untimed: each host opens its new pool.
+    await throughputOfCount(context.clients, 2 * context.clients, viaHost);
+  };
+  const run = async (size: number): Promise<PoolRun> => {
+    // A name per run: a host's previous pool, still closing, is not counted.
+    runs += 1;
+    const tag = `ipam-bench-run${runs}-pool${size}-host`;
+    // The SDK host configures a provider once, when it first deserializes its __provider string
+    // (cmd/dynamic-provider getProvider's providerCache): each run sends a variant of the string
+    // (trailing newlines), a provider of its own, configured with this run's pool size.
+    const viaHost = viaHostOfRun(runs);
+    await configure(size, tag, viaHost);
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const counts = await context.pool.anyFirst(sql.type(z.object({ n: z.number() }))`
+          SELECT count(*)::int AS n FROM pg_stat_activity WHERE starts_with(application_name, ${`${tag}-`}) GROUP BY application_name
+        `);
+        peak = Math.max(peak, ...counts);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    const rate = await throughputOfCount(context.clients, count, viaHost);
+    sampling = false;
+    await sampler;
+    return { rate, peakConnectionsPerHost: peak };
+  };
+  const firstOld = await run(OLD_POOL_SIZE);
+  const firstCurrent = await run(DEFAULT_MAX_CONNECTIONS);
+  const secondCurrent = await run(DEFAULT_MAX_CONNECTIONS);
+  const secondOld = await run(OLD_POOL_SIZE);
+  return {
+    old: { rate: combined(firstOld.rate, secondOld.rate), peakConnectionsPerHost: Math.max(firstOld.peakConnectionsPerHost, secondOld.peakConnectionsPerHost) },
+    current: { rate: combined(firstCurrent.rate, secondCurrent.rate), peakConnectionsPerHost: Math.max(firstCurrent.peakConnectionsPerHost, secondCurrent.peakConnectionsPerHost) },
+  };
 }

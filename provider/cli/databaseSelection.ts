@@ -43,7 +43,7 @@ export interface GlobalOptions {
 export async function withIpam<T>(command: Command, mode: "read" | "write", work: (ipam: Ipam) => Promise<T>): Promise<T> {
   const { schema } = command.optsWithGlobals<GlobalOptions>();
   const { url } = await selectDatabase();
-  const ipam = await Ipam.open({ databaseUrl: url, schema, migrate: mode === "write", maxConnections: 4 });
+  const ipam = await Ipam.open({ databaseUrl: url, schema, migrate: mode === "write", maxConnections: 2 });
   try {
     return await work(ipam);
   } finally {

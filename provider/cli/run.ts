@@ -1,4 +1,5 @@
 import { CommanderError } from "commander";
+import { displayJson, displayText } from "../core/displayText.js";
 import { IpamError } from "../core/errors.js";
 import { redact } from "../store/databaseErrors.js";
 import { EXIT, UsageError } from "./exitCodes.js";
@@ -16,7 +17,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (error instanceof UsageError) {
-      process.stderr.write(`error: ${error.message}\n`);
+      process.stderr.write(`error: ${displayText(error.message)}\n`);
       return EXIT.usage;
     }
     reportFailure(error, json);
@@ -28,7 +29,7 @@ function reportFailure(error: unknown, json: boolean): void {
   if (error instanceof IpamError) {
     const hint = missingSchemaHint(error);
     if (json) {
-      process.stderr.write(`${JSON.stringify({ error: { ...error.toJSON(), ...(hint ? { hint } : {}) } })}\n`);
+      process.stderr.write(`${displayJson({ error: { ...error.toJSON(), ...(hint ? { hint } : {}) } })}\n`);
       return;
     }
     const issues = "issues" in error && Array.isArray(error.issues) && error.issues.length > 1;
@@ -38,8 +39,8 @@ function reportFailure(error: unknown, json: boolean): void {
     return;
   }
   // Not ours: the text may come from a driver or the OS, so cut anything that looks like a URL or password.
-  const message = redact(error instanceof Error ? error.message : String(error)).slice(0, 500);
-  if (json) process.stderr.write(`${JSON.stringify({ error: { code: "INTERNAL", message } })}\n`);
+  const message = displayText(redact(error instanceof Error ? error.message : String(error)).slice(0, 500));
+  if (json) process.stderr.write(`${displayJson({ error: { code: "INTERNAL", message } })}\n`);
   else process.stderr.write(`error: INTERNAL: ${message}\n`);
 }
 

@@ -1,6 +1,7 @@
 import { styleText } from "node:util";
 import cliProgress from "cli-progress";
 import Table from "cli-table3";
+import { displayJson } from "../core/displayText.js";
 
 type Style = Parameters<typeof styleText>[0];
 
@@ -12,14 +13,8 @@ export function paint(style: Style, text: string, stream: NodeJS.WriteStream = p
   return styleText(style, text, { stream });
 }
 
-/**
- * Text that came from users (owners, descriptions, tags) with control and bidirectional-override
- * characters made visible, so a stored value cannot move the cursor, clear the screen or reorder
- * what the operator reads.
- */
-export function displayText(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
+/** The core's escaping of stored text, re-exported for the commands (one function everywhere). */
+export { displayText } from "../core/displayText.js";
 
 export function printLine(text = ""): void {
   process.stdout.write(`${text}\n`);
@@ -30,8 +25,9 @@ export function note(text: string): void {
   process.stderr.write(`${text}\n`);
 }
 
+/** JSON with stored text kept off the terminal's controls (see displayJson); parses to the same values. */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${displayJson(value, 2)}\n`);
 }
 
 /** No rule between rows: tables stay as tall as their data. */

@@ -53,11 +53,11 @@ function ownPoolCounts(subnet: Subnet, shown: ReadonlyMap<string, Subnet>): bool
  * Namespaces, then subnets in tree order (children indented under their parent, with columns for
  * children when any subnet shown has some), then holders, then the addresses outside the pools.
  */
-export function renderUsage(reports: readonly SubnetTreeReport[], truncated = false): string {
+export function renderUsage(reports: readonly SubnetTreeReport[], truncatedReason: string | null = null): string {
   if (reports.length === 0) return "no subnets";
   const sections: string[] = [];
   const namespaces = namespaceTotals(reports).map((n) => [
-    n.namespace,
+    displayText(n.namespace),
     `IPv${n.ipVersion}`,
     String(n.subnets),
     usageBar(BigInt(n.inUse), BigInt(n.poolSize)),
@@ -69,7 +69,7 @@ export function renderUsage(reports: readonly SubnetTreeReport[], truncated = fa
   const withChildren = reports.some(({ usage }) => usage.childPrefixes > 0);
   const subnets = reports.map((report) => {
     const { subnet, usage, owners } = report;
-    const row = [subnet.id, subnet.namespace, treeLabel(report), ...poolColumns(subnet.childrenOnly, usage), usage.allocated, flagged(usage.outsidePool), String(owners.length)];
+    const row = [subnet.id, displayText(subnet.namespace), treeLabel(report), ...poolColumns(subnet.childrenOnly, usage), usage.allocated, flagged(usage.outsidePool), String(owners.length)];
     return withChildren ? [...row, String(usage.childPrefixes), usage.childAddresses, usage.childSpaceFree] : row;
   });
   const head = ["ID", "NAMESPACE", "SUBNET", "POOL USE", "IN USE / POOL", "FREE", "ALLOCATED", "OUTSIDE POOLS", "OWNERS"];
@@ -81,7 +81,7 @@ export function renderUsage(reports: readonly SubnetTreeReport[], truncated = fa
       ? renderTable([...head, "CHILDREN", "CHILD ADDRESSES", "ROOM FOR CHILDREN"], subnets, [...align, "right", "right", "right"])
       : renderTable(head, subnets, align),
   );
-  if (truncated) sections.push(`… and more descendants: the first ${reports.length} subnets of the tree are shown`);
+  if (truncatedReason !== null) sections.push(`… not the whole tree: ${truncatedReason}`);
 
   const owners = reports.flatMap(({ subnet, owners: holders }) => holders.map((o) => [subnet.id, subnet.cidr, displayText(o.owner), String(o.allocations), o.addresses]));
   if (owners.length > 0) sections.push("", paint("bold", "Owners"), renderTable(["ID", "SUBNET", "OWNER", "ALLOCATIONS", "ADDRESSES"], owners, ["right", "left", "left", "right", "right"]));

@@ -98,6 +98,22 @@ export function parseCidr(input: unknown, field: string): Cidr {
   return { version: address.version, prefixLength, first, last: first + size - 1n, size, text: `${address.text}/${prefixLength}` };
 }
 
+/**
+ * Parse the CIDR of a new subnet (created, carved at a given CIDR, or imported): `parseCidr`, and
+ * the block must hold only addresses `parseAddress` accepts. A block around ::ffff:0:0/96 (::/80,
+ * ::/64, ...) would let the allocator hand out IPv4-mapped addresses that the API then refuses
+ * (release by address, history filters, an export that cannot be imported). Stored subnets are read
+ * with `parseCidr`, so one created by an earlier release keeps working.
+ * @throws InvalidInputError naming `field`
+ */
+export function parseSubnetCidr(input: unknown, field: string): Cidr {
+  const cidr = parseCidr(input, field);
+  if (cidr.version === 6 && cidr.first <= IPV4_MAPPED_LAST && cidr.last >= IPV4_MAPPED_FIRST) {
+    fail(field, `${cidr.text} contains the IPv4-mapped range ::ffff:0:0/96, whose addresses are not supported (use the IPv4 form): choose a block outside it`);
+  }
+  return cidr;
+}
+
 /** A CIDR from its parts, for children carved by the allocator. */
 export function cidrOf(version: IpVersion, first: bigint, prefixLength: number): Cidr {
   const size = 1n << BigInt(ADDRESS_BITS[version] - prefixLength);

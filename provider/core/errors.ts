@@ -1,3 +1,4 @@
+import { displayText } from "./displayText.js";
 import { underlyingError } from "./underlyingError.js";
 
 /**
@@ -17,6 +18,9 @@ export type IpamErrorCode =
   | "SUPERSEDED"
   | "LOCK_TIMEOUT"
   | "RETRYABLE"
+  | "POOL_TIMEOUT"
+  | "OUTCOME_UNKNOWN"
+  | "STATEMENT_TIMEOUT"
   | "DATABASE_UNAVAILABLE"
   | "DATABASE_ERROR"
   | "CONFIGURATION";
@@ -27,7 +31,9 @@ export class IpamError extends Error {
   readonly retryable: boolean;
 
   constructor(code: IpamErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
-    super(wellFormed(message));
+    // Messages quote stored text (owners, keys, tags): made safe to print wherever they end up
+    // (a terminal, the Pulumi CLI, logs), since a caller cannot tell which parts came from users.
+    super(displayText(wellFormed(message)));
     this.name = new.target.name;
     this.code = code;
     this.retryable = options.retryable ?? false;
@@ -64,8 +70,8 @@ export interface InputIssue {
 export class InvalidInputError extends IpamError {
   readonly issues: readonly InputIssue[];
   constructor(issues: readonly InputIssue[]) {
-    // A path can hold a hostile tag key: report it well-formed, as the message will be.
-    const named = issues.map((issue) => ({ field: wellFormed(issue.field), reason: wellFormed(issue.reason) }));
+    // A path can hold a hostile tag key: report it well-formed and printable, as the message will be.
+    const named = issues.map((issue) => ({ field: displayText(wellFormed(issue.field)), reason: displayText(wellFormed(issue.reason)) }));
     super("INVALID_INPUT", named.map((issue) => `${issue.field}: ${issue.reason}`).join("; "));
     this.issues = named;
   }
@@ -254,19 +260,95 @@ function quoteStored(text: string): string {
   return JSON.stringify(short).replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-/** Serialization failure, deadlock or a dropped connection: the transaction was rolled back. */
+/**
+ * Which transient failure a RetryableDatabaseError is (stable, for callers and logs):
+ * too-many-connections (53300), server-unavailable (57P01-57P03: shutting down, starting),
+ * connection-lost (08xxx, a terminated backend, the driver's "not queryable"/"pending destroy"),
+ * serialization (40001), deadlock (40P01), lock-timeout (55P03), cancelled (57014 by request),
+ * changed-meanwhile (a concurrent change the request must re-read).
+ */
+export type TransientKind =
+  | "too-many-connections"
+  | "server-unavailable"
+  | "connection-lost"
+  | "serialization"
+  | "deadlock"
+  | "lock-timeout"
+  | "cancelled"
+  | "changed-meanwhile";
+
+/** A transient failure known to have changed nothing: the same request may succeed if sent again. */
 export class RetryableDatabaseError extends IpamError {
-  constructor(reason: string, cause?: unknown) {
-    super("RETRYABLE", `${reason}; the transaction was rolled back and nothing was changed, retry`, {
+  readonly transient: TransientKind;
+  constructor(reason: string, cause?: unknown, transient: TransientKind = "changed-meanwhile") {
+    super("RETRYABLE", `${reason}; nothing was changed, retry`, {
       cause,
       retryable: true,
     });
+    this.transient = transient;
+  }
+}
+
+/** Every connection of the pool stayed busy for the whole wait: the request was never sent. */
+export class PoolTimeoutError extends IpamError {
+  readonly poolSize: number;
+  readonly waitedMs: number;
+  constructor(doing: string, poolSize: number, waitedMs: number) {
+    super(
+      "POOL_TIMEOUT",
+      `no database connection became free within ${waitedMs} ms while ${doing} (all ${poolSize} of this process's connections were busy); nothing was changed, retry`,
+      { retryable: true },
+    );
+    this.poolSize = poolSize;
+    this.waitedMs = waitedMs;
+  }
+}
+
+/**
+ * The connection failed after a change was sent to be committed (COMMIT, or a change made by one
+ * autocommit statement) and before the server's answer arrived: the change may or may not have
+ * been made. A request with an idempotency key or a claim can be sent again safely: it returns
+ * what the first attempt made, or makes it now.
+ */
+export class OutcomeUnknownError extends IpamError {
+  constructor(doing: string, cause?: unknown) {
+    super(
+      "OUTCOME_UNKNOWN",
+      `the database connection was lost while ${doing}, after the change was sent to be committed: it may or may not have been made; retry the same request (with its idempotency key or claim) to learn which`,
+      { cause, retryable: true },
+    );
+  }
+}
+
+/**
+ * A provider call ran past its overall deadline (its retry budget plus the longest its last attempt
+ * may take): something stopped answering without an error, such as a half-open connection. The
+ * work may still finish in the background, so its outcome is unknown.
+ */
+export class CallDeadlineError extends IpamError {
+  constructor(doing: string, deadlineMs: number) {
+    super(
+      "OUTCOME_UNKNOWN",
+      `did not finish within ${Math.round(deadlineMs / 1_000)} s while ${doing} (a database connection stopped answering?); the change may or may not have been made: retry the same request to learn which`,
+      { retryable: true },
+    );
+  }
+}
+
+/** A statement ran past statementTimeoutMs and was cancelled; its transaction was rolled back. */
+export class StatementTimeoutError extends IpamError {
+  constructor(doing: string, cause?: unknown) {
+    super(
+      "STATEMENT_TIMEOUT",
+      `a statement ran longer than the statement timeout (statementTimeoutMs) while ${doing} and was cancelled; nothing was changed. Raise statementTimeoutMs (ipam:statementTimeoutMs) if the work is legitimately this slow`,
+      { cause },
+    );
   }
 }
 
 export class DatabaseUnavailableError extends IpamError {
-  constructor(reason: string, cause?: unknown) {
-    super("DATABASE_UNAVAILABLE", `cannot reach the IPAM database: ${reason}`, { cause, retryable: true });
+  constructor(reason: string, cause?: unknown, retryable = true) {
+    super("DATABASE_UNAVAILABLE", `cannot reach the IPAM database: ${reason}`, { cause, retryable });
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { allocateSchema, allocationIdSchema, LIMITS, subnetIdSchema, wholeNumber } from "./schemas.js";
+import { dateOrTimestampSchema } from "./timestamps.js";
 
 /** Which audit events to read: every filter narrows; pages go backwards in time via `before`. */
 export const historyFilterSchema = z.strictObject({
@@ -8,9 +9,7 @@ export const historyFilterSchema = z.strictObject({
   address: z.string({ error: "must be an address string" }).optional(),
   owner: allocateSchema.shape.owner.optional(),
   allocationId: allocationIdSchema.optional(),
-  since: z
-    .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: "must be an ISO 8601 date or timestamp (2026-01-31 or 2026-01-31T12:00:00Z)" })
-    .optional(),
+  since: dateOrTimestampSchema.optional(),
   limit: wholeNumber(1, LIMITS.pageSize).optional(),
   /** Opaque cursor: the `next` of the previous page. */
   before: allocationIdSchema.optional(),

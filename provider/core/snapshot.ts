@@ -1,7 +1,8 @@
 import { z } from "zod";
-import { parseAddress, parseCidr } from "./address.js";
+import { parseAddress, parseSubnetCidr } from "./address.js";
 import { InvalidInputError, type InputIssue } from "./errors.js";
 import { rangesOverlap } from "./range.js";
+import { timestampSchema } from "./timestamps.js";
 import { childRuleIssues } from "./prefixPolicy.js";
 import {
   allocateSchema,
@@ -22,7 +23,7 @@ import { buildLayout, specificAddressProblem, type SubnetLayout } from "./subnet
  */
 export const SNAPSHOT_FORMAT = "pulumi-ipam/v1";
 
-const timestamp = z.iso.datetime({ offset: true, error: "must be an ISO 8601 timestamp" });
+const timestamp = timestampSchema;
 
 export const snapshotSubnetSchema = z.strictObject({
   id: subnetIdSchema,
@@ -119,7 +120,7 @@ function validateSubnets(records: readonly SnapshotSubnet[], report: Report): Ma
     const at = `subnets.${index}`;
     if (byId.has(record.id)) return report(`${at}.id`, `subnet id ${record.id} appears twice`);
     try {
-      const layout = buildLayout(parseCidr(record.cidr, "cidr"), record);
+      const layout = buildLayout(parseSubnetCidr(record.cidr, "cidr"), record);
       const rules = { minPrefixLength: record.minPrefixLength ?? null, maxPrefixLength: record.maxPrefixLength ?? null, defaultPrefixLength: record.defaultPrefixLength ?? null };
       for (const issue of childRuleIssues(layout.cidr, rules)) report(`${at}.${issue.field}`, issue.reason);
       byId.set(record.id, { record, layout, index });

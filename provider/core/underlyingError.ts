@@ -24,6 +24,16 @@ export class UnderlyingError extends Error {
   }
 }
 
+const DATA_EXCEPTION_MESSAGE = "a data exception (its message, which quotes the value, is withheld)";
+
+/**
+ * SQLSTATE class 22 (data exception): PostgreSQL's message quotes the bound value it could not
+ * take (`date/time field value out of range: "0000-01-01"`), which may be anything a caller sent.
+ */
+export function isDataException(code: string | undefined): boolean {
+  return code !== undefined && /^22[0-9A-Z]{3}$/.test(code);
+}
+
 /** The safe form of `cause` (undefined for none). Never throws, whatever `cause` is. */
 export function underlyingError(cause: unknown, depth = 0): Error | undefined {
   if (cause === undefined || cause === null || depth >= MAX_DEPTH) return undefined;
@@ -39,7 +49,8 @@ export function underlyingError(cause: unknown, depth = 0): Error | undefined {
       .filter((line) => /^\s+at /.test(line))
       .join("\n");
     const nested = underlyingError(source.cause, depth + 1);
-    return new UnderlyingError(text(source.name) ?? "Error", redact(text(source.message) ?? "").slice(0, MAX_MESSAGE_LENGTH), {
+    const message = isDataException(text(source.code)) ? DATA_EXCEPTION_MESSAGE : redact(text(source.message) ?? "").slice(0, MAX_MESSAGE_LENGTH);
+    return new UnderlyingError(text(source.name) ?? "Error", message, {
       ...(text(source.code) === undefined ? {} : { code: text(source.code) }),
       ...(text(source.constraint) === undefined ? {} : { constraint: text(source.constraint) }),
       ...(frames ? { frames } : {}),

@@ -111,18 +111,23 @@ export async function diff(_id: string, oldOutputs: Props, news: Props) {
 
 /** Idempotent: a retried create (same owner and request) returns the same allocation, claimed anew. */
 export async function create(props: Props) {
-  return guarded("allocating", async () => {
-    const db = await ipam();
+  // One claim for every attempt: a retry after a lost COMMIT replays the first attempt's allocation
+  // (found by its idempotency key) and claims it with the same token.
+  const claim = randomUUID();
+  return guarded("allocating", async (progress) => {
     const req = request(props);
-    const claim = randomUUID();
+    const db = await ipam();
     if (props[ADOPT] === true) {
       const held = await db.whoHolds(String(req.subnetId), String(req.address));
       if (held !== null) {
         const adopted = await db.adoptAllocation({ allocationId: held.id, owner: req.owner, claim });
+        progress.committed = `allocation ${adopted.id} (adopted)`;
         return { id: adopted.id, outs: await outputs(adopted, props, claim) };
       }
     }
     const allocation = await allocateConverging(db, req, claim);
+    // Reading the outputs can still fail: the retry of this call returns this allocation by its key.
+    progress.committed = `allocation ${allocation.id} (${allocation.addresses.slice(0, 3).join(", ")}${allocation.addresses.length > 3 ? ", …" : ""})`;
     return { id: allocation.id, outs: await outputs(allocation, props, claim) };
   });
 }

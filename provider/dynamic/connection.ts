@@ -1,4 +1,5 @@
-import { IpamError } from "../core/errors.js";
+import { CallDeadlineError, ConfigurationError, IpamError } from "../core/errors.js";
+import { RetriesExhausted, withRetries } from "../core/retrying.js";
 import { Ipam } from "../store/Ipam.js";
 import { ensureLocalDatabase } from "../store/localDatabase.js";
 
@@ -10,10 +11,42 @@ export interface HostConfig {
 let configuredUrl: string | undefined;
 let opening: Promise<Ipam> | undefined;
 
-/** Remember the configured URL; nothing connects until a method needs the database. */
+/** Connection settings a stack may configure (docs/connections.md); each a whole number within its range. */
+const NUMERIC_SETTINGS = {
+  maxConnections: { key: "ipam:maxConnections", min: 1, max: 100 },
+  retryTimeoutSeconds: { key: "ipam:retryTimeoutSeconds", min: 0, max: 3_600 },
+  statementTimeoutMs: { key: "ipam:statementTimeoutMs", min: 1, max: 3_600_000 },
+  lockTimeoutMs: { key: "ipam:lockTimeoutMs", min: 1, max: 3_600_000 },
+} as const;
+type SettingName = keyof typeof NUMERIC_SETTINGS;
+
+/** How long a provider call keeps retrying transient failures unless `ipam:retryTimeoutSeconds` says otherwise. */
+export const DEFAULT_RETRY_TIMEOUT_SECONDS = 60;
+
+let settings: Partial<Record<SettingName, number>> = {};
+let settingsProblem: ConfigurationError | undefined;
+
+/** Remember the configured URL and settings; nothing connects until a method needs the database. */
 export function configureConnection(config: HostConfig | undefined): void {
   const url = config?.get("ipam:databaseUrl");
   configuredUrl = typeof url === "string" && url !== "" ? url : undefined;
+  settings = {};
+  settingsProblem = undefined;
+  // New settings take effect on the next call: a pool opened under the old ones is closed.
+  const previous = opening;
+  opening = undefined;
+  void previous?.then((open) => open.close()).catch(() => undefined);
+  for (const [name, { key, min, max }] of Object.entries(NUMERIC_SETTINGS) as [SettingName, (typeof NUMERIC_SETTINGS)[SettingName]][]) {
+    const text = config?.get(key);
+    if (text === undefined || text === "") continue;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      // The value is not echoed: config is plaintext, and a misplaced secret must not surface.
+      settingsProblem = new ConfigurationError(`${key} must be a whole number from ${min} to ${max}`);
+      continue;
+    }
+    settings[name] = value;
+  }
 }
 
 /**
@@ -25,24 +58,60 @@ export function ipam(): Promise<Ipam> {
   opening ??= (async () => {
     const envUrl = process.env.IPAM_DATABASE_URL;
     const url = configuredUrl ?? (envUrl !== undefined && envUrl !== "" ? envUrl : await ensureLocalDatabase());
-    return Ipam.open({ databaseUrl: url });
+    if (settingsProblem !== undefined) throw settingsProblem;
+    return Ipam.open({
+      databaseUrl: url,
+      ...(settings.maxConnections === undefined ? {} : { maxConnections: settings.maxConnections }),
+      ...(settings.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: settings.statementTimeoutMs }),
+      ...(settings.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: settings.lockTimeoutMs }),
+    });
   })();
   opening.catch(() => (opening = undefined));
   return opening;
 }
 
+/** What a provider call has made durable so far, for an honest message if a later step fails. */
+export interface Progress {
+  /** Set once the change is committed, e.g. "allocation 12 (10.0.0.5)". */
+  committed?: string;
+}
+
 /**
- * Run provider work and rethrow any failure as a plain Error whose message is safe to show:
- * IpamError messages are written without secrets; anything else (driver errors quoting the
- * connection string) is replaced by its kind.
+ * Run provider work, retrying transient failures (too many connections, a restarting server, a
+ * lost connection, serialization failures, deadlocks, lock timeouts) with jittered backoff for up
+ * to `ipam:retryTimeoutSeconds` (default 60). Retrying a whole call is safe because every
+ * mutation the providers make carries its idempotency key or claim (docs/connections.md); a call
+ * without one (`idempotent: false`) is not retried after a lost COMMIT. Any failure is rethrown
+ * as a plain Error whose message is safe to show: IpamError messages are written without secrets;
+ * anything else (driver errors quoting the connection string) is replaced by its kind.
  */
-export async function guarded<T>(doing: string, work: () => Promise<T>): Promise<T> {
+export async function guarded<T>(doing: string, work: (progress: Progress) => Promise<T>, options: { idempotent?: boolean } = {}): Promise<T> {
+  const progress: Progress = {};
+  const timeoutMs = (settings.retryTimeoutSeconds ?? DEFAULT_RETRY_TIMEOUT_SECONDS) * 1_000;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return await work();
+    const retried = withRetries({ timeoutMs, idempotent: options.idempotent ?? true }, () => work(progress));
+    // The backstop that makes every call end: each attempt is already bounded (connect, pool
+    // wait, lock and statement timeouts), but a connection that stops answering without an error
+    // is not; the last attempt may take its full bounds after the retry budget is spent.
+    const deadlineMs = timeoutMs + CONNECT_AND_WAIT_MS + (settings.lockTimeoutMs ?? 30_000) + 2 * (settings.statementTimeoutMs ?? 60_000);
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CallDeadlineError(doing, deadlineMs)), deadlineMs);
+    });
+    return (await Promise.race([retried, deadline])).value;
   } catch (error) {
-    throw new Error(`ipam: ${doing}: ${safeMessage(error)}`);
+    const failure = error instanceof RetriesExhausted ? error.last : error;
+    const tries = error instanceof RetriesExhausted && error.attempts > 1 ? ` (gave up after ${error.attempts} attempts in ${Math.round(error.elapsedMs / 1_000)} s)` : "";
+    const made = progress.committed === undefined ? "" : `${progress.committed} was made, but then: `;
+    const rerun = progress.committed === undefined ? "" : "; it is not lost: running the same deployment again returns it";
+    throw new Error(`ipam: ${doing}: ${made}${safeMessage(failure)}${tries}${rerun}`);
+  } finally {
+    clearTimeout(timer);
   }
 }
+
+/** Connecting (10 s) and waiting for one of the host's connections (30 s), once. */
+const CONNECT_AND_WAIT_MS = 40_000;
 
 export function safeMessage(error: unknown): string {
   const text = error instanceof IpamError ? `${error.message} (${error.code})` : "unexpected internal error";

@@ -155,20 +155,25 @@ function collides(olds: Props, news: Props): boolean {
  * subnet's own overlap nor takes a second block.
  */
 export async function create(props: Props) {
-  return guarded("creating a subnet", async () => {
-    const inputs = userInputs(props, SUBNET_INPUTS);
-    const claim = randomUUID();
-    // Built before the core validates: a hostile value (an object whose toString is not a function) must
-    // reach the core and fail as INVALID_INPUT, not break the key.
-    const what =
-      inputs.parentId === undefined
-        ? `${keyPart(inputs.namespace ?? "default")}:${keyPart(canonicalCidr(inputs.cidr))}`
-        : `child:${keyPart(inputs.cidr ?? `/${keyPart(inputs.prefixLength ?? "default")}`)}`;
-    // Without an owner (not made by the SDK) there is no identity to make a key from.
-    const key = props[OWNER] === undefined ? {} : { idempotencyKey: ownerKey(props, what) };
-    const subnet = await (await ipam()).createSubnet({ ...inputs, ...key, claim } as never);
-    return { id: subnet.id, outs: stored(subnet, inputs, props, claim) };
-  });
+  const claim = randomUUID();
+  return guarded(
+    "creating a subnet",
+    async () => {
+      const inputs = userInputs(props, SUBNET_INPUTS);
+      // Built before the core validates: a hostile value (an object whose toString is not a function) must
+      // reach the core and fail as INVALID_INPUT, not break the key.
+      const what =
+        inputs.parentId === undefined
+          ? `${keyPart(inputs.namespace ?? "default")}:${keyPart(canonicalCidr(inputs.cidr))}`
+          : `child:${keyPart(inputs.cidr ?? `/${keyPart(inputs.prefixLength ?? "default")}`)}`;
+      const key = props[OWNER] === undefined ? {} : { idempotencyKey: ownerKey(props, what) };
+      const subnet = await (await ipam()).createSubnet({ ...inputs, ...key, claim } as never);
+      return { id: subnet.id, outs: stored(subnet, inputs, props, claim) };
+    },
+    // Without an owner (not made by the SDK) there is no identity to make a key from, so a lost
+    // COMMIT is reported instead of retried (a retry could carve a second child).
+    { idempotent: props[OWNER] !== undefined },
+  );
 }
 
 /**

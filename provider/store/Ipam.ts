@@ -1,12 +1,13 @@
-import type { DatabasePool } from "slonik";
+import type { DatabasePool, DatabaseTransactionConnection } from "slonik";
 import { sql } from "slonik";
 import { z } from "zod";
-import { parseAddress, parseCidr, formatAddress } from "../core/address.js";
+import { parseAddress, parseCidr, parseSubnetCidr, formatAddress } from "../core/address.js";
 import {
   AddressInUseError,
   ConflictError,
   InvalidInputError,
   NotFoundError,
+  OutcomeUnknownError,
   OverlapError,
   RetryableDatabaseError,
   LockTimeoutError,
@@ -52,13 +53,14 @@ import {
 } from "./allocationQueries.js";
 import { allocationClaim, isSuperseded, recordAllocationClaim, recordSubnetClaim, topLevelSubnetByKey } from "./claims.js";
 import { constraintOf, sqlStateOf, wrapDatabaseError } from "./databaseErrors.js";
-import { createDatabasePool } from "./databasePool.js";
+import { parseConnectionUrl } from "./connectionOptions.js";
+import { createDatabasePool, DEFAULT_MAX_CONNECTIONS } from "./databasePool.js";
 import { rebuildFreeRanges, returnToFreeSpace } from "./freeSpace.js";
 import { assertIpamOptions } from "./ipamOptions.js";
 import { withLockHolder } from "./lockHolder.js";
 import { refuseAllocationMismatch, refuseSubnetMismatch, type AllocationAsked } from "./replayCheck.js";
-import { inLockedTransaction, type TransactionSettings } from "./lockedTransaction.js";
-import { migrate } from "./migrate.js";
+import { inLockedTransaction, inTimedRead, type TransactionSettings } from "./lockedTransaction.js";
+import { hasPendingMigrations, migrate } from "./migrate.js";
 import { DEFAULT_SCHEMA } from "./schemaName.js";
 import { layoutOf, subnetFromRow } from "./subnetRecords.js";
 import {
@@ -76,7 +78,7 @@ import { childPageSchema } from "../core/schemas.js";
 import type { SubnetTreeEntry } from "../core/types.js";
 import { releaseChildBlock } from "./childAllocator.js";
 import { countChildren, listChildRows, parentOf } from "./childQueries.js";
-import { readSubnetTree } from "./subnetTree.js";
+import { MAX_TREE_DEPTH, readSubnetTree, type TreeTruncation } from "./subnetTree.js";
 import { carveChildSubnet, requestedRules } from "./childSubnets.js";
 import { assertDirectAllocationAllowed, checkParentUpdate, refuseIfChildrenOnly } from "./parentGuards.js";
 import { readSubnetUsage } from "./subnetUsage.js";
@@ -84,6 +86,7 @@ import { readSubnetUsage } from "./subnetUsage.js";
 import { historyFilterSchema, type AuditEvent, type HistoryFilter } from "../core/historyFilter.js";
 import { refuseIdsNearLimit, validateSnapshot, type Snapshot } from "../core/snapshot.js";
 import { inConsistentRead } from "./consistentRead.js";
+import { ConnectionGate } from "./connectionGate.js";
 import { listAuditEvents } from "./historyQueries.js";
 import { importSnapshot, type ImportOptions, type ImportResult } from "./snapshotImport.js";
 import { readSnapshot } from "./snapshotExport.js";
@@ -101,8 +104,13 @@ export interface IpamOptions {
   readonly schema?: string;
   /** Apply pending migrations when opening (default true). */
   readonly migrate?: boolean;
+  /** Connections this process may hold (default DEFAULT_MAX_CONNECTIONS); more requests queue for one. */
   readonly maxConnections?: number;
+  /** How long a request waits in that queue before POOL_TIMEOUT (retryable; default 30 s). */
+  readonly acquireTimeoutMs?: number;
+  /** Bounds the wait for a subnet's lock, and every other lock wait (SET LOCAL lock_timeout). */
   readonly lockTimeoutMs?: number;
+  /** Bounds every statement, reads included (SET LOCAL statement_timeout). */
   readonly statementTimeoutMs?: number;
   /** Test-only: skip advisory locks to demonstrate what they prevent. */
   readonly unsafeSkipLocking?: boolean;
@@ -118,6 +126,7 @@ export class Ipam {
     private readonly pool: DatabasePool,
     private readonly t: Tables,
     private readonly settings: TransactionSettings,
+    private readonly gate: ConnectionGate,
   ) {}
 
   /**
@@ -128,13 +137,34 @@ export class Ipam {
     assertIpamOptions(options);
     const schema = options.schema ?? DEFAULT_SCHEMA;
     const t = tablesFor(schema);
-    if (options.migrate !== false) await migrate(options.databaseUrl, schema);
-    const pool = await createDatabasePool(options.databaseUrl, { maxConnections: options.maxConnections ?? 10 });
-    return new Ipam(pool, t, {
-      lockTimeoutMs: options.lockTimeoutMs ?? 30_000,
-      statementTimeoutMs: options.statementTimeoutMs ?? 60_000,
-      unsafeSkipLocking: options.unsafeSkipLocking ?? false,
-    });
+    const connection = parseConnectionUrl(options.databaseUrl);
+    const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    const pool = await createDatabasePool(connection, { maxConnections });
+    const ipam = new Ipam(
+      pool,
+      t,
+      {
+        lockTimeoutMs: options.lockTimeoutMs ?? 30_000,
+        statementTimeoutMs: options.statementTimeoutMs ?? 60_000,
+        unsafeSkipLocking: options.unsafeSkipLocking ?? false,
+      },
+      new ConnectionGate(maxConnections, options.acquireTimeoutMs ?? 30_000),
+    );
+    try {
+      // Checked on a pool connection: an up-to-date database costs no extra connection to open.
+      if (options.migrate !== false && (await ipam.read("checking the schema version", (db) => hasPendingMigrations(db, schema)))) {
+        await migrate(connection, schema);
+      }
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw error;
+    }
+    return ipam;
+  }
+
+  /** Operations holding or waiting for one of this process's connections (tests, bench). */
+  connectionState(): { running: number; waiting: number; size: number } {
+    return { ...this.gate.state(), size: this.gate.size };
   }
 
   async close(): Promise<void> {
@@ -154,7 +184,7 @@ export class Ipam {
     if (fields.parentId !== undefined) {
       return this.locked([Number(fields.parentId)], "creating a child subnet", (tx) => carveChildSubnet(tx, this.t, fields));
     }
-    const layout = buildLayout(parseCidr(fields.cidr, "cidr"), fields);
+    const layout = buildLayout(parseSubnetCidr(fields.cidr, "cidr"), fields);
     const rules = requestedRules(fields, NO_CHILD_RULES);
     assertChildRules(layout.cidr, rules);
     const namespace = fields.namespace ?? "default";
@@ -162,7 +192,7 @@ export class Ipam {
     const replayed = key === null ? null : await this.replaySubnet(namespace, key, layout, fields.childrenOnly ?? false, rules, fields.claim);
     if (replayed !== null) return replayed;
     try {
-      return await this.pool.transaction(async (tx) => {
+      return await this.locked([], "creating a subnet", async (tx) => {
         const namespaceId = await upsertNamespace(tx, this.t, namespace);
         const columns = { layout, description: fields.description ?? "", tags: fields.tags ?? {}, childrenOnly: fields.childrenOnly ?? false, rules, idempotencyKey: key };
         const id = await insertSubnet(tx, this.t, namespaceId, null, columns);
@@ -170,12 +200,14 @@ export class Ipam {
         return subnetFromRow((await getSubnetRow(tx, this.t, id))!, layout);
       });
     } catch (error) {
+      // COMMIT's answer was lost: the key says whether the subnet was made.
+      if (error instanceof OutcomeUnknownError && key !== null) return this.resolveLostCommit(error, () => this.replaySubnet(namespace, key, layout, fields.childrenOnly ?? false, rules, fields.claim));
       const state = sqlStateOf(error);
       // A concurrent twin of this request (same key) committed first: return what it created.
       const twin = key !== null && (state === "23P01" || state === "23505") ? await this.replaySubnet(namespace, key, layout, fields.childrenOnly ?? false, rules, fields.claim) : null;
       if (twin !== null) return twin;
       if (state === "23P01") {
-        throw new OverlapError(layout.cidr.text, namespace, (await this.safe(() => findOverlapping(this.pool, this.t, namespace, layout.cidr.text))) ?? undefined);
+        throw new OverlapError(layout.cidr.text, namespace, (await this.safe(() => this.read("reading subnets", (db) => findOverlapping(db, this.t, namespace, layout.cidr.text)))) ?? undefined);
       }
       throw wrapDatabaseError(error, "creating a subnet");
     }
@@ -194,7 +226,7 @@ export class Ipam {
     rules: ChildRules,
     claim: string | undefined,
   ): Promise<Subnet | null> {
-    const earlier = await this.read("reading a subnet", () => topLevelSubnetByKey(this.pool, this.t, namespace, key));
+    const earlier = await this.read("reading a subnet", (db) => topLevelSubnetByKey(db, this.t, namespace, key));
     if (earlier === null) return null;
     const subnet = subnetFromRow(earlier);
     refuseSubnetMismatch(key, subnet, layout, childrenOnly, rules);
@@ -208,14 +240,14 @@ export class Ipam {
   /** @throws InvalidInputError, NotFoundError */
   async getSubnet(subnetId: string): Promise<Subnet> {
     const id = this.subnetKey(subnetId);
-    const row = await this.read("reading a subnet", () => getSubnetRow(this.pool, this.t, id));
+    const row = await this.read("reading a subnet", (db) => getSubnetRow(db, this.t, id));
     if (row === null) throw new NotFoundError("subnet", subnetId);
     return subnetFromRow(row);
   }
 
   async listSubnets(filter: { namespace?: string } = {}): Promise<Subnet[]> {
     const { namespace } = parseInput(subnetFilterSchema, filter);
-    const rows = await this.read("listing subnets", () => listSubnetRows(this.pool, this.t, { namespace }));
+    const rows = await this.read("listing subnets", (db) => listSubnetRows(db, this.t, { namespace }));
     return rows.map((row) => subnetFromRow(row));
   }
 
@@ -259,7 +291,7 @@ export class Ipam {
   async deleteSubnet(subnetId: string, options: { claim?: string } = {}): Promise<{ deleted: boolean; superseded?: boolean }> {
     const id = this.subnetKey(subnetId);
     const { claim } = parseInput(claimOptionsSchema, options);
-    const parentId = await this.read("reading a subnet", () => parentOf(this.pool, this.t, id));
+    const parentId = await this.read("reading a subnet", (db) => parentOf(db, this.t, id));
     return this.locked(parentId === null ? [id] : [parentId, id], "deleting a subnet", async (tx) => {
       const row = await getSubnetRow(tx, this.t, id);
       if (row === null) return { deleted: false };
@@ -287,31 +319,28 @@ export class Ipam {
     const id = this.subnetKey(parentId);
     const { limit = 100, after } = parseInput(childPageSchema, page);
     const from = after === undefined ? null : parseCidr(after, "after");
-    return this.read("listing child subnets", () =>
-      inConsistentRead(this.pool, async (tx) => {
+    return this.consistent("listing child subnets", async (tx) => {
         if ((await getSubnetRow(tx, this.t, id)) === null) throw new NotFoundError("subnet", parentId);
         const rows = await listChildRows(tx, this.t, id, limit, from);
         return { subnets: rows.map((row) => subnetFromRow(row)), next: rows.length === limit ? rows.at(-1)!.cidr : null };
-      }),
-    );
+    });
   }
 
   /**
    * A subnet and its descendants, depth first with children in address order, each with its
-   * usage, read at one moment: what \`ipam usage\` and \`ipam map\` show as a tree.
+   * usage, read at one moment: what \`ipam usage\` and \`ipam map\` show as a tree. Every level by
+   * default; `truncated` with `truncatedReason` says when `limit` or `maxDepth` left subnets out.
    * @throws InvalidInputError, NotFoundError
    */
-  async subnetTree(subnetId: string, options: { maxDepth?: number; limit?: number } = {}): Promise<{ entries: SubnetTreeEntry[]; truncated: boolean }> {
+  async subnetTree(subnetId: string, options: { maxDepth?: number; limit?: number } = {}): Promise<{ entries: SubnetTreeEntry[] } & TreeTruncation> {
     const id = this.subnetKey(subnetId);
-    const maxDepth = parseInput(z.number().int().min(0).max(64), options.maxDepth ?? 64, "maxDepth");
+    const maxDepth = parseInput(z.number().int().min(0).max(MAX_TREE_DEPTH), options.maxDepth ?? MAX_TREE_DEPTH, "maxDepth");
     const limit = parseInput(z.number().int().min(1).max(LIMITS.pageSize), options.limit ?? LIMITS.pageSize, "limit");
-    return this.read("reading a subnet tree", () =>
-      inConsistentRead(this.pool, async (tx) => {
+    return this.consistent("reading a subnet tree", async (tx) => {
         const tree = await readSubnetTree(tx, this.t, id, maxDepth, limit);
         if (tree.entries.length === 0) throw new NotFoundError("subnet", subnetId);
         return tree;
-      }),
-    );
+    });
   }
 
   /**
@@ -339,12 +368,14 @@ export class Ipam {
         // The hot path: one statement, the lock held for server-side work only (migration 0003).
         const next = { subnetId, owner: request.owner, idempotencyKey: key, description: request.description ?? "", tags: request.tags ?? {} };
         try {
-          return { allocation: allocationFromRow(await allocateNext(this.pool, this.t, next, this.settings.lockTimeoutMs)), created: true };
+          // In a transaction, only so that the timeouts are SET LOCAL before the statement runs.
+          const row = await this.locked([], "allocating", (tx) => allocateNext(tx, this.t, next, this.settings.lockTimeoutMs));
+          return { allocation: allocationFromRow(row), created: true };
         } catch (error) {
           if (error instanceof SubnetExhaustedError) {
             const earlier = key === null ? null : await this.replayAllocation(subnetId, key, asked, request.claim);
             if (earlier !== null) return { allocation: earlier, created: false };
-            await refuseIfChildrenOnly(this.pool, this.t, subnetId);
+            await this.read("reading a subnet", (db) => refuseIfChildrenOnly(db, this.t, subnetId));
           }
           if (error instanceof LockTimeoutError) throw await withLockHolder(this.pool, error);
           throw error;
@@ -373,6 +404,10 @@ export class Ipam {
         return { allocation: allocationFromRow((await getAllocationRow(tx, this.t, id))!), created: true };
       });
     } catch (error) {
+      if (error instanceof OutcomeUnknownError && key !== null) {
+        const made = await this.resolveLostCommit(error, () => this.replayAllocation(subnetId, key, asked, request.claim));
+        return { allocation: made, created: true };
+      }
       const constraint = constraintOf(error);
       if (sqlStateOf(error) === "23505" && constraint === "allocation_idempotency_key" && key !== null) {
         const earlier = await this.replayAllocation(subnetId, key, asked, request.claim);
@@ -400,7 +435,7 @@ export class Ipam {
   /** @throws InvalidInputError, NotFoundError */
   async getAllocation(allocationId: string): Promise<Allocation> {
     const id = parseInput(allocationIdSchema, allocationId, "allocationId");
-    const row = await this.read("reading an allocation", () => getAllocationRow(this.pool, this.t, id));
+    const row = await this.read("reading an allocation", (db) => getAllocationRow(db, this.t, id));
     if (row === null) throw new NotFoundError("allocation", allocationId);
     return allocationFromRow(row);
   }
@@ -408,7 +443,7 @@ export class Ipam {
   async findAllocationByKey(subnetId: string, idempotencyKey: string): Promise<Allocation | null> {
     const id = this.subnetKey(subnetId);
     const key = parseInput(idempotencyKeySchema, idempotencyKey, "idempotencyKey");
-    const row = await this.read("reading an allocation", () => getAllocationByKey(this.pool, this.t, id, key));
+    const row = await this.read("reading an allocation", (db) => getAllocationByKey(db, this.t, id, key));
     return row === null ? null : allocationFromRow(row);
   }
 
@@ -419,9 +454,9 @@ export class Ipam {
   ): Promise<{ allocations: Allocation[]; next: string | null }> {
     const { limit = 100, after } = parseInput(pageSchema, page);
     const { subnetId, owner } = parseInput(allocationFilterSchema, filter);
-    const rows = await this.read("listing allocations", () =>
+    const rows = await this.read("listing allocations", (db) =>
       listAllocationRows(
-        this.pool,
+        db,
         this.t,
         { ...(subnetId === undefined ? {} : { subnetId: Number(subnetId) }), ...(owner === undefined ? {} : { owner }) },
         limit,
@@ -435,7 +470,7 @@ export class Ipam {
   async whoHolds(subnetId: string, address: string): Promise<Allocation | null> {
     const id = this.subnetKey(subnetId);
     const parsed = parseAddress(address, "address");
-    const row = await this.read("looking up an address", () => allocationHolding(this.pool, this.t, id, parsed.text));
+    const row = await this.read("looking up an address", (db) => allocationHolding(db, this.t, id, parsed.text));
     return row === null ? null : allocationFromRow(row);
   }
 
@@ -446,7 +481,7 @@ export class Ipam {
   async release(allocationId: string, options: { claim?: string } = {}): Promise<ReleaseResult> {
     const id = parseInput(allocationIdSchema, allocationId, "allocationId");
     const { claim } = parseInput(claimOptionsSchema, options);
-    const subnetId = await this.read("reading an allocation", () => allocationSubnet(this.pool, this.t, id));
+    const subnetId = await this.read("reading an allocation", (db) => allocationSubnet(db, this.t, id));
     if (subnetId === null) return { released: false, addresses: [] };
     return this.locked([subnetId], "releasing", async (tx) => {
       const stored = await allocationClaim(tx, this.t, id);
@@ -467,7 +502,7 @@ export class Ipam {
    */
   async resizeAllocation(input: { allocationId: string; count: number; claim?: string }): Promise<{ allocation: Allocation; released: string[] }> {
     const { allocationId, count, claim } = parseInput(resizeSchema, input);
-    const subnetId = await this.read("reading an allocation", () => allocationSubnet(this.pool, this.t, allocationId));
+    const subnetId = await this.read("reading an allocation", (db) => allocationSubnet(db, this.t, allocationId));
     if (subnetId === null) throw new NotFoundError("allocation", allocationId);
     return this.locked([subnetId], "resizing an allocation", async (tx) => {
       const current = await getAllocationRow(tx, this.t, allocationId);
@@ -498,7 +533,7 @@ export class Ipam {
       z.strictObject({ allocationId: allocationIdSchema, description: allocateSchema.shape.description, tags: allocateSchema.shape.tags, claim: claimSchema.optional() }),
       input,
     );
-    const subnetId = await this.read("reading an allocation", () => allocationSubnet(this.pool, this.t, fields.allocationId));
+    const subnetId = await this.read("reading an allocation", (db) => allocationSubnet(db, this.t, fields.allocationId));
     if (subnetId === null) throw new NotFoundError("allocation", fields.allocationId);
     return this.locked([subnetId], "updating an allocation", async (tx) => {
       const stored = await allocationClaim(tx, this.t, fields.allocationId);
@@ -518,13 +553,11 @@ export class Ipam {
   /** Totals for a subnet, as decimal strings; children count in `childPrefixes`/`childAddresses`. */
   async usage(subnetId: string): Promise<SubnetUsage> {
     const id = this.subnetKey(subnetId);
-    return this.read("computing usage", () =>
-      inConsistentRead(this.pool, async (tx) => {
+    return this.consistent("computing usage", async (tx) => {
         const row = await getSubnetRow(tx, this.t, id);
         if (row === null) throw new NotFoundError("subnet", subnetId);
         return readSubnetUsage(tx, this.t, row);
-      }),
-    );
+    });
   }
 
   /**
@@ -536,8 +569,8 @@ export class Ipam {
     const query = parseInput(historyFilterSchema, filter);
     const address = query.address === undefined ? undefined : parseAddress(query.address, "address").text;
     const limit = query.limit ?? 100;
-    const events = await this.read("reading history", () =>
-      listAuditEvents(this.pool, this.t, { ...query, subnetId: query.subnetId === undefined ? undefined : Number(query.subnetId), address, limit }),
+    const events = await this.read("reading history", (db) =>
+      listAuditEvents(db, this.t, { ...query, subnetId: query.subnetId === undefined ? undefined : Number(query.subnetId), address, limit }),
     );
     return { events, next: events.length === limit ? events.at(-1)!.id : null };
   }
@@ -549,33 +582,30 @@ export class Ipam {
   async usageReport(subnetId: string): Promise<SubnetUsageReport> {
     const usage = await this.usage(subnetId);
     const id = Number(usage.subnetId);
-    return this.read("computing usage", () =>
-      inConsistentRead(this.pool, async (tx) => {
+    return this.consistent("computing usage", async (tx) => {
         const row = await getSubnetRow(tx, this.t, id);
         if (row === null) throw new NotFoundError("subnet", subnetId);
         const layout = layoutOf(row);
         const owners = await ownerUsageRows(tx, this.t, id);
         const outsidePool = await outsidePoolAddresses(tx, this.t, id, layout, LIMITS.pageSize);
         return { subnet: subnetFromRow(row, layout), usage, owners, outsidePool };
-      }),
-    );
+    });
   }
 
   /**
    * `usageReport` for a subnet and each of its descendants (depth first, children in address
    * order, at most `limit`, default 1,000), read at one moment: what `ipam usage SUBNET` shows.
+   * `truncated` with `truncatedReason` says when subnets were left out.
    * @throws InvalidInputError, NotFoundError
    */
-  async usageTreeReport(subnetId: string, options: { limit?: number } = {}): Promise<{ reports: SubnetTreeReport[]; truncated: boolean }> {
+  async usageTreeReport(subnetId: string, options: { limit?: number } = {}): Promise<{ reports: SubnetTreeReport[] } & TreeTruncation> {
     const id = this.subnetKey(subnetId);
     const limit = parseInput(z.number().int().min(1).max(LIMITS.pageSize), options?.limit ?? LIMITS.pageSize, "limit");
-    return this.read("computing usage", () =>
-      inConsistentRead(this.pool, async (tx) => {
+    return this.consistent("computing usage", async (tx) => {
         const tree = await readUsageTree(tx, this.t, id, limit);
         if (tree.reports.length === 0) throw new NotFoundError("subnet", subnetId);
         return tree;
-      }),
-    );
+    });
   }
 
   /**
@@ -586,8 +616,7 @@ export class Ipam {
   async subnetMap(subnetId: string, options: { maxCellBits?: number } = {}): Promise<SubnetMapData> {
     const id = this.subnetKey(subnetId);
     const bits = parseInput(mapCellBitsSchema, options.maxCellBits ?? 10, "maxCellBits");
-    return this.read("reading a subnet map", () =>
-      inConsistentRead(this.pool, async (tx) => {
+    return this.consistent("reading a subnet map", async (tx) => {
         const row = await getSubnetRow(tx, this.t, id);
         if (row === null) throw new NotFoundError("subnet", subnetId);
         const layout = layoutOf(row);
@@ -595,14 +624,13 @@ export class Ipam {
         const cells = await readMapCells(tx, this.t, id, layout, grid);
         const childBlocks = await readMapChildBlocks(tx, this.t, id, layout, grid);
         return { subnet: subnetFromRow(row, layout), grid, cells, owners: await ownerUsageRows(tx, this.t, id), childBlocks };
-      }),
-    );
+    });
   }
 
   /** Subnets and allocations (all, or of one namespace) as one consistent, versioned JSON snapshot. */
   async exportSnapshot(filter: { namespace?: string } = {}): Promise<Snapshot> {
     const { namespace } = parseInput(subnetFilterSchema, filter);
-    return this.read("exporting", () => inConsistentRead(this.pool, (tx) => readSnapshot(tx, this.t, { namespace })));
+    return this.consistent("exporting", (tx) => readSnapshot(tx, this.t, { namespace }));
   }
 
   /**
@@ -613,7 +641,8 @@ export class Ipam {
   async importSnapshot(input: unknown, options: Partial<ImportOptions> = {}): Promise<ImportResult> {
     const snapshot = validateSnapshot(input);
     if (options.newIds !== true) refuseIdsNearLimit(snapshot);
-    return importSnapshot(this.pool, this.t, this.settings, snapshot, { newIds: options.newIds ?? false, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    const importOptions = { newIds: options.newIds ?? false, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
+    return this.gate.run("importing a snapshot", () => importSnapshot(this.pool, this.t, this.settings, snapshot, importOptions));
   }
 
   /** Refuse a layout whose gateway or reserved ranges cover allocated addresses, naming them. */
@@ -653,7 +682,7 @@ export class Ipam {
    * @throws IdempotencyMismatchError when the earlier request asked for something else
    */
   private async replayAllocation(subnetId: number, key: string, asked: AllocationAsked, claim: string | undefined): Promise<Allocation | null> {
-    const row = await this.read("reading an allocation", () => getAllocationByKey(this.pool, this.t, subnetId, key));
+    const row = await this.read("reading an allocation", (db) => getAllocationByKey(db, this.t, subnetId, key));
     if (row === null) return null;
     const earlier = allocationFromRow(row);
     refuseAllocationMismatch(key, earlier, asked);
@@ -663,7 +692,7 @@ export class Ipam {
 
   /** Record `claim` (and a new owner) on an allocation under its subnet's lock; null when it is gone. */
   private async claimAllocation(allocationId: string, claim: string, owner: string | null): Promise<Allocation | null> {
-    const subnetId = await this.read("reading an allocation", () => allocationSubnet(this.pool, this.t, allocationId));
+    const subnetId = await this.read("reading an allocation", (db) => allocationSubnet(db, this.t, allocationId));
     if (subnetId === null) return null;
     return this.locked([subnetId], "claiming an allocation", async (tx) => {
       const subnet = await getSubnetRow(tx, this.t, subnetId);
@@ -681,16 +710,35 @@ export class Ipam {
     return Number(parseInput(subnetIdSchema, subnetId, "subnetId"));
   }
 
-  private locked<T>(ids: readonly number[], doing: string, work: Parameters<typeof inLockedTransaction<T>>[4]): Promise<T> {
-    return inLockedTransaction(this.pool, ids, this.settings, doing, work);
+  /**
+   * The answer to a COMMIT was lost. What the request's idempotency key finds now is what it
+   * committed; nothing found (or the lookup failing too) leaves the outcome unknown, and the
+   * original OutcomeUnknownError goes back (retrying the keyed request is safe).
+   */
+  private async resolveLostCommit<T>(lost: OutcomeUnknownError, lookUp: () => Promise<T | null>): Promise<T> {
+    const found = await this.safe(lookUp);
+    if (found === null) throw lost;
+    return found;
   }
 
-  private async read<T>(doing: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      throw wrapDatabaseError(error, doing);
-    }
+  private locked<T>(ids: readonly number[], doing: string, work: Parameters<typeof inLockedTransaction<T>>[4]): Promise<T> {
+    return this.gate.run(doing, () => inLockedTransaction(this.pool, ids, this.settings, doing, work));
+  }
+
+  /** Reads on one connection, in a transaction whose timeouts are set first. */
+  private read<T>(doing: string, work: (db: DatabaseTransactionConnection) => Promise<T>): Promise<T> {
+    return this.gate.run(doing, () => inTimedRead(this.pool, this.settings, doing, work));
+  }
+
+  /** Several reads at one snapshot (REPEATABLE READ), with the timeouts set. */
+  private consistent<T>(doing: string, work: (tx: DatabaseTransactionConnection) => Promise<T>): Promise<T> {
+    return this.gate.run(doing, async () => {
+      try {
+        return await inConsistentRead(this.pool, this.settings, work);
+      } catch (error) {
+        throw wrapDatabaseError(error, doing);
+      }
+    });
   }
 
   private async safe<T>(work: () => Promise<T>): Promise<T | null> {

@@ -24,14 +24,13 @@ const resultRow = z.object({
 });
 
 /**
- * The next free address as one autocommit statement: `allocate_next` (migration 0003) takes the
+ * The next free address as one statement: `allocate_next` (migration 0003) takes the
  * subnet's advisory lock, reads the subnet and its lowest free range after the lock is granted,
- * carves the address out and inserts the allocation and its address (a trigger writes the audit row). The lock is
- * held for that server-side work only, never across a client round trip. `db` must be the pool
- * (not a transaction), so the statement commits, and releases the lock, on its own.
- * The session's statement_timeout applies, not TransactionSettings.statementTimeoutMs: a setting
- * made inside a statement does not re-arm its own timer. The work is a bounded number of index
- * probes; the one unbounded wait, the lock, is bounded by lock_timeout, set inside before it.
+ * carves the address out and inserts the allocation and its address (a trigger writes the audit row). `db` is a
+ * transaction that has only set the timeouts (SET LOCAL statement_timeout and lock_timeout, which
+ * must precede the statement they bound: a setting made inside a statement does not re-arm its
+ * own timer); the lock is held until its COMMIT, one round trip after the server-side work.
+ * The lock wait is also bounded by lock_timeout, set inside before it.
  * @throws NotFoundError, SubnetExhaustedError, LockTimeoutError; unique violations (idempotency key) propagate as driver errors
  */
 export async function allocateNext(db: CommonQueryMethods, t: Tables, request: NextRequest, lockTimeoutMs: number): Promise<AllocationRow> {

@@ -1,5 +1,5 @@
 import type { CommonQueryMethods } from "slonik";
-import { ADDRESS_BITS, parseCidr, type Cidr } from "../core/address.js";
+import { ADDRESS_BITS, parseSubnetCidr, type Cidr } from "../core/address.js";
 import { IdempotencyMismatchError, InvalidInputError, NotFoundError } from "../core/errors.js";
 import { strictlyInside } from "../core/prefixBlocks.js";
 import { assertChildRules, NO_CHILD_RULES, resolveChildPrefixLength, type ChildRules } from "../core/prefixPolicy.js";
@@ -37,7 +37,7 @@ export async function carveChildSubnet(db: CommonQueryMethods, t: Tables, fields
   const row = await getSubnetRow(db, t, parentId);
   if (row === null) throw new NotFoundError("subnet", String(parentId));
   const parent: ParentSubnet = { id: parentId, row, layout: layoutOf(row) };
-  const wanted = fields.cidr === undefined ? null : parseCidr(fields.cidr, "cidr");
+  const wanted = fields.cidr === undefined ? null : parseSubnetCidr(fields.cidr, "cidr");
   refuseMismatches(fields, row, parent, wanted);
   const key = fields.idempotencyKey ?? null;
   if (key !== null) {

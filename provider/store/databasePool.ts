@@ -1,6 +1,14 @@
 import { createPool, type DatabasePool } from "slonik";
+import { parseConnectionUrl, slonikUrl, type ConnectionOptions } from "./connectionOptions.js";
 import { wrapDatabaseError } from "./databaseErrors.js";
 import { createResultParserInterceptor } from "./resultParser.js";
+
+/**
+ * Connections per pool unless configured (`maxConnections`, `ipam:maxConnections`). A provider
+ * host's work is a single statement or a short transaction, so a few connections keep it busy;
+ * docs/connections.md has the measurement and the sizing rule (stacks × pool ≤ the server's limit).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 3;
 
 export interface DatabasePoolOptions {
   readonly maxConnections?: number;
@@ -13,10 +21,13 @@ export interface DatabasePoolOptions {
  * so no precision is lost; callers turn them into bigint.
  * @throws DatabaseUnavailableError (never with the connection string)
  */
-export async function createDatabasePool(databaseUrl: string, options: DatabasePoolOptions = {}): Promise<DatabasePool> {
+export async function createDatabasePool(database: string | ConnectionOptions, options: DatabasePoolOptions = {}): Promise<DatabasePool> {
   try {
-    return await createPool(databaseUrl, {
-      maximumPoolSize: options.maxConnections ?? 10,
+    // One parser for every client: TLS reaches slonik as its ssl option, never through its own URL parser.
+    const connection = typeof database === "string" ? parseConnectionUrl(database) : database;
+    return await createPool(slonikUrl(connection), {
+      ...(connection.ssl === false ? {} : { ssl: connection.ssl }),
+      maximumPoolSize: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       connectionTimeout: options.connectionTimeoutMs ?? 10_000,
       statementTimeout: "DISABLE_TIMEOUT",
       idleInTransactionSessionTimeout: "DISABLE_TIMEOUT",

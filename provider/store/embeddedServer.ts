@@ -1,5 +1,7 @@
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
+import { dirname } from "node:path";
+import { initdbAccount, withPrivateTmpdir } from "./initScratch.js";
 
 export interface EmbeddedServerOptions {
   readonly dataDir: string;
@@ -53,7 +55,8 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     onLog: (message) => quiet(String(message)),
     onError: (message) => quiet(String(message)),
   });
-  if (options.initialise) await server.initialise();
+  // The password file it writes stays in a private directory beside the data (issue 13 item 1).
+  if (options.initialise) await withPrivateTmpdir(dirname(options.dataDir), await initdbAccount(), () => server.initialise());
   await server.start();
   return {
     url: `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`,

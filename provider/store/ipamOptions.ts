@@ -9,6 +9,7 @@ const optionsSchema = z.object({
   schema: z.string().optional(),
   migrate: z.boolean().optional(),
   maxConnections: positiveInt(1_000).optional(),
+  acquireTimeoutMs: positiveInt(3_600_000).optional(),
   lockTimeoutMs: positiveInt(3_600_000).optional(),
   statementTimeoutMs: positiveInt(3_600_000).optional(),
   unsafeSkipLocking: z.boolean().optional(),

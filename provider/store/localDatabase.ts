@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { ConfigurationError, DatabaseUnavailableError } from "../core/errors.js";
 import { freePort } from "./embeddedServer.js";
+import { initdbAccount, removeInitLeftovers, withPrivateTmpdir } from "./initScratch.js";
 
 const run = promisify(execFile);
 const DATABASE_NAME = "ipam";
@@ -130,7 +131,8 @@ async function initialise(home: string): Promise<LocalDatabaseState> {
     onLog: () => undefined,
     onError: () => undefined,
   });
-  await server.initialise();
+  // Its password file goes to a private directory under the home, never the shared tmp (issue 13 item 1).
+  await withPrivateTmpdir(home, await initdbAccount(), () => server.initialise());
   await writeFile(paths(home).state, JSON.stringify(state), { mode: 0o600 });
   return state;
 }
@@ -172,6 +174,7 @@ export async function ensureLocalDatabase(options: { allowInCi?: boolean } = {})
     return await withInitLock(home, async () => {
       let state = await readState(home);
       if (state !== null && (await accepts(state))) return urlFor(state);
+      await removeInitLeftovers(home);
       if (state === null || !(await exists(join(paths(home).data, "PG_VERSION")))) state = await initialise(home);
       const user = await serverUser();
       if ("uid" in user) await chown(paths(home).data, user.uid, user.gid);

@@ -1,5 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import pg from "pg";
+import { sql, type CommonQueryMethods } from "slonik";
+import { z } from "zod";
+import { parseConnectionUrl, pgClientConfig, type ConnectionOptions } from "./connectionOptions.js";
 import { ConfigurationError, DatabaseError } from "../core/errors.js";
 import { sqlStateOf, wrapDatabaseError } from "./databaseErrors.js";
 import { IPAM_LOCK_CLASS, MIGRATION_LOCK_KEY } from "./lockKeys.js";
@@ -34,12 +37,13 @@ export async function loadMigrations(): Promise<Migration[]> {
  * @returns names of the migrations applied now
  * @throws DatabaseUnavailableError, DatabaseError (never with the connection string)
  */
-export async function migrate(databaseUrl: string, schema: string): Promise<string[]> {
+export async function migrate(database: string | ConnectionOptions, schema: string): Promise<string[]> {
   assertSchemaName(schema);
   let client: pg.Client | undefined;
   try {
-    // Inside the try: a malformed URL throws here, and its error holds the URL.
-    client = new pg.Client({ connectionString: databaseUrl });
+    // The same parser as the pool's: TLS options mean the same to both clients.
+    const connection = typeof database === "string" ? parseConnectionUrl(database) : database;
+    client = new pg.Client(pgClientConfig(connection, { connectionTimeoutMillis: 10_000 }));
     client.on("error", () => undefined);
     await client.connect();
     const quoted = client.escapeIdentifier(schema);
@@ -88,4 +92,21 @@ async function appliedVersions(client: pg.Client, schema: string, quoted: string
   if (!table.rows[0]?.present) return new Set();
   const rows = await client.query<{ version: number }>(`SELECT version FROM ${quoted}.schema_migration`);
   return new Set(rows.rows.map((row) => row.version));
+}
+
+const versionRow = z.object({ version: z.number() });
+
+/**
+ * Whether any shipped migration is missing from the schema, read through a connection the caller
+ * already holds (the pool's), so opening an up-to-date database costs no extra connection: the
+ * migration client (and its lock) is only needed when this says true.
+ */
+export async function hasPendingMigrations(db: CommonQueryMethods, schema: string): Promise<boolean> {
+  assertSchemaName(schema);
+  const present = await db.oneFirst(
+    sql.type(z.object({ present: z.boolean() }))`SELECT to_regclass(format('%I.schema_migration', ${schema}::text)) IS NOT NULL AS present`,
+  );
+  if (!present) return true;
+  const recorded = new Set(await db.anyFirst(sql.type(versionRow)`SELECT version FROM ${sql.identifier([schema, "schema_migration"])}`));
+  return (await loadMigrations()).some((migration) => !recorded.has(migration.version));
 }

@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
+import { ADDRESS_BITS, MIN_PREFIX_LENGTH } from "../core/address.js";
 import type { SubnetTreeEntry } from "../core/types.js";
 import { subnetRow, type SubnetRow } from "./rows.js";
 import { subnetFromRow } from "./subnetRecords.js";
@@ -17,20 +18,35 @@ export async function readSubnetTree(
   rootId: number,
   maxDepth: number,
   limit: number,
-): Promise<{ entries: SubnetTreeEntry[]; truncated: boolean }> {
-  const { nodes, truncated } = await subnetTreeIds(db, t, rootId, maxDepth, limit);
+): Promise<{ entries: SubnetTreeEntry[] } & TreeTruncation> {
+  const { nodes, ...truncation } = await subnetTreeIds(db, t, rootId, maxDepth, limit);
   const rows = await subnetRowsById(db, t, nodes.map((node) => node.id));
   const entries: SubnetTreeEntry[] = [];
   for (const node of nodes) {
     const row = rows.get(node.id)!;
     entries.push({ subnet: subnetFromRow(row), depth: node.depth, usage: await readSubnetUsage(db, t, row) });
   }
-  return { entries, truncated };
+  return { entries, ...truncation };
 }
 
 /**
- * A subnet and its descendants, depth first, children in address order, at most `limit` of them.
- * @returns ids with their depth (0 for the subnet itself), and whether more were left out
+ * How deep a tree can be: each child's prefix is longer than its parent's, so from an IPv6 /16
+ * (the shortest prefix accepted) down to /128 there are at most 112 levels below the root.
+ */
+export const MAX_TREE_DEPTH = ADDRESS_BITS[6] - MIN_PREFIX_LENGTH[6];
+
+/** Whether a tree was cut short, and why (so a reader never takes a partial tree for the whole). */
+export interface TreeTruncation {
+  readonly truncated: boolean;
+  /** Null when the whole tree is there. */
+  readonly truncatedReason: string | null;
+}
+
+/**
+ * A subnet and its descendants to `maxDepth` levels, depth first, children in address order, at
+ * most `limit` of them. The recursion reads one level more than shown, to know whether it stopped
+ * above subnets that exist.
+ * @returns ids with their depth (0 for the subnet itself), and whether and why more were left out
  */
 async function subnetTreeIds(
   db: CommonQueryMethods,
@@ -38,16 +54,25 @@ async function subnetTreeIds(
   rootId: number,
   maxDepth: number,
   limit: number,
-): Promise<{ nodes: { id: number; depth: number }[]; truncated: boolean }> {
-  const rows = await db.any(sql.type(z.object({ id: z.number(), depth: z.number() }))`
+): Promise<{ nodes: { id: number; depth: number }[] } & TreeTruncation> {
+  const rows = await db.any(sql.type(z.object({ id: z.number(), depth: z.number(), deeper: z.boolean() }))`
     WITH RECURSIVE tree AS (
       SELECT id, 0 AS depth, ARRAY[cidr] AS path FROM ${t.subnet} WHERE id = ${rootId}
       UNION ALL
-      SELECT c.id, tree.depth + 1, tree.path || c.cidr FROM tree JOIN ${t.subnet} c ON c.parent_id = tree.id WHERE tree.depth < ${maxDepth}
+      SELECT c.id, tree.depth + 1, tree.path || c.cidr FROM tree JOIN ${t.subnet} c ON c.parent_id = tree.id WHERE tree.depth < ${maxDepth + 1}
+    ), shown AS (
+      SELECT id, depth, path FROM tree WHERE depth <= ${maxDepth} ORDER BY path LIMIT ${limit + 1}
     )
-    SELECT id, depth FROM tree ORDER BY path LIMIT ${limit + 1}
+    SELECT id, depth, EXISTS (SELECT FROM tree WHERE depth > ${maxDepth}) AS deeper FROM shown ORDER BY path
   `);
-  return { nodes: rows.slice(0, limit).map((row) => ({ id: row.id, depth: row.depth })), truncated: rows.length > limit };
+  const reasons: string[] = [];
+  if (rows.length > limit) reasons.push(`more than ${limit} subnets: the first ${limit} in tree order are shown`);
+  if (rows[0]?.deeper === true) reasons.push(`deeper than ${maxDepth} levels: subnets below that depth are left out`);
+  return {
+    nodes: rows.slice(0, limit).map((row) => ({ id: row.id, depth: row.depth })),
+    truncated: reasons.length > 0,
+    truncatedReason: reasons.length > 0 ? reasons.join("; ") : null,
+  };
 }
 
 /** Rows of these subnets, by id. */

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { LIMITS } from "../core/schemas.js";
 import { getSubnetRow } from "./subnetQueries.js";
 import { layoutOf } from "./subnetRecords.js";
-import { readSubnetTree } from "./subnetTree.js";
+import { MAX_TREE_DEPTH, readSubnetTree, type TreeTruncation } from "./subnetTree.js";
 import type { Tables } from "./tables.js";
 import { outsidePoolAddresses, type OwnerUsage, type SubnetUsageReport } from "./usageQueries.js";
 
@@ -22,8 +22,9 @@ export async function readUsageTree(
   t: Tables,
   rootId: number,
   limit: number,
-): Promise<{ reports: SubnetTreeReport[]; truncated: boolean }> {
-  const { entries, truncated } = await readSubnetTree(db, t, rootId, 64, limit);
+): Promise<{ reports: SubnetTreeReport[] } & TreeTruncation> {
+  // Every level: a tree cannot be deeper than MAX_TREE_DEPTH (was 64, which cut IPv6 trees short unannounced).
+  const { entries, ...truncation } = await readSubnetTree(db, t, rootId, MAX_TREE_DEPTH, limit);
   const owners = await ownersBySubnet(db, t, entries.map((entry) => Number(entry.subnet.id)));
   const reports: SubnetTreeReport[] = [];
   for (const { subnet, depth, usage } of entries) {
@@ -32,7 +33,7 @@ export async function readUsageTree(
     const outsidePool = usage.outsidePool === "0" ? [] : await outsidePoolAddresses(db, t, id, layoutOf((await getSubnetRow(db, t, id))!), LIMITS.pageSize);
     reports.push({ subnet, depth, usage, owners: owners.get(id) ?? [], outsidePool });
   }
-  return { reports, truncated };
+  return { reports, ...truncation };
 }
 
 const ownerRow = z.object({ subnet_id: z.number(), owner: z.string(), allocations: z.number(), addresses: z.string() });

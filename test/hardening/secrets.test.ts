@@ -202,7 +202,7 @@ describe("secrets: a password in the connection URL never appears in an error", 
     try {
       await withIpam({ lockTimeoutMs: 20_000, statementTimeoutMs: 150 }, async (ipam) => {
         const error = await failure(() => ipam.allocate({ subnetId, owner: "o", address: "10.30.0.77" }));
-        expect(error).toMatchObject({ code: "RETRYABLE" });
+        expect(error).toMatchObject({ code: "STATEMENT_TIMEOUT" });
         expectClean("statement timeout", error);
       });
     } finally {

@@ -61,6 +61,14 @@ describe("npm run bench --quick", () => {
       expect(provider.directCreatesPerSecond).toBeGreaterThan(0);
       expect(provider.providerCreatesPerSecond).toBeGreaterThan(0);
       for (let host = 0; host < provider.hosts; host += 1) expect(provider[`hostPeakRssMiB/ci-${host}`]).toBeGreaterThan(0);
+      // Connections per host with the old pool size and the default: each host used some, never more than its pool.
+      const pools = Object.keys(provider).filter((key) => /^pool\d+PeakConnectionsPerHost$/.test(key));
+      expect(pools).toHaveLength(2);
+      for (const key of pools) {
+        expect(provider[key], key).toBeGreaterThan(0);
+        expect(provider[key], key).toBeLessThanOrEqual(Number(/\d+/.exec(key)![0]));
+        expect(provider[key.replace("PeakConnectionsPerHost", "CreatesPerSecond")], key).toBeGreaterThan(0);
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -60,7 +60,8 @@ describe("the database URL and password never surface", () => {
   ] as const) {
     it(`configured URL, ${label}: create fails with a clear error and no secret`, async () => {
       const h = await host();
-      await h.configure({ "ipam:databaseUrl": url() });
+      // A short retry budget: an unreachable server is retried as transient (docs/connections.md).
+      await h.configure({ "ipam:databaseUrl": url(), "ipam:retryTimeoutSeconds": "1" });
       const text = await seen(h, () => h.create(urnOf("ipam:Subnet", "net"), { __provider: P.subnet, cidr: "10.1.0.0/24" }));
       expect(text).toMatch(/^ERROR .*ipam: creating a subnet: .*(DATABASE_UNAVAILABLE|unavailable|reach|connect)/i);
       expect(text).not.toContain(SENTINEL);
@@ -71,7 +72,7 @@ describe("the database URL and password never surface", () => {
 
   it("env IPAM_DATABASE_URL with a bad password: same", async () => {
     const h = await host({ ...baseEnv, IPAM_DATABASE_URL: wrongPasswordUrl(db.url, "1") });
-    await h.configure({});
+    await h.configure({ "ipam:retryTimeoutSeconds": "1" });
     const text = await seen(h, () => h.create(urnOf("ipam:IpAllocation", "a"), { __provider: P.allocation, __owner: "p/s/a", subnetId: "1" }));
     expect(text).toMatch(/^ERROR/);
     expect(text).not.toContain(SENTINEL);
@@ -169,7 +170,8 @@ describe("every RPC that touches the database, for each way the connection fails
     const restore = await prepare?.();
     try {
       const h = await host();
-      await h.configure({ "ipam:databaseUrl": url() });
+      // A short retry budget: an unreachable server is retried as transient (docs/connections.md).
+      await h.configure({ "ipam:databaseUrl": url(), "ipam:retryTimeoutSeconds": "1" });
       const net = urnOf("ipam:Subnet", "net");
       const web = urnOf("ipam:IpAllocation", "web");
       const subnet: Props = { __provider: P.subnet, cidr: "10.4.0.0/24" };

@@ -1,10 +1,12 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
+import { displayJson } from "../../core/displayText.js";
 import { InvalidInputError } from "../../core/errors.js";
 import { validateSnapshot } from "../../core/snapshot.js";
 import { withIpam } from "../databaseSelection.js";
+import { writePrivateFile } from "../privateFile.js";
 import { note, printJson, printLine, startProgress, type Progress } from "../terminal.js";
 
 /** `ipam export` / `ipam import`: versioned JSON of subnets and allocations. */
@@ -13,13 +15,13 @@ export function registerSnapshotCommands(program: Command): void {
     .command("export")
     .description('write every subnet and allocation as JSON ({"format": "pulumi-ipam/v1", ...}), one consistent snapshot')
     .option("--namespace <name>", "only this namespace")
-    .option("--out <file>", "write to a file instead of stdout")
+    .option("--out <file>", "write to a file instead of stdout (mode 0600; a symbolic link there is refused, never followed)")
     .action((options: { namespace?: string; out?: string }, command: Command) =>
       withIpam(command, "read", async (ipam) => {
         const snapshot = await ipam.exportSnapshot(options.namespace === undefined ? {} : { namespace: options.namespace });
         if (options.out === undefined) return printJson(snapshot);
         const path = resolve(options.out);
-        await writeFile(path, `${JSON.stringify(snapshot, null, 2)}\n`);
+        await writePrivateFile(path, `${displayJson(snapshot, 2)}\n`, "out");
         note(`wrote ${snapshot.subnets.length} subnet(s) and ${snapshot.allocations.length} allocation(s) to ${path}`);
       }),
     );

@@ -154,7 +154,7 @@ async function allAllocations(ipam: Ipam, subnetId: string): Promise<Allocation[
 export function renderSubnetList(subnets: readonly Subnet[]): string {
   const rows = subnetTree(subnets).map((entry) => {
     const s = entry.subnet;
-    return [s.id, s.namespace, treeLabel(entry), s.gateway ?? "-", s.allocationPools.map((p) => `${p.start}-${p.end}`).join("\n"), s.reserved.join("\n") || "-", displayText(s.description)];
+    return [s.id, displayText(s.namespace), treeLabel(entry), s.gateway ?? "-", s.allocationPools.map((p) => `${p.start}-${p.end}`).join("\n"), s.reserved.join("\n") || "-", displayText(s.description)];
   });
   return renderTable(["ID", "NAMESPACE", "CIDR", "GATEWAY", "POOLS", "RESERVED", "DESCRIPTION"], rows);
 }
@@ -162,7 +162,7 @@ export function renderSubnetList(subnets: readonly Subnet[]): string {
 export function renderSubnetFields(subnet: Subnet): string {
   return renderFields([
     ["id", subnet.id],
-    ["namespace", subnet.namespace],
+    ["namespace", displayText(subnet.namespace)],
     ["cidr", subnet.cidr],
     ["parent", subnet.parentId ?? "-"],
     ["gateway", subnet.gateway ?? "-"],

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import type { TreeTruncation } from "../../store/subnetTree.js";
 import type { SubnetTreeReport } from "../../store/usageTree.js";
 import { withIpam } from "../databaseSelection.js";
 import { subnetIdOf } from "../subnetReference.js";
@@ -20,17 +21,17 @@ export function registerUsageCommand(program: Command): void {
     .action((reference: string | undefined, options: { namespace?: string; json?: boolean }, command: Command) =>
       withIpam(command, "read", async (ipam) => {
         let reports: SubnetTreeReport[];
-        let truncated = false;
+        let truncation: TreeTruncation = { truncated: false, truncatedReason: null };
         if (reference === undefined) {
           const subnets = await ipam.listSubnets(options.namespace === undefined ? {} : { namespace: options.namespace });
           const unordered = [];
           for (const subnet of subnets) unordered.push(await ipam.usageReport(subnet.id));
           reports = inTreeOrder(unordered);
         } else {
-          ({ reports, truncated } = await ipam.usageTreeReport(await subnetIdOf(ipam, reference, options.namespace)));
+          ({ reports, ...truncation } = await ipam.usageTreeReport(await subnetIdOf(ipam, reference, options.namespace)));
         }
-        if (options.json) return printJson({ namespaces: namespaceTotals(reports), subnets: reports, truncated });
-        printLine(renderUsage(reports, truncated));
+        if (options.json) return printJson({ namespaces: namespaceTotals(reports), subnets: reports, ...truncation });
+        printLine(renderUsage(reports, truncation.truncatedReason));
       }),
     );
 }

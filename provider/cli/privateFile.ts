@@ -1,0 +1,41 @@
+import { constants } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import { InvalidInputError } from "../core/errors.js";
+
+// O_NOFOLLOW: a symbolic link as the last component fails (ELOOP) instead of being followed, so a
+// link planted at the target (in a shared directory, say) cannot redirect the write elsewhere.
+// O_NONBLOCK: a FIFO planted there fails at once instead of blocking until someone reads it.
+// No O_TRUNC: nothing is cut before the checks below have passed.
+const FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * Write `content` to `path` readable by this user only (0600): exports and maps hold every owner,
+ * address and tag. An existing file is replaced only if it is a plain file of this user with no
+ * other hard link (whose other name another user might read); its mode becomes 0600 too.
+ * @throws InvalidInputError naming `field` when the path is a symbolic link, not a regular file,
+ *   another user's file or hard-linked, or cannot be opened
+ */
+export async function writePrivateFile(path: string, content: string, field: string): Promise<void> {
+  const refuse = (reason: string) => InvalidInputError.of(field, `${path} ${reason}; nothing was written`);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, FLAGS, 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw refuse("is a symbolic link, which is never followed: remove it or choose another path");
+    if (code === "ENXIO") throw refuse("is not a regular file (a FIFO or socket)");
+    if (code === "EISDIR") throw refuse("is a directory");
+    throw refuse(`cannot be opened for writing (${code ?? "error"})`);
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw refuse("is not a regular file");
+    if (process.getuid !== undefined && stat.uid !== process.getuid()) throw refuse("belongs to another user, who could read what is written");
+    if (stat.nlink > 1) throw refuse(`has ${stat.nlink - 1} other hard link(s), under which another user might read it`);
+    await handle.chmod(0o600);
+    await handle.truncate(0);
+    await handle.writeFile(content);
+  } finally {
+    await handle.close();
+  }
+}

