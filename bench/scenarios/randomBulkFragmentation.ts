@@ -41,11 +41,11 @@ export async function randomBulkFragmentation(context: BenchContext): Promise<Sc
   const medians: number[] = [];
   for (const [index, ranges] of levels.entries()) {
     const subnet = await context.ipam.createSubnet({ cidr: `2001:db8:fa${index}::/64`, description: "bench: random bulk vs fragmentation" });
-    context.log(`scenario 8: splitting a /64 into ${ranges.toLocaleString("en-US")} free ranges`);
+    context.log(`scenario 9: splitting a /64 into ${ranges.toLocaleString("en-US")} free ranges`);
     await fragment(context, Number(subnet.id), ranges);
     const times: number[] = [];
     for (let run = 0; run < runs; run += 1) {
-      context.log(`scenario 8: ${ranges.toLocaleString("en-US")} ranges, random count ${count}, run ${run + 1}/${runs}`);
+      context.log(`scenario 9: ${ranges.toLocaleString("en-US")} ranges, random count ${count}, run ${run + 1}/${runs}`);
       const { result, ms } = await timed(() => context.ipam.allocate({ subnetId: subnet.id, owner: OWNER, strategy: "random", count }));
       if (result.allocation.addresses.length !== count) throw new Error(`random bulk: got ${result.allocation.addresses.length} addresses for count ${count}`);
       times.push(ms);
@@ -57,7 +57,7 @@ export async function randomBulkFragmentation(context: BenchContext): Promise<Sc
   const slowest = Math.max(...medians);
   const fastest = Math.min(...medians);
   return {
-    id: "8-random-bulk-fragmented",
+    id: "9-random-bulk-fragmented",
     title: `Random bulk: count ${count.toLocaleString("en-US")} in a /64 of ${levels.map((n) => n.toLocaleString("en-US")).join(", ")} free ranges (median of ${runs})`,
     figures,
     checks: [

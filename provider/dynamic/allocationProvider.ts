@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { InvalidInputError } from "../core/errors.js";
 import { allocateSchema, parseInput } from "../core/schemas.js";
 import { parseAddress } from "../core/address.js";
-import type { Allocation } from "../core/types.js";
+import type { Allocation, AllocationResult } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE } from "./resourceIdentity.js";
 import { knownIssues, knownView } from "./unknowns.js";
@@ -43,10 +43,11 @@ function request(props: Props): Request {
 /**
  * What the engine stores: the allocation, plus the inputs it was made from (outputs overwrite
  * `address`/`count`, and diff compares inputs) and the hidden owner, scope, adopt and claim.
- * `props` is either the new inputs (create, update) or the stored outputs (read).
+ * `props` is either the new inputs (create, update) or the stored outputs (read). A create passes
+ * the subnet fields its allocate call returned, so it makes one database round trip.
  */
-async function outputs(a: Allocation, props: Props, claim: unknown): Promise<Props> {
-  const subnet = await (await ipam()).getSubnet(a.subnetId);
+async function outputs(a: Allocation, props: Props, claim: unknown, known?: AllocationResult["subnet"]): Promise<Props> {
+  const subnet = known ?? (await (await ipam()).getSubnet(a.subnetId));
   const inputs = (props.__inputs as Props | undefined) ?? userInputs(props, ALLOCATION_INPUTS);
   return {
     __inputs: inputs,
@@ -125,10 +126,10 @@ export async function create(props: Props) {
         return { id: adopted.id, outs: await outputs(adopted, props, claim) };
       }
     }
-    const allocation = await allocateConverging(db, req, claim);
+    const { allocation, subnet } = await allocateConverging(db, req, claim);
     // Reading the outputs can still fail: the retry of this call returns this allocation by its key.
     progress.committed = `allocation ${allocation.id} (${allocation.addresses.slice(0, 3).join(", ")}${allocation.addresses.length > 3 ? ", …" : ""})`;
-    return { id: allocation.id, outs: await outputs(allocation, props, claim) };
+    return { id: allocation.id, outs: await outputs(allocation, props, claim, subnet) };
   });
 }
 
@@ -139,16 +140,17 @@ export async function create(props: Props) {
  * match inputs: replay at the stored count (which records this claim), then resize and update.
  * Any other difference (owner, strategy, address) stays a failure.
  */
-async function allocateConverging(db: Awaited<ReturnType<typeof ipam>>, req: Request, claim: string): Promise<Allocation> {
+async function allocateConverging(db: Awaited<ReturnType<typeof ipam>>, req: Request, claim: string) {
   let allocation: Allocation;
+  let subnet: AllocationResult["subnet"];
   try {
-    allocation = (await db.allocate({ ...req, claim } as never)).allocation;
+    ({ allocation, subnet } = await db.allocate({ ...req, claim } as never));
   } catch (error) {
     const { code, fields } = error as { code?: string; fields?: readonly string[] };
     if (code !== "IDEMPOTENCY_MISMATCH" || fields?.length !== 1 || fields[0] !== "count") throw error;
     const earlier = await db.findAllocationByKey(String(req.subnetId), req.idempotencyKey);
     if (earlier === null) throw error;
-    allocation = (await db.allocate({ ...req, count: earlier.addresses.length, claim } as never)).allocation;
+    ({ allocation, subnet } = await db.allocate({ ...req, count: earlier.addresses.length, claim } as never));
   }
   if (allocation.addresses.length !== req.count) allocation = (await db.resizeAllocation({ allocationId: allocation.id, count: req.count, claim })).allocation;
   const description = (req.description as string | undefined) ?? "";
@@ -157,7 +159,7 @@ async function allocateConverging(db: Awaited<ReturnType<typeof ipam>>, req: Req
   if (allocation.description !== description || sortedTags(allocation.tags) !== sortedTags(tags)) {
     allocation = await db.updateAllocation({ allocationId: allocation.id, description, tags, claim });
   }
-  return allocation;
+  return { allocation, subnet };
 }
 
 /**

@@ -39,10 +39,10 @@ import { buildLayout, specificAddressProblem, type SubnetLayout } from "../core/
 import { sameRanges } from "../core/range.js";
 import type { Allocation, AllocationResult, ReleaseResult, Subnet, SubnetUpdateResult, SubnetUsage } from "../core/types.js";
 import { allocateAddresses, growAllocation } from "./addressAllocator.js";
-import { allocateNext } from "./allocateNext.js";
 import {
   allocationFromRow,
   allocationHolding,
+  allocationResultFromRow,
   allocationSubnet,
   countAllocations,
   deleteAllocation,
@@ -61,6 +61,8 @@ import { withLockHolder } from "./lockHolder.js";
 import { refuseAllocationMismatch, refuseSubnetMismatch, type AllocationAsked } from "./replayCheck.js";
 import { inLockedTransaction, inTimedRead, type TransactionSettings } from "./lockedTransaction.js";
 import { hasPendingMigrations, migrate } from "./migrate.js";
+import { NextFreeBatcher } from "./nextFreeBatcher.js";
+import type { AllocationRow } from "./rows.js";
 import { DEFAULT_SCHEMA } from "./schemaName.js";
 import { layoutOf, subnetFromRow } from "./subnetRecords.js";
 import {
@@ -122,12 +124,19 @@ export interface IpamOptions {
  * transaction-level advisory lock.
  */
 export class Ipam {
+  /** Group commit for next-free requests (migration 0008). */
+  private readonly nextFree: NextFreeBatcher;
+
   private constructor(
     private readonly pool: DatabasePool,
     private readonly t: Tables,
     private readonly settings: TransactionSettings,
     private readonly gate: ConnectionGate,
-  ) {}
+  ) {
+    // Each batch is one transaction whose timeouts are set first (like every other statement),
+    // holding one of the gate's connection slots.
+    this.nextFree = new NextFreeBatcher(t, settings.lockTimeoutMs, (work) => this.locked([], "allocating", work));
+  }
 
   /**
    * Connect (and by default migrate).
@@ -361,20 +370,19 @@ export class Ipam {
     // trip. Other paths check first: they could fail on the address before reaching the key.
     if (key !== null && !nextFree) {
       const earlier = await this.replayAllocation(subnetId, key, asked, request.claim);
-      if (earlier !== null) return { allocation: earlier, created: false };
+      if (earlier !== null) return allocationResultFromRow(earlier, false);
     }
     try {
       if (nextFree) {
-        // The hot path: one statement, the lock held for server-side work only (migration 0003).
+        // The hot path: served with the other next-free requests waiting in this process by one
+        // statement (group commit, migration 0008); the lock is held for server-side work only.
         const next = { subnetId, owner: request.owner, idempotencyKey: key, description: request.description ?? "", tags: request.tags ?? {} };
         try {
-          // In a transaction, only so that the timeouts are SET LOCAL before the statement runs.
-          const row = await this.locked([], "allocating", (tx) => allocateNext(tx, this.t, next, this.settings.lockTimeoutMs));
-          return { allocation: allocationFromRow(row), created: true };
+          return allocationResultFromRow(await this.nextFree.allocate(next), true);
         } catch (error) {
           if (error instanceof SubnetExhaustedError) {
             const earlier = key === null ? null : await this.replayAllocation(subnetId, key, asked, request.claim);
-            if (earlier !== null) return { allocation: earlier, created: false };
+            if (earlier !== null) return allocationResultFromRow(earlier, false);
             await this.read("reading a subnet", (db) => refuseIfChildrenOnly(db, this.t, subnetId));
           }
           if (error instanceof LockTimeoutError) throw await withLockHolder(this.pool, error);
@@ -401,17 +409,17 @@ export class Ipam {
           description: request.description ?? "",
           tags: request.tags ?? {},
         });
-        return { allocation: allocationFromRow((await getAllocationRow(tx, this.t, id))!), created: true };
+        return allocationResultFromRow((await getAllocationRow(tx, this.t, id))!, true);
       });
     } catch (error) {
       if (error instanceof OutcomeUnknownError && key !== null) {
         const made = await this.resolveLostCommit(error, () => this.replayAllocation(subnetId, key, asked, request.claim));
-        return { allocation: made, created: true };
+        return allocationResultFromRow(made, true);
       }
       const constraint = constraintOf(error);
       if (sqlStateOf(error) === "23505" && constraint === "allocation_idempotency_key" && key !== null) {
         const earlier = await this.replayAllocation(subnetId, key, asked, request.claim);
-        if (earlier !== null) return { allocation: earlier, created: false };
+        if (earlier !== null) return allocationResultFromRow(earlier, false);
       }
       if (sqlStateOf(error) === "23505" && address !== null && constraint?.startsWith("allocated_address")) {
         throw new AddressInUseError(request.subnetId, address.text);
@@ -429,7 +437,7 @@ export class Ipam {
     const fields = parseInput(z.strictObject({ allocationId: allocationIdSchema, owner: ownerSchema, claim: claimSchema }), input);
     const adopted = await this.claimAllocation(fields.allocationId, fields.claim, fields.owner);
     if (adopted === null) throw new NotFoundError("allocation", fields.allocationId);
-    return adopted;
+    return allocationFromRow(adopted);
   }
 
   /** @throws InvalidInputError, NotFoundError */
@@ -615,7 +623,7 @@ export class Ipam {
    */
   async subnetMap(subnetId: string, options: { maxCellBits?: number } = {}): Promise<SubnetMapData> {
     const id = this.subnetKey(subnetId);
-    const bits = parseInput(mapCellBitsSchema, options.maxCellBits ?? 10, "maxCellBits");
+    const bits = parseInput(mapCellBitsSchema, options?.maxCellBits ?? 10, "maxCellBits");
     return this.consistent("reading a subnet map", async (tx) => {
         const row = await getSubnetRow(tx, this.t, id);
         if (row === null) throw new NotFoundError("subnet", subnetId);
@@ -681,23 +689,22 @@ export class Ipam {
    * claimant), or null when there is none (or it was released meanwhile).
    * @throws IdempotencyMismatchError when the earlier request asked for something else
    */
-  private async replayAllocation(subnetId: number, key: string, asked: AllocationAsked, claim: string | undefined): Promise<Allocation | null> {
+  private async replayAllocation(subnetId: number, key: string, asked: AllocationAsked, claim: string | undefined): Promise<AllocationRow | null> {
     const row = await this.read("reading an allocation", (db) => getAllocationByKey(db, this.t, subnetId, key));
     if (row === null) return null;
-    const earlier = allocationFromRow(row);
-    refuseAllocationMismatch(key, earlier, asked);
-    if (claim === undefined || row.claim === claim) return earlier;
+    refuseAllocationMismatch(key, allocationFromRow(row), asked);
+    if (claim === undefined || row.claim === claim) return row;
     return this.claimAllocation(row.id, claim, null);
   }
 
   /** Record `claim` (and a new owner) on an allocation under its subnet's lock; null when it is gone. */
-  private async claimAllocation(allocationId: string, claim: string, owner: string | null): Promise<Allocation | null> {
+  private async claimAllocation(allocationId: string, claim: string, owner: string | null): Promise<AllocationRow | null> {
     const subnetId = await this.read("reading an allocation", (db) => allocationSubnet(db, this.t, allocationId));
     if (subnetId === null) return null;
     return this.locked([subnetId], "claiming an allocation", async (tx) => {
       const subnet = await getSubnetRow(tx, this.t, subnetId);
       if (subnet === null || !(await recordAllocationClaim(tx, this.t, { id: allocationId, subnetId, cidr: subnet.cidr }, claim, owner))) return null;
-      return allocationFromRow((await getAllocationRow(tx, this.t, allocationId))!);
+      return (await getAllocationRow(tx, this.t, allocationId))!;
     });
   }
 

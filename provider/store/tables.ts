@@ -13,7 +13,7 @@ export interface Tables {
   readonly auditEvent: IdentifierSqlToken;
   readonly ordinalToInet: IdentifierSqlToken;
   readonly inetToOrdinal: IdentifierSqlToken;
-  readonly allocateNext: IdentifierSqlToken;
+  readonly allocateNextBatch: IdentifierSqlToken;
 }
 
 export function tablesFor(schema: string): Tables {
@@ -30,6 +30,6 @@ export function tablesFor(schema: string): Tables {
     auditEvent: name("audit_event"),
     ordinalToInet: name("ordinal_to_inet"),
     inetToOrdinal: name("inet_to_ordinal"),
-    allocateNext: name("allocate_next"),
+    allocateNextBatch: name("allocate_next_batch"),
   };
 }
