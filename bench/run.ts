@@ -16,6 +16,7 @@ import { neutronAblation } from "./scenarios/neutronAblation.js";
 import { providerPath } from "./scenarios/providerPath.js";
 import { randomAtFill } from "./scenarios/randomAtFill.js";
 import { historyAtScale } from "./scenarios/historyAtScale.js";
+import { randomBulkFragmentation } from "./scenarios/randomBulkFragmentation.js";
 import { manySubnets, oneSubnetContended } from "./scenarios/throughputScenarios.js";
 
 const CLIENTS = 16;
@@ -30,7 +31,7 @@ const { values } = parseArgs({
   },
 });
 
-const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8];
+const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 
 /** `--only 1,2`: the scenarios to run (all when absent); a scenario another one needs figures from runs too, unreported. */
 function selection(text: string | undefined): ReadonlySet<number> | null {
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
       if (want(6)) scenarios.push(await neutronAblation(context, one!.rate));
       if (want(7)) scenarios.push(await providerPath(context));
       if (want(8)) scenarios.push(await historyAtScale(context));
+      if (want(9)) scenarios.push(await randomBulkFragmentation(context));
       const report: BenchReport = {
         startedAt,
         server: database.serverVersion,

@@ -68,10 +68,13 @@ export async function allocationSubnet(db: CommonQueryMethods, t: Tables, id: st
   return db.maybeOneFirst(sql.type(z.object({ subnet_id: z.number() }))`SELECT subnet_id FROM ${t.allocation} WHERE id = ${id}::bigint`);
 }
 
-/** Delete an allocation and its addresses; returns the freed ordinals (empty when it was already gone). */
+/**
+ * Delete an allocation; its addresses go with it (ON DELETE CASCADE), after the audit trigger has
+ * recorded them in its "release" event. Returns the freed ordinals (empty when it was already gone).
+ */
 export async function deleteAllocation(db: CommonQueryMethods, t: Tables, id: string): Promise<{ ordinals: bigint[]; addresses: string[]; owner: string | null }> {
   const freed = await db.any(sql.type(ordinalRow)`
-    DELETE FROM ${t.allocatedAddress} WHERE allocation_id = ${id}::bigint RETURNING ordinal::text AS ordinal, host(address) AS address
+    SELECT ordinal::text AS ordinal, host(address) AS address FROM ${t.allocatedAddress} WHERE allocation_id = ${id}::bigint
   `);
   const owner = await db.maybeOneFirst(sql.type(z.object({ owner: z.string() }))`
     DELETE FROM ${t.allocation} WHERE id = ${id}::bigint RETURNING owner

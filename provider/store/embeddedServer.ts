@@ -4,8 +4,8 @@ import { createServer } from "node:net";
 import { dirname } from "node:path";
 import { DatabaseUnavailableError } from "../core/errors.js";
 import { initialiseCluster } from "./initialiseCluster.js";
-import { firstLine, runAs, serverAccount } from "./serverAccount.js";
-import { serverBinaries } from "./serverBinaries.js";
+import { firstLine, runAs, serverAccount, type ServerAccount } from "./serverAccount.js";
+import { serverBinaries, type ServerBinaries } from "./serverBinaries.js";
 
 export interface EmbeddedServerOptions {
   readonly dataDir: string;
@@ -51,29 +51,58 @@ const STOP_TIMEOUT_MS = 60_000;
  */
 export async function startEmbeddedServer(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
   const port = options.port ?? (await freePort());
-  const log = options.onLog ?? (() => undefined);
   const account = await serverAccount();
   const binaries = await serverBinaries(account, options.binariesHome ?? dirname(options.dataDir));
   if (options.initialise) await initialiseCluster({ binaries, account, dataDir: options.dataDir, password: options.password, scratchParent: dirname(options.dataDir) });
-  const flags = ["-D", options.dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300", "-c", "fsync=on"];
-  const child = spawn(binaries.postgres, flags, { ...runAs(account), env: { ...process.env, LC_MESSAGES: "C" }, stdio: ["ignore", "pipe", "pipe"] });
+  const settings = ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300", "-c", "fsync=on"];
+  const server = await runPostgres({ binaries, account, dataDir: options.dataDir, port, settings, ...(options.onLog ? { onLog: options.onLog } : {}) });
+  return {
+    url: `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`,
+    port,
+    stop: async () => {
+      await server.stop();
+      if (!options.persistent) await rm(options.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface PostgresRunOptions {
+  readonly binaries: ServerBinaries;
+  readonly account: ServerAccount;
+  readonly dataDir: string;
+  readonly port: number;
+  /** Extra server arguments, e.g. ["-c", "fsync=off"]. */
+  readonly settings: readonly string[];
+  readonly onLog?: (line: string) => void;
+}
+
+export interface RunningPostgres {
+  /** Fast shutdown (SIGINT, SIGKILL after a minute); nothing when it has already exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Run `postgres` on an initialised data directory as the account, owned by this process (it is
+ * stopped when this process exits), and resolve once it accepts connections.
+ * @throws DatabaseUnavailableError with one line saying why it did not start
+ */
+export async function runPostgres(options: PostgresRunOptions): Promise<RunningPostgres> {
+  const args = ["-D", options.dataDir, "-p", String(options.port), ...options.settings];
+  const child = spawn(options.binaries.postgres, args, { ...runAs(options.account), env: { ...process.env, LC_MESSAGES: "C" }, stdio: ["ignore", "pipe", "pipe"] });
   // Ends the server with this process; a signal to the terminal's process group reaches it directly.
   const stopOnExit = () => child.kill("SIGINT");
   process.once("exit", stopOnExit);
   try {
-    await untilReady(child, log);
+    await untilReady(child, options.onLog ?? (() => undefined));
   } catch (error) {
     process.removeListener("exit", stopOnExit);
     child.kill("SIGKILL");
     throw error;
   }
   return {
-    url: `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}/postgres`,
-    port,
     stop: async () => {
       process.removeListener("exit", stopOnExit);
       await stopChild(child);
-      if (!options.persistent) await rm(options.dataDir, { recursive: true, force: true });
     },
   };
 }

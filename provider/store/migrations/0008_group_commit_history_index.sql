@@ -105,8 +105,7 @@ BEGIN
           VALUES (v_subnet, p_owners[i], p_keys[i], 'sequential', NULL, p_descriptions[i], p_tags[i])
           RETURNING allocation.id, allocation.created_at, allocation.updated_at INTO r_id, r_created_at, r_updated_at;
           INSERT INTO allocated_address (subnet_id, address, ordinal, allocation_id) VALUES (v_subnet, v_address, v_lo, r_id);
-          INSERT INTO audit_event (action, subnet_id, cidr, allocation_id, owner, addresses)
-          VALUES ('allocate', v_subnet, v_cidr, r_id, p_owners[i], ARRAY[v_address]);
+          -- The allocated_address trigger (migration 0007) writes the audit row.
           r_ordinal := v_lo;
           r_status := 'ok';
         END IF;
@@ -130,3 +129,14 @@ $$;
 -- Building it locks audit_event against writes for as long as the build takes on an existing
 -- database (seconds per million events).
 CREATE INDEX audit_event_addresses ON audit_event USING gin (addresses);
+
+-- Migration 0007 pins every function's search_path; pin the one this migration adds likewise.
+DO $$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace LOOP
+    EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f, current_schema());
+  END LOOP;
+END
+$$;
