@@ -9,11 +9,14 @@ import { measureBaselines } from "./baselines.js";
 import { openBenchDatabase } from "./benchDatabase.js";
 import type { BenchContext } from "./benchContext.js";
 import { formatReport, writeJson, type BenchReport } from "./report.js";
+import type { ScenarioResult } from "./scenarioResult.js";
 import { bulkAllocation } from "./scenarios/bulkAllocation.js";
 import { latencyVsFill } from "./scenarios/latencyVsFill.js";
 import { neutronAblation } from "./scenarios/neutronAblation.js";
 import { providerPath } from "./scenarios/providerPath.js";
 import { randomAtFill } from "./scenarios/randomAtFill.js";
+import { historyAtScale } from "./scenarios/historyAtScale.js";
+import { randomBulkFragmentation } from "./scenarios/randomBulkFragmentation.js";
 import { manySubnets, oneSubnetContended } from "./scenarios/throughputScenarios.js";
 
 const CLIENTS = 16;
@@ -24,8 +27,20 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     duration: { type: "string" },
     samples: { type: "string" },
+    only: { type: "string" },
   },
 });
+
+const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+
+/** `--only 1,2`: the scenarios to run (all when absent); a scenario another one needs figures from runs too, unreported. */
+function selection(text: string | undefined): ReadonlySet<number> | null {
+  if (text === undefined) return null;
+  const picked = text.split(",").map((part) => Number(part.trim()));
+  const bad = picked.filter((n) => !SCENARIOS.includes(n));
+  if (bad.length > 0 || picked.length === 0) throw new Error(`--only takes scenario numbers from ${SCENARIOS.join(",")}, e.g. --only 1,2; got ${JSON.stringify(text)}`);
+  return new Set(picked);
+}
 
 function positiveInteger(text: string | undefined, fallback: number, name: string): number {
   if (text === undefined) return fallback;
@@ -38,6 +53,8 @@ async function main(): Promise<void> {
   const quick = values.quick;
   const durationMs = positiveInteger(values.duration, quick ? 300 : 5_000, "duration");
   const samples = positiveInteger(values.samples, quick ? 10 : 200, "samples");
+  const only = selection(values.only);
+  const want = (n: number) => only === null || only.has(n);
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   const database = await openBenchDatabase(process.env.DATABASE_URL);
   log(`server: ${database.serverVersion} (${database.source})`);
@@ -50,13 +67,18 @@ async function main(): Promise<void> {
       // Warm both pools so connection setup is not timed.
       await Promise.all(Array.from({ length: CLIENTS }, () => pool.query(sql.unsafe`SELECT 1`)));
       const baselines = await measureBaselines(context);
-      const one = await oneSubnetContended(context);
-      const many = await manySubnets(context, baselines, one.single);
-      const fill = await latencyVsFill(context);
-      const bulk = await bulkAllocation(context, fill.emptyV4);
-      const random = await randomAtFill(context);
-      const neutron = await neutronAblation(context, one.rate);
-      const provider = await providerPath(context);
+      const scenarios: ScenarioResult[] = [];
+      const one = want(1) || want(2) || want(6) ? await oneSubnetContended(context) : undefined;
+      if (one !== undefined && want(1)) scenarios.push(one.result);
+      if (want(2)) scenarios.push(await manySubnets(context, baselines, one!.single));
+      const fill = want(3) || want(4) ? await latencyVsFill(context) : undefined;
+      if (fill !== undefined && want(3)) scenarios.push(fill.result);
+      if (want(4)) scenarios.push(await bulkAllocation(context, fill!.emptyV4));
+      if (want(5)) scenarios.push(await randomAtFill(context));
+      if (want(6)) scenarios.push(await neutronAblation(context, one!.rate));
+      if (want(7)) scenarios.push(await providerPath(context));
+      if (want(8)) scenarios.push(await historyAtScale(context));
+      if (want(9)) scenarios.push(await randomBulkFragmentation(context));
       const report: BenchReport = {
         startedAt,
         server: database.serverVersion,
@@ -66,7 +88,7 @@ async function main(): Promise<void> {
         clients: CLIENTS,
         samples,
         baselines,
-        scenarios: [one.result, many, fill.result, bulk, random, neutron, provider],
+        scenarios,
       };
       process.stdout.write(`${formatReport(report)}\n`);
       if (values.json !== undefined) await writeJson(values.json, report);

@@ -1,8 +1,27 @@
 import { availableParallelism } from "node:os";
+import { sql } from "slonik";
+import { z } from "zod";
 import { lockedInsert, plainInsert, type Baselines } from "../baselines.js";
 import { OWNER, type BenchContext } from "../benchContext.js";
 import { alternated, ratio, type Throughput } from "../measure.js";
 import { check, type ScenarioResult } from "../scenarioResult.js";
+
+/**
+ * Allocations per committed transaction among these subnets' allocations with an id above `afterId`:
+ * rows one transaction writes share created_at (now(), the transaction's start), so this is the
+ * group commit's mean batch size.
+ */
+async function allocationsPerCommit({ pool, t }: BenchContext, subnetIds: readonly string[], afterId: string): Promise<number> {
+  const row = await pool.one(sql.type(z.object({ rows: z.number(), commits: z.number() }))`
+    SELECT count(*)::int AS rows, count(DISTINCT created_at)::int AS commits FROM ${t.allocation}
+    WHERE subnet_id = ANY(${sql.array(subnetIds.map(Number), "int4")}) AND id > ${afterId}::bigint
+  `);
+  return row.commits === 0 ? Number.NaN : Math.round((row.rows / row.commits) * 10) / 10;
+}
+
+async function lastAllocationId({ pool, t }: BenchContext): Promise<string> {
+  return pool.oneFirst(sql.type(z.object({ id: z.string() }))`SELECT coalesce(max(id), 0)::text AS id FROM ${t.allocation}`);
+}
 
 /** 1. Every client takes next-free addresses from one subnet: the lock serializes them. */
 export async function oneSubnetContended(context: BenchContext): Promise<{ result: ScenarioResult; rate: Throughput; single: Throughput }> {
@@ -14,7 +33,9 @@ export async function oneSubnetContended(context: BenchContext): Promise<{ resul
   const uncontended = await alternated(1, durationMs, locked, allocate);
   const single = uncontended.b;
   context.log(`scenario 1: one subnet, ${clients} clients, next-free, alternating with the locked-insert ceiling`);
+  const before = await lastAllocationId(context);
   const paired = await alternated(clients, durationMs, locked, allocate);
+  const perCommit = await allocationsPerCommit(context, [subnet.id], before);
   const rate = paired.b;
   const ceiling = paired.a.perSecond;
   const value = ratio(rate.perSecond, ceiling);
@@ -31,17 +52,18 @@ export async function oneSubnetContended(context: BenchContext): Promise<{ resul
         oneClientLockedInsertPerSecond: uncontended.a.perSecond,
         clientCpuMsPerAllocation: rate.clientCpuMsPerOp,
         clientCpuMsPerLockedInsert: paired.a.clientCpuMsPerOp,
+        allocationsPerCommit: perCommit,
         errors: rate.errors,
       },
       checks: [
-        check("allocations/s ÷ locked-insert ceiling", value, "atLeast", 0.8, () => {
+        check("allocations/s ÷ locked-insert ceiling", value, "atLeast", 1.0, () => {
           // Under one key the rate is 1 / (time between one holder's lock and the next holder's).
           // Both paths are one statement, so what differs is the work done while holding it.
           const held = 1000 / rate.perSecond;
           const ceilingHeld = 1000 / ceiling;
           const one = 1000 / single.perSecond;
           const oneCeiling = 1000 / uncontended.a.perSecond;
-          return `lock-to-lock interval ${held.toFixed(2)} ms per allocation vs ${ceilingHeld.toFixed(2)} ms for the ceiling (${(held / ceilingHeld).toFixed(1)}×); uncontended, one allocation call costs ${one.toFixed(2)} ms vs ${oneCeiling.toFixed(2)} ms for the locked insert (${(one / oneCeiling).toFixed(1)}×); this Node process spent ${rate.clientCpuMsPerOp} ms CPU per allocation vs ${paired.a.clientCpuMsPerOp} ms per locked insert (input validation, row parsing) on ${availableParallelism()} cores it shares with the server. Both are one round trip; the allocation's statement does 4 indexed writes (free_range, allocation, allocated_address, audit_event) plus 3 foreign-key checks where the ceiling does 1 insert`;
+          return `${held.toFixed(2)} ms of the lock per allocation vs ${ceilingHeld.toFixed(2)} ms per locked insert (${(held / ceilingHeld).toFixed(1)}×), with ${perCommit} allocations per commit (group commit); uncontended, one allocation call costs ${one.toFixed(2)} ms vs ${oneCeiling.toFixed(2)} ms for the locked insert (${(one / oneCeiling).toFixed(1)}×); this Node process spent ${rate.clientCpuMsPerOp} ms CPU per allocation vs ${paired.a.clientCpuMsPerOp} ms per locked insert (input validation, row parsing) on ${availableParallelism()} cores it shares with the server. Each allocation in a batch is a subtransaction doing 4 indexed writes (free_range, allocation, allocated_address, audit_event) plus 3 foreign-key checks where the ceiling does 1 insert per commit`;
         }),
       ],
     },
@@ -56,21 +78,23 @@ export async function manySubnets(context: BenchContext, baselines: Baselines, s
     subnets.push(await ipam.createSubnet({ cidr: `10.${64 + index}.0.0/16`, description: "bench: one subnet per client" }));
   }
   context.log(`scenario 2: ${clients} subnets, ${clients} clients, alternating with the plain insert`);
+  const before = await lastAllocationId(context);
   const paired = await alternated(clients, durationMs, plainInsert(context), (client) => ipam.allocate({ subnetId: subnets[client]!.id, owner: OWNER }));
+  const perCommit = await allocationsPerCommit(context, subnets.map((subnet) => subnet.id), before);
   const rate = paired.b;
   const plain = paired.a.perSecond;
   const value = ratio(rate.perSecond, plain);
   return {
     id: "2-many-subnets",
     title: `${clients} subnets, ${clients} clients, allocations/s vs plain ${clients}-client insert`,
-    figures: { allocationsPerSecond: rate.perSecond, plainInsertPerSecond: plain, oneClientAllocationsPerSecond: single.perSecond, oneClientPlainInsertPerSecond: baselines.plainInsert1.perSecond, clientCpuMsPerAllocation: rate.clientCpuMsPerOp, clientCpuMsPerPlainInsert: paired.a.clientCpuMsPerOp, errors: rate.errors },
+    figures: { allocationsPerSecond: rate.perSecond, plainInsertPerSecond: plain, oneClientAllocationsPerSecond: single.perSecond, oneClientPlainInsertPerSecond: baselines.plainInsert1.perSecond, clientCpuMsPerAllocation: rate.clientCpuMsPerOp, clientCpuMsPerPlainInsert: paired.a.clientCpuMsPerOp, allocationsPerCommit: perCommit, errors: rate.errors },
     checks: [
       check("allocations/s ÷ plain insert", value, "atLeast", 0.6, () => {
         const perAllocation = (1000 * clients) / rate.perSecond;
         const perInsert = (1000 * clients) / plain;
         const one = 1000 / single.perSecond;
         const onePlain = 1000 / baselines.plainInsert1.perSecond;
-        return `with ${clients} clients one allocation takes ${perAllocation.toFixed(2)} ms of a client's time vs ${perInsert.toFixed(2)} ms for a plain insert (${(perAllocation / perInsert).toFixed(1)}×); uncontended ${one.toFixed(2)} ms vs ${onePlain.toFixed(2)} ms (${(one / onePlain).toFixed(1)}×); client CPU ${rate.clientCpuMsPerOp} ms per allocation vs ${paired.a.clientCpuMsPerOp} ms per insert. No lock is shared here, so the gap is the statement's own work (4 indexed writes + 3 FK checks vs 1 insert) plus client CPU, on ${availableParallelism()} cores shared by server and client`;
+        return `with ${clients} clients one allocation takes ${perAllocation.toFixed(2)} ms of a client's time vs ${perInsert.toFixed(2)} ms for a plain insert (${(perAllocation / perInsert).toFixed(1)}×); uncontended ${one.toFixed(2)} ms vs ${onePlain.toFixed(2)} ms (${(one / onePlain).toFixed(1)}×); client CPU ${rate.clientCpuMsPerOp} ms per allocation vs ${paired.a.clientCpuMsPerOp} ms per insert; ${perCommit} allocations per commit (one statement serves several subnets' waiting requests, in a transaction of 4 round trips: BEGIN, the timeouts, the statement, COMMIT). No lock is shared here, so the gap is the statement's own work (4 indexed writes + 3 FK checks and a subtransaction per allocation vs 1 insert) plus client CPU, on ${availableParallelism()} cores shared by server and client`;
       }),
     ],
   };

@@ -208,21 +208,57 @@ export class ConflictError extends IpamError {
 
 export class IdempotencyMismatchError extends IpamError {
   readonly idempotencyKey: string;
-  constructor(idempotencyKey: string, reason: string) {
+  /** The request fields that differ from the first request's (empty when not broken down). */
+  readonly fields: readonly string[];
+  constructor(idempotencyKey: string, reason: string, fields: readonly string[] = []) {
     super("IDEMPOTENCY_MISMATCH", `idempotencyKey ${JSON.stringify(idempotencyKey)} was used for a different request: ${reason}`);
     this.idempotencyKey = idempotencyKey;
+    this.fields = fields;
   }
 }
 
+/** The PostgreSQL session holding a subnet's advisory lock, as pg_locks and pg_stat_activity show it. */
+export interface LockHolder {
+  readonly pid: number;
+  readonly applicationName: string;
+  readonly user: string | null;
+  /** When its transaction (or, for a session-level lock outside one, its session) started; null when the viewer may not see it. */
+  readonly since: string | null;
+}
+
+/**
+ * `holder`: undefined when it was not looked up, null when no session held the lock by the time it
+ * was looked up (just after the wait failed), else the session, so an operator can end it
+ * (any login to the database can take a subnet's advisory lock; keep IPAM in its own database).
+ */
 export class LockTimeoutError extends IpamError {
   readonly subnetId: string;
-  constructor(subnetId: string, cause?: unknown) {
-    super("LOCK_TIMEOUT", `timed out waiting for the lock on subnet ${subnetId}; nothing was changed, retry`, {
+  readonly holder: LockHolder | null | undefined;
+  constructor(subnetId: string, cause?: unknown, holder?: LockHolder | null) {
+    super("LOCK_TIMEOUT", `timed out waiting for the lock on subnet ${subnetId}; nothing was changed, retry${describeHolder(holder)}`, {
       cause,
       retryable: true,
     });
     this.subnetId = subnetId;
+    this.holder = holder;
   }
+}
+
+function describeHolder(holder: LockHolder | null | undefined): string {
+  if (holder === undefined) return "";
+  if (holder === null) return " (no session held the lock by the time this was checked)";
+  const since = holder.since === null ? "since a time this login may not see (pg_read_all_stats shows it)" : `since ${holder.since}`;
+  const user = holder.user === null ? "" : `, user ${quoteStored(holder.user)}`;
+  return (
+    `. The lock is held by the database session with pid ${holder.pid} (application_name ${quoteStored(holder.applicationName)}${user}, ${since}); ` +
+    `if it is stuck, an administrator can end it (pg_terminate_backend(${holder.pid}))`
+  );
+}
+
+/** Text another client stored (an application name): quoted, shortened, with control, C1 and bidi characters escaped. */
+function quoteStored(text: string): string {
+  const short = text.length > 64 ? `${text.slice(0, 64)}…` : text;
+  return JSON.stringify(short).replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /**

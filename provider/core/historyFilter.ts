@@ -20,7 +20,7 @@ export type HistoryFilter = z.input<typeof historyFilterSchema>;
 export interface AuditEvent {
   readonly id: string;
   readonly at: string;
-  /** subnet.create, subnet.update, subnet.delete, subnet.claim, allocate, grow, shrink, release, claim, adopt, subnet.import, allocation.import, child.carve and child.return (on the parent) */
+  /** subnet.create, subnet.update, subnet.delete, subnet.claim, allocate, grow, shrink, release, claim, adopt, allocation.update, subnet.import, allocation.import, child.carve and child.return (on the parent); written by the database's triggers (migration 0007) */
   readonly action: string;
   readonly subnetId: string | null;
   readonly cidr: string | null;

@@ -35,12 +35,16 @@ export function normalizeRanges(ranges: readonly ValueRange[]): ValueRange[] {
 export function subtractRanges(from: readonly ValueRange[], holes: readonly ValueRange[]): ValueRange[] {
   const sortedHoles = normalizeRanges(holes);
   const result: ValueRange[] = [];
+  // Both lists ascending: skip the holes wholly before each range instead of rescanning them all,
+  // so the cost is linear in r + h after sorting, not r × h (a bulk pick subtracts 65,536 from 65,536).
+  let first = 0;
   for (const range of normalizeRanges(from)) {
+    while (first < sortedHoles.length && sortedHoles[first]!.last < range.first) first += 1;
     let cursor = range.first;
-    for (const hole of sortedHoles) {
-      if (hole.last < cursor || hole.first > range.last) continue;
+    for (let index = first; index < sortedHoles.length && sortedHoles[index]!.first <= range.last; index += 1) {
+      const hole = sortedHoles[index]!;
       if (hole.first > cursor) result.push({ first: cursor, last: hole.first - 1n });
-      cursor = hole.last + 1n;
+      if (hole.last + 1n > cursor) cursor = hole.last + 1n;
       if (cursor > range.last) break;
     }
     if (cursor <= range.last) result.push({ first: cursor, last: range.last });

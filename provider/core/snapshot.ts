@@ -233,3 +233,22 @@ function validateAllocations(
   });
   return result;
 }
+
+/**
+ * Subnet ids a snapshot may keep: the id sequence (int4, also the advisory lock key) moves past the
+ * highest one imported, so an id near 2,147,483,647 would leave no ids for new subnets (issue 13
+ * item 10: importing 2147483647 exhausted the sequence). At least a million stay free.
+ */
+export const MAX_KEPT_SUBNET_ID = 2_147_483_647 - 1_000_000;
+
+/** @throws InvalidInputError naming each subnet whose id is too close to the limit to keep */
+export function refuseIdsNearLimit(snapshot: ValidatedSnapshot): void {
+  const issues: InputIssue[] = snapshot.subnets
+    .filter((subnet) => Number(subnet.record.id) > MAX_KEPT_SUBNET_ID)
+    .slice(0, MAX_ISSUES)
+    .map((subnet) => ({
+      field: "subnets.id",
+      reason: `subnet id ${subnet.record.id} is within 1,000,000 of the id limit 2147483647: keeping it would leave too few ids for new subnets; import with new ids (--new-ids)`,
+    }));
+  if (issues.length > 0) throw new InvalidInputError(issues);
+}

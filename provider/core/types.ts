@@ -52,6 +52,8 @@ export interface Allocation {
 
 export interface AllocationResult {
   readonly allocation: Allocation;
+  /** What outputs show beside an allocation, returned by the same statement (no second read). */
+  readonly subnet: { readonly prefixLength: number; readonly gateway: string | null };
   /** False when an earlier request with the same idempotency key already made this allocation. */
   readonly created: boolean;
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { InvalidInputError } from "../core/errors.js";
 import { allocateSchema, parseInput } from "../core/schemas.js";
 import { parseAddress } from "../core/address.js";
-import type { Allocation } from "../core/types.js";
+import type { Allocation, AllocationResult } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
 import { assertLegacyRowMatches, assertSameDatabase, DATABASE, identityOf, needsStateUpgrade } from "./databaseIdentity.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE, STACK } from "./resourceIdentity.js";
@@ -45,10 +45,11 @@ function request(props: Props): Request {
  * What the engine stores: the allocation, plus the inputs it was made from (outputs overwrite
  * `address`/`count`, and diff compares inputs), the hidden owner, scope, adopt and claim, and the
  * identity of the database that holds it. `props` is either the new inputs (create, update) or the
- * stored outputs (read).
+ * stored outputs (read). A create passes the subnet fields its allocate call returned, so it makes
+ * one database round trip.
  */
-async function outputs(a: Allocation, props: Props, claim: unknown, database: string): Promise<Props> {
-  const subnet = await (await ipam()).getSubnet(a.subnetId);
+async function outputs(a: Allocation, props: Props, claim: unknown, database: string, known?: AllocationResult["subnet"]): Promise<Props> {
+  const subnet = known ?? (await (await ipam()).getSubnet(a.subnetId));
   const inputs = (props.__inputs as Props | undefined) ?? userInputs(props, ALLOCATION_INPUTS);
   return {
     __inputs: inputs,
@@ -131,11 +132,40 @@ export async function create(props: Props) {
         return { id: adopted.id, outs: await outputs(adopted, props, claim, database) };
       }
     }
-    const { allocation } = await db.allocate({ ...req, claim } as never);
+    const { allocation, subnet } = await allocateConverging(db, req, claim);
     // Reading the outputs can still fail: the retry of this call returns this allocation by its key.
     progress.committed = `allocation ${allocation.id} (${allocation.addresses.slice(0, 3).join(", ")}${allocation.addresses.length > 3 ? ", …" : ""})`;
-    return { id: allocation.id, outs: await outputs(allocation, props, claim, database) };
+    return { id: allocation.id, outs: await outputs(allocation, props, claim, database, subnet) };
   });
+}
+
+/**
+ * A create retried after a crash (same key) may ask for another count, description or tags than
+ * the attempt that made the allocation. The store refuses another count (IDEMPOTENCY_MISMATCH
+ * naming count) and returns description and tags as first stored; converge instead, so outputs
+ * match inputs: replay at the stored count (which records this claim), then resize and update.
+ * Any other difference (owner, strategy, address) stays a failure.
+ */
+async function allocateConverging(db: Awaited<ReturnType<typeof ipam>>, req: Request, claim: string) {
+  let allocation: Allocation;
+  let subnet: AllocationResult["subnet"];
+  try {
+    ({ allocation, subnet } = await db.allocate({ ...req, claim } as never));
+  } catch (error) {
+    const { code, fields } = error as { code?: string; fields?: readonly string[] };
+    if (code !== "IDEMPOTENCY_MISMATCH" || fields?.length !== 1 || fields[0] !== "count") throw error;
+    const earlier = await db.findAllocationByKey(String(req.subnetId), req.idempotencyKey);
+    if (earlier === null) throw error;
+    ({ allocation, subnet } = await db.allocate({ ...req, count: earlier.addresses.length, claim } as never));
+  }
+  if (allocation.addresses.length !== req.count) allocation = (await db.resizeAllocation({ allocationId: allocation.id, count: req.count, claim })).allocation;
+  const description = (req.description as string | undefined) ?? "";
+  const tags = (req.tags as Record<string, string> | undefined) ?? {};
+  const sortedTags = (t: Record<string, string>) => JSON.stringify(Object.entries(t).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  if (allocation.description !== description || sortedTags(allocation.tags) !== sortedTags(tags)) {
+    allocation = await db.updateAllocation({ allocationId: allocation.id, description, tags, claim });
+  }
+  return { allocation, subnet };
 }
 
 /**

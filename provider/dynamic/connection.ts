@@ -80,11 +80,12 @@ export function databaseSource(): DatabaseSource | undefined {
  * @throws ConfigurationError (CI without a URL), DatabaseUnavailableError
  */
 export function ipam(): Promise<Ipam> {
-  opening ??= (async () => {
+  if (opening !== undefined) return opening;
+  const current = (async () => {
+    if (settingsProblem !== undefined) throw settingsProblem;
     const envUrl = process.env.IPAM_DATABASE_URL;
     const chosen: DatabaseSource = configuredUrl !== undefined ? "ipam:databaseUrl" : envUrl !== undefined && envUrl !== "" ? "IPAM_DATABASE_URL" : "embedded";
     const url = configuredUrl ?? (chosen === "IPAM_DATABASE_URL" ? envUrl! : await ensureLocalDatabase());
-    if (settingsProblem !== undefined) throw settingsProblem;
     const opened = await Ipam.open({
       databaseUrl: url,
       ...(settings.maxConnections === undefined ? {} : { maxConnections: settings.maxConnections }),
@@ -94,8 +95,12 @@ export function ipam(): Promise<Ipam> {
     source = chosen;
     return opened;
   })();
-  opening.catch(() => (opening = undefined));
-  return opening;
+  opening = current;
+  // A failed open is tried again by the next call (a retry); a newer configure's open is kept.
+  current.catch(() => {
+    if (opening === current) opening = undefined;
+  });
+  return current;
 }
 
 /** What a provider call has made durable so far, for an honest message if a later step fails. */

@@ -1,16 +1,16 @@
 import type { DatabasePool, DatabaseTransactionConnection } from "slonik";
 import { sql } from "slonik";
 import { z } from "zod";
-import { parseAddress, parseCidr, parseSubnetCidr, formatAddress, type IpAddress } from "../core/address.js";
+import { parseAddress, parseCidr, parseSubnetCidr, formatAddress } from "../core/address.js";
 import {
   AddressInUseError,
   ConflictError,
-  IdempotencyMismatchError,
   InvalidInputError,
   NotFoundError,
   OutcomeUnknownError,
   OverlapError,
   RetryableDatabaseError,
+  LockTimeoutError,
   SubnetExhaustedError,
   SubnetInUseError,
   SupersededError,
@@ -39,10 +39,10 @@ import { buildLayout, specificAddressProblem, type SubnetLayout } from "../core/
 import { sameRanges } from "../core/range.js";
 import type { Allocation, AllocationResult, ReleaseResult, Subnet, SubnetUpdateResult, SubnetUsage } from "../core/types.js";
 import { allocateAddresses, growAllocation } from "./addressAllocator.js";
-import { allocateNext } from "./allocateNext.js";
 import {
   allocationFromRow,
   allocationHolding,
+  allocationResultFromRow,
   allocationSubnet,
   countAllocations,
   deleteAllocation,
@@ -58,22 +58,25 @@ import { createDatabasePool, DEFAULT_MAX_CONNECTIONS } from "./databasePool.js";
 import { rebuildFreeRanges, returnToFreeSpace } from "./freeSpace.js";
 import { assertIpamOptions } from "./ipamOptions.js";
 import { readInstallationId } from "./installation.js";
+import { withLockHolder } from "./lockHolder.js";
+import { refuseAllocationMismatch, refuseSubnetMismatch, type AllocationAsked } from "./replayCheck.js";
 import { inLockedTransaction, inTimedRead, type TransactionSettings } from "./lockedTransaction.js";
 import { hasPendingMigrations, migrate } from "./migrate.js";
+import { NextFreeBatcher } from "./nextFreeBatcher.js";
+import type { AllocationRow } from "./rows.js";
 import { DEFAULT_SCHEMA } from "./schemaName.js";
 import { layoutOf, subnetFromRow } from "./subnetRecords.js";
 import {
   deleteSubnetRow,
   findOverlapping,
   getSubnetRow,
-  insertAudit,
   insertSubnet,
   listSubnetRows,
   updateSubnetRow,
   upsertNamespace,
 } from "./subnetQueries.js";
 import { tablesFor, type Tables } from "./tables.js";
-import { assertChildRules, NO_CHILD_RULES } from "../core/prefixPolicy.js";
+import { assertChildRules, NO_CHILD_RULES, type ChildRules } from "../core/prefixPolicy.js";
 import { childPageSchema } from "../core/schemas.js";
 import type { SubnetTreeEntry } from "../core/types.js";
 import { releaseChildBlock } from "./childAllocator.js";
@@ -84,7 +87,7 @@ import { assertDirectAllocationAllowed, checkParentUpdate, refuseIfChildrenOnly 
 import { readSubnetUsage } from "./subnetUsage.js";
 
 import { historyFilterSchema, type AuditEvent, type HistoryFilter } from "../core/historyFilter.js";
-import { validateSnapshot, type Snapshot } from "../core/snapshot.js";
+import { refuseIdsNearLimit, validateSnapshot, type Snapshot } from "../core/snapshot.js";
 import { inConsistentRead } from "./consistentRead.js";
 import { ConnectionGate } from "./connectionGate.js";
 import { listAuditEvents } from "./historyQueries.js";
@@ -122,12 +125,19 @@ export interface IpamOptions {
  * transaction-level advisory lock.
  */
 export class Ipam {
+  /** Group commit for next-free requests (migration 0008). */
+  private readonly nextFree: NextFreeBatcher;
+
   private constructor(
     private readonly pool: DatabasePool,
     private readonly t: Tables,
     private readonly settings: TransactionSettings,
     private readonly gate: ConnectionGate,
-  ) {}
+  ) {
+    // Each batch is one transaction whose timeouts are set first (like every other statement),
+    // holding one of the gate's connection slots.
+    this.nextFree = new NextFreeBatcher(t, settings.lockTimeoutMs, (work) => this.locked([], "allocating", work));
+  }
 
   /**
    * Connect (and by default migrate).
@@ -197,7 +207,7 @@ export class Ipam {
     assertChildRules(layout.cidr, rules);
     const namespace = fields.namespace ?? "default";
     const key = fields.idempotencyKey ?? null;
-    const replayed = key === null ? null : await this.replaySubnet(namespace, key, layout.cidr.text, fields.claim);
+    const replayed = key === null ? null : await this.replaySubnet(namespace, key, layout, fields.childrenOnly ?? false, rules, fields.claim);
     if (replayed !== null) return replayed;
     try {
       return await this.locked([], "creating a subnet", async (tx) => {
@@ -205,15 +215,14 @@ export class Ipam {
         const columns = { layout, description: fields.description ?? "", tags: fields.tags ?? {}, childrenOnly: fields.childrenOnly ?? false, rules, idempotencyKey: key };
         const id = await insertSubnet(tx, this.t, namespaceId, null, columns);
         await rebuildFreeRanges(tx, this.t, id, layout.available);
-        await insertAudit(tx, this.t, { action: "subnet.create", subnetId: id, cidr: layout.cidr.text, detail: { namespace } });
         return subnetFromRow((await getSubnetRow(tx, this.t, id))!, layout);
       });
     } catch (error) {
       // COMMIT's answer was lost: the key says whether the subnet was made.
-      if (error instanceof OutcomeUnknownError && key !== null) return this.resolveLostCommit(error, () => this.replaySubnet(namespace, key, layout.cidr.text, fields.claim));
+      if (error instanceof OutcomeUnknownError && key !== null) return this.resolveLostCommit(error, () => this.replaySubnet(namespace, key, layout, fields.childrenOnly ?? false, rules, fields.claim));
       const state = sqlStateOf(error);
       // A concurrent twin of this request (same key) committed first: return what it created.
-      const twin = key !== null && (state === "23P01" || state === "23505") ? await this.replaySubnet(namespace, key, layout.cidr.text, fields.claim) : null;
+      const twin = key !== null && (state === "23P01" || state === "23505") ? await this.replaySubnet(namespace, key, layout, fields.childrenOnly ?? false, rules, fields.claim) : null;
       if (twin !== null) return twin;
       if (state === "23P01") {
         throw new OverlapError(layout.cidr.text, namespace, (await this.safe(() => this.read("reading subnets", (db) => findOverlapping(db, this.t, namespace, layout.cidr.text)))) ?? undefined);
@@ -225,13 +234,20 @@ export class Ipam {
   /**
    * The top-level subnet an earlier request with this key created (recording `claim` as its
    * latest claimant), or null when there is none.
-   * @throws IdempotencyMismatchError when that subnet has another CIDR
+   * @throws IdempotencyMismatchError when that subnet differs in anything but claim, description and tags
    */
-  private async replaySubnet(namespace: string, key: string, cidr: string, claim: string | undefined): Promise<Subnet | null> {
+  private async replaySubnet(
+    namespace: string,
+    key: string,
+    layout: SubnetLayout,
+    childrenOnly: boolean,
+    rules: ChildRules,
+    claim: string | undefined,
+  ): Promise<Subnet | null> {
     const earlier = await this.read("reading a subnet", (db) => topLevelSubnetByKey(db, this.t, namespace, key));
     if (earlier === null) return null;
     const subnet = subnetFromRow(earlier);
-    if (subnet.cidr !== cidr) throw new IdempotencyMismatchError(key, `it created subnet ${subnet.id} (${subnet.cidr}) but this request asks for ${cidr}`);
+    refuseSubnetMismatch(key, subnet, layout, childrenOnly, rules);
     if (claim === undefined || earlier.claim === claim) return subnet;
     return this.locked([earlier.id], "claiming a subnet", async (tx) => {
       if (!(await recordSubnetClaim(tx, this.t, { id: earlier.id, cidr: earlier.cidr }, claim))) return null;
@@ -280,7 +296,6 @@ export class Ipam {
       const layoutChanged = !sameRanges(layout.available, current.available) || forChildren.childrenOnly !== row.children_only;
       if (layoutChanged) await rebuildFreeRanges(tx, this.t, id, layout.available);
       const outside = await this.addressesOutsidePools(tx, id, layout);
-      await insertAudit(tx, this.t, { action: "subnet.update", subnetId: id, cidr: layout.cidr.text, detail: { changed: Object.keys(changes) } });
       return { subnet: subnetFromRow((await getSubnetRow(tx, this.t, id))!, layout), allocationsOutsidePools: outside };
     });
   }
@@ -306,11 +321,9 @@ export class Ipam {
       const children = await countChildren(tx, this.t, id);
       if (children.count > 0) throw new SubnetInUseError(subnetId, children.count, children.examples, "child subnet");
       await deleteSubnetRow(tx, this.t, id);
-      await insertAudit(tx, this.t, { action: "subnet.delete", subnetId: id, cidr: row.cidr });
       if (parentId !== null) {
         const parent = (await getSubnetRow(tx, this.t, parentId))!;
         await releaseChildBlock(tx, this.t, { id: parentId, row: parent, layout: layoutOf(parent) }, layoutOf(row).cidr);
-        await insertAudit(tx, this.t, { action: "child.return", subnetId: parentId, cidr: row.cidr, detail: { childId: String(id) } });
       }
       return { deleted: true };
     });
@@ -359,28 +372,29 @@ export class Ipam {
     const address = request.address === undefined ? null : parseAddress(request.address, "address");
     const strategy = address !== null ? "specific" : (request.strategy ?? "sequential");
     const key = request.idempotencyKey ?? null;
+    const asked: AllocationAsked = { owner: request.owner, count: request.count ?? 1, strategy, address: address?.text ?? null };
     const nextFree = address === null && strategy === "sequential" && (request.count ?? 1) === 1 && this.settings.unsafeSkipLocking !== true;
     // The next-free statement meets an earlier request with the same key as a unique violation (or,
     // in a full subnet, as exhaustion), both replayed below, so a first request costs one round
     // trip. Other paths check first: they could fail on the address before reaching the key.
     if (key !== null && !nextFree) {
-      const earlier = await this.replayAllocation(subnetId, key, strategy, address, request.claim);
-      if (earlier !== null) return { allocation: earlier, created: false };
+      const earlier = await this.replayAllocation(subnetId, key, asked, request.claim);
+      if (earlier !== null) return allocationResultFromRow(earlier, false);
     }
     try {
       if (nextFree) {
-        // The hot path: one statement, the lock held for server-side work only (migration 0003).
+        // The hot path: served with the other next-free requests waiting in this process by one
+        // statement (group commit, migration 0008); the lock is held for server-side work only.
         const next = { subnetId, owner: request.owner, idempotencyKey: key, description: request.description ?? "", tags: request.tags ?? {} };
         try {
-          // In a transaction, only so that the timeouts are SET LOCAL before the statement runs.
-          const row = await this.locked([], "allocating", (tx) => allocateNext(tx, this.t, next, this.settings.lockTimeoutMs));
-          return { allocation: allocationFromRow(row), created: true };
+          return allocationResultFromRow(await this.nextFree.allocate(next), true);
         } catch (error) {
           if (error instanceof SubnetExhaustedError) {
-            const earlier = key === null ? null : await this.replayAllocation(subnetId, key, strategy, address, request.claim);
-            if (earlier !== null) return { allocation: earlier, created: false };
+            const earlier = key === null ? null : await this.replayAllocation(subnetId, key, asked, request.claim);
+            if (earlier !== null) return allocationResultFromRow(earlier, false);
             await this.read("reading a subnet", (db) => refuseIfChildrenOnly(db, this.t, subnetId));
           }
+          if (error instanceof LockTimeoutError) throw await withLockHolder(this.pool, error);
           throw error;
         }
       }
@@ -404,17 +418,17 @@ export class Ipam {
           description: request.description ?? "",
           tags: request.tags ?? {},
         });
-        return { allocation: allocationFromRow((await getAllocationRow(tx, this.t, id))!), created: true };
+        return allocationResultFromRow((await getAllocationRow(tx, this.t, id))!, true);
       });
     } catch (error) {
       if (error instanceof OutcomeUnknownError && key !== null) {
-        const made = await this.resolveLostCommit(error, () => this.replayAllocation(subnetId, key, strategy, address, request.claim));
-        return { allocation: made, created: true };
+        const made = await this.resolveLostCommit(error, () => this.replayAllocation(subnetId, key, asked, request.claim));
+        return allocationResultFromRow(made, true);
       }
       const constraint = constraintOf(error);
       if (sqlStateOf(error) === "23505" && constraint === "allocation_idempotency_key" && key !== null) {
-        const earlier = await this.replayAllocation(subnetId, key, strategy, address, request.claim);
-        if (earlier !== null) return { allocation: earlier, created: false };
+        const earlier = await this.replayAllocation(subnetId, key, asked, request.claim);
+        if (earlier !== null) return allocationResultFromRow(earlier, false);
       }
       if (sqlStateOf(error) === "23505" && address !== null && constraint?.startsWith("allocated_address")) {
         throw new AddressInUseError(request.subnetId, address.text);
@@ -432,7 +446,7 @@ export class Ipam {
     const fields = parseInput(z.strictObject({ allocationId: allocationIdSchema, owner: ownerSchema, claim: claimSchema }), input);
     const adopted = await this.claimAllocation(fields.allocationId, fields.claim, fields.owner);
     if (adopted === null) throw new NotFoundError("allocation", fields.allocationId);
-    return adopted;
+    return allocationFromRow(adopted);
   }
 
   /** @throws InvalidInputError, NotFoundError */
@@ -494,7 +508,6 @@ export class Ipam {
       if (freed.owner === null) return { released: false, addresses: [] };
       await returnToFreeSpace(tx, this.t, subnetId, layoutOf(row!), freed.ordinals);
       const addresses = this.sorted(row!, freed.ordinals);
-      await insertAudit(tx, this.t, { action: "release", subnetId, cidr: row!.cidr, allocationId: id, owner: freed.owner, addresses });
       return { released: true, addresses };
     });
   }
@@ -523,7 +536,6 @@ export class Ipam {
         const freed = await releaseHighest(tx, this.t, subnetId, allocationId, held - count);
         await returnToFreeSpace(tx, this.t, subnetId, layout, freed.ordinals);
         released = this.sorted(row, freed.ordinals);
-        await insertAudit(tx, this.t, { action: "shrink", subnetId, cidr: row.cidr, allocationId, owner: current.owner, addresses: released });
       }
       return { allocation: allocationFromRow((await getAllocationRow(tx, this.t, allocationId))!), released };
     });
@@ -567,7 +579,7 @@ export class Ipam {
 
   /**
    * Who allocated, grew, shrank and released what, and every subnet change, newest first, from the
-   * audit table the core writes in the same transaction as each change. Pass `next` as `before`.
+   * audit table the database writes (migration 0007 triggers) with each change. Pass `next` as `before`.
    * @throws InvalidInputError
    */
   async history(filter: HistoryFilter = {}): Promise<{ events: AuditEvent[]; next: string | null }> {
@@ -620,7 +632,7 @@ export class Ipam {
    */
   async subnetMap(subnetId: string, options: { maxCellBits?: number } = {}): Promise<SubnetMapData> {
     const id = this.subnetKey(subnetId);
-    const bits = parseInput(mapCellBitsSchema, options.maxCellBits ?? 10, "maxCellBits");
+    const bits = parseInput(mapCellBitsSchema, options?.maxCellBits ?? 10, "maxCellBits");
     return this.consistent("reading a subnet map", async (tx) => {
         const row = await getSubnetRow(tx, this.t, id);
         if (row === null) throw new NotFoundError("subnet", subnetId);
@@ -645,6 +657,7 @@ export class Ipam {
    */
   async importSnapshot(input: unknown, options: Partial<ImportOptions> = {}): Promise<ImportResult> {
     const snapshot = validateSnapshot(input);
+    if (options.newIds !== true) refuseIdsNearLimit(snapshot);
     const importOptions = { newIds: options.newIds ?? false, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
     return this.gate.run("importing a snapshot", () => importSnapshot(this.pool, this.t, this.settings, snapshot, importOptions));
   }
@@ -685,24 +698,22 @@ export class Ipam {
    * claimant), or null when there is none (or it was released meanwhile).
    * @throws IdempotencyMismatchError when the earlier request asked for something else
    */
-  private async replayAllocation(subnetId: number, key: string, strategy: string, address: IpAddress | null, claim: string | undefined): Promise<Allocation | null> {
+  private async replayAllocation(subnetId: number, key: string, asked: AllocationAsked, claim: string | undefined): Promise<AllocationRow | null> {
     const row = await this.read("reading an allocation", (db) => getAllocationByKey(db, this.t, subnetId, key));
     if (row === null) return null;
-    if (row.strategy !== strategy || (row.requested_address ?? null) !== (address?.text ?? null)) {
-      throw new IdempotencyMismatchError(key, `it allocated ${row.requested_address ?? row.strategy} but this request asks for ${address?.text ?? strategy}`);
-    }
-    if (claim === undefined || row.claim === claim) return allocationFromRow(row);
+    refuseAllocationMismatch(key, allocationFromRow(row), asked);
+    if (claim === undefined || row.claim === claim) return row;
     return this.claimAllocation(row.id, claim, null);
   }
 
   /** Record `claim` (and a new owner) on an allocation under its subnet's lock; null when it is gone. */
-  private async claimAllocation(allocationId: string, claim: string, owner: string | null): Promise<Allocation | null> {
+  private async claimAllocation(allocationId: string, claim: string, owner: string | null): Promise<AllocationRow | null> {
     const subnetId = await this.read("reading an allocation", (db) => allocationSubnet(db, this.t, allocationId));
     if (subnetId === null) return null;
     return this.locked([subnetId], "claiming an allocation", async (tx) => {
       const subnet = await getSubnetRow(tx, this.t, subnetId);
       if (subnet === null || !(await recordAllocationClaim(tx, this.t, { id: allocationId, subnetId, cidr: subnet.cidr }, claim, owner))) return null;
-      return allocationFromRow((await getAllocationRow(tx, this.t, allocationId))!);
+      return (await getAllocationRow(tx, this.t, allocationId))!;
     });
   }
 

@@ -36,7 +36,7 @@ export async function allocateAddresses(db: CommonQueryMethods, t: Tables, reque
       ? await pickRandom(db, t, request.subnetId, request.layout.available, request.count)
       : await pickSequential(db, t, request.subnetId, request.count);
   await carveFreeRanges(db, t, request.subnetId, pick.touched, pick.taken);
-  await attachAddresses(db, t, request, id, pick.taken, "allocate");
+  await attachAddresses(db, t, request, id, pick.taken);
   return id;
 }
 
@@ -53,7 +53,7 @@ export async function growAllocation(
       ? await pickRandom(db, t, request.subnetId, request.layout.available, extra)
       : await pickSequential(db, t, request.subnetId, extra);
   await carveFreeRanges(db, t, request.subnetId, pick.touched, pick.taken);
-  await attachAddresses(db, t, request, allocationId, pick.taken, "grow");
+  await attachAddresses(db, t, request, allocationId, pick.taken);
 }
 
 async function insertAllocation(db: CommonQueryMethods, t: Tables, request: NewAllocation): Promise<string> {
@@ -71,21 +71,14 @@ async function attachAddresses(
   request: Pick<NewAllocation, "subnetId" | "layout" | "owner">,
   allocationId: string,
   runs: readonly ValueRange[],
-  action: string,
 ): Promise<void> {
   const version = request.layout.cidr.version;
   await db.query(sql.unsafe`
-    WITH added AS (
-      INSERT INTO ${t.allocatedAddress} (subnet_id, address, ordinal, allocation_id)
-      SELECT ${request.subnetId}, ${t.ordinalToInet}(o, ${version}), o, ${allocationId}::bigint
-      FROM unnest(${sql.array(runs.map((r) => r.first.toString()), "numeric")},
-                  ${sql.array(runs.map((r) => r.last.toString()), "numeric")}) AS r(lo, hi),
-           generate_series(r.lo, r.hi) AS o
-      RETURNING address
-    )
-    INSERT INTO ${t.auditEvent} (action, subnet_id, cidr, allocation_id, owner, addresses)
-    SELECT ${action}, ${request.subnetId}, ${request.layout.cidr.text}::cidr, ${allocationId}::bigint, ${request.owner},
-           array_agg(address ORDER BY address) FROM added
+    INSERT INTO ${t.allocatedAddress} (subnet_id, address, ordinal, allocation_id)
+    SELECT ${request.subnetId}, ${t.ordinalToInet}(o, ${version}), o, ${allocationId}::bigint
+    FROM unnest(${sql.array(runs.map((r) => r.first.toString()), "numeric")},
+                ${sql.array(runs.map((r) => r.last.toString()), "numeric")}) AS r(lo, hi),
+         generate_series(r.lo, r.hi) AS o
   `);
   await db.query(sql.unsafe`UPDATE ${t.allocation} SET updated_at = now() WHERE id = ${allocationId}::bigint`);
 }
@@ -119,7 +112,7 @@ function hitQuery(t: Tables, request: NewAllocation, candidates: readonly string
 
 /**
  * One address in a single statement (the hot path): find the free range, cut the address out of
- * it, insert the allocation, its address and the audit row. The statement runs after the lock
+ * it, insert the allocation and its address (the audit trigger logs it). The statement runs after the lock
  * was granted, so its snapshot includes every earlier holder's commit.
  */
 async function allocateOne(db: CommonQueryMethods, t: Tables, request: NewAllocation): Promise<string> {
@@ -134,7 +127,7 @@ async function allocateOne(db: CommonQueryMethods, t: Tables, request: NewAlloca
     const id = await insertAllocation(db, t, request);
     const pick = await pickRandom(db, t, request.subnetId, request.layout.available, 1);
     await carveFreeRanges(db, t, request.subnetId, pick.touched, pick.taken);
-    await attachAddresses(db, t, request, id, pick.taken, "allocate");
+    await attachAddresses(db, t, request, id, pick.taken);
     return id;
   }
   throw new SubnetExhaustedError(String(request.subnetId), 1);
@@ -180,12 +173,6 @@ async function allocateOneStatement(
     addr AS (
       INSERT INTO ${t.allocatedAddress} (subnet_id, address, ordinal, allocation_id)
       SELECT ${s}, ${t.ordinalToInet}(c.pick, ${version}), c.pick, a.id FROM chosen c, alloc a
-      RETURNING address
-    ),
-    audit AS (
-      INSERT INTO ${t.auditEvent} (action, subnet_id, cidr, allocation_id, owner, addresses)
-      SELECT 'allocate', ${s}, ${request.layout.cidr.text}::cidr, a.id, ${request.owner}, ARRAY[d.address]
-      FROM alloc a, addr d
     )
     SELECT id::text AS id FROM alloc
   `);

@@ -1,7 +1,7 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { SubnetExhaustedError } from "../core/errors.js";
-import { randomBelow } from "../core/randomChoice.js";
-import { rangeContains, rangeSize, runsOf, totalSize, type ValueRange } from "../core/range.js";
+import { RangeSampler } from "../core/rangeSampler.js";
+import { rangeSize, runsOf, type ValueRange } from "../core/range.js";
 import { freeRangeRow } from "./rows.js";
 import { rangesFromRows } from "./freeSpace.js";
 import type { Tables } from "./tables.js";
@@ -14,27 +14,20 @@ export interface Pick {
 }
 
 const PAGE = 512;
-/** Rejection-sampling rounds before falling back to an exact scan of the free ranges (only reached when nearly full). */
+/** Low-yield rejection-sampling rounds (fewer than 1 in LOW_YIELD candidates free) before the exact draw. */
 export const RANDOM_ROUNDS = 4;
 export const RANDOM_CANDIDATES = 32;
+/** Candidates probed per statement; a bulk pick takes as many rounds as it needs while they pay. */
+const ROUND_LIMIT = 8192;
+const LOW_YIELD = 16;
 
 /**
- * A uniform random ordinal from `available` (pool minus reserved). A candidate that turns out to be
+ * Uniform random ordinals from `available` (pool minus reserved). A candidate that turns out to be
  * allocated is rejected by the caller, so the accepted ones are uniform over the free addresses.
  */
-export function randomCandidate(available: readonly ValueRange[], poolSize: bigint): bigint {
-  let index = randomBelow(poolSize);
-  for (const range of available) {
-    const size = rangeSize(range);
-    if (index < size) return range.first + index;
-    index -= size;
-  }
-  throw new Error("randomCandidate: index beyond pool size");
-}
-
-export function randomCandidates(available: readonly ValueRange[], count: number): string[] {
-  const poolSize = totalSize(available);
-  return Array.from({ length: count }, () => randomCandidate(available, poolSize).toString());
+export function randomCandidates(available: readonly ValueRange[] | RangeSampler, count: number): string[] {
+  const sampler = available instanceof RangeSampler ? available : new RangeSampler(available);
+  return Array.from({ length: count }, () => sampler.draw().value.toString());
 }
 
 /** Lowest `count` free ordinals, paging through the free-range index. */
@@ -68,8 +61,10 @@ const hitRow = z.object({ pick: z.string(), first_ordinal: z.string(), last_ordi
 
 /**
  * `count` distinct free ordinals chosen uniformly at random: batches of CSPRNG candidates are
- * probed against the free-range index (O(log n) each); a subnet so full that the rounds run dry
- * falls back to one exact draw over the remaining free ranges.
+ * probed against the free-range index (O(log n) each), round after round while at least one in
+ * LOW_YIELD is free; a subnet so full that they stop paying falls back to one exact draw over the
+ * remaining free ranges. Either way the cost grows with `count` and only logarithmically with how
+ * fragmented the free space is (issue 13 item 3: it was count × free ranges, minutes of CPU).
  */
 export async function pickRandom(
   db: CommonQueryMethods,
@@ -79,9 +74,11 @@ export async function pickRandom(
   count: number,
 ): Promise<Pick> {
   const picked = new Map<bigint, ValueRange>();
-  for (let round = 0; round < RANDOM_ROUNDS && picked.size < count; round += 1) {
+  const sampler = new RangeSampler(available);
+  let lowYield = 0;
+  while (picked.size < count && lowYield < RANDOM_ROUNDS) {
     const need = count - picked.size;
-    const candidates = randomCandidates(available, Math.min(Math.max(need * 2, RANDOM_CANDIDATES), 4096));
+    const candidates = randomCandidates(sampler, Math.min(Math.max(need * 2, RANDOM_CANDIDATES), ROUND_LIMIT));
     const hits = await db.any(sql.type(hitRow)`
       SELECT c.pick::text AS pick, f.first_ordinal, f.last_ordinal
       FROM unnest(${sql.array(candidates, "numeric")}) WITH ORDINALITY AS c(pick, n)
@@ -92,27 +89,30 @@ export async function pickRandom(
       WHERE f.last_ordinal >= c.pick
       ORDER BY c.n
     `);
+    const before = picked.size;
     for (const hit of hits) {
       if (picked.size >= count) break;
       picked.set(BigInt(hit.pick), { first: BigInt(hit.first_ordinal), last: BigInt(hit.last_ordinal) });
     }
+    if ((picked.size - before) * LOW_YIELD < candidates.length && picked.size < count) lowYield += 1;
   }
   if (picked.size < count) await exactRandomFill(db, t, subnetId, count, picked);
   return { touched: [...new Map([...picked.values()].map((range) => [range.first, range])).values()], taken: runsOf([...picked.keys()]) };
 }
 
 async function exactRandomFill(db: CommonQueryMethods, t: Tables, subnetId: number, count: number, picked: Map<bigint, ValueRange>): Promise<void> {
-  const free = rangesFromRows(
-    await db.any(sql.type(freeRangeRow)`
-      SELECT first_ordinal, last_ordinal FROM ${t.freeRange} WHERE subnet_id = ${subnetId} ORDER BY first_ordinal
-    `),
+  const free = new RangeSampler(
+    rangesFromRows(
+      await db.any(sql.type(freeRangeRow)`
+        SELECT first_ordinal, last_ordinal FROM ${t.freeRange} WHERE subnet_id = ${subnetId} ORDER BY first_ordinal
+      `),
+    ),
   );
-  const freeTotal = totalSize(free);
-  if (freeTotal - BigInt(picked.size) < BigInt(count - picked.size)) {
-    throw new SubnetExhaustedError(String(subnetId), count, freeTotal.toString());
+  if (free.size - BigInt(picked.size) < BigInt(count - picked.size)) {
+    throw new SubnetExhaustedError(String(subnetId), count, free.size.toString());
   }
   while (picked.size < count) {
-    const ordinal = randomCandidate(free, freeTotal);
-    if (!picked.has(ordinal)) picked.set(ordinal, free.find((range) => rangeContains(range, ordinal))!);
+    const { value, range } = free.draw();
+    if (!picked.has(value)) picked.set(value, range);
   }
 }

@@ -1,14 +1,14 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
-import { formatAddress } from "../core/address.js";
-import type { Allocation } from "../core/types.js";
+import { formatAddress, parseAddress } from "../core/address.js";
+import type { Allocation, AllocationResult } from "../core/types.js";
 import { allocationRow, ordinalRow, type AllocationRow } from "./rows.js";
 import type { Tables } from "./tables.js";
 
 function selectAllocation(t: Tables) {
   return sql.fragment`
     SELECT a.id::text AS id, a.subnet_id, a.owner, a.idempotency_key, a.claim, a.strategy, host(a.requested_address) AS requested_address,
-           a.description, a.tags, a.created_at, a.updated_at, family(s.cidr) AS ip_version,
+           a.description, a.tags, a.created_at, a.updated_at, family(s.cidr) AS ip_version, masklen(s.cidr) AS prefix_length, host(s.gateway) AS gateway,
            ARRAY(SELECT ordinal::text FROM ${t.allocatedAddress} x WHERE x.allocation_id = a.id ORDER BY x.ordinal) AS ordinals
     FROM ${t.allocation} a JOIN ${t.subnet} s ON s.id = a.subnet_id
   `;
@@ -28,6 +28,12 @@ export function allocationFromRow(row: AllocationRow): Allocation {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/** What `allocate` returns: the allocation and, from the same row, its subnet's prefix length and gateway. */
+export function allocationResultFromRow(row: AllocationRow, created: boolean): AllocationResult {
+  const gateway = row.gateway === null ? null : parseAddress(row.gateway, "gateway").text;
+  return { allocation: allocationFromRow(row), created, subnet: { prefixLength: row.prefix_length, gateway } };
 }
 
 export async function getAllocationRow(db: CommonQueryMethods, t: Tables, id: string): Promise<AllocationRow | null> {
@@ -62,10 +68,13 @@ export async function allocationSubnet(db: CommonQueryMethods, t: Tables, id: st
   return db.maybeOneFirst(sql.type(z.object({ subnet_id: z.number() }))`SELECT subnet_id FROM ${t.allocation} WHERE id = ${id}::bigint`);
 }
 
-/** Delete an allocation and its addresses; returns the freed ordinals (empty when it was already gone). */
+/**
+ * Delete an allocation; its addresses go with it (ON DELETE CASCADE), after the audit trigger has
+ * recorded them in its "release" event. Returns the freed ordinals (empty when it was already gone).
+ */
 export async function deleteAllocation(db: CommonQueryMethods, t: Tables, id: string): Promise<{ ordinals: bigint[]; addresses: string[]; owner: string | null }> {
   const freed = await db.any(sql.type(ordinalRow)`
-    DELETE FROM ${t.allocatedAddress} WHERE allocation_id = ${id}::bigint RETURNING ordinal::text AS ordinal, host(address) AS address
+    SELECT ordinal::text AS ordinal, host(address) AS address FROM ${t.allocatedAddress} WHERE allocation_id = ${id}::bigint
   `);
   const owner = await db.maybeOneFirst(sql.type(z.object({ owner: z.string() }))`
     DELETE FROM ${t.allocation} WHERE id = ${id}::bigint RETURNING owner

@@ -13,7 +13,7 @@ import { recordSubnetClaim } from "./claims.js";
 import { initialFreeRanges } from "./freeSpace.js";
 import type { SubnetRow } from "./rows.js";
 import { layoutOf, rulesOf, subnetFromRow } from "./subnetRecords.js";
-import { getSubnetRow, insertAudit, insertSubnet } from "./subnetQueries.js";
+import { auditHint, getSubnetRow, insertSubnet } from "./subnetQueries.js";
 import type { Tables } from "./tables.js";
 
 export type CreateSubnetFields = z.output<typeof createSubnetSchema>;
@@ -60,6 +60,8 @@ export async function carveChildSubnet(db: CommonQueryMethods, t: Tables, fields
   const cidr = await claimChildBlock(db, t, parent, wanted === null ? { length, strategy } : { cidr: wanted });
   const layout = wantedLayout ?? buildLayout(cidr, {});
   const childrenOnly = fields.childrenOnly ?? false;
+  // The audit trigger writes subnet.create and the parent's child.carve; the strategy is ours to say.
+  await auditHint(db, { strategy: wanted === null ? strategy : "specific" });
   const id = await insertSubnet(db, t, row.namespace_id, parentId, {
     layout,
     description: fields.description ?? "",
@@ -69,13 +71,6 @@ export async function carveChildSubnet(db: CommonQueryMethods, t: Tables, fields
     idempotencyKey: key,
   });
   if (!childrenOnly) await initialFreeRanges(db, t, id, layout.available);
-  const how = wanted === null ? strategy : "specific";
-  await insertAudit(
-    db,
-    t,
-    { action: "subnet.create", subnetId: id, cidr: cidr.text, detail: { namespace: row.namespace, parentId: String(parentId), strategy: how } },
-    { action: "child.carve", subnetId: parentId, cidr: cidr.text, detail: { childId: String(id), strategy: how } },
-  );
   return subnetFromRow((await getSubnetRow(db, t, id))!, layout);
 }
 

@@ -1,7 +1,7 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import { subnetRow, type SubnetRow } from "./rows.js";
-import { insertAudit, selectSubnet } from "./subnetQueries.js";
+import { selectSubnet } from "./subnetQueries.js";
 import type { Tables } from "./tables.js";
 
 /**
@@ -28,9 +28,7 @@ export async function recordAllocationClaim(
   await db.query(sql.unsafe`
     UPDATE ${t.allocation} SET claim = ${claim}, owner = coalesce(${newOwner}, owner), updated_at = now() WHERE id = ${target.id}::bigint
   `);
-  const owner = newOwner ?? before.owner;
-  const detail = newOwner !== null && newOwner !== before.owner ? { previousOwner: before.owner } : {};
-  await insertAudit(db, t, { action: newOwner === null ? "claim" : "adopt", subnetId: target.subnetId, cidr: target.cidr, allocationId: target.id, owner, detail });
+  // The audit trigger records it: "adopt" with the previous owner when the owner changes, else "claim".
   return true;
 }
 
@@ -39,9 +37,7 @@ export async function recordSubnetClaim(db: CommonQueryMethods, t: Tables, subne
   const updated = await db.maybeOneFirst(sql.type(z.object({ id: z.number() }))`
     UPDATE ${t.subnet} SET claim = ${claim}, updated_at = now() WHERE id = ${subnet.id} RETURNING id
   `);
-  if (updated === null) return false;
-  await insertAudit(db, t, { action: "subnet.claim", subnetId: subnet.id, cidr: subnet.cidr });
-  return true;
+  return updated !== null;
 }
 
 /** The top-level subnet created in `namespace` with an idempotency key, or null. */

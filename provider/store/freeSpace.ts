@@ -58,8 +58,14 @@ export async function carveFreeRanges(
 ): Promise<void> {
   if (touched.length === 0) return;
   const residual = subtractRanges(touched, taken);
+  // One index probe per touched range (LIMIT 1 keeps each probe a probe), then a TID scan: with
+  // thousands of keys the planner would otherwise read every free range of the subnet, a cost that
+  // grows with fragmentation inside the lock (issue 13 item 3).
   await db.query(sql.unsafe`
-    DELETE FROM ${t.freeRange} WHERE subnet_id = ${subnetId} AND first_ordinal = ANY(${sql.array(touched.map((r) => text(r.first)), "numeric")})
+    DELETE FROM ${t.freeRange} WHERE ctid = ANY(ARRAY(
+      SELECT f.ctid FROM unnest(${sql.array(touched.map((r) => text(r.first)), "numeric")}) AS d(first)
+      CROSS JOIN LATERAL (SELECT ctid FROM ${t.freeRange} WHERE subnet_id = ${subnetId} AND first_ordinal = d.first LIMIT 1) f
+    ))
   `);
   await insertRanges(db, t, subnetId, residual);
 }

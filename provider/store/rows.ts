@@ -39,6 +39,9 @@ export const allocationRow = z.object({
   updated_at: z.string(),
   ip_version: z.union([z.literal(4), z.literal(6)]),
   ordinals: z.array(z.string()),
+  /** The subnet's, for what a caller's outputs show beside the allocation. */
+  prefix_length: z.number(),
+  gateway: z.string().nullable(),
 });
 export type AllocationRow = z.infer<typeof allocationRow>;
 

@@ -1,11 +1,11 @@
 import { sql, type CommonQueryMethods, type DatabasePool } from "slonik";
 import { z } from "zod";
-import { OverlapError, SnapshotConflictError } from "../core/errors.js";
+import { DatabaseError, OverlapError, SnapshotConflictError } from "../core/errors.js";
 import type { ValidatedAllocation, ValidatedSnapshot, ValidatedSubnet } from "../core/snapshot.js";
 import { constraintOf, sqlStateOf, wrapDatabaseError } from "./databaseErrors.js";
 import { rebuildFreeRanges } from "./freeSpace.js";
 import { inLockedTransaction, type TransactionSettings } from "./lockedTransaction.js";
-import { insertAudit, upsertNamespace } from "./subnetQueries.js";
+import { auditHint, upsertNamespace } from "./subnetQueries.js";
 import type { Tables } from "./tables.js";
 
 export interface ImportOptions {
@@ -41,8 +41,15 @@ export async function importSnapshot(
   snapshot: ValidatedSnapshot,
   options: ImportOptions,
 ): Promise<ImportResult> {
-  const subnetIds = await targetIds(pool, t, "subnet", snapshot.subnets.map((s) => s.record.id), options.newIds);
-  const allocationIds = await targetIds(pool, t, "allocation", snapshot.allocations.map((a) => a.record.id), options.newIds);
+  let subnetIds: Map<string, string>;
+  let allocationIds: Map<string, string>;
+  try {
+    await refuseWithoutSequenceRights(pool, t, options.newIds);
+    subnetIds = await targetIds(pool, t, "subnet", snapshot.subnets.map((s) => s.record.id), options.newIds);
+    allocationIds = await targetIds(pool, t, "allocation", snapshot.allocations.map((a) => a.record.id), options.newIds);
+  } catch (error) {
+    throw wrapDatabaseError(error, "importing a snapshot");
+  }
   const total = snapshot.subnets.length + snapshot.allocations.length;
   let done = 0;
   const progress = (step: number) => {
@@ -58,8 +65,9 @@ export async function importSnapshot(
       for (const subnet of snapshot.subnets) {
         const id = Number(subnetIds.get(subnet.record.id));
         const parentId = subnet.record.parentId === null ? null : Number(subnetIds.get(subnet.record.parentId));
+        // The audit triggers write subnet.import and allocation.import (with the source id of the subnet).
+        await auditHint(tx, { action: "import", sourceId: subnet.record.id });
         await insertSubnetRow(tx, t, id, parentId, subnet);
-        await insertAudit(tx, t, { action: "subnet.import", subnetId: id, cidr: subnet.layout.cidr.text, detail: { namespace: subnet.record.namespace, sourceId: subnet.record.id } });
         progress(1);
         const allocations = byParent.get(subnet.record.id) ?? [];
         for (let start = 0; start < allocations.length; start += ALLOCATIONS_PER_STATEMENT) {
@@ -86,6 +94,27 @@ export async function importSnapshot(
       throw new SnapshotConflictError("snapshot", `a row already exists in the target database (${constraintOf(error) ?? "unique key"}); nothing was imported`, []);
     }
     throw wrapDatabaseError(error, "importing a snapshot");
+  }
+}
+
+/**
+ * Import sets the id sequences of subnets and allocations (moving them past kept ids, or drawing
+ * new ones): the schema owner's right, which the least-privilege role ipam_app does not have.
+ * Say so before anything is written (issue 13 item 10: it failed with "permission denied for
+ * sequence", or with --new-ids an unwrapped INTERNAL error).
+ * @throws DatabaseError (42501) naming what to do
+ */
+async function refuseWithoutSequenceRights(pool: DatabasePool, t: Tables, newIds: boolean): Promise<void> {
+  const right = newIds ? "USAGE" : "UPDATE";
+  const allowed = await pool.oneFirst(sql.type(z.object({ ok: z.boolean() }))`
+    SELECT has_sequence_privilege(pg_get_serial_sequence(${`${t.schema}.subnet`}, 'id'), ${right})
+       AND has_sequence_privilege(pg_get_serial_sequence(${`${t.schema}.allocation`}, 'id'), ${right}) AS ok
+  `);
+  if (!allowed) {
+    throw new DatabaseError(
+      `importing a snapshot ${newIds ? "draws new ids from" : "moves"} the id sequences of subnets and allocations, which this role may not: run the import as the schema owner (the administrator who migrated; the least-privilege role ipam_app cannot)`,
+      "42501",
+    );
   }
 }
 
@@ -170,7 +199,7 @@ async function insertSubnetRow(db: CommonQueryMethods, t: Tables, id: number, pa
   `);
 }
 
-/** Insert allocations, their addresses and one audit row each; returns how many addresses. */
+/** Insert allocations and their addresses (the audit trigger logs each); returns how many addresses. */
 async function insertAllocations(
   db: CommonQueryMethods,
   t: Tables,
@@ -202,12 +231,5 @@ async function insertAllocations(
                   ${sql.array(chunk.map((row) => row.allocation), "text")}) AS r(address, ordinal, allocation)
     `);
   }
-  await db.query(sql.unsafe`
-    INSERT INTO ${t.auditEvent} (action, subnet_id, cidr, allocation_id, owner, addresses, detail)
-    SELECT 'allocation.import', ${subnetId}, ${subnet.layout.cidr.text}::cidr, r.id::bigint, r.owner,
-           ARRAY(SELECT jsonb_array_elements_text(r.addresses::jsonb)::inet), jsonb_build_object('sourceId', r.source)
-    FROM unnest(${column(target)}, ${column((a) => a.record.owner)}, ${column((a) => JSON.stringify(a.addresses.map((x) => x.text)))},
-                ${column((a) => a.record.id)}) AS r(id, owner, addresses, source)
-  `);
   return rows.length;
 }

@@ -104,24 +104,12 @@ export async function deleteSubnetRow(db: CommonQueryMethods, t: Tables, id: num
   await db.query(sql.unsafe`DELETE FROM ${t.subnet} WHERE id = ${id}`);
 }
 
-export interface AuditEntry {
-  readonly action: string;
-  readonly subnetId: number | null;
-  readonly cidr?: string | null;
-  readonly allocationId?: string | null;
-  readonly owner?: string | null;
-  readonly addresses?: readonly string[];
-  readonly detail?: Record<string, unknown>;
-}
-
-/** History rows are written in the same transaction as the change they describe. */
-export async function insertAudit(db: CommonQueryMethods, t: Tables, entry: AuditEntry, ...more: AuditEntry[]): Promise<void> {
-  const rows = [entry, ...more].map(
-    (row) => sql.fragment`(${row.action}, ${row.subnetId}, ${row.cidr ?? null}::cidr, ${row.allocationId ?? null}::bigint,
-            ${row.owner ?? null}, ${sql.array([...(row.addresses ?? [])], "inet")}, ${sql.jsonb((row.detail ?? {}) as never)})`,
-  );
-  await db.query(sql.unsafe`
-    INSERT INTO ${t.auditEvent} (action, subnet_id, cidr, allocation_id, owner, addresses, detail)
-    VALUES ${sql.join(rows, sql.fragment`, `)}
-  `);
+/**
+ * The history is written by the database's triggers (migration 0007), which see every change but
+ * not why it was made: this labels the changes of the current transaction (an import; a child's
+ * carving strategy; an imported subnet's source id). It cannot add an event of its own.
+ */
+export async function auditHint(db: CommonQueryMethods, hint: { action?: "import"; strategy?: string; sourceId?: string }): Promise<void> {
+  const detail = JSON.stringify({ strategy: hint.strategy, sourceId: hint.sourceId });
+  await db.query(sql.unsafe`SELECT set_config('ipam.audit_action', ${hint.action ?? ""}, true), set_config('ipam.audit_detail', ${detail}, true)`);
 }

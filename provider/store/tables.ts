@@ -14,7 +14,7 @@ export interface Tables {
   readonly installation: IdentifierSqlToken;
   readonly ordinalToInet: IdentifierSqlToken;
   readonly inetToOrdinal: IdentifierSqlToken;
-  readonly allocateNext: IdentifierSqlToken;
+  readonly allocateNextBatch: IdentifierSqlToken;
 }
 
 export function tablesFor(schema: string): Tables {
@@ -32,6 +32,6 @@ export function tablesFor(schema: string): Tables {
     installation: name("installation"),
     ordinalToInet: name("ordinal_to_inet"),
     inetToOrdinal: name("inet_to_ordinal"),
-    allocateNext: name("allocate_next"),
+    allocateNextBatch: name("allocate_next_batch"),
   };
 }

@@ -154,7 +154,8 @@ describe("the local database's superuser password is never readable by another u
       expect(restarted.code, restarted.stderr).toBe(0);
       for (const s of leftBehind) expect(existsSync(s.path), `${s.path} is still there`).toBe(false);
       expect(await readdir(shared)).toEqual([]);
-      const homeEntries = (await readdir(home)).filter((name) => name !== "postgres" && name !== "local.json");
+      // server-binaries: the server's own copy of its binaries, made when its user cannot reach the installed ones (a root clone under 0700).
+      const homeEntries = (await readdir(home)).filter((name) => name !== "postgres" && name !== "local.json" && name !== "server-binaries");
       expect(homeEntries, `left in the home: ${homeEntries.join(", ")}`).toEqual([]);
     } finally {
       await runCli(["db", "stop"], env);

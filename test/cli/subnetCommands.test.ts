@@ -161,7 +161,7 @@ describe("ipam alloc, release, resize", () => {
     const first = jsonOf(await ipam(["alloc", subnet.id, "--owner", "proj/stack/web", "--key", "proj/stack/web", "--json"]));
     expect(first).toMatchObject({ created: true, allocation: { owner: "proj/stack/web", addresses: ["10.40.0.3"], idempotencyKey: "proj/stack/web" } });
     const replay = jsonOf(await ipam(["alloc", subnet.id, "--owner", "proj/stack/web", "--key", "proj/stack/web", "--json"]));
-    expect(replay).toEqual({ created: false, allocation: first.allocation });
+    expect(replay).toEqual({ created: false, allocation: first.allocation, subnet: first.subnet });
     const replayText = await ipam(["alloc", subnet.id, "--owner", "proj/stack/web", "--key", "proj/stack/web"]);
     expect(replayText.stdout).toContain("already allocated by an earlier request with this key: 10.40.0.3");
     const specific = jsonOf(await ipam(["alloc", "10.40.0.0/27", "--owner", "lb", "--address", "10.40.0.20", "--json"]));

@@ -60,7 +60,7 @@ describe("least privilege: the documented ipam_app role", () => {
     }
     expect((await checkInvariants(db.url)).violations).toEqual([]);
     const audit = await admin.query<{ action: string }>("SELECT DISTINCT action FROM ipam.audit_event ORDER BY action");
-    expect(audit.rows.map((row) => row.action)).toEqual(["allocate", "grow", "release", "shrink", "subnet.create", "subnet.delete", "subnet.update"]);
+    expect(audit.rows.map((row) => row.action)).toEqual(["allocate", "allocation.update", "grow", "release", "shrink", "subnet.create", "subnet.delete", "subnet.update"]);
   });
 
   it("carves and returns child subnets (free_block, inet_to_ordinal) with the same role", async () => {

@@ -69,7 +69,7 @@ describe("the provider context.host, configured with a login that only inherits 
 
   it("the host really connects as that login: without the role's grants it is refused", async () => {
     const audit = await context.admin.query<{ action: string }>("SELECT DISTINCT action FROM ipam.audit_event ORDER BY action");
-    expect(audit.rows.map((row) => row.action)).toEqual(["allocate", "grow", "release", "shrink", "subnet.create", "subnet.delete", "subnet.update"]);
+    expect(audit.rows.map((row) => row.action)).toEqual(["allocate", "allocation.update", "grow", "release", "shrink", "subnet.create", "subnet.delete", "subnet.update"]);
     const login = context.admin.escapeIdentifier(context.db.login);
     await context.admin.query(`REVOKE ipam_app FROM ${login}`);
     try {

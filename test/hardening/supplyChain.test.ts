@@ -32,10 +32,13 @@ describe("supply chain", () => {
     expect(unverified.map(([path]) => path)).toEqual([]);
   });
 
-  it("our own package needs no install scripts", () => {
-    for (const hook of ["preinstall", "install", "postinstall", "prepare", "preprepare", "postprepare", "prepublish"]) {
+  it("our own package runs no install scripts for its users; `prepare` only builds (a git install, or in this repo)", () => {
+    for (const hook of ["preinstall", "install", "postinstall", "preprepare", "postprepare", "prepublish"]) {
       expect(manifest.scripts[hook], hook).toBeUndefined();
     }
+    // npm runs `prepare` for a git dependency and in the package's own directory, never when installing a
+    // tarball or a registry package (test/install/packageInstall.test.ts installs both ways).
+    expect(manifest.scripts.prepare).toBe("npm run build");
   });
 
   it("only reviewed dependencies run install scripts (a new one fails here until it is reviewed)", () => {

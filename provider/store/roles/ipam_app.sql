@@ -1,6 +1,6 @@
 -- Least-privilege role for everything that uses pulumi-ipam (the Pulumi provider, the CLI, your own
 -- services): it can read and change IPAM data in schema "ipam" and nothing else. No DDL, no other
--- schema, and the audit history is append-only.
+-- schema, and it can only read the audit history (the database writes it).
 --
 -- 1. Migrate once with the owner of the schema (an administrator), e.g. Ipam.open({ databaseUrl: adminUrl }).
 -- 2. As that same owner, run this file in the IPAM database:  psql "$ADMIN_URL" -f ipam_app.sql
@@ -33,8 +33,21 @@ GRANT SELECT ON ipam.installation TO ipam_app;
 GRANT SELECT, INSERT, UPDATE ON ipam.namespace TO ipam_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.subnet, ipam.allocation, ipam.allocated_address, ipam.free_range, ipam.free_block TO ipam_app;
 
--- History: written with every change, never rewritten.
-GRANT SELECT, INSERT ON ipam.audit_event TO ipam_app;
+-- History: written by the database itself (triggers of migration 0007, run as the schema owner)
+-- with every change to subnets and allocations. The role reads it and never writes it, so it can
+-- neither forge an event nor choose an event's id or time. (REVOKE: earlier versions of this file
+-- granted INSERT.)
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ipam.audit_event FROM ipam_app;
+GRANT SELECT ON ipam.audit_event TO ipam_app;
+
+-- The role never needs temporary tables, and a temporary table is a way to shadow a table name.
+-- The TEMPORARY privilege is PUBLIC's by default, so it is revoked from PUBLIC in this database
+-- (keep IPAM in its own database; the owner keeps it).
+DO $$
+BEGIN
+  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+END
+$$;
 
 GRANT EXECUTE ON FUNCTION ipam.ordinal_to_inet(numeric, integer), ipam.inet_to_ordinal(inet) TO ipam_app;
 

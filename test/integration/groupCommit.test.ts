@@ -1,0 +1,275 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AllocationResult } from "../../provider/core/types.js";
+import { Ipam } from "../../provider/store/index.js";
+import { IPAM_LOCK_CLASS } from "../../provider/store/lockKeys.js";
+import { MAX_BATCH, MAX_STATEMENTS } from "../../provider/store/nextFreeBatcher.js";
+import { freeIndexComparison } from "../helpers/freeIndex.js";
+import { checkInvariants } from "../helpers/invariants.js";
+import { useTestIpam } from "../helpers/openTestIpam.js";
+import { runWorkers } from "../helpers/workerProcesses.js";
+
+// Group commit (issue 14, migration 0008): next-free requests waiting in one process are served by
+// one statement. Requests issued in the same event-loop turn are waiting together, so each test
+// below puts them in one batch deterministically; rows one transaction wrote share its start time
+// (created_at), so the tests also show that a batch really was one transaction.
+const context = useTestIpam("groupcommit");
+let admin: pg.Client;
+
+beforeAll(async () => {
+  admin = new pg.Client({ connectionString: context.db.url });
+  await admin.connect();
+});
+afterAll(async () => {
+  await admin?.end();
+});
+
+type Outcome = { ok: AllocationResult } | { error: { code: string; message: string } };
+
+/** Issue every request now (same turn), then wait for all; failures are kept, not thrown. */
+function together(ipam: Ipam, requests: readonly Parameters<Ipam["allocate"]>[0][]): Promise<Outcome[]> {
+  return Promise.all(requests.map((request) => ipam.allocate(request).then((ok) => ({ ok }), (error: { code: string; message: string }) => ({ error }))));
+}
+
+function ok(outcome: Outcome | undefined): AllocationResult {
+  if (outcome === undefined || !("ok" in outcome)) throw new Error(`expected success, got ${JSON.stringify(outcome)}`);
+  return outcome.ok;
+}
+
+function failed(outcome: Outcome | undefined): { code: string; message: string } {
+  if (outcome === undefined || !("error" in outcome)) throw new Error(`expected a failure, got ${JSON.stringify(outcome)}`);
+  return outcome.error;
+}
+
+/**
+ * How many transactions wrote these allocations: created_at is now(), the start time of the
+ * writing transaction, the same for every row one transaction inserts (xmin is not: each request
+ * of a batch runs in a subtransaction with an xid of its own).
+ */
+async function transactionsFor(allocationIds: readonly string[]): Promise<number> {
+  const { rows } = await admin.query<{ n: number }>("SELECT count(DISTINCT created_at)::int AS n FROM ipam.allocation WHERE id = ANY($1::bigint[])", [allocationIds]);
+  return rows[0]!.n;
+}
+
+async function auditRows(allocationIds: readonly string[]): Promise<Map<string, { action: string; owner: string; addresses: string[] }[]>> {
+  const { rows } = await admin.query<{ allocation_id: string; action: string; owner: string; addresses: string[] }>(
+    "SELECT allocation_id::text, action, owner, ARRAY(SELECT host(x) FROM unnest(addresses) x) AS addresses FROM ipam.audit_event WHERE allocation_id = ANY($1::bigint[]) ORDER BY id",
+    [allocationIds],
+  );
+  const byAllocation = new Map<string, { action: string; owner: string; addresses: string[] }[]>();
+  for (const row of rows) byAllocation.set(row.allocation_id, [...(byAllocation.get(row.allocation_id) ?? []), row]);
+  return byAllocation;
+}
+
+let spare = 0;
+const spareCidr = () => `10.200.${spare++}.0/30`; // two usable addresses each
+
+describe("group commit: next-free requests waiting in one process share one transaction", () => {
+  it("concurrent callers get distinct addresses, the lowest free in arrival order, with their own owner, tags and audit row", async () => {
+    const { ipam, db } = context;
+    const subnet = await ipam.createSubnet({ cidr: "10.110.0.0/24", gateway: "10.110.0.1", reserved: ["10.110.0.10"] });
+    const requests = Array.from({ length: 40 }, (_, i) => ({ subnetId: subnet.id, owner: `owner-${i}`, description: `d${i}`, tags: { n: String(i) } }));
+    const results = (await together(ipam, requests)).map(ok);
+    // Lowest free first, in the order the requests were made: .2 … .9, then .11 … (gateway .1 and .10 reserved).
+    const expected = [...Array.from({ length: 8 }, (_, i) => `10.110.0.${2 + i}`), ...Array.from({ length: 32 }, (_, i) => `10.110.0.${11 + i}`)];
+    expect(results.map((r) => r.allocation.addresses[0])).toEqual(expected);
+    for (const [i, result] of results.entries()) {
+      expect(result.created).toBe(true);
+      expect(result.allocation).toMatchObject({ owner: `owner-${i}`, description: `d${i}`, tags: { n: String(i) }, strategy: "sequential" });
+      expect(result.subnet).toEqual({ prefixLength: 24, gateway: "10.110.0.1" });
+      expect(result.allocation).toEqual(await ipam.getAllocation(result.allocation.id));
+    }
+    const ids = results.map((r) => r.allocation.id);
+    expect(await transactionsFor(ids)).toBe(1);
+    const audit = await auditRows(ids);
+    for (const [i, result] of results.entries()) {
+      expect(audit.get(result.allocation.id)).toEqual([{ allocation_id: result.allocation.id, action: "allocate", owner: `owner-${i}`, addresses: result.allocation.addresses }]);
+    }
+    const { stored, expected: index } = await freeIndexComparison(db.url, await ipam.getSubnet(subnet.id));
+    expect(stored).toEqual(index);
+  });
+
+  it("sequential requests (each awaited) still get the lowest free address each time, also after a release", async () => {
+    const { ipam } = context;
+    const subnet = await ipam.createSubnet({ cidr: "10.111.0.0/28" });
+    const taken: string[] = [];
+    for (let i = 0; i < 5; i += 1) taken.push((await ipam.allocate({ subnetId: subnet.id, owner: "seq" })).allocation.addresses[0]!);
+    expect(taken).toEqual(["10.111.0.1", "10.111.0.2", "10.111.0.3", "10.111.0.4", "10.111.0.5"]);
+    const second = await ipam.whoHolds(subnet.id, "10.111.0.2");
+    await ipam.release(second!.id);
+    expect((await ipam.allocate({ subnetId: subnet.id, owner: "seq" })).allocation.addresses).toEqual(["10.111.0.2"]);
+    expect((await ipam.allocate({ subnetId: subnet.id, owner: "seq" })).allocation.addresses).toEqual(["10.111.0.6"]);
+  });
+
+  it("a bad, missing or exhausted request in the batch fails alone; the others succeed in the same transaction", async () => {
+    const { ipam } = context;
+    const subnet = await ipam.createSubnet({ cidr: "10.112.0.0/24" });
+    const full = await ipam.createSubnet({ cidr: spareCidr() });
+    await ipam.allocate({ subnetId: full.id, owner: "filler" });
+    await ipam.allocate({ subnetId: full.id, owner: "filler" });
+    const missing = String(Number(subnet.id) + 1_000_000);
+    // A failure inside the statement itself (not one the function checks for): the database refuses this owner.
+    await admin.query("ALTER TABLE ipam.allocation ADD CONSTRAINT test_refused_owner CHECK (owner <> 'refused')");
+    try {
+      const outcomes = await together(ipam, [
+        { subnetId: subnet.id, owner: "a" },
+        { subnetId: subnet.id, owner: "refused" },
+        { subnetId: full.id, owner: "b" },
+        { subnetId: subnet.id, owner: "c" },
+        { subnetId: missing, owner: "d" },
+        { subnetId: subnet.id, owner: "e" },
+      ]);
+      const good = [ok(outcomes[0]), ok(outcomes[3]), ok(outcomes[5])];
+      // The refused request's address went back with its subtransaction: the next request got it.
+      expect(good.map((r) => r.allocation.addresses[0])).toEqual(["10.112.0.1", "10.112.0.2", "10.112.0.3"]);
+      expect(good.map((r) => r.allocation.owner)).toEqual(["a", "c", "e"]);
+      expect(failed(outcomes[1])).toMatchObject({ code: "DATABASE_ERROR" });
+      expect(failed(outcomes[1]).message).toContain("test_refused_owner");
+      expect(failed(outcomes[2])).toMatchObject({ code: "SUBNET_EXHAUSTED", subnetId: full.id });
+      expect(failed(outcomes[4])).toMatchObject({ code: "NOT_FOUND" });
+      expect(await transactionsFor(good.map((r) => r.allocation.id))).toBe(1);
+      expect((await ipam.listAllocations({ owner: "refused" })).allocations).toEqual([]);
+      expect((await ipam.listAllocations({ owner: "b" })).allocations).toEqual([]);
+      const { rows } = await admin.query("SELECT owner FROM ipam.audit_event WHERE owner IN ('refused', 'b', 'd')");
+      expect(rows).toEqual([]);
+      expect(await ipam.usage(subnet.id)).toMatchObject({ allocated: "3" });
+      expect(await ipam.usage(full.id)).toMatchObject({ allocated: "2", free: "0" });
+      expect((await checkInvariants(context.db.url, { subnetIds: [subnet.id, full.id] })).violations).toEqual([]);
+    } finally {
+      await admin.query("ALTER TABLE ipam.allocation DROP CONSTRAINT test_refused_owner");
+    }
+  });
+
+  it("idempotency keys inside a batch: twins make one allocation, a replay of an earlier batch returns it, claims are recorded", async () => {
+    const { ipam } = context;
+    const subnet = await ipam.createSubnet({ cidr: "10.113.0.0/24" });
+    const earlier = await ipam.allocate({ subnetId: subnet.id, owner: "stack", idempotencyKey: "k-earlier" });
+    const outcomes = (
+      await together(ipam, [
+        { subnetId: subnet.id, owner: "stack", idempotencyKey: "k-twin", claim: "claim-1" },
+        { subnetId: subnet.id, owner: "other" },
+        { subnetId: subnet.id, owner: "stack", idempotencyKey: "k-twin", claim: "claim-2" },
+        { subnetId: subnet.id, owner: "stack", idempotencyKey: "k-earlier" },
+        { subnetId: subnet.id, owner: "stack", idempotencyKey: "k-twin" },
+        { subnetId: subnet.id, owner: "stack", idempotencyKey: "k-new" },
+      ])
+    ).map(ok);
+    // The first twin in arrival order creates; the later ones are replays of it.
+    expect(outcomes.map((r) => r.created)).toEqual([true, true, false, false, false, true]);
+    expect(outcomes[2]!.allocation.id).toBe(outcomes[0]!.allocation.id);
+    expect(outcomes[4]!.allocation.id).toBe(outcomes[0]!.allocation.id);
+    expect(outcomes[3]!.allocation.id).toBe(earlier.allocation.id);
+    expect(outcomes[3]!.allocation.addresses).toEqual(earlier.allocation.addresses);
+    // Twins' rolled-back attempts leave no gap: the batch's creations are consecutive.
+    expect([outcomes[0], outcomes[1], outcomes[5]].map((r) => r!.allocation.addresses[0])).toEqual(["10.113.0.2", "10.113.0.3", "10.113.0.4"]);
+    for (const replay of [outcomes[2]!, outcomes[3]!, outcomes[4]!]) expect(replay.subnet).toEqual({ prefixLength: 24, gateway: null });
+    // The replay carrying a new claim recorded it (a later one without a claim left it alone).
+    expect((await ipam.getAllocation(outcomes[0]!.allocation.id)).claim).toBe("claim-2");
+    const created = [outcomes[0]!, outcomes[1]!, outcomes[5]!].map((r) => r.allocation.id);
+    expect(await transactionsFor(created)).toBe(1);
+    const audit = await auditRows([...created, earlier.allocation.id]);
+    for (const id of [...created, earlier.allocation.id]) expect(audit.get(id)?.filter((row) => row.action === "allocate")).toHaveLength(1);
+    expect(await ipam.usage(subnet.id)).toMatchObject({ allocated: "4" });
+  });
+
+  it("the statement serves each request alone: mixed subnets, a busy lock, a missing and a full subnet in one call", async () => {
+    const { ipam, db } = context;
+    const a = await ipam.createSubnet({ cidr: "10.118.0.0/24" });
+    const busy = await ipam.createSubnet({ cidr: spareCidr() });
+    const full = await ipam.createSubnet({ cidr: spareCidr() });
+    for (let i = 0; i < 2; i += 1) await ipam.allocate({ subnetId: full.id, owner: "filler" });
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT pg_advisory_xact_lock($1, $2)", [IPAM_LOCK_CLASS, Number(busy.id)]);
+      const ids = [a.id, busy.id, "999999", full.id, a.id, a.id].map(Number);
+      const { rows } = await admin.query<{ r_index: number; r_status: string; r_ordinal: string | null; r_sqlstate: string | null }>(
+        `SELECT r_index, r_status, r_ordinal::text, r_sqlstate FROM ipam.allocate_next_batch($1::int[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6, 5000)`,
+        [ids, ids.map((_, i) => `fn-${i}`), [null, null, null, null, "dup", "dup"], ids.map(() => ""), ids.map(() => "{}"), IPAM_LOCK_CLASS],
+      );
+      expect(rows.map((row) => [row.r_index, row.r_status, row.r_sqlstate])).toEqual([
+        [1, "ok", null], [2, "busy", null], [3, "not_found", null], [4, "exhausted", null], [5, "ok", null], [6, "error", "23505"],
+      ]);
+      const base = BigInt(rows[0]!.r_ordinal!);
+      expect(BigInt(rows[4]!.r_ordinal!)).toBe(base + 1n);
+      await holder.query("COMMIT");
+      expect(await ipam.usage(a.id)).toMatchObject({ allocated: "2" });
+      expect(await ipam.usage(busy.id)).toMatchObject({ allocated: "0" });
+      expect((await checkInvariants(db.url, { subnetIds: [a.id, busy.id, full.id] })).violations).toEqual([]);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it(`more requests than one batch holds (${MAX_BATCH}) go in the next batches, still distinct and lowest first`, async () => {
+    const { ipam } = context;
+    const subnet = await ipam.createSubnet({ cidr: "10.114.0.0/24" });
+    const total = MAX_BATCH * 2 + 7;
+    const results = (await together(ipam, Array.from({ length: total }, (_, i) => ({ subnetId: subnet.id, owner: `o${i}` })))).map(ok);
+    expect(results.map((r) => r.allocation.addresses[0])).toEqual(Array.from({ length: total }, (_, i) => `10.114.0.${1 + i}`));
+    expect(await transactionsFor(results.map((r) => r.allocation.id))).toBe(3);
+  });
+
+  it("requests for many subnets share statements, yet none waits on another subnet's lock: the free subnets' requests finish, the held one's wait", async () => {
+    const { ipam, db } = context;
+    const held = await ipam.createSubnet({ cidr: spareCidr() });
+    // More subnets than statements in flight, so statements span several subnets (the held one's included).
+    const free = [];
+    for (let i = 0; i < MAX_STATEMENTS + 2; i += 1) free.push(await ipam.createSubnet({ cidr: `10.115.${i}.0/24` }));
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT pg_advisory_xact_lock($1, $2)", [IPAM_LOCK_CLASS, Number(held.id)]);
+      const waiting = ipam.allocate({ subnetId: held.id, owner: "waits" });
+      let waited = false;
+      void waiting.finally(() => (waited = true));
+      const done = await together(ipam, free.flatMap((subnet) => [{ subnetId: subnet.id, owner: "f1" }, { subnetId: subnet.id, owner: "f2" }]));
+      expect(done.map((r) => ok(r).allocation.addresses[0])).toEqual(free.flatMap((_, i) => [`10.115.${i}.1`, `10.115.${i}.2`]));
+      // The held subnet's request is still waiting for the lock, having written nothing.
+      expect(waited).toBe(false);
+      expect((await ipam.listAllocations({ owner: "waits" })).allocations).toEqual([]);
+      await holder.query("COMMIT");
+      expect((await waiting).allocation.owner).toBe("waits");
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it("a subnet's lock held past lockTimeoutMs fails only that subnet's requests, with LOCK_TIMEOUT, and writes nothing", async () => {
+    const { db } = context;
+    const ipam = await Ipam.open({ databaseUrl: db.url, lockTimeoutMs: 300, migrate: false });
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      const subnet = await ipam.createSubnet({ cidr: "10.116.0.0/24" });
+      await holder.query("BEGIN");
+      await holder.query("SELECT pg_advisory_xact_lock($1, $2)", [IPAM_LOCK_CLASS, Number(subnet.id)]);
+      const outcomes = await together(ipam, [{ subnetId: subnet.id, owner: "x" }, { subnetId: subnet.id, owner: "y" }]);
+      for (const outcome of outcomes) expect(failed(outcome)).toMatchObject({ code: "LOCK_TIMEOUT", subnetId: subnet.id });
+      await holder.query("COMMIT");
+      expect(await ipam.usage(subnet.id)).toMatchObject({ allocated: "0" });
+    } finally {
+      await holder.end();
+      await ipam.close();
+    }
+  });
+
+  it("4 processes × 16 concurrent clients drain one subnet: every address once, one audit row each, batches of many requests", async () => {
+    const { ipam, db } = context;
+    const subnet = await ipam.createSubnet({ cidr: "10.117.0.0/23", gateway: "10.117.0.1" });
+    const reports = await runWorkers<string[]>(4, { databaseUrl: db.url, subnetId: subnet.id, connections: 16, scenario: "drain", strategy: "sequential" });
+    const handedOut = reports.flatMap((report) => report.results.flat());
+    expect(handedOut).toHaveLength(509);
+    expect(new Set(handedOut).size).toBe(509);
+    expect(reports.map((report) => Object.keys(report.errors))).toEqual([["SUBNET_EXHAUSTED"], ["SUBNET_EXHAUSTED"], ["SUBNET_EXHAUSTED"], ["SUBNET_EXHAUSTED"]]);
+    const ids = (await ipam.listAllocations({ subnetId: subnet.id }, { limit: 1000 })).allocations.map((a) => a.id);
+    expect(ids).toHaveLength(509);
+    const audit = await auditRows(ids);
+    for (const id of ids) expect(audit.get(id)).toHaveLength(1);
+    // Each process's 16 first requests were made in one turn and went out as one batch.
+    expect(await transactionsFor(ids)).toBeLessThan(509);
+    expect((await checkInvariants(db.url, { subnetIds: [subnet.id] })).violations).toEqual([]);
+  });
+});
