@@ -6,6 +6,16 @@ import { Ipam } from "../../provider/store/index.js";
 import { startCommitDroppingProxy, type CommitDroppingProxy } from "../helpers/commitDroppingProxy.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
+/** The test database's installation id, as state written by this release records it (issue 12). */
+async function databaseIdentity(): Promise<string> {
+  const store = await Ipam.open({ databaseUrl: db.url, migrate: false });
+  try {
+    return await store.installationId();
+  } finally {
+    await store.close();
+  }
+}
+
 /**
  * Issue 15, honest outcomes: a COMMIT whose answer is lost (a test-owned proxy drops it and cuts
  * the connection) ends with the caller holding exactly what was committed, once; without an
@@ -92,7 +102,7 @@ describe("a lost COMMIT acknowledgement", () => {
     const config: Record<string, string> = { "ipam:databaseUrl": proxy.through(db.url) };
     configureConnection({ get: (key) => config[key] });
     // Open the provider's pool first, so the COMMIT dropped is the allocation's.
-    expect(await allocation.read("999999", { allocationId: "999999" })).toEqual({ id: "", props: {} });
+    expect(await allocation.read("999999", { allocationId: "999999", __database: await databaseIdentity() })).toEqual({ id: "", props: {} });
     const dropped = proxy.dropped();
     proxy.dropNextCommitReply();
     const { id, outs } = await allocation.create({ __owner: "proj/dev/lost", subnetId, count: 2 });
@@ -110,7 +120,7 @@ describe("nothing left to fail after the change committed (issue 14: one round t
   it("a create sends no subnet read: the armed cut never fires, the create succeeds with its outputs, one allocation", async () => {
     const config: Record<string, string> = { "ipam:databaseUrl": proxy.through(db.url), "ipam:retryTimeoutSeconds": "0" };
     configureConnection({ get: (key) => config[key] });
-    expect(await allocation.read("999999", { allocationId: "999999" })).toEqual({ id: "", props: {} });
+    expect(await allocation.read("999999", { allocationId: "999999", __database: await databaseIdentity() })).toEqual({ id: "", props: {} });
     const cut = proxy.cut();
     proxy.cutNextMatching(SUBNET_READ);
     try {
@@ -133,7 +143,7 @@ describe("every provider call ends", () => {
       "ipam:lockTimeoutMs": "1000",
     };
     configureConnection({ get: (key) => config[key] });
-    expect(await allocation.read("999999", { allocationId: "999999" })).toEqual({ id: "", props: {} });
+    expect(await allocation.read("999999", { allocationId: "999999", __database: await databaseIdentity() })).toEqual({ id: "", props: {} });
     // The allocation statement goes out and nothing ever comes back; the server cannot help (it
     // never sees the statement), so only the provider's own deadline ends the call.
     proxy.silenceNextMatching(/allocate_next/);
