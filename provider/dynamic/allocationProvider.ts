@@ -4,7 +4,7 @@ import { allocateSchema, parseInput } from "../core/schemas.js";
 import { parseAddress } from "../core/address.js";
 import type { Allocation, AllocationResult } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
-import { assertLegacyRowMatches, assertSameDatabase, DATABASE, identityOf, needsStateUpgrade } from "./databaseIdentity.js";
+import { assertLegacyRow, assertLegacyRowMatches, assertSameDatabase, DATABASE, identityOf, needsStateUpgrade } from "./databaseIdentity.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE, STACK } from "./resourceIdentity.js";
 import { knownIssues, knownView } from "./unknowns.js";
 import { failuresOf, isUnknown, same, userInputs, type Props } from "./wire.js";
@@ -245,12 +245,6 @@ function legacyProblem(a: Allocation, props: Props): string | null {
 }
 
 /** Pre-identity state only: refuse a row that is not this resource's (a missing or superseded one is left to the call). */
-async function assertLegacyAllocation(db: Awaited<ReturnType<typeof ipam>>, id: string, props: Props): Promise<void> {
-  if (props[DATABASE] !== undefined) return;
-  const a = await db.getAllocation(id).catch((error: { code?: string }) => {
-    if (error.code === "NOT_FOUND") return null;
-    throw error;
-  });
-  if (a === null || isGone(a.claim, props)) return;
-  await assertLegacyRowMatches(db, props, "allocation", legacyProblem(a, props));
+function assertLegacyAllocation(db: Awaited<ReturnType<typeof ipam>>, id: string, props: Props): Promise<void> {
+  return assertLegacyRow(db, props, "allocation", () => db.getAllocation(id), (row) => legacyProblem(row, props));
 }

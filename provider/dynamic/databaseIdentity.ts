@@ -1,6 +1,7 @@
 import { DatabaseMismatchError } from "../core/errors.js";
 import type { Ipam } from "../store/Ipam.js";
 import { databaseSource, movedFrom, type DatabaseSource } from "./connection.js";
+import { isGone } from "./resourceIdentity.js";
 import type { Props } from "./wire.js";
 
 /**
@@ -63,6 +64,28 @@ export async function assertLegacyRowMatches(db: Ipam, props: Props, what: strin
       `Point the stack at the database that holds it: pulumi config set --secret ipam:databaseUrl <its URL>. ` +
       `If it was deleted outside Pulumi on purpose, remove it from the stack with pulumi state delete (docs/identity.md)`,
   );
+}
+
+/**
+ * Pre-identity state only (no `__database`): load the row under the resource's id and refuse it
+ * when `problem` says it is not the one the resource made. A missing or superseded row is left to
+ * the call (refresh reports it gone, delete has nothing to do).
+ * @throws DatabaseMismatchError when the row is another resource's
+ */
+export async function assertLegacyRow<T extends { claim: string | null }>(
+  db: Ipam,
+  props: Props,
+  what: string,
+  load: () => Promise<T>,
+  problem: (row: T) => string | null,
+): Promise<void> {
+  if (props[DATABASE] !== undefined) return;
+  const row = await load().catch((error: { code?: string }) => {
+    if (error.code === "NOT_FOUND") return null;
+    throw error;
+  });
+  if (row === null || isGone(row.claim, props)) return;
+  await assertLegacyRowMatches(db, props, what, problem(row));
 }
 
 function sourceText(source: DatabaseSource | undefined): string {

@@ -6,7 +6,7 @@ import { parseSubnetLayout } from "../core/subnetLayout.js";
 import { assertChildRules } from "../core/prefixPolicy.js";
 import type { Subnet } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
-import { assertLegacyRowMatches, assertSameDatabase, DATABASE, identityOf, needsStateUpgrade } from "./databaseIdentity.js";
+import { assertLegacyRow, assertLegacyRowMatches, assertSameDatabase, DATABASE, identityOf, needsStateUpgrade } from "./databaseIdentity.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE, STACK } from "./resourceIdentity.js";
 import { knownIssues, knownView } from "./unknowns.js";
 import { failuresOf, isUnknown, same, userInputs, type Props } from "./wire.js";
@@ -272,12 +272,6 @@ function legacyProblem(subnet: Subnet, props: Props): string | null {
 }
 
 /** Pre-identity state only: refuse a row that is not this resource's (a missing or superseded one is left to the call). */
-async function assertLegacySubnet(db: Awaited<ReturnType<typeof ipam>>, id: string, props: Props): Promise<void> {
-  if (props[DATABASE] !== undefined) return;
-  const subnet = await db.getSubnet(id).catch((error: { code?: string }) => {
-    if (error.code === "NOT_FOUND") return null;
-    throw error;
-  });
-  if (subnet === null || isGone(subnet.claim, props)) return;
-  await assertLegacyRowMatches(db, props, "subnet", legacyProblem(subnet, props));
+function assertLegacySubnet(db: Awaited<ReturnType<typeof ipam>>, id: string, props: Props): Promise<void> {
+  return assertLegacyRow(db, props, "subnet", () => db.getSubnet(id), (row) => legacyProblem(row, props));
 }
