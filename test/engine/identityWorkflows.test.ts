@@ -40,6 +40,22 @@ const backend = () => mkdtemp(join(tmpdir(), "ipam-backend-"));
 const counts = async (client: pg.Client) =>
   (await client.query("SELECT (SELECT count(*) FROM ipam.subnet)::int AS subnets, (SELECT count(*) FROM ipam.allocation)::int AS allocations")).rows[0];
 
+/** The quickstart stack run from a checkout of its own (a package copy installed in it), whose directories are recorded. */
+async function checkoutStack(databaseUrl: string, backendDir: string) {
+  const checkoutA: string[] = [];
+  const opened = await stack({
+    programDir: quickstart,
+    stack: "dev",
+    backendDir,
+    config: { "ipam:databaseUrl": databaseUrl },
+    provideSdk: async (dir) => {
+      checkoutA.push(dir);
+      await installPackageCopy(dir);
+    },
+  });
+  return { stack: opened, checkoutA };
+}
+
 afterAll(async () => {
   for (const s of stacks) await s.close().catch(() => undefined);
   for (const c of clients) await c.end().catch(() => undefined);
@@ -50,17 +66,7 @@ describe("a stack moves between checkouts", () => {
   it("quickstart deployed from checkout A is previewed, updated, refreshed and destroyed from checkout B at another path", async () => {
     const { db, client } = await database("engmove");
     const backendDir = await backend();
-    const checkoutA: string[] = [];
-    const a = await stack({
-      programDir: quickstart,
-      stack: "dev",
-      backendDir,
-      config: { "ipam:databaseUrl": db.url },
-      provideSdk: async (dir) => {
-        checkoutA.push(dir);
-        await installPackageCopy(dir);
-      },
-    });
+    const { stack: a, checkoutA } = await checkoutStack(db.url, backendDir);
     await a.up();
     const deployed = await a.outputs();
     await a.close();
@@ -88,17 +94,7 @@ describe("a stack deployed by 0.1.0", () => {
   it("naming a removed checkout by absolute path: up from another checkout upgrades it, then refresh and destroy work", async () => {
     const { db, client } = await database("eng010");
     const backendDir = await backend();
-    const checkoutA: string[] = [];
-    const a = await stack({
-      programDir: quickstart,
-      stack: "dev",
-      backendDir,
-      config: { "ipam:databaseUrl": db.url },
-      provideSdk: async (dir) => {
-        checkoutA.push(dir);
-        await installPackageCopy(dir);
-      },
-    });
+    const { stack: a, checkoutA } = await checkoutStack(db.url, backendDir);
     await a.up();
     await a.close();
     // Rewrite the checkpoint as 0.1.0 left it: no stack identity resource, no __stack or
