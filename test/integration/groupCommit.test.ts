@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AllocationResult } from "../../provider/core/types.js";
 import { Ipam } from "../../provider/store/index.js";
 import { IPAM_LOCK_CLASS } from "../../provider/store/lockKeys.js";
-import { MAX_BATCH, MAX_STATEMENTS } from "../../provider/store/nextFreeBatcher.js";
+import { MAX_BATCH, MAX_SHARED_STATEMENTS } from "../../provider/store/nextFreeBatcher.js";
 import { freeIndexComparison } from "../helpers/freeIndex.js";
 import { checkInvariants } from "../helpers/invariants.js";
 import { useTestIpam } from "../helpers/openTestIpam.js";
@@ -216,7 +216,7 @@ describe("group commit: next-free requests waiting in one process share one tran
     const held = await ipam.createSubnet({ cidr: spareCidr() });
     // More subnets than statements in flight, so statements span several subnets (the held one's included).
     const free = [];
-    for (let i = 0; i < MAX_STATEMENTS + 2; i += 1) free.push(await ipam.createSubnet({ cidr: `10.115.${i}.0/24` }));
+    for (let i = 0; i < MAX_SHARED_STATEMENTS + 2; i += 1) free.push(await ipam.createSubnet({ cidr: `10.115.${i}.0/24` }));
     const holder = new pg.Client({ connectionString: db.url });
     await holder.connect();
     try {
@@ -234,6 +234,39 @@ describe("group commit: next-free requests waiting in one process share one tran
       expect((await waiting).allocation.owner).toBe("waits");
     } finally {
       await holder.end();
+    }
+  });
+
+  it(`more subnets waiting on held locks than shared statements (${MAX_SHARED_STATEMENTS}) still hold up no other subnet`, async () => {
+    const { db } = context;
+    const heldCount = MAX_SHARED_STATEMENTS + 2;
+    // Connections for every waiting statement and one more: the pool is the only limit left.
+    const ipam = await Ipam.open({ databaseUrl: db.url, maxConnections: heldCount + 1, migrate: false });
+    const held = [];
+    for (let i = 0; i < heldCount; i += 1) held.push(await ipam.createSubnet({ cidr: spareCidr() }));
+    const free = await Promise.all([0, 1, 2].map((i) => ipam.createSubnet({ cidr: `10.119.${i}.0/24` })));
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      for (const subnet of held) await holder.query("SELECT pg_advisory_xact_lock($1, $2)", [IPAM_LOCK_CLASS, Number(subnet.id)]);
+      // Each held subnet's request arrives in a turn of its own, so each waits in a statement of its own.
+      const waiting = [];
+      for (const subnet of held) {
+        waiting.push(ipam.allocate({ subnetId: subnet.id, owner: "held-waits" }));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      let settled = 0;
+      for (const request of waiting) void request.finally(() => (settled += 1));
+      const done = await together(ipam, free.flatMap((subnet) => [{ subnetId: subnet.id, owner: "f1" }, { subnetId: subnet.id, owner: "f2" }]));
+      expect(done.map((r) => ok(r).allocation.addresses[0])).toEqual(free.flatMap((_, i) => [`10.119.${i}.1`, `10.119.${i}.2`]));
+      expect(settled).toBe(0);
+      expect((await ipam.listAllocations({ owner: "held-waits" })).allocations).toEqual([]);
+      await holder.query("COMMIT");
+      expect((await Promise.all(waiting)).map((r) => r.allocation.owner)).toEqual(held.map(() => "held-waits"));
+    } finally {
+      await holder.end();
+      await ipam.close();
     }
   });
 
