@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { InvalidInputError, SubnetInUseError } from "../core/errors.js";
 import { createSubnetSchema, parseInput } from "../core/schemas.js";
-import { parseCidr } from "../core/address.js";
-import { parseSubnetLayout } from "../core/subnetLayout.js";
+import { parseCidr, parseSubnetCidr } from "../core/address.js";
+import { buildLayout } from "../core/subnetLayout.js";
 import { assertChildRules } from "../core/prefixPolicy.js";
 import type { Subnet } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
@@ -71,7 +71,7 @@ function stored(subnet: Subnet, inputs: Props, hidden: Props, claim: string | un
  * computed from other resources are unknown at any depth: everything known is validated, exactly
  * the unknown parts are skipped (unknowns.ts).
  */
-export async function check(_olds: Props, news: Props) {
+export async function check(olds: Props, news: Props) {
   // A pool with one unknown bound is checked as the single address it surely contains (its known
   // bound, copied into the unknown one): a subset of the real pool, so any failure found holds for the
   // real one, and a finding at the copy is reported at the known bound it came from.
@@ -92,7 +92,10 @@ export async function check(_olds: Props, news: Props) {
     const parsed = parseInput(createSubnetSchema, known.view);
     // A carved child's CIDR is chosen at create, an unknown one is known later: only a given, known one has a layout to check now.
     if (parsed.cidr !== undefined) {
-      const layout = parseSubnetLayout(parsed.cidr, parsed);
+      // A new CIDR (a new subnet, or a replacement) is held to the create rules, so preview refuses
+      // what up would; the CIDR of an existing subnet, which an earlier release may have accepted, is not.
+      const cidr = olds.cidr === parsed.cidr ? parseCidr(parsed.cidr, "cidr") : parseSubnetCidr(parsed.cidr, "cidr");
+      const layout = buildLayout(cidr, parsed);
       const rule = (key: "minPrefixLength" | "maxPrefixLength" | "defaultPrefixLength") => parsed[key] ?? null;
       assertChildRules(layout.cidr, { minPrefixLength: rule("minPrefixLength"), maxPrefixLength: rule("maxPrefixLength"), defaultPrefixLength: rule("defaultPrefixLength") });
     }

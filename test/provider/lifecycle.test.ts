@@ -25,6 +25,16 @@ describe("Subnet and IpAllocation through the SDK host", () => {
     expect(await context.direct.listSubnets()).toEqual([]); // check never writes
   });
 
+  it("check (so preview) refuses a new CIDR around the IPv4-mapped range as create would, and keeps an existing one", async () => {
+    const mapped = await context.host.check(subnetUrn, {}, subnetProps({ cidr: "::/80" }));
+    expect(mapped.failures).toEqual([{ property: "cidr", reason: expect.stringContaining("::ffff:0:0/96") }]);
+    const replaced = await context.host.check(subnetUrn, { cidr: "2001:db8::/64" }, subnetProps({ cidr: "::/64" }));
+    expect(replaced.failures.map((f) => f.property)).toEqual(["cidr"]);
+    // A subnet an earlier release created at ::/80 still passes Check when its CIDR is unchanged.
+    const kept = await context.host.check(subnetUrn, { cidr: "::/80" }, subnetProps({ cidr: "::/80", description: "edited" }));
+    expect(kept.failures).toEqual([]);
+  });
+
   it("preview then up creates the subnet and an allocation with owner and gateway", async () => {
     subnet = await up(subnetUrn, subnetProps({ cidr: "10.0.0.0/24", gateway: "10.0.0.1", tags: { env: "test" } }));
     expect(subnet.properties).toMatchObject({ subnetId: subnet.id, ipVersion: 4, size: "256", gateway: "10.0.0.1" });
