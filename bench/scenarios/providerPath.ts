@@ -52,19 +52,15 @@ export async function providerPath(context: BenchContext): Promise<ScenarioResul
   let providerRate: Throughput;
   try {
     await Promise.all(hosts.map((host) => host.configure({ "ipam:databaseUrl": context.url })));
-    const viaHostUsing = (provider: string) => async (_: number, client: number) => {
-      const stack = client % HOSTS;
-      await createThrough(hosts[stack]!, provider, stacks[stack]!, `web-${serial++}`, { subnetId: providerSubnets[stack]! });
-    };
-    const viaHost = viaHostUsing(providers.allocation);
-    // Untimed: each host loads the provider implementation and opens its pool on first use.
+    const createWith = (provider: string) => (stack: number, name: string) => createThrough(hosts[stack]!, provider, stacks[stack]!, name, { subnetId: providerSubnets[stack]! });
+    const viaHostUsing = (provider: string) => (_: number, client: number) => createWith(provider)(client % HOSTS, `web-${serial++}`);
     await throughputOfCount(clients, 2 * clients, direct);
     context.log(`scenario 7: ${total} allocations each way, ${clients} clients, ${HOSTS} hosts × ${clients / HOSTS} in flight (direct, provider, provider, direct)`);
     let firstProvider: Throughput | undefined;
     let secondProvider: Throughput | undefined;
     let firstDirect: Throughput | undefined;
     // The hosts' CPU is read around the first three windows: they idle through the direct one.
-    ours = await measureHosts(context, "ipam provider", hosts, perHost, viaHost, (stack) => (name) => createThrough(hosts[stack]!, providers.allocation, stacks[stack]!, name, { subnetId: providerSubnets[stack]! }), async (window) => {
+    ours = await measureHosts(context, "ipam provider", hosts, perHost, createWith(providers.allocation), async (window) => {
       firstDirect = await throughputOfCount(clients, total / 2, direct);
       firstProvider = await throughputOfCount(clients, total / 2, window);
       secondProvider = await throughputOfCount(clients, total / 2, window);
@@ -78,21 +74,24 @@ export async function providerPath(context: BenchContext): Promise<ScenarioResul
   } finally {
     await Promise.all(hosts.map((host) => host.close()));
   }
-  context.log(`scenario 7: the SDK's host alone: ${total} creates through ${HOSTS} fresh hosts running a provider that does nothing`);
-  const floorHosts = await startHosts();
-  let floor: HostFigures;
+  const floor = await sdkHostAlone(context, "no-op provider", noop, perHost);
+  // The same no-op with its text padded (a trailing comment) to the length of ours: what the SDK's
+  // host spends moving a __provider that long through every Check and Create, request and response.
+  const padded = `${noop}\n//${"-".repeat(Math.max(0, providers.allocation.length - noop.length - 3))}`;
+  const floorPadded = await sdkHostAlone(context, "no-op provider, text as long as ours", padded, perHost);
+  return result(context, total, directRate, providerRate, ours, floor, floorPadded, providers.allocation.length, noop.length, pools);
+}
+
+/** `total` creates through fresh hosts running `provider` (a no-op): the SDK's host's own cost. */
+async function sdkHostAlone(context: BenchContext, label: string, provider: string, perHost: number): Promise<HostFigures> {
+  context.log(`scenario 7: the SDK's host alone: ${perHost * HOSTS} creates through ${HOSTS} fresh hosts, ${label} (${provider.length} characters)`);
+  const hosts = await startHosts();
   try {
-    const viaFloor = async (_: number, client: number) => {
-      const stack = client % HOSTS;
-      await createThrough(floorHosts[stack]!, noop, stacks[stack]!, `noop-${serial++}`, {});
-    };
-    floor = await measureHosts(context, "no-op provider", floorHosts, perHost, viaFloor, (stack) => (name) => createThrough(floorHosts[stack]!, noop, stacks[stack]!, name, {}), (window) =>
-      throughputOfCount(clients, total, window),
-    );
+    const createOn = (stack: number, name: string) => createThrough(hosts[stack]!, provider, `ci-${stack}`, name, {});
+    return await measureHosts(context, label, hosts, perHost, createOn, (window) => throughputOfCount(context.clients, perHost * HOSTS, window));
   } finally {
-    await Promise.all(floorHosts.map((host) => host.close()));
+    await Promise.all(hosts.map((host) => host.close()));
   }
-  return result(context, total, directRate, providerRate, ours, floor, pools);
 }
 
 /** What `pulumi up` sends a host for one new resource: Check, then Create with the checked inputs. */
@@ -127,25 +126,25 @@ async function measureHosts(
   label: string,
   hosts: readonly ProviderHost[],
   perHost: number,
-  operation: (index: number, client: number) => Promise<void>,
-  createOn: (stack: number) => (name: string) => Promise<void>,
+  createOn: (stack: number, name: string) => Promise<void>,
   measured: (window: (index: number, client: number) => Promise<void>) => Promise<Throughput>,
 ): Promise<HostFigures> {
   const created = hosts.map(() => 0);
-  const counted = async (index: number, client: number) => {
-    await operation(index, client);
+  let serial = 0;
+  const counted = async (_: number, client: number) => {
+    await createOn(client % HOSTS, `measured-${serial++}`);
     created[client % HOSTS]! += 1;
   };
   const startRss = await Promise.all(hosts.map((host) => peakRssMiB(host.pid)));
+  // Warm-up (untimed): each host loads the provider implementation and opens its pool on first use.
   await throughputOfCount(context.clients, 2 * context.clients, counted);
   const cpuBefore = await Promise.all(hosts.map((host) => cpuMs(host.pid)));
   const fromUs = monotonicUs();
   const rate = await measured(counted);
   const toUs = monotonicUs();
   const cpuAfter = await Promise.all(hosts.map((host) => cpuMs(host.pid)));
-  let topUp = 0;
   for (const [stack, made] of created.entries()) {
-    for (let n = made; n < perHost; n += 1) await createOn(stack)(`top-up-${stack}-${topUp++}`);
+    for (let n = made; n < perHost; n += 1) await createOn(stack, `measured-${serial++}`);
     created[stack] = Math.max(made, perHost);
   }
   const peakRss = await Promise.all(hosts.map((host) => peakRssMiB(host.pid)));
@@ -163,7 +162,18 @@ function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
 
-function result(context: BenchContext, total: number, direct: Throughput, provider: Throughput, ours: HostFigures, floor: HostFigures, pools: PoolComparison): ScenarioResult {
+function result(
+  context: BenchContext,
+  total: number,
+  direct: Throughput,
+  provider: Throughput,
+  ours: HostFigures,
+  floor: HostFigures,
+  floorPadded: HostFigures,
+  providerChars: number,
+  noopChars: number,
+  pools: PoolComparison,
+): ScenarioResult {
   const maxPeak = round(Math.max(...ours.peakRss), 1);
   const floorPeak = round(Math.max(...floor.peakRss), 1);
   const fewest = Math.min(...ours.created);
@@ -186,14 +196,22 @@ function result(context: BenchContext, total: number, direct: Throughput, provid
     sdkOnlyCreatesPerSecond: floor.rate.perSecond,
     sdkOnlyHostCpuMsPerCreate: floor.cpuMsPerCreate,
     sdkOnlyHostPeakRssMiBMax: floorPeak,
-    errors: direct.errors + provider.errors + floor.rate.errors + pools.old.rate.errors + pools.current.rate.errors,
+    providerTextChars: providerChars,
+    noopProviderTextChars: noopChars,
+    sdkOnlyPaddedCreatesPerSecond: floorPadded.rate.perSecond,
+    sdkOnlyPaddedHostCpuMsPerCreate: floorPadded.cpuMsPerCreate,
+    sdkOnlyPaddedHostPeakRssMiBMax: round(Math.max(...floorPadded.peakRss), 1),
+    errors: direct.errors + provider.errors + floor.rate.errors + floorPadded.rate.errors + pools.old.rate.errors + pools.current.rate.errors,
     [`pool${OLD_POOL_SIZE}CreatesPerSecond`]: pools.old.rate.perSecond,
     [`pool${OLD_POOL_SIZE}PeakConnectionsPerHost`]: pools.old.peakConnectionsPerHost,
     [`pool${DEFAULT_MAX_CONNECTIONS}CreatesPerSecond`]: pools.current.rate.perSecond,
     [`pool${DEFAULT_MAX_CONNECTIONS}PeakConnectionsPerHost`]: pools.current.peakConnectionsPerHost,
   };
   for (const [index, value] of ours.peakRss.entries()) figures[`hostPeakRssMiB/ci-${index}`] = round(value, 1);
-  const cpuShare = `${ours.cpuMsPerCreate} ms per resource, of which the SDK's host alone (a provider that does nothing, same run) takes ${floor.cpuMsPerCreate} ms and ours ${round(ours.cpuMsPerCreate - floor.cpuMsPerCreate, 3)} ms`;
+  const cpuShare =
+    `${ours.cpuMsPerCreate} ms per resource, of which the SDK's host alone (a provider that does nothing, same run) takes ${floor.cpuMsPerCreate} ms, ` +
+    `${floorPadded.cpuMsPerCreate} ms when that provider's __provider text is as long as ours (${providerChars} characters, sent in each Check and Create request and response; the no-op's is ${noopChars}), ` +
+    `and our provider's own work ${round(ours.cpuMsPerCreate - floorPadded.cpuMsPerCreate, 3)} ms`;
   const rssShare = `peak ${maxPeak} MiB after ${fewest}+ resources per host (${round(Math.max(...ours.startRss), 1)} MiB at start, before the provider loaded), of which the SDK's host alone reaches ${floorPeak} MiB after as many resources and ours adds ${round(maxPeak - floorPeak, 1)} MiB`;
   return {
     id: "7-provider-path",
@@ -207,6 +225,7 @@ function result(context: BenchContext, total: number, direct: Throughput, provid
       { name: "provider ÷ direct creates/s", value: ratio(provider.perSecond, direct.perSecond) },
       { name: "host CPU per resource, SDK's host alone (no-op provider), ms", value: floor.cpuMsPerCreate },
       { name: "host peak RSS, SDK's host alone (no-op provider), MiB", value: floorPeak },
+      { name: `host CPU per resource, SDK's host alone, no-op with a ${providerChars}-character text like ours, ms`, value: floorPadded.cpuMsPerCreate },
       { name: `provider creates/s, pool ${OLD_POOL_SIZE} (before)`, value: pools.old.rate.perSecond },
       { name: `provider creates/s, pool ${DEFAULT_MAX_CONNECTIONS} (default)`, value: pools.current.rate.perSecond },
       { name: `peak connections per host, pool ${OLD_POOL_SIZE} (before)`, value: pools.old.peakConnectionsPerHost },
