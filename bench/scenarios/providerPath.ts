@@ -52,7 +52,10 @@ export async function providerPath(context: BenchContext): Promise<ScenarioResul
   let providerRate: Throughput;
   try {
     await Promise.all(hosts.map((host) => host.configure({ "ipam:databaseUrl": context.url })));
-    const createWith = (provider: string) => (stack: number, name: string) => createThrough(hosts[stack]!, provider, stacks[stack]!, name, { subnetId: providerSubnets[stack]! });
+    const createWith = (provider: string) => async (stack: number, name: string) => {
+      const outputs = await createThrough(hosts[stack]!, provider, stacks[stack]!, name, { subnetId: providerSubnets[stack]! });
+      if (typeof outputs.address !== "string") throw new Error("provider path: create returned no address");
+    };
     const viaHostUsing = (provider: string) => (_: number, client: number) => createWith(provider)(client % HOSTS, `web-${serial++}`);
     await throughputOfCount(clients, 2 * clients, direct);
     context.log(`scenario 7: ${total} allocations each way, ${clients} clients, ${HOSTS} hosts × ${clients / HOSTS} in flight (direct, provider, provider, direct)`);
@@ -87,21 +90,20 @@ async function sdkHostAlone(context: BenchContext, label: string, provider: stri
   context.log(`scenario 7: the SDK's host alone: ${perHost * HOSTS} creates through ${HOSTS} fresh hosts, ${label} (${provider.length} characters)`);
   const hosts = await startHosts();
   try {
-    const createOn = (stack: number, name: string) => createThrough(hosts[stack]!, provider, `ci-${stack}`, name, {});
+    const createOn = async (stack: number, name: string) => void (await createThrough(hosts[stack]!, provider, `ci-${stack}`, name, {}));
     return await measureHosts(context, label, hosts, perHost, createOn, (window) => throughputOfCount(context.clients, perHost * HOSTS, window));
   } finally {
     await Promise.all(hosts.map((host) => host.close()));
   }
 }
 
-/** What `pulumi up` sends a host for one new resource: Check, then Create with the checked inputs. */
-async function createThrough(host: ProviderHost, provider: string, stack: string, name: string, inputs: Record<string, unknown>): Promise<void> {
+/** What `pulumi up` sends a host for one new resource: Check, then Create with the checked inputs; returns the outputs. */
+async function createThrough(host: ProviderHost, provider: string, stack: string, name: string, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
   const urn = urnOf("ipam:IpAllocation", name, stack, PROJECT);
   const news = { __provider: provider, __owner: `${PROJECT}/${stack}/${name}`, ...inputs };
   const checked = await host.check(urn, {}, news);
   if (checked.failures.length > 0) throw new Error(`provider path: check failed: ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
-  const created = await host.create(urn, checked.inputs);
-  if (typeof created.properties.__owner !== "string") throw new Error("provider path: create returned no outputs");
+  return (await host.create(urn, checked.inputs)).properties;
 }
 
 interface HostFigures {
