@@ -11,6 +11,7 @@ const grpc = pulumiRequire("@grpc/grpc-js");
 const provrpc = pulumiRequire("@pulumi/pulumi/proto/provider_grpc_pb.js");
 const provproto = pulumiRequire("@pulumi/pulumi/proto/provider_pb.js");
 const structproto = pulumiRequire("google-protobuf/google/protobuf/struct_pb.js");
+const emptyproto = pulumiRequire("google-protobuf/google/protobuf/empty_pb.js");
 
 export type Props = Record<string, unknown>;
 
@@ -26,6 +27,8 @@ export interface ProviderHost {
   read(urn: string, id: string, props: Props, inputs: Props): Promise<{ id: string; properties: Props; inputs: Props }>;
   update(urn: string, id: string, olds: Props, news: Props): Promise<{ properties: Props }>;
   delete(urn: string, id: string, props: Props): Promise<void>;
+  /** With IPAM_BENCH_PROFILE_DIR set: write a heap snapshot into that folder now (resolves once written). */
+  heapSnapshot(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -79,10 +82,28 @@ export interface ProviderHostPlacement {
   readonly hostScript?: string;
 }
 
+/**
+ * Opt-in profiling for the bench, never on by default: with IPAM_BENCH_PROFILE_DIR in the host's
+ * environment it writes a CPU profile there when it exits (SIGTERM is turned into an exit, which
+ * --cpu-prof needs to write) and a heap snapshot on SIGUSR2.
+ */
+function profilingArgs(env: NodeJS.ProcessEnv): string[] {
+  const dir = env.IPAM_BENCH_PROFILE_DIR;
+  if (dir === undefined || dir === "") return [];
+  return [
+    "--cpu-prof",
+    `--cpu-prof-dir=${dir}`,
+    "--cpu-prof-interval=250",
+    "--heapsnapshot-signal=SIGUSR2",
+    `--diagnostic-dir=${dir}`,
+    `--import=data:text/javascript,process.on("SIGTERM",()=>process.exit(0))`,
+  ];
+}
+
 /** Spawn the SDK's own host with this Node (24) and connect to the port it prints. */
 export async function startProviderHost(env: NodeJS.ProcessEnv = process.env, placement: ProviderHostPlacement = {}): Promise<ProviderHost> {
   const script = placement.hostScript ?? hostScript;
-  const child: ChildProcess = spawn(process.execPath, [script, "127.0.0.1:1"], { env, stdio: ["ignore", "pipe", "pipe"], ...(placement.cwd === undefined ? {} : { cwd: placement.cwd }) });
+  const child: ChildProcess = spawn(process.execPath, [...profilingArgs(env), script, "127.0.0.1:1"], { env, stdio: ["ignore", "pipe", "pipe"], ...(placement.cwd === undefined ? {} : { cwd: placement.cwd }) });
   let out = "";
   child.stderr!.on("data", (d) => (out += d));
   const port = await new Promise<string>((resolve, reject) => {
@@ -160,6 +181,11 @@ export async function startProviderHost(env: NodeJS.ProcessEnv = process.env, pl
       req.setId(id);
       req.setProperties(struct(props));
       await call("delete", req);
+    },
+    async heapSnapshot() {
+      child.kill("SIGUSR2");
+      // The host writes the snapshot on its main thread before it serves another call.
+      await call("getPluginInfo", new emptyproto.Empty());
     },
     async close() {
       client.close();

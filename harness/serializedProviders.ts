@@ -52,3 +52,19 @@ export async function serializedProviders(project = "proj", stack = "dev") {
     resources,
   };
 }
+
+/**
+ * The `__provider` string of a dynamic provider that does no work of its own (Check accepts the
+ * inputs, Create echoes them): what the SDK's host costs per resource before any provider adds to it.
+ */
+export async function noopProvider(project = "proj", stack = "dev"): Promise<string> {
+  const resources = await captureResources(() => {
+    const provider: pulumi.dynamic.ResourceProvider = {
+      check: async (_olds, news) => ({ inputs: news }),
+      create: async (inputs) => ({ id: String(inputs.__owner), outs: inputs }),
+    };
+    class Noop extends pulumi.dynamic.Resource {}
+    new Noop(provider, "noop", {}, undefined, "bench");
+  }, project, stack);
+  return String(resources[0]!.inputs.__provider);
+}

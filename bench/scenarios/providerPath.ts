@@ -1,9 +1,11 @@
 import { startProviderHost, urnOf, type ProviderHost } from "../../harness/providerHost.js";
-import { serializedProviders } from "../../harness/serializedProviders.js";
+import { noopProvider, serializedProviders } from "../../harness/serializedProviders.js";
 import type { BenchContext } from "../benchContext.js";
 import { combined, ratio, round, throughputOfCount, type Throughput } from "../measure.js";
 import { cpuMs, peakRssMiB } from "../processStatus.js";
-import type { ScenarioResult } from "../scenarioResult.js";
+import { check, type ScenarioResult } from "../scenarioResult.js";
+import { appendFile } from "node:fs/promises";
+import { join } from "node:path";
 import { sql } from "slonik";
 import { z } from "zod";
 import { DEFAULT_MAX_CONNECTIONS } from "../../provider/store/databasePool.js";
@@ -30,10 +32,12 @@ const PROJECT = "bench";
 export async function providerPath(context: BenchContext): Promise<ScenarioResult> {
   const { ipam, clients } = context;
   const total = context.quick ? 200 : 4_000;
+  const perHost = total / HOSTS;
   const stacks = Array.from({ length: HOSTS }, (_, index) => `ci-${index}`);
   const directSubnets = await createSubnets(context, 96, "direct core calls");
   const providerSubnets = await createSubnets(context, 96 + HOSTS, "provider host");
   const providers = await serializedProviders(PROJECT);
+  const noop = await noopProvider(PROJECT);
   let serial = 0;
   const direct = async (_: number, client: number) => {
     const owner = `${PROJECT}/${stacks[client % HOSTS]!}/web-${serial++}`;
@@ -42,42 +46,122 @@ export async function providerPath(context: BenchContext): Promise<ScenarioResul
   };
   context.log(`scenario 7: starting ${HOSTS} dynamic-provider hosts`);
   const hosts = await startHosts();
+  let ours: HostFigures;
+  let pools: PoolComparison;
+  let directRate: Throughput;
+  let providerRate: Throughput;
   try {
-    const startRss = await Promise.all(hosts.map((host) => peakRssMiB(host.pid)));
     await Promise.all(hosts.map((host) => host.configure({ "ipam:databaseUrl": context.url })));
-    const viaHostUsing = (provider: string) => async (_: number, client: number) => {
-      const stack = client % HOSTS;
-      const name = `web-${serial++}`;
-      const urn = urnOf("ipam:IpAllocation", name, stacks[stack]!, PROJECT);
-      const news = { __provider: provider, __owner: `${PROJECT}/${stacks[stack]!}/${name}`, subnetId: providerSubnets[stack]! };
-      const host = hosts[stack]!;
-      const checked = await host.check(urn, {}, news);
-      if (checked.failures.length > 0) throw new Error(`provider path: check failed: ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
-      const created = await host.create(urn, checked.inputs);
-      if (typeof created.properties.address !== "string") throw new Error("provider path: create returned no address");
+    const createWith = (provider: string) => async (stack: number, name: string) => {
+      const outputs = await createThrough(hosts[stack]!, provider, stacks[stack]!, name, { subnetId: providerSubnets[stack]! });
+      if (typeof outputs.address !== "string") throw new Error("provider path: create returned no address");
     };
-    const viaHost = viaHostUsing(providers.allocation);
-    // Untimed: each host loads the provider implementation and opens its pool on first use.
+    const viaHostUsing = (provider: string) => (_: number, client: number) => createWith(provider)(client % HOSTS, `web-${serial++}`);
     await throughputOfCount(clients, 2 * clients, direct);
-    await throughputOfCount(clients, 2 * clients, viaHost);
-    const half = Math.ceil(total / 2);
-    const cpuBefore = await Promise.all(hosts.map((host) => cpuMs(host.pid)));
     context.log(`scenario 7: ${total} allocations each way, ${clients} clients, ${HOSTS} hosts × ${clients / HOSTS} in flight (direct, provider, provider, direct)`);
-    const firstDirect = await throughputOfCount(clients, half, direct);
-    const firstProvider = await throughputOfCount(clients, half, viaHost);
-    const secondProvider = await throughputOfCount(clients, total - half, viaHost);
-    const secondDirect = await throughputOfCount(clients, total - half, direct);
-    const cpuAfter = await Promise.all(hosts.map((host) => cpuMs(host.pid)));
-    const peakRss = await Promise.all(hosts.map((host) => peakRssMiB(host.pid)));
-    const directRate = combined(firstDirect, secondDirect);
-    const providerRate = combined(firstProvider, secondProvider);
-    const hostCpuMs = cpuAfter.reduce((sum, after, index) => sum + after - cpuBefore[index]!, 0);
+    let firstProvider: Throughput | undefined;
+    let secondProvider: Throughput | undefined;
+    let firstDirect: Throughput | undefined;
+    // The hosts' CPU is read around the first three windows: they idle through the direct one.
+    ours = await measureHosts(context, "ipam provider", hosts, perHost, createWith(providers.allocation), async (window) => {
+      firstDirect = await throughputOfCount(clients, total / 2, direct);
+      firstProvider = await throughputOfCount(clients, total / 2, window);
+      secondProvider = await throughputOfCount(clients, total / 2, window);
+      return combined(firstProvider, secondProvider);
+    });
+    const secondDirect = await throughputOfCount(clients, total / 2, direct);
+    directRate = combined(firstDirect!, secondDirect);
+    providerRate = combined(firstProvider!, secondProvider!);
     context.log(`scenario 7: pool size ${OLD_POOL_SIZE} (before) vs ${DEFAULT_MAX_CONNECTIONS} (default): rate and connections per host`);
-    const pools = await comparePoolSizes(context, hosts, Math.ceil(total / 2), (run) => viaHostUsing(`${providers.allocation}${"\n".repeat(run)}`));
-    return result(context, total, directRate, providerRate, hostCpuMs, startRss, peakRss, pools);
+    pools = await comparePoolSizes(context, hosts, Math.ceil(total / 2), (run) => viaHostUsing(`${providers.allocation}${"\n".repeat(run)}`));
   } finally {
     await Promise.all(hosts.map((host) => host.close()));
   }
+  const floor = await sdkHostAlone(context, "no-op provider", noop, perHost);
+  // The same no-op with its text padded (a trailing comment) to the length of ours: what the SDK's
+  // host spends moving a __provider that long through every Check and Create, request and response.
+  const padded = `${noop}\n//${"-".repeat(Math.max(0, providers.allocation.length - noop.length - 3))}`;
+  const floorPadded = await sdkHostAlone(context, "no-op provider, text as long as ours", padded, perHost);
+  return result(context, total, directRate, providerRate, ours, floor, floorPadded, providers.allocation.length, noop.length, pools);
+}
+
+/** `total` creates through fresh hosts running `provider` (a no-op): the SDK's host's own cost. */
+async function sdkHostAlone(context: BenchContext, label: string, provider: string, perHost: number): Promise<HostFigures> {
+  context.log(`scenario 7: the SDK's host alone: ${perHost * HOSTS} creates through ${HOSTS} fresh hosts, ${label} (${provider.length} characters)`);
+  const hosts = await startHosts();
+  try {
+    const createOn = async (stack: number, name: string) => void (await createThrough(hosts[stack]!, provider, `ci-${stack}`, name, {}));
+    return await measureHosts(context, label, hosts, perHost, createOn, (window) => throughputOfCount(context.clients, perHost * HOSTS, window));
+  } finally {
+    await Promise.all(hosts.map((host) => host.close()));
+  }
+}
+
+/** What `pulumi up` sends a host for one new resource: Check, then Create with the checked inputs; returns the outputs. */
+async function createThrough(host: ProviderHost, provider: string, stack: string, name: string, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const urn = urnOf("ipam:IpAllocation", name, stack, PROJECT);
+  const news = { __provider: provider, __owner: `${PROJECT}/${stack}/${name}`, ...inputs };
+  const checked = await host.check(urn, {}, news);
+  if (checked.failures.length > 0) throw new Error(`provider path: check failed: ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+  return (await host.create(urn, checked.inputs)).properties;
+}
+
+interface HostFigures {
+  readonly rate: Throughput;
+  /** Host CPU (user + system, all hosts) per timed Check + Create, in ms. */
+  readonly cpuMsPerCreate: number;
+  /** Each host's VmHWM before it made anything, and after it made at least `perHost` resources. */
+  readonly startRss: readonly number[];
+  readonly peakRss: readonly number[];
+  /** How many resources each host had made when its peak RSS was read. */
+  readonly created: readonly number[];
+}
+
+/**
+ * Warm the hosts up (untimed), time `measured` with the hosts' CPU read around it, top up any host
+ * that made fewer than `perHost` resources in all (loops take the next call when free, so a quicker
+ * host makes more), then read each host's peak RSS. With IPAM_BENCH_PROFILE_DIR set, each host then
+ * writes a heap snapshot (after the RSS is read: writing one takes memory) and a CPU profile at exit.
+ */
+async function measureHosts(
+  context: BenchContext,
+  label: string,
+  hosts: readonly ProviderHost[],
+  perHost: number,
+  createOn: (stack: number, name: string) => Promise<void>,
+  measured: (window: (index: number, client: number) => Promise<void>) => Promise<Throughput>,
+): Promise<HostFigures> {
+  const created = hosts.map(() => 0);
+  let serial = 0;
+  const counted = async (_: number, client: number) => {
+    await createOn(client % HOSTS, `measured-${serial++}`);
+    created[client % HOSTS]! += 1;
+  };
+  const startRss = await Promise.all(hosts.map((host) => peakRssMiB(host.pid)));
+  // Warm-up (untimed): each host loads the provider implementation and opens its pool on first use.
+  await throughputOfCount(context.clients, 2 * context.clients, counted);
+  const cpuBefore = await Promise.all(hosts.map((host) => cpuMs(host.pid)));
+  const fromUs = monotonicUs();
+  const rate = await measured(counted);
+  const toUs = monotonicUs();
+  const cpuAfter = await Promise.all(hosts.map((host) => cpuMs(host.pid)));
+  for (const [stack, made] of created.entries()) {
+    for (let n = made; n < perHost; n += 1) await createOn(stack, `measured-${serial++}`);
+    created[stack] = Math.max(made, perHost);
+  }
+  const peakRss = await Promise.all(hosts.map((host) => peakRssMiB(host.pid)));
+  const profileDir = process.env.IPAM_BENCH_PROFILE_DIR;
+  if (profileDir) {
+    // profileSummary.ts keeps the CPU samples of this window only (a profile's timestamps are on the same monotonic clock).
+    await appendFile(join(profileDir, "windows.jsonl"), `${JSON.stringify({ label, pids: hosts.map((host) => host.pid), fromUs, toUs, created })}\n`);
+    await Promise.all(hosts.map((host) => host.heapSnapshot()));
+  }
+  const hostCpuMs = cpuAfter.reduce((sum, after, index) => sum + after - cpuBefore[index]!, 0);
+  return { rate, cpuMsPerCreate: round(hostCpuMs / Math.max(1, rate.operations), 3), startRss, peakRss, created };
+}
+
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 function result(
@@ -85,12 +169,16 @@ function result(
   total: number,
   direct: Throughput,
   provider: Throughput,
-  hostCpuMs: number,
-  startRss: readonly number[],
-  peakRss: readonly number[],
+  ours: HostFigures,
+  floor: HostFigures,
+  floorPadded: HostFigures,
+  providerChars: number,
+  noopChars: number,
   pools: PoolComparison,
 ): ScenarioResult {
-  const maxPeak = round(Math.max(...peakRss), 1);
+  const maxPeak = round(Math.max(...ours.peakRss), 1);
+  const floorPeak = round(Math.max(...floor.peakRss), 1);
+  const fewest = Math.min(...ours.created);
   const figures: Record<string, number> = {
     allocations: total,
     hosts: HOSTS,
@@ -101,26 +189,45 @@ function result(
     // This process's CPU per allocation: slonik and zod for direct; the gRPC client and protobuf for the provider path.
     directClientCpuMsPerCreate: direct.clientCpuMsPerOp,
     providerClientCpuMsPerCreate: provider.clientCpuMsPerOp,
-    hostCpuMsPerCreate: round(hostCpuMs / Math.max(1, provider.operations), 3),
+    hostCpuMsPerCreate: ours.cpuMsPerCreate,
     // The SDK's host alone, before it loads the provider: what a host costs before ours adds anything.
-    hostStartRssMiB: round(Math.max(...startRss), 1),
+    hostStartRssMiB: round(Math.max(...ours.startRss), 1),
     hostPeakRssMiBMax: maxPeak,
-    errors: direct.errors + provider.errors + pools.old.rate.errors + pools.current.rate.errors,
+    fewestCreatesPerHostAtRss: fewest,
+    // The same hosts running a provider that does nothing: the SDK's own share, measured in this run.
+    sdkOnlyCreatesPerSecond: floor.rate.perSecond,
+    sdkOnlyHostCpuMsPerCreate: floor.cpuMsPerCreate,
+    sdkOnlyHostPeakRssMiBMax: floorPeak,
+    providerTextChars: providerChars,
+    noopProviderTextChars: noopChars,
+    sdkOnlyPaddedCreatesPerSecond: floorPadded.rate.perSecond,
+    sdkOnlyPaddedHostCpuMsPerCreate: floorPadded.cpuMsPerCreate,
+    sdkOnlyPaddedHostPeakRssMiBMax: round(Math.max(...floorPadded.peakRss), 1),
+    errors: direct.errors + provider.errors + floor.rate.errors + floorPadded.rate.errors + pools.old.rate.errors + pools.current.rate.errors,
     [`pool${OLD_POOL_SIZE}CreatesPerSecond`]: pools.old.rate.perSecond,
     [`pool${OLD_POOL_SIZE}PeakConnectionsPerHost`]: pools.old.peakConnectionsPerHost,
     [`pool${DEFAULT_MAX_CONNECTIONS}CreatesPerSecond`]: pools.current.rate.perSecond,
     [`pool${DEFAULT_MAX_CONNECTIONS}PeakConnectionsPerHost`]: pools.current.peakConnectionsPerHost,
   };
-  for (const [index, value] of peakRss.entries()) figures[`hostPeakRssMiB/ci-${index}`] = round(value, 1);
+  for (const [index, value] of ours.peakRss.entries()) figures[`hostPeakRssMiB/ci-${index}`] = round(value, 1);
+  const cpuShare =
+    `${ours.cpuMsPerCreate} ms per resource, of which the SDK's host alone (a provider that does nothing, same run) takes ${floor.cpuMsPerCreate} ms, ` +
+    `${floorPadded.cpuMsPerCreate} ms when that provider's __provider text is as long as ours (${providerChars} characters, sent in each Check and Create request and response; the no-op's is ${noopChars}), ` +
+    `and our provider's own work ${round(ours.cpuMsPerCreate - floorPadded.cpuMsPerCreate, 3)} ms`;
+  const rssShare = `peak ${maxPeak} MiB after ${fewest}+ resources per host (${round(Math.max(...ours.startRss), 1)} MiB at start, before the provider loaded), of which the SDK's host alone reaches ${floorPeak} MiB after as many resources and ours adds ${round(maxPeak - floorPeak, 1)} MiB`;
   return {
     id: "7-provider-path",
-    title: `Provider path: ${total.toLocaleString("en-US")} creates through ${HOSTS} dynamic-provider hosts (Check + Create over gRPC, ${context.clients / HOSTS} in flight each) vs ${context.clients} clients calling allocate; host peak RSS`,
+    title: `Provider path: ${total.toLocaleString("en-US")} creates through ${HOSTS} dynamic-provider hosts (Check + Create over gRPC, ${context.clients / HOSTS} in flight each) vs ${context.clients} clients calling allocate; host CPU and peak RSS`,
     figures,
-    checks: [],
-    // The issue sets no target for this scenario: the figures are reported, not judged.
+    checks: [
+      check(`host CPU per resource (Check + Create), ms, average of ${HOSTS} hosts`, ours.cpuMsPerCreate, "atMost", 1.5, () => cpuShare),
+      check(`host peak RSS, MiB, largest of ${HOSTS} after ${fewest.toLocaleString("en-US")}+ resources each`, maxPeak, "atMost", 200, () => rssShare),
+    ],
     reported: [
       { name: "provider ÷ direct creates/s", value: ratio(provider.perSecond, direct.perSecond) },
-      { name: `host peak RSS, MiB (largest of ${HOSTS})`, value: maxPeak },
+      { name: "host CPU per resource, SDK's host alone (no-op provider), ms", value: floor.cpuMsPerCreate },
+      { name: "host peak RSS, SDK's host alone (no-op provider), MiB", value: floorPeak },
+      { name: `host CPU per resource, SDK's host alone, no-op with a ${providerChars}-character text like ours, ms`, value: floorPadded.cpuMsPerCreate },
       { name: `provider creates/s, pool ${OLD_POOL_SIZE} (before)`, value: pools.old.rate.perSecond },
       { name: `provider creates/s, pool ${DEFAULT_MAX_CONNECTIONS} (default)`, value: pools.current.rate.perSecond },
       { name: `peak connections per host, pool ${OLD_POOL_SIZE} (before)`, value: pools.old.peakConnectionsPerHost },

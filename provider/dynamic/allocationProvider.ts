@@ -85,7 +85,8 @@ export async function check(_olds: Props, news: Props) {
     parseInput(allocateSchema, { ...req, owner: req.owner || "unknown" });
     if (req.address !== undefined && !isUnknown(news.address)) parseAddress(req.address, "address");
   });
-  const failures = failuresOf(new InvalidInputError(issues));
+  // An error is built only for issues: building one (message, stack) on every check was a measurable share of the host's CPU.
+  const failures = issues.length === 0 ? [] : failuresOf(new InvalidInputError(issues));
   if (news[ADOPT] !== undefined && !isUnknown(news[ADOPT]) && typeof news[ADOPT] !== "boolean") failures.push({ property: ADOPT, reason: "must be a boolean" });
   if (news[ADOPT] === true && news.address === undefined) failures.push({ property: ADOPT, reason: "adopt needs address: the allocation holding it is adopted" });
   return failures.length === 0 ? { inputs: news } : { inputs: news, failures };

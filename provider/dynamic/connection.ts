@@ -1,7 +1,6 @@
 import { CallDeadlineError, ConfigurationError, IpamError } from "../core/errors.js";
 import { RetriesExhausted, withRetries } from "../core/retrying.js";
 import { Ipam } from "../store/Ipam.js";
-import { ensureLocalDatabase } from "../store/localDatabase.js";
 
 /** Raw config as the SDK host hands it to `configure` (`ipam:databaseUrl` arrives in plaintext). */
 export interface HostConfig {
@@ -85,7 +84,8 @@ export function ipam(): Promise<Ipam> {
     if (settingsProblem !== undefined) throw settingsProblem;
     const envUrl = process.env.IPAM_DATABASE_URL;
     const chosen: DatabaseSource = configuredUrl !== undefined ? "ipam:databaseUrl" : envUrl !== undefined && envUrl !== "" ? "IPAM_DATABASE_URL" : "embedded";
-    const url = configuredUrl ?? (chosen === "IPAM_DATABASE_URL" ? envUrl! : await ensureLocalDatabase());
+    // The embedded server's code (initdb, accounts, binaries) is loaded only by a host that uses it.
+    const url = configuredUrl ?? (chosen === "IPAM_DATABASE_URL" ? envUrl! : await (await import("../store/localDatabase.js")).ensureLocalDatabase());
     const opened = await Ipam.open({
       databaseUrl: url,
       ...(settings.maxConnections === undefined ? {} : { maxConnections: settings.maxConnections }),
