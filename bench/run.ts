@@ -18,6 +18,7 @@ import { randomAtFill } from "./scenarios/randomAtFill.js";
 import { historyAtScale } from "./scenarios/historyAtScale.js";
 import { randomBulkFragmentation } from "./scenarios/randomBulkFragmentation.js";
 import { snapshotAtScale } from "./scenarios/snapshotAtScale.js";
+import { usageAtScale } from "./scenarios/usageAtScale.js";
 import { manySubnets, oneSubnetContended } from "./scenarios/throughputScenarios.js";
 
 const CLIENTS = 16;
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
       if (want(7)) scenarios.push(await providerPath(context));
       if (want(8)) scenarios.push(await historyAtScale(context));
       if (want(9)) scenarios.push(await randomBulkFragmentation(context));
+      if (want(10)) scenarios.push(await usageAtScale(context));
       if (want(11)) scenarios.push(await snapshotAtScale(context));
       const report: BenchReport = {
         startedAt,

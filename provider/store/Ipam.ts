@@ -95,7 +95,7 @@ import { importSnapshot, type ImportOptions, type ImportResult } from "./snapsho
 import { readSnapshot, writeSnapshot, type SnapshotWrite } from "./snapshotExport.js";
 import { mapCellBitsSchema, mapGrid, readMapCells, readMapChildBlocks, type SubnetMapData } from "./subnetMapData.js";
 import { outsidePoolAddresses, ownerUsageRows, type SubnetUsageReport } from "./usageQueries.js";
-import { readUsageTree, type SubnetTreeReport } from "./usageTree.js";
+import { readUsageReports, readUsageTree, type SubnetTreeReport } from "./usageTree.js";
 
 export type { SubnetUsageReport } from "./usageQueries.js";
 export type { SubnetTreeReport } from "./usageTree.js";
@@ -278,10 +278,15 @@ export class Ipam {
     const { namespace } = parseInput(subnetFilterSchema, filter);
     const { limit = 100, after } = parseInput(subnetPageSchema, page);
     return this.consistent("listing subnets", async (tx) => {
-      if (after !== undefined && (await getSubnetRow(tx, this.t, Number(after))) === null) throw new NotFoundError("subnet", after);
-      const rows = await listSubnetRows(tx, this.t, { namespace }, { limit, after: after === undefined ? undefined : Number(after) });
+      const rows = await this.subnetPageRows(tx, namespace, limit, after);
       return { subnets: rows.map((row) => subnetFromRow(row)), next: rows.length === limit ? String(rows.at(-1)!.id) : null };
     });
+  }
+
+  /** @throws NotFoundError when the subnet `after` names no longer exists (its key is the cursor) */
+  private async subnetPageRows(tx: DatabaseTransactionConnection, namespace: string | undefined, limit: number, after: string | undefined) {
+    if (after !== undefined && (await getSubnetRow(tx, this.t, Number(after))) === null) throw new NotFoundError("subnet", after);
+    return listSubnetRows(tx, this.t, { namespace }, { limit, after: after === undefined ? undefined : Number(after) });
   }
 
   /**
@@ -621,6 +626,21 @@ export class Ipam {
         const owners = await ownerUsageRows(tx, this.t, id);
         const outsidePool = await outsidePoolAddresses(tx, this.t, id, layout, LIMITS.pageSize);
         return { subnet: subnetFromRow(row, layout), usage, owners, outsidePool };
+    });
+  }
+
+  /**
+   * `usageReport` of every subnet (of one namespace, or all) a page at a time, in `listSubnetPage`
+   * order, each page read at one moment: what `ipam usage` without a subnet shows. Pass the
+   * returned `next` as `after`.
+   * @throws InvalidInputError, NotFoundError (the subnet `after` names no longer exists)
+   */
+  async usagePage(filter: { namespace?: string } = {}, page: { limit?: number; after?: string } = {}): Promise<{ reports: SubnetUsageReport[]; next: string | null }> {
+    const { namespace } = parseInput(subnetFilterSchema, filter);
+    const { limit = 100, after } = parseInput(subnetPageSchema, page);
+    return this.consistent("computing usage", async (tx) => {
+      const rows = await this.subnetPageRows(tx, namespace, limit, after);
+      return { reports: await readUsageReports(tx, this.t, rows), next: rows.length === limit ? String(rows.at(-1)!.id) : null };
     });
   }
 
