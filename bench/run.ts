@@ -19,6 +19,7 @@ import { historyAtScale } from "./scenarios/historyAtScale.js";
 import { randomBulkFragmentation } from "./scenarios/randomBulkFragmentation.js";
 import { snapshotAtScale } from "./scenarios/snapshotAtScale.js";
 import { usageAtScale } from "./scenarios/usageAtScale.js";
+import { usageTreeAtScale } from "./scenarios/usageTreeAtScale.js";
 import { manySubnets, oneSubnetContended } from "./scenarios/throughputScenarios.js";
 
 const CLIENTS = 16;
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
       if (want(9)) scenarios.push(await randomBulkFragmentation(context));
       if (want(10)) scenarios.push(await usageAtScale(context));
       if (want(11)) scenarios.push(await snapshotAtScale(context));
+      if (want(12)) scenarios.push(await usageTreeAtScale(context));
       const report: BenchReport = {
         startedAt,
         server: database.serverVersion,

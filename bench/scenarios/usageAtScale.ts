@@ -1,50 +1,18 @@
-import { sql, type DatabasePool } from "slonik";
+import { sql } from "slonik";
 import { z } from "zod";
 import { Ipam } from "../../provider/store/Ipam.js";
-import { tablesFor, type Tables } from "../../provider/store/tables.js";
+import { tablesFor } from "../../provider/store/tables.js";
 import type { BenchContext } from "../benchContext.js";
 import { runCli } from "../cliProcess.js";
 import { latency, ratio, round, timed, type Latency } from "../measure.js";
 import { check, type ScenarioResult } from "../scenarioResult.js";
+import { growSubnets, subnetAt } from "../syntheticSubnets.js";
 
 /** A schema of its own, so the namespace holds exactly the subnets counted. */
 const SCHEMA = "ipam_bench_usage";
 const NAMESPACE = "bench-usage";
 const PAGE = 1_000;
-const OWNERS = 50;
-
-/**
- * Append synthetic /24 subnets up to `total` in one namespace (subnet g is 11.0.0.0 + 256 g, in
- * the default pools), each with one allocation of its last usable address and the free range in
- * front of it, as createSubnet and allocate would leave them.
- */
-async function growNamespace(pool: DatabasePool, t: Tables, namespaceId: number, from: number, total: number): Promise<void> {
-  await pool.query(sql.unsafe`
-    INSERT INTO ${t.subnet} (namespace_id, cidr, pools, pools_explicit, description)
-    SELECT ${namespaceId}, set_masklen(n, 24)::cidr, jsonb_build_array(jsonb_build_object('start', host(n + 1), 'end', host(n + 254))), false, 'bench: usage'
-    FROM generate_series(${from}::bigint, ${total - 1}::bigint) AS g, LATERAL (SELECT '11.0.0.0'::inet + g * 256 AS n) AS net
-  `);
-  const added = sql.fragment`SELECT id, network(cidr) AS n FROM ${t.subnet} WHERE namespace_id = ${namespaceId} AND cidr >= set_masklen('11.0.0.0'::inet + ${from}::bigint * 256, 24)::cidr`;
-  await pool.query(sql.unsafe`
-    WITH allocated AS (
-      INSERT INTO ${t.allocation} (subnet_id, owner, strategy)
-      SELECT id, 'usage-owner-' || (id % ${OWNERS}), 'sequential' FROM (${added}) AS s
-      RETURNING id, subnet_id
-    )
-    INSERT INTO ${t.allocatedAddress} (subnet_id, address, ordinal, allocation_id)
-    SELECT a.subnet_id, s.n + 254, (s.n + 254) - '0.0.0.0'::inet, a.id FROM allocated a JOIN (${added}) AS s ON s.id = a.subnet_id
-  `);
-  await pool.query(sql.unsafe`
-    INSERT INTO ${t.freeRange} (subnet_id, first_ordinal, last_ordinal)
-    SELECT id, (n + 1) - '0.0.0.0'::inet, (n + 253) - '0.0.0.0'::inet FROM (${added}) AS s
-  `);
-  await pool.query(sql.unsafe`VACUUM (ANALYZE) ${t.subnet}, ${t.allocation}, ${t.allocatedAddress}, ${t.freeRange}`);
-}
-
-/** The id of subnet g (the cursor of the page that starts after it). */
-async function subnetAt(pool: DatabasePool, t: Tables, g: number): Promise<string> {
-  return String(await pool.oneFirst(sql.type(z.object({ id: z.number() }))`SELECT id FROM ${t.subnet} WHERE cidr = set_masklen('11.0.0.0'::inet + ${g}::bigint * 256, 24)::cidr`));
-}
+const BASE = "11.0.0.0";
 
 interface PageTimes {
   readonly list: Latency;
@@ -60,7 +28,7 @@ async function pageTimes(ipam: Ipam, after: string | undefined, samples: number)
 
 /**
  * 10. `listSubnetPage` and `usagePage` (pages of 1,000 subnets) at the first page of a 1k-subnet
- * namespace and the first and a deep page (after 90%) of a 100k one (5k with --quick): keyset
+ * namespace and the first and a deep page (a full page after 90%) of a 100k one (5k with --quick): keyset
  * pages, so each costs the same however deep and however big the namespace. Then `ipam usage
  * --namespace` (the real CLI, which walks those pages) at 1k and at 100k: it reports every subnet,
  * so its time grows with the count; flat per subnet is a ratio of at most 2 × (100k / 1k).
@@ -74,16 +42,16 @@ export async function usageAtScale(context: BenchContext): Promise<ScenarioResul
   const { pool } = context;
   const cliUsage = () => runCli(context.url, ["--schema", SCHEMA, "usage", "--namespace", NAMESPACE, "--json"]);
   try {
-    const first = await ipam.createSubnet({ cidr: "11.0.0.0/24", namespace: NAMESPACE, description: "bench: usage" });
+    const first = await ipam.createSubnet({ cidr: `${BASE}/24`, namespace: NAMESPACE, description: "bench: usage" });
     const namespaceId = await pool.oneFirst(sql.type(z.object({ namespace_id: z.number() }))`SELECT namespace_id FROM ${t.subnet} WHERE id = ${Number(first.id)}`);
     context.log(`scenario 10: usage and subnet pages at ${small.toLocaleString("en-US")} subnets`);
-    await growNamespace(pool, t, namespaceId, 1, small);
+    await growSubnets(pool, t, { namespaceId, parentId: null, base: BASE }, 1, small);
     const atSmall = await pageTimes(ipam, undefined, samples);
     const cliSmall = await cliUsage();
     context.log(`scenario 10: growing the namespace to ${large.toLocaleString("en-US")} subnets`);
-    const grown = await timed(() => growNamespace(pool, t, namespaceId, small, large));
+    const grown = await timed(() => growSubnets(pool, t, { namespaceId, parentId: null, base: BASE }, small, large));
     const firstLarge = await pageTimes(ipam, undefined, samples);
-    const deepLarge = await pageTimes(ipam, await subnetAt(pool, t, Math.floor(large * 0.9)), samples);
+    const deepLarge = await pageTimes(ipam, await subnetAt(pool, t, BASE, Math.min(Math.floor(large * 0.9), large - PAGE - 1)), samples);
     context.log(`scenario 10: ipam usage --namespace at ${large.toLocaleString("en-US")} subnets`);
     const cliLarge = await cliUsage();
     const shown = (JSON.parse(cliLarge.stdout) as { subnets: unknown[] }).subnets.length;
