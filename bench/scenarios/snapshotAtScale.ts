@@ -40,14 +40,16 @@ async function growAllocations(pool: DatabasePool, t: Tables, subnetIds: readonl
 }
 
 /**
- * 11. `ipam export --out` of 10k and of 1M allocations (100k with --quick: 1k vs 10k) by the real
+ * 11. `ipam export --out` of 10k, 100k and 1M allocations (1k, 5k, 10k with --quick) by the real
  * CLI in a child process: its peak RSS (VmHWM) must not grow with the allocation count (the export
- * is streamed a page at a time), with its time per allocation; then `ipam import` of the large file
+ * is streamed a page at a time), checked 1M vs 10k (the issue's sizes) and 1M vs 100k (once the
+ * runtime's heap has reached its working size), with its time per allocation; then `ipam import` of the large file
  * into an empty schema, its time and peak RSS (the import parses and validates the whole file
  * before its one transaction, so its memory does grow with the file: reported, no target).
  */
 export async function snapshotAtScale(context: BenchContext): Promise<ScenarioResult> {
   const small = context.quick ? 1_000 : 10_000;
+  const middle = context.quick ? 5_000 : 100_000;
   const large = context.quick ? 10_000 : 1_000_000;
   const ipam = await Ipam.open({ databaseUrl: context.url, schema: SCHEMA, maxConnections: 2 });
   const t = tablesFor(SCHEMA);
@@ -63,8 +65,11 @@ export async function snapshotAtScale(context: BenchContext): Promise<ScenarioRe
     context.log(`scenario 11: export of ${small.toLocaleString("en-US")} allocations`);
     await growAllocations(context.pool, t, subnetIds, 0, small);
     const exportSmall = await exportOf(small);
+    context.log(`scenario 11: export of ${middle.toLocaleString("en-US")} allocations`);
+    await growAllocations(context.pool, t, subnetIds, small, middle);
+    const exportMiddle = await exportOf(middle);
     context.log(`scenario 11: growing to ${large.toLocaleString("en-US")} allocations`);
-    const grown = await timed(() => growAllocations(context.pool, t, subnetIds, small, large));
+    const grown = await timed(() => growAllocations(context.pool, t, subnetIds, middle, large));
     context.log(`scenario 11: export of ${large.toLocaleString("en-US")} allocations`);
     const exportLarge = await exportOf(large);
     context.log(`scenario 11: import of ${large.toLocaleString("en-US")} allocations`);
@@ -72,6 +77,8 @@ export async function snapshotAtScale(context: BenchContext): Promise<ScenarioRe
     const imported = JSON.parse(importLarge.stdout) as { allocations: number };
     if (imported.allocations !== large) throw new Error(`scenario 11: the import reported ${imported.allocations} allocations, not ${large}`);
     const rssRatio = ratio(exportLarge.peakRssMiB, exportSmall.peakRssMiB);
+    const rssRatioMiddle = ratio(exportLarge.peakRssMiB, exportMiddle.peakRssMiB);
+    const mib = (run: { peakRssMiB: number }) => `${round(run.peakRssMiB, 1)} MiB`;
     const perAllocation = (run: { ms: number }, size: number) => round((run.ms * 1000) / size, 2);
     const sizes = `${small.toLocaleString("en-US")} vs ${large.toLocaleString("en-US")} allocations`;
     return {
@@ -83,7 +90,10 @@ export async function snapshotAtScale(context: BenchContext): Promise<ScenarioRe
         secondsToGrow: round(grown.ms / 1000, 1),
         exportSmallSeconds: round(exportSmall.ms / 1000, 2),
         exportLargeSeconds: round(exportLarge.ms / 1000, 2),
+        middleAllocations: middle,
+        exportMiddleSeconds: round(exportMiddle.ms / 1000, 2),
         exportSmallPeakRssMiB: round(exportSmall.peakRssMiB, 1),
+        exportMiddlePeakRssMiB: round(exportMiddle.peakRssMiB, 1),
         exportLargePeakRssMiB: round(exportLarge.peakRssMiB, 1),
         exportSmallUsPerAllocation: perAllocation(exportSmall, small),
         exportLargeUsPerAllocation: perAllocation(exportLarge, large),
@@ -93,7 +103,9 @@ export async function snapshotAtScale(context: BenchContext): Promise<ScenarioRe
         importLargeUsPerAllocation: perAllocation(importLarge, large),
       },
       checks: [
-        check(`export peak RSS, ${sizes} (ratio)`, rssRatio, "atMost", 2, () => `${round(exportLarge.peakRssMiB, 1)} MiB vs ${round(exportSmall.peakRssMiB, 1)} MiB`),
+        check(`export peak RSS, ${sizes} (ratio)`, rssRatio, "atMost", 2, () =>
+          `${mib(exportLarge)} vs ${mib(exportSmall)}; ${mib(exportMiddle)} at ${middle.toLocaleString("en-US")}: the process grows to its working size (Node's young generation, sized to the allocation rate) within the first ~100k allocations and stays there; a ${small.toLocaleString("en-US")} export ends before that`),
+        check(`export peak RSS, ${middle.toLocaleString("en-US")} vs ${large.toLocaleString("en-US")} allocations (ratio)`, rssRatioMiddle, "atMost", 2, () => `${mib(exportLarge)} vs ${mib(exportMiddle)}`),
       ],
       reported: [
         { name: `export µs per allocation at ${large.toLocaleString("en-US")}`, value: perAllocation(exportLarge, large) },
