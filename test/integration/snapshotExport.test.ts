@@ -1,7 +1,6 @@
 import type { DatabasePool } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { displayJson } from "../../provider/core/displayText.js";
-import { NotFoundError } from "../../provider/core/errors.js";
 import { inConsistentRead } from "../../provider/store/consistentRead.js";
 import { createDatabasePool } from "../../provider/store/databasePool.js";
 import { DEFAULT_SCHEMA } from "../../provider/store/schemaName.js";
@@ -76,26 +75,5 @@ describe("streamed export", () => {
     const snapshot = await source.ipam.exportSnapshot();
     expect({ ...JSON.parse(chunks.join("")), exportedAt: null }).toEqual({ ...snapshot, exportedAt: null });
     expect(counts).toEqual({ subnets: snapshot.subnets.length, allocations: snapshot.allocations.length });
-  });
-});
-
-describe("listSubnetPage", () => {
-  it.each([undefined, "a"])("pages through listSubnets (namespace %s) in the same order", async (namespace) => {
-    const filter = namespace === undefined ? {} : { namespace };
-    const paged: string[] = [];
-    for (let after: string | undefined; ; ) {
-      const page = await source.ipam.listSubnetPage(filter, { limit: 2, ...(after === undefined ? {} : { after }) });
-      paged.push(...page.subnets.map((subnet) => subnet.id));
-      if (page.next === null) break;
-      after = page.next;
-    }
-    expect(paged).toEqual((await source.ipam.listSubnets(filter)).map((subnet) => subnet.id));
-  });
-
-  it("refuses a cursor naming a subnet that no longer exists, and a bad limit, naming the field", async () => {
-    const gone = await source.ipam.createSubnet({ cidr: "10.79.0.0/24", namespace: "a" });
-    await source.ipam.deleteSubnet(gone.id);
-    await expect(source.ipam.listSubnetPage({}, { after: gone.id })).rejects.toBeInstanceOf(NotFoundError);
-    await expect(source.ipam.listSubnetPage({}, { limit: 0 })).rejects.toThrow(/limit/);
   });
 });
