@@ -23,6 +23,8 @@ export async function growSubnets(pool: DatabasePool, t: Tables, run: SubnetRun,
     SELECT ${run.namespaceId}, ${run.parentId}, set_masklen(n, 24)::cidr, jsonb_build_array(jsonb_build_object('start', host(n + 1), 'end', host(n + 254))), false, 'bench'
     FROM generate_series(${from}::bigint, ${total - 1}::bigint) AS g, LATERAL (SELECT ${net(sql.fragment`g`)} AS n) AS net
   `);
+  // Before the joins below: statistics from before the insert make the planner loop over the new rows.
+  await pool.query(sql.unsafe`ANALYZE ${t.subnet}`);
   const added = sql.fragment`
     SELECT id, network(cidr) AS n FROM ${t.subnet}
     WHERE namespace_id = ${run.namespaceId} AND parent_id IS NOT DISTINCT FROM ${run.parentId}
