@@ -689,10 +689,17 @@ export class Ipam {
    * `exportSnapshot` written to `write` as it is read, in the same text as `displayJson(snapshot, 2)`:
    * memory does not grow with the number of allocations. `write` resolving is the backpressure.
    * @returns how many subnets and allocations were written
+   * @throws what `write` throws, as it is (a full disk is not a database error); InvalidInputError
    */
   async writeSnapshot(filter: { namespace?: string }, write: SnapshotWrite): Promise<{ subnets: number; allocations: number }> {
     const { namespace } = parseInput(subnetFilterSchema, filter);
-    return this.consistent("exporting", (tx) => writeSnapshot(tx, this.t, { namespace }, write));
+    const failed: { error?: unknown } = {};
+    const sink: SnapshotWrite = (chunk) => write(chunk).catch((error: unknown) => Promise.reject((failed.error = error)));
+    try {
+      return await this.consistent("exporting", (tx) => writeSnapshot(tx, this.t, { namespace }, sink));
+    } catch (error) {
+      throw "error" in failed ? failed.error : error;
+    }
   }
 
   /**

@@ -77,3 +77,12 @@ describe("streamed export", () => {
     expect(counts).toEqual({ subnets: snapshot.subnets.length, allocations: snapshot.allocations.length });
   });
 });
+
+describe("streamed export failures", () => {
+  it("passes on what the writer throws as it is, not as a database error", async () => {
+    const full = Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
+    await expect(source.ipam.writeSnapshot({}, async () => Promise.reject(full))).rejects.toBe(full);
+    // The connection went back to the pool in working order.
+    expect((await source.ipam.listSubnets()).length).toBeGreaterThan(0);
+  });
+});
