@@ -43,7 +43,7 @@ export async function growSubnets(pool: DatabasePool, t: Tables, run: SubnetRun,
     INSERT INTO ${t.freeRange} (subnet_id, first_ordinal, last_ordinal)
     SELECT id, (n + 1) - '0.0.0.0'::inet, (n + 253) - '0.0.0.0'::inet FROM (${added}) AS s
   `);
-  await pool.query(sql.unsafe`VACUUM (ANALYZE) ${t.subnet}, ${t.allocation}, ${t.allocatedAddress}, ${t.freeRange}`);
+  await pool.query(sql.unsafe`VACUUM (ANALYZE) ${t.subnet}, ${t.allocation}, ${t.allocatedAddress}, ${t.freeRange}, ${t.auditEvent}`);
 }
 
 /** The id of synthetic subnet g (the cursor of the page that starts after it). */

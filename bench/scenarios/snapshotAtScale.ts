@@ -36,7 +36,7 @@ async function growAllocations(pool: DatabasePool, t: Tables, subnetIds: readonl
     INSERT INTO ${t.allocatedAddress} (subnet_id, address, ordinal, allocation_id)
     SELECT subnet_id, address, address - '0.0.0.0'::inet, id FROM placed
   `);
-  await pool.query(sql.unsafe`VACUUM (ANALYZE) ${t.allocation}, ${t.allocatedAddress}`);
+  await pool.query(sql.unsafe`VACUUM (ANALYZE) ${t.allocation}, ${t.allocatedAddress}, ${t.auditEvent}`);
 }
 
 /**

@@ -38,9 +38,12 @@ export async function listSubnetRows(
   page?: { limit: number; after?: number | undefined },
 ): Promise<readonly SubnetRow[]> {
   const conditions = [sql.fragment`TRUE`];
-  if (filter.namespace !== undefined) conditions.push(sql.fragment`n.name = ${filter.namespace}`);
+  // The namespace's id as a constant (not `n.name = ...` through the join): only then does the planner
+  // see that subnet_namespace_cidr already gives (cidr, id) order and stop after `limit` rows,
+  // instead of reading every subnet of the namespace past the cursor and sorting them.
+  if (filter.namespace !== undefined) conditions.push(sql.fragment`s.namespace_id = (SELECT id FROM ${t.namespace} WHERE name = ${filter.namespace})`);
   if (filter.parentId !== undefined) conditions.push(sql.fragment`s.parent_id = ${filter.parentId}`);
-  // Within one namespace the key leaves the name out, so the index condition is on (namespace_id, cidr, id) alone.
+  // Within one namespace the key leaves the name out: an index condition on (namespace_id, cidr, id) alone.
   const key = filter.namespace === undefined ? sql.fragment`n.name, s.cidr, s.id` : sql.fragment`s.cidr, s.id`;
   if (page?.after !== undefined) {
     conditions.push(sql.fragment`(${key}) > (SELECT ${key} FROM ${t.subnet} s JOIN ${t.namespace} n ON n.id = s.namespace_id WHERE s.id = ${page.after})`);

@@ -5,7 +5,7 @@ import type { SubnetTreeEntry } from "../core/types.js";
 import { subnetRow, type SubnetRow } from "./rows.js";
 import { subnetFromRow } from "./subnetRecords.js";
 import { selectSubnet } from "./subnetQueries.js";
-import { readSubnetUsage } from "./subnetUsage.js";
+import { readSubnetUsages } from "./subnetUsage.js";
 import type { Tables } from "./tables.js";
 
 /**
@@ -21,11 +21,9 @@ export async function readSubnetTree(
 ): Promise<{ entries: SubnetTreeEntry[] } & TreeTruncation> {
   const { nodes, ...truncation } = await subnetTreeIds(db, t, rootId, maxDepth, limit);
   const rows = await subnetRowsById(db, t, nodes.map((node) => node.id));
-  const entries: SubnetTreeEntry[] = [];
-  for (const node of nodes) {
-    const row = rows.get(node.id)!;
-    entries.push({ subnet: subnetFromRow(row), depth: node.depth, usage: await readSubnetUsage(db, t, row) });
-  }
+  const ordered = nodes.map((node) => rows.get(node.id)!);
+  const usages = await readSubnetUsages(db, t, ordered);
+  const entries = ordered.map((row, index): SubnetTreeEntry => ({ subnet: subnetFromRow(row), depth: nodes[index]!.depth, usage: usages[index]! }));
   return { entries, ...truncation };
 }
 

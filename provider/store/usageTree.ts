@@ -5,7 +5,7 @@ import { getSubnetRow } from "./subnetQueries.js";
 import type { Subnet, SubnetUsage } from "../core/types.js";
 import type { SubnetRow } from "./rows.js";
 import { layoutOf, subnetFromRow } from "./subnetRecords.js";
-import { readSubnetUsage } from "./subnetUsage.js";
+import { readSubnetUsages } from "./subnetUsage.js";
 import { MAX_TREE_DEPTH, readSubnetTree, type TreeTruncation } from "./subnetTree.js";
 import type { Tables } from "./tables.js";
 import { outsidePoolAddresses, type OwnerUsage, type SubnetUsageReport } from "./usageQueries.js";
@@ -32,13 +32,12 @@ export async function readUsageTree(
 }
 
 /**
- * Usage reports of these subnets, in the order given (a page of `listSubnetRows`): one usage
- * query per subnet, the holders of all of them in one. Run it inside one consistent read.
+ * Usage reports of these subnets, in the order given (a page of `listSubnetRows`): the usage of
+ * all of them in one query, their holders in another. Run it inside one consistent read.
  */
 export async function readUsageReports(db: CommonQueryMethods, t: Tables, rows: readonly SubnetRow[]): Promise<SubnetUsageReport[]> {
-  const entries: { subnet: Subnet; usage: SubnetUsage }[] = [];
-  for (const row of rows) entries.push({ subnet: subnetFromRow(row), usage: await readSubnetUsage(db, t, row) });
-  return withHolders(db, t, entries);
+  const usages = await readSubnetUsages(db, t, rows);
+  return withHolders(db, t, rows.map((row, index) => ({ subnet: subnetFromRow(row), usage: usages[index]! })));
 }
 
 /** Each subnet's usage with its holders and the addresses it holds outside its pools. */
