@@ -65,3 +65,24 @@ describe("listSubnetPage and usagePage", () => {
     await expect(source.ipam.listSubnetPage({}, { limit: 0 })).rejects.toThrow(/limit/);
   });
 });
+
+describe("a wide tree cut at `limit`", () => {
+  it("shows the first `limit` subnets in tree order, as the whole tree orders them, and says it was cut", async () => {
+    const { ipam } = source;
+    const root = await ipam.createSubnet({ cidr: "10.80.0.0/16", namespace: "wide", childrenOnly: true });
+    for (let i = 0; i < 5; i += 1) {
+      const child = await ipam.createSubnet({ parentId: root.id, prefixLength: 20, childrenOnly: i % 2 === 0 });
+      if (i % 2 === 0) for (let j = 0; j < 3; j += 1) await ipam.createSubnet({ parentId: child.id, prefixLength: 24 });
+    }
+    const whole = await ipam.usageTreeReport(root.id);
+    expect(whole).toMatchObject({ truncated: false });
+    const order = whole.reports.map((report) => [report.subnet.cidr, report.depth]);
+    expect(order).toHaveLength(1 + 5 + 9);
+    for (const limit of [1, 2, 4, 6, 14]) {
+      const cut = await ipam.usageTreeReport(root.id, { limit });
+      expect(cut.reports.map((report) => [report.subnet.cidr, report.depth]), `limit ${limit}`).toEqual(order.slice(0, limit));
+      expect(cut.truncatedReason, `limit ${limit}`).toContain(`more than ${limit} subnets`);
+    }
+    expect((await ipam.usageTreeReport(root.id, { limit: 15 })).truncated).toBe(false);
+  });
+});
