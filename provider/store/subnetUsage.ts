@@ -37,16 +37,21 @@ export async function readSubnetUsages(db: CommonQueryMethods, t: Tables, rows: 
     WITH pool AS (
       SELECT * FROM unnest(${sql.array(pools.map((p) => p.id), "int4")}, ${sql.array(pools.map((p) => p.first), "numeric")},
                            ${sql.array(pools.map((p) => p.last), "numeric")}) AS p(subnet_id, lo, hi)
+    ), ids AS (
+      SELECT unnest(${sql.array(rows.map((row) => row.id), "int4")}) AS id
+    ), children AS (
+      -- Grouped over all the ids at once: as a subquery per id, with the id unknown when planning,
+      -- the planner guessed an average parent's count of children and scanned the table for each.
+      SELECT parent_id, count(*)::int AS prefixes, sum(2::numeric ^ (CASE family(cidr) WHEN 4 THEN 32 ELSE 128 END - masklen(cidr))) AS addresses
+      FROM ${t.subnet} WHERE parent_id IN (SELECT id FROM ids) GROUP BY parent_id
     )
     SELECT i.id,
            (SELECT count(*) FROM ${t.allocatedAddress} WHERE subnet_id = i.id)::text AS allocated,
            (SELECT coalesce(sum(last_ordinal - first_ordinal + 1), 0) FROM ${t.freeRange} WHERE subnet_id = i.id)::text AS free,
            (SELECT count(*) FROM ${t.allocatedAddress} x WHERE x.subnet_id = i.id
               AND NOT EXISTS (SELECT 1 FROM pool p WHERE p.subnet_id = i.id AND x.ordinal BETWEEN p.lo AND p.hi))::text AS outside,
-           (SELECT count(*)::int FROM ${t.subnet} WHERE parent_id = i.id) AS child_prefixes,
-           (SELECT coalesce(sum(2::numeric ^ (CASE family(cidr) WHEN 4 THEN 32 ELSE 128 END - masklen(cidr))), 0)::numeric(39, 0)
-            FROM ${t.subnet} WHERE parent_id = i.id)::text AS child_addresses
-    FROM unnest(${sql.array(rows.map((row) => row.id), "int4")}) AS i(id)
+           coalesce(c.prefixes, 0) AS child_prefixes, coalesce(c.addresses, 0)::numeric(39, 0)::text AS child_addresses
+    FROM ids i LEFT JOIN children c ON c.parent_id = i.id
   `);
   const byId = new Map(counts.map((count) => [count.id, count]));
   return rows.map((row, index) => {
