@@ -17,6 +17,9 @@ import { providerPath } from "./scenarios/providerPath.js";
 import { randomAtFill } from "./scenarios/randomAtFill.js";
 import { historyAtScale } from "./scenarios/historyAtScale.js";
 import { randomBulkFragmentation } from "./scenarios/randomBulkFragmentation.js";
+import { snapshotAtScale } from "./scenarios/snapshotAtScale.js";
+import { usageAtScale } from "./scenarios/usageAtScale.js";
+import { usageTreeAtScale } from "./scenarios/usageTreeAtScale.js";
 import { manySubnets, oneSubnetContended } from "./scenarios/throughputScenarios.js";
 
 const CLIENTS = 16;
@@ -31,7 +34,7 @@ const { values } = parseArgs({
   },
 });
 
-const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
 
 /** `--only 1,2`: the scenarios to run (all when absent); a scenario another one needs figures from runs too, unreported. */
 function selection(text: string | undefined): ReadonlySet<number> | null {
@@ -79,6 +82,9 @@ async function main(): Promise<void> {
       if (want(7)) scenarios.push(await providerPath(context));
       if (want(8)) scenarios.push(await historyAtScale(context));
       if (want(9)) scenarios.push(await randomBulkFragmentation(context));
+      if (want(10)) scenarios.push(await usageAtScale(context));
+      if (want(11)) scenarios.push(await snapshotAtScale(context));
+      if (want(12)) scenarios.push(await usageTreeAtScale(context));
       const report: BenchReport = {
         startedAt,
         server: database.serverVersion,

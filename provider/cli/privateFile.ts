@@ -1,5 +1,6 @@
+import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { open, rename, rm, type FileHandle } from "node:fs/promises";
 import { InvalidInputError } from "../core/errors.js";
 
 // O_NOFOLLOW: a symbolic link as the last component fails (ELOOP) instead of being followed, so a
@@ -16,6 +17,41 @@ const FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | co
  *   another user's file or hard-linked, or cannot be opened
  */
 export async function writePrivateFile(path: string, content: string, field: string): Promise<void> {
+  const handle = await openPrivateFile(path, field);
+  try {
+    await handle.truncate(0);
+    await handle.writeFile(content);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * `writePrivateFile` for content produced a piece at a time (`produce` awaits each `write`, which
+ * is the backpressure): the path is checked as there, the content goes to a new 0600 file beside it
+ * that is renamed over it once complete, so a failure part-way leaves what was at `path` untouched.
+ * @throws InvalidInputError as writePrivateFile; whatever `produce` throws (the partial file removed)
+ */
+export async function streamPrivateFile<T>(path: string, field: string, produce: (write: (chunk: string) => Promise<void>) => Promise<T>): Promise<T> {
+  await (await openPrivateFile(path, field)).close();
+  const partial = `${path}.${randomBytes(6).toString("hex")}.partial`;
+  const handle = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    const result = await produce(async (chunk) => {
+      await handle.write(chunk);
+    });
+    await handle.close();
+    await rename(partial, path);
+    return result;
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await rm(partial, { force: true });
+    throw error;
+  }
+}
+
+/** Open `path` for writing after the checks writePrivateFile describes; its mode is 0600 from here on. */
+async function openPrivateFile(path: string, field: string): Promise<FileHandle> {
   const refuse = (reason: string) => InvalidInputError.of(field, `${path} ${reason}; nothing was written`);
   let handle: FileHandle;
   try {
@@ -33,9 +69,9 @@ export async function writePrivateFile(path: string, content: string, field: str
     if (process.getuid !== undefined && stat.uid !== process.getuid()) throw refuse("belongs to another user, who could read what is written");
     if (stat.nlink > 1) throw refuse(`has ${stat.nlink - 1} other hard link(s), under which another user might read it`);
     await handle.chmod(0o600);
-    await handle.truncate(0);
-    await handle.writeFile(content);
-  } finally {
+    return handle;
+  } catch (error) {
     await handle.close();
+    throw error;
   }
 }

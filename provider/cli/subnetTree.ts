@@ -1,3 +1,4 @@
+import { groupBy } from "../core/groupBy.js";
 import type { Subnet } from "../core/types.js";
 
 export interface TreeEntry {
@@ -12,11 +13,7 @@ export interface TreeEntry {
  */
 export function subnetTree(subnets: readonly Subnet[]): TreeEntry[] {
   const ids = new Set(subnets.map((subnet) => subnet.id));
-  const children = new Map<string | null, Subnet[]>();
-  for (const subnet of subnets) {
-    const parent = subnet.parentId !== null && ids.has(subnet.parentId) ? subnet.parentId : null;
-    children.set(parent, [...(children.get(parent) ?? []), subnet]);
-  }
+  const children = groupBy(subnets, (subnet) => (subnet.parentId !== null && ids.has(subnet.parentId) ? subnet.parentId : null));
   const ordered: TreeEntry[] = [];
   const visit = (parent: string | null, depth: number) => {
     for (const subnet of children.get(parent) ?? []) {

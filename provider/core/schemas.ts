@@ -209,6 +209,12 @@ export const pageSchema = z.strictObject({
   after: allocationIdSchema.optional(),
 });
 
+/** Pages of subnets in (namespace, CIDR) order: pass the returned `next` (a subnet id) as `after`. */
+export const subnetPageSchema = z.strictObject({
+  limit: wholeNumber(1, LIMITS.pageSize).optional(),
+  after: subnetIdSchema.optional(),
+});
+
 /** Pages of a parent's children in address order: pass the returned `next` (a CIDR) as `after`. */
 export const childPageSchema = z.strictObject({
   limit: wholeNumber(1, LIMITS.pageSize).optional(),

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseAddress, parseSubnetCidr } from "./address.js";
 import { InvalidInputError, type InputIssue } from "./errors.js";
+import { groupBy } from "./groupBy.js";
 import { rangesOverlap } from "./range.js";
 import { timestampSchema } from "./timestamps.js";
 import { childRuleIssues } from "./prefixPolicy.js";
@@ -163,11 +164,7 @@ function strictlyInside(child: SubnetLayout, parent: SubnetLayout): boolean {
 }
 
 function reportOverlappingSiblings(subnets: readonly (ValidatedSubnet & { index: number })[], report: Report): void {
-  const groups = new Map<string, (ValidatedSubnet & { index: number })[]>();
-  for (const subnet of subnets) {
-    const key = `${subnet.record.namespace}\u0000${subnet.record.parentId ?? ""}\u0000${subnet.layout.cidr.version}`;
-    groups.set(key, [...(groups.get(key) ?? []), subnet]);
-  }
+  const groups = groupBy(subnets, (subnet) => `${subnet.record.namespace}\u0000${subnet.record.parentId ?? ""}\u0000${subnet.layout.cidr.version}`);
   for (const group of groups.values()) {
     group.sort((a, b) => (a.layout.cidr.first < b.layout.cidr.first ? -1 : a.layout.cidr.first > b.layout.cidr.first ? 1 : 0));
     for (let i = 1; i < group.length; i += 1) {
@@ -189,10 +186,7 @@ function validateAllocations(
   const holders = new Map<string, string>();
   const keys = new Set<string>();
   const result: ValidatedAllocation[] = [];
-  const childrenOf = new Map<string, ValidatedSubnet[]>();
-  for (const subnet of subnets.values()) {
-    if (subnet.record.parentId !== null) childrenOf.set(subnet.record.parentId, [...(childrenOf.get(subnet.record.parentId) ?? []), subnet]);
-  }
+  const childrenOf = groupBy([...subnets.values()].filter((subnet) => subnet.record.parentId !== null), (subnet) => subnet.record.parentId!);
   records.forEach((record, index) => {
     const at = `allocations.${index}`;
     if (ids.has(record.id)) return report(`${at}.id`, `allocation id ${record.id} appears twice`);

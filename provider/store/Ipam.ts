@@ -77,7 +77,7 @@ import {
 } from "./subnetQueries.js";
 import { tablesFor, type Tables } from "./tables.js";
 import { assertChildRules, NO_CHILD_RULES, type ChildRules } from "../core/prefixPolicy.js";
-import { childPageSchema } from "../core/schemas.js";
+import { childPageSchema, subnetPageSchema } from "../core/schemas.js";
 import type { SubnetTreeEntry } from "../core/types.js";
 import { releaseChildBlock } from "./childAllocator.js";
 import { countChildren, listChildRows, parentOf } from "./childQueries.js";
@@ -92,10 +92,10 @@ import { inConsistentRead } from "./consistentRead.js";
 import { ConnectionGate } from "./connectionGate.js";
 import { listAuditEvents } from "./historyQueries.js";
 import { importSnapshot, type ImportOptions, type ImportResult } from "./snapshotImport.js";
-import { readSnapshot } from "./snapshotExport.js";
+import { readSnapshot, writeSnapshot, type SnapshotWrite } from "./snapshotExport.js";
 import { mapCellBitsSchema, mapGrid, readMapCells, readMapChildBlocks, type SubnetMapData } from "./subnetMapData.js";
 import { outsidePoolAddresses, ownerUsageRows, type SubnetUsageReport } from "./usageQueries.js";
-import { readUsageTree, type SubnetTreeReport } from "./usageTree.js";
+import { readUsageReports, readUsageTree, type SubnetTreeReport } from "./usageTree.js";
 
 export type { SubnetUsageReport } from "./usageQueries.js";
 export type { SubnetTreeReport } from "./usageTree.js";
@@ -267,6 +267,26 @@ export class Ipam {
     const { namespace } = parseInput(subnetFilterSchema, filter);
     const rows = await this.read("listing subnets", (db) => listSubnetRows(db, this.t, { namespace }));
     return rows.map((row) => subnetFromRow(row));
+  }
+
+  /**
+   * `listSubnets` a page at a time (keyset: a deep page costs what the first does): pass the
+   * returned `next` as `after`.
+   * @throws InvalidInputError, NotFoundError (the subnet `after` names no longer exists)
+   */
+  async listSubnetPage(filter: { namespace?: string } = {}, page: { limit?: number; after?: string } = {}): Promise<{ subnets: Subnet[]; next: string | null }> {
+    const { namespace } = parseInput(subnetFilterSchema, filter);
+    const { limit = 100, after } = parseInput(subnetPageSchema, page);
+    return this.consistent("listing subnets", async (tx) => {
+      const rows = await this.subnetPageRows(tx, namespace, limit, after);
+      return { subnets: rows.map((row) => subnetFromRow(row)), next: rows.length === limit ? String(rows.at(-1)!.id) : null };
+    });
+  }
+
+  /** @throws NotFoundError when the subnet `after` names no longer exists (its key is the cursor) */
+  private async subnetPageRows(tx: DatabaseTransactionConnection, namespace: string | undefined, limit: number, after: string | undefined) {
+    if (after !== undefined && (await getSubnetRow(tx, this.t, Number(after))) === null) throw new NotFoundError("subnet", after);
+    return listSubnetRows(tx, this.t, { namespace }, { limit, after: after === undefined ? undefined : Number(after) });
   }
 
   /**
@@ -610,6 +630,21 @@ export class Ipam {
   }
 
   /**
+   * `usageReport` of every subnet (of one namespace, or all) a page at a time, in `listSubnetPage`
+   * order, each page read at one moment: what `ipam usage` without a subnet shows. Pass the
+   * returned `next` as `after`.
+   * @throws InvalidInputError, NotFoundError (the subnet `after` names no longer exists)
+   */
+  async usagePage(filter: { namespace?: string } = {}, page: { limit?: number; after?: string } = {}): Promise<{ reports: SubnetUsageReport[]; next: string | null }> {
+    const { namespace } = parseInput(subnetFilterSchema, filter);
+    const { limit = 100, after } = parseInput(subnetPageSchema, page);
+    return this.consistent("computing usage", async (tx) => {
+      const rows = await this.subnetPageRows(tx, namespace, limit, after);
+      return { reports: await readUsageReports(tx, this.t, rows), next: rows.length === limit ? String(rows.at(-1)!.id) : null };
+    });
+  }
+
+  /**
    * `usageReport` for a subnet and each of its descendants (depth first, children in address
    * order, at most `limit`, default 1,000), read at one moment: what `ipam usage SUBNET` shows.
    * `truncated` with `truncatedReason` says when subnets were left out.
@@ -648,6 +683,23 @@ export class Ipam {
   async exportSnapshot(filter: { namespace?: string } = {}): Promise<Snapshot> {
     const { namespace } = parseInput(subnetFilterSchema, filter);
     return this.consistent("exporting", (tx) => readSnapshot(tx, this.t, { namespace }));
+  }
+
+  /**
+   * `exportSnapshot` written to `write` as it is read, in the same text as `displayJson(snapshot, 2)`:
+   * memory does not grow with the number of allocations. `write` resolving is the backpressure.
+   * @returns how many subnets and allocations were written
+   * @throws what `write` throws, as it is (a full disk is not a database error); InvalidInputError
+   */
+  async writeSnapshot(filter: { namespace?: string }, write: SnapshotWrite): Promise<{ subnets: number; allocations: number }> {
+    const { namespace } = parseInput(subnetFilterSchema, filter);
+    const failed: { error?: unknown } = {};
+    const sink: SnapshotWrite = (chunk) => write(chunk).catch((error: unknown) => Promise.reject((failed.error = error)));
+    try {
+      return await this.consistent("exporting", (tx) => writeSnapshot(tx, this.t, { namespace }, sink));
+    } catch (error) {
+      throw "error" in failed ? failed.error : error;
+    }
   }
 
   /**

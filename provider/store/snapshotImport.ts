@@ -1,6 +1,7 @@
 import { sql, type CommonQueryMethods, type DatabasePool } from "slonik";
 import { z } from "zod";
 import { DatabaseError, OverlapError, SnapshotConflictError } from "../core/errors.js";
+import { groupBy } from "../core/groupBy.js";
 import type { ValidatedAllocation, ValidatedSnapshot, ValidatedSubnet } from "../core/snapshot.js";
 import { constraintOf, sqlStateOf, wrapDatabaseError } from "./databaseErrors.js";
 import { rebuildFreeRanges } from "./freeSpace.js";
@@ -60,7 +61,7 @@ export async function importSnapshot(
     return await inLockedTransaction(pool, [...subnetIds.values()].map(Number), settings, "importing a snapshot", async (tx) => {
       if (!options.newIds) await advanceSequences(tx, t, snapshot);
       await refuseConflicts(tx, t, snapshot, subnetIds, allocationIds);
-      const byParent = groupAllocations(snapshot.allocations);
+      const byParent = groupBy(snapshot.allocations, (allocation) => allocation.record.subnetId);
       let addresses = 0;
       for (const subnet of snapshot.subnets) {
         const id = Number(subnetIds.get(subnet.record.id));
@@ -175,12 +176,6 @@ async function refuseConflicts(
     const subnet = roots[Number(clash.position) - 1]!;
     throw new OverlapError(subnet.layout.cidr.text, subnet.record.namespace, clash.existing);
   }
-}
-
-function groupAllocations(allocations: readonly ValidatedAllocation[]): Map<string, ValidatedAllocation[]> {
-  const groups = new Map<string, ValidatedAllocation[]>();
-  for (const allocation of allocations) groups.set(allocation.record.subnetId, [...(groups.get(allocation.record.subnetId) ?? []), allocation]);
-  return groups;
 }
 
 async function insertSubnetRow(db: CommonQueryMethods, t: Tables, id: number, parentId: number | null, subnet: ValidatedSubnet): Promise<void> {

@@ -27,15 +27,29 @@ export async function getSubnetRow(db: CommonQueryMethods, t: Tables, id: number
   return db.maybeOne(sql.type(subnetRow)`${selectSubnet(t)} WHERE s.id = ${id}`);
 }
 
+/**
+ * Subnets in (namespace, CIDR, id) order; with `page`, at most `limit` of them after the subnet
+ * `after` (keyset paging: a deep page costs what the first does, through subnet_namespace_cidr).
+ */
 export async function listSubnetRows(
   db: CommonQueryMethods,
   t: Tables,
   filter: { namespace?: string | undefined; parentId?: number | undefined },
+  page?: { limit: number; after?: number | undefined },
 ): Promise<readonly SubnetRow[]> {
   const conditions = [sql.fragment`TRUE`];
-  if (filter.namespace !== undefined) conditions.push(sql.fragment`n.name = ${filter.namespace}`);
+  // The namespace's id as a constant (not `n.name = ...` through the join): only then does the planner
+  // see that subnet_namespace_cidr already gives (cidr, id) order and stop after `limit` rows,
+  // instead of reading every subnet of the namespace past the cursor and sorting them.
+  if (filter.namespace !== undefined) conditions.push(sql.fragment`s.namespace_id = (SELECT id FROM ${t.namespace} WHERE name = ${filter.namespace})`);
   if (filter.parentId !== undefined) conditions.push(sql.fragment`s.parent_id = ${filter.parentId}`);
-  return db.any(sql.type(subnetRow)`${selectSubnet(t)} WHERE ${sql.join(conditions, sql.fragment` AND `)} ORDER BY n.name, s.cidr`);
+  // Within one namespace the key leaves the name out: an index condition on (namespace_id, cidr, id) alone.
+  const key = filter.namespace === undefined ? sql.fragment`n.name, s.cidr, s.id` : sql.fragment`s.cidr, s.id`;
+  if (page?.after !== undefined) {
+    conditions.push(sql.fragment`(${key}) > (SELECT ${key} FROM ${t.subnet} s JOIN ${t.namespace} n ON n.id = s.namespace_id WHERE s.id = ${page.after})`);
+  }
+  const limit = page === undefined ? sql.fragment`` : sql.fragment`LIMIT ${page.limit}`;
+  return db.any(sql.type(subnetRow)`${selectSubnet(t)} WHERE ${sql.join(conditions, sql.fragment` AND `)} ORDER BY ${key} ${limit}`);
 }
 
 /** Subnets in `namespace` whose CIDR overlaps `cidr` (to name the culprit of an overlap). */

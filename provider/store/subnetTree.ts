@@ -5,7 +5,7 @@ import type { SubnetTreeEntry } from "../core/types.js";
 import { subnetRow, type SubnetRow } from "./rows.js";
 import { subnetFromRow } from "./subnetRecords.js";
 import { selectSubnet } from "./subnetQueries.js";
-import { readSubnetUsage } from "./subnetUsage.js";
+import { readSubnetUsages } from "./subnetUsage.js";
 import type { Tables } from "./tables.js";
 
 /**
@@ -21,11 +21,9 @@ export async function readSubnetTree(
 ): Promise<{ entries: SubnetTreeEntry[] } & TreeTruncation> {
   const { nodes, ...truncation } = await subnetTreeIds(db, t, rootId, maxDepth, limit);
   const rows = await subnetRowsById(db, t, nodes.map((node) => node.id));
-  const entries: SubnetTreeEntry[] = [];
-  for (const node of nodes) {
-    const row = rows.get(node.id)!;
-    entries.push({ subnet: subnetFromRow(row), depth: node.depth, usage: await readSubnetUsage(db, t, row) });
-  }
+  const ordered = nodes.map((node) => rows.get(node.id)!);
+  const usages = await readSubnetUsages(db, t, ordered);
+  const entries = ordered.map((row, index): SubnetTreeEntry => ({ subnet: subnetFromRow(row), depth: nodes[index]!.depth, usage: usages[index]! }));
   return { entries, ...truncation };
 }
 
@@ -45,7 +43,7 @@ export interface TreeTruncation {
 /**
  * A subnet and its descendants to `maxDepth` levels, depth first, children in address order, at
  * most `limit` of them. The recursion reads one level more than shown, to know whether it stopped
- * above subnets that exist.
+ * above subnets that exist, and at most `limit` + 1 children of any parent.
  * @returns ids with their depth (0 for the subnet itself), and whether and why more were left out
  */
 async function subnetTreeIds(
@@ -59,7 +57,11 @@ async function subnetTreeIds(
     WITH RECURSIVE tree AS (
       SELECT id, 0 AS depth, ARRAY[cidr] AS path FROM ${t.subnet} WHERE id = ${rootId}
       UNION ALL
-      SELECT c.id, tree.depth + 1, tree.path || c.cidr FROM tree JOIN ${t.subnet} c ON c.parent_id = tree.id WHERE tree.depth < ${maxDepth + 1}
+      -- At most limit + 1 children of each parent, the lowest: no later sibling can be among the
+      -- first limit + 1 in tree order, so a parent of 10k children reads 1,001, not 10k (issue 14).
+      SELECT c.id, tree.depth + 1, tree.path || c.cidr FROM tree
+      CROSS JOIN LATERAL (SELECT id, cidr FROM ${t.subnet} WHERE parent_id = tree.id ORDER BY cidr LIMIT ${limit + 1}) c
+      WHERE tree.depth < ${maxDepth + 1}
     ), shown AS (
       SELECT id, depth, path FROM tree WHERE depth <= ${maxDepth} ORDER BY path LIMIT ${limit + 1}
     )

@@ -2,7 +2,10 @@ import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import { LIMITS } from "../core/schemas.js";
 import { getSubnetRow } from "./subnetQueries.js";
-import { layoutOf } from "./subnetRecords.js";
+import type { Subnet, SubnetUsage } from "../core/types.js";
+import type { SubnetRow } from "./rows.js";
+import { layoutOf, subnetFromRow } from "./subnetRecords.js";
+import { readSubnetUsages } from "./subnetUsage.js";
 import { MAX_TREE_DEPTH, readSubnetTree, type TreeTruncation } from "./subnetTree.js";
 import type { Tables } from "./tables.js";
 import { outsidePoolAddresses, type OwnerUsage, type SubnetUsageReport } from "./usageQueries.js";
@@ -25,15 +28,33 @@ export async function readUsageTree(
 ): Promise<{ reports: SubnetTreeReport[] } & TreeTruncation> {
   // Every level: a tree cannot be deeper than MAX_TREE_DEPTH (was 64, which cut IPv6 trees short unannounced).
   const { entries, ...truncation } = await readSubnetTree(db, t, rootId, MAX_TREE_DEPTH, limit);
+  return { reports: await withHolders(db, t, entries), ...truncation };
+}
+
+/**
+ * Usage reports of these subnets, in the order given (a page of `listSubnetRows`): the usage of
+ * all of them in one query, their holders in another. Run it inside one consistent read.
+ */
+export async function readUsageReports(db: CommonQueryMethods, t: Tables, rows: readonly SubnetRow[]): Promise<SubnetUsageReport[]> {
+  const usages = await readSubnetUsages(db, t, rows);
+  return withHolders(db, t, rows.map((row, index) => ({ subnet: subnetFromRow(row), usage: usages[index]! })));
+}
+
+/** Each subnet's usage with its holders and the addresses it holds outside its pools. */
+async function withHolders<E extends { subnet: Subnet; usage: SubnetUsage }>(
+  db: CommonQueryMethods,
+  t: Tables,
+  entries: readonly E[],
+): Promise<(E & Pick<SubnetUsageReport, "owners" | "outsidePool">)[]> {
   const owners = await ownersBySubnet(db, t, entries.map((entry) => Number(entry.subnet.id)));
-  const reports: SubnetTreeReport[] = [];
-  for (const { subnet, depth, usage } of entries) {
-    const id = Number(subnet.id);
+  const reports: (E & Pick<SubnetUsageReport, "owners" | "outsidePool">)[] = [];
+  for (const entry of entries) {
+    const id = Number(entry.subnet.id);
     // Only subnets with such addresses pay for the query (its condition depends on each layout).
-    const outsidePool = usage.outsidePool === "0" ? [] : await outsidePoolAddresses(db, t, id, layoutOf((await getSubnetRow(db, t, id))!), LIMITS.pageSize);
-    reports.push({ subnet, depth, usage, owners: owners.get(id) ?? [], outsidePool });
+    const outsidePool = entry.usage.outsidePool === "0" ? [] : await outsidePoolAddresses(db, t, id, layoutOf((await getSubnetRow(db, t, id))!), LIMITS.pageSize);
+    reports.push({ ...entry, owners: owners.get(id) ?? [], outsidePool });
   }
-  return { reports, ...truncation };
+  return reports;
 }
 
 const ownerRow = z.object({ subnet_id: z.number(), owner: z.string(), allocations: z.number(), addresses: z.string() });

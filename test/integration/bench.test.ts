@@ -38,7 +38,7 @@ describe("npm run bench --quick", () => {
         expect(report.baselines[baseline].operations).toBeGreaterThan(0);
       }
       const ids = report.scenarios.map((scenario: { id: string }) => scenario.id);
-      expect(ids).toEqual(["1-one-subnet", "2-many-subnets", "3-latency-vs-fill", "4-bulk", "5-random-at-90pct", "6-neutron-ablation", "7-provider-path", "8-history-at-scale", "9-random-bulk-fragmented"]);
+      expect(ids).toEqual(["1-one-subnet", "2-many-subnets", "3-latency-vs-fill", "4-bulk", "5-random-at-90pct", "6-neutron-ablation", "7-provider-path", "8-history-at-scale", "9-random-bulk-fragmented", "10-usage-and-paging-at-scale", "11-export-import-at-scale", "12-usage-tree-at-scale"]);
       for (const scenario of report.scenarios) {
         expect(scenario.notMeasured, scenario.id).toBeUndefined();
         // A scenario without a target in the issue reports its headline figures instead of checks.
@@ -74,6 +74,13 @@ describe("npm run bench --quick", () => {
       const history = report.scenarios[7].figures;
       expect(history.largeEvents).toBeGreaterThan(history.smallEvents);
       for (const name of ["addressP50SmallMs", "addressP50LargeMs", "ownerP50SmallMs", "ownerP50LargeMs"]) expect(history[name], name).toBeGreaterThan(0);
+      // Operations at scale (issue 14 part 3): both sizes measured, the export's peak RSS read at each, the import done.
+      const [usage, snapshot, tree] = [report.scenarios[9].figures, report.scenarios[10].figures, report.scenarios[11].figures];
+      expect(usage.largeSubnets).toBeGreaterThan(usage.smallSubnets);
+      for (const name of ["listDeepPageP50LargeMs", "usageDeepPageP50LargeMs", "cliUsageLargeSeconds"]) expect(usage[name], name).toBeGreaterThan(0);
+      expect(snapshot.largeAllocations).toBeGreaterThan(snapshot.smallAllocations);
+      for (const name of ["exportSmallPeakRssMiB", "exportMiddlePeakRssMiB", "exportLargePeakRssMiB", "importLargePeakRssMiB", "largeFileMiB"]) expect(snapshot[name], name).toBeGreaterThan(0);
+      expect(tree.shownLarge).toBeGreaterThan(tree.shownSmall);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

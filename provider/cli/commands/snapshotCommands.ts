@@ -2,11 +2,10 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
-import { displayJson } from "../../core/displayText.js";
 import { InvalidInputError } from "../../core/errors.js";
 import { validateSnapshot } from "../../core/snapshot.js";
 import { withIpam } from "../databaseSelection.js";
-import { writePrivateFile } from "../privateFile.js";
+import { streamPrivateFile } from "../privateFile.js";
 import { note, printJson, printLine, startProgress, type Progress } from "../terminal.js";
 
 /** `ipam export` / `ipam import`: versioned JSON of subnets and allocations. */
@@ -18,11 +17,19 @@ export function registerSnapshotCommands(program: Command): void {
     .option("--out <file>", "write to a file instead of stdout (mode 0600; a symbolic link there is refused, never followed)")
     .action((options: { namespace?: string; out?: string }, command: Command) =>
       withIpam(command, "read", async (ipam) => {
-        const snapshot = await ipam.exportSnapshot(options.namespace === undefined ? {} : { namespace: options.namespace });
-        if (options.out === undefined) return printJson(snapshot);
+        const filter = options.namespace === undefined ? {} : { namespace: options.namespace };
+        // Written as it is read (a page at a time), so a million allocations need no more memory than ten.
+        if (options.out === undefined) {
+          await ipam.writeSnapshot(filter, writeStdout);
+          return writeStdout("\n");
+        }
         const path = resolve(options.out);
-        await writePrivateFile(path, `${displayJson(snapshot, 2)}\n`, "out");
-        note(`wrote ${snapshot.subnets.length} subnet(s) and ${snapshot.allocations.length} allocation(s) to ${path}`);
+        const counts = await streamPrivateFile(path, "out", async (write) => {
+          const written = await ipam.writeSnapshot(filter, write);
+          await write("\n");
+          return written;
+        });
+        note(`wrote ${counts.subnets} subnet(s) and ${counts.allocations} allocation(s) to ${path}`);
       }),
     );
 
@@ -56,6 +63,13 @@ export function registerSnapshotCommands(program: Command): void {
         printLine(`imported ${result.subnets} subnet(s), ${result.allocations} allocation(s), ${result.addresses} address(es)${options.newIds ? " under new ids" : " with their ids"}`);
       });
     });
+}
+
+/** Resolves once stdout has taken the chunk, or has room for more (a slow reader slows the export, not memory). */
+function writeStdout(chunk: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(chunk, (error) => (error ? reject(error) : resolve()));
+  });
 }
 
 /** @throws InvalidInputError (field `file`) for unreadable or non-JSON input */

@@ -1,5 +1,7 @@
 import type { Command } from "commander";
+import { LIMITS } from "../../core/schemas.js";
 import type { TreeTruncation } from "../../store/subnetTree.js";
+import type { SubnetUsageReport } from "../../store/usageQueries.js";
 import type { SubnetTreeReport } from "../../store/usageTree.js";
 import { withIpam } from "../databaseSelection.js";
 import { subnetIdOf } from "../subnetReference.js";
@@ -23,9 +25,14 @@ export function registerUsageCommand(program: Command): void {
         let reports: SubnetTreeReport[];
         let truncation: TreeTruncation = { truncated: false, truncatedReason: null };
         if (reference === undefined) {
-          const subnets = await ipam.listSubnets(options.namespace === undefined ? {} : { namespace: options.namespace });
-          const unordered = [];
-          for (const subnet of subnets) unordered.push(await ipam.usageReport(subnet.id));
+          // Pages of LIMITS.pageSize subnets, each read at one moment and costing the same however deep.
+          const unordered: SubnetUsageReport[] = [];
+          const filter = options.namespace === undefined ? {} : { namespace: options.namespace };
+          for (let after: string | null | undefined; after !== null; ) {
+            const page = await ipam.usagePage(filter, { limit: LIMITS.pageSize, ...(after === undefined ? {} : { after }) });
+            unordered.push(...page.reports);
+            after = page.next;
+          }
           reports = inTreeOrder(unordered);
         } else {
           ({ reports, ...truncation } = await ipam.usageTreeReport(await subnetIdOf(ipam, reference, options.namespace)));

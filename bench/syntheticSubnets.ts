@@ -1,0 +1,52 @@
+import { sql, type DatabasePool, type FragmentSqlToken } from "slonik";
+import { z } from "zod";
+import type { Tables } from "../provider/store/tables.js";
+
+const OWNERS = 50;
+
+/** Where synthetic subnets go: subnet g is the /24 at `base` + 256 g, under `parentId` (null: top level). */
+export interface SubnetRun {
+  readonly namespaceId: number;
+  readonly parentId: number | null;
+  readonly base: string;
+}
+
+/**
+ * Append synthetic /24 subnets g = from … total-1 in bulk SQL, each in the default pools with one
+ * allocation of its last usable address and the free range in front of it, as createSubnet and
+ * allocate would leave them (built in seconds instead of one call per subnet).
+ */
+export async function growSubnets(pool: DatabasePool, t: Tables, run: SubnetRun, from: number, total: number): Promise<void> {
+  const net = (g: FragmentSqlToken) => sql.fragment`${run.base}::inet + ${g} * 256`;
+  await pool.query(sql.unsafe`
+    INSERT INTO ${t.subnet} (namespace_id, parent_id, cidr, pools, pools_explicit, description)
+    SELECT ${run.namespaceId}, ${run.parentId}, set_masklen(n, 24)::cidr, jsonb_build_array(jsonb_build_object('start', host(n + 1), 'end', host(n + 254))), false, 'bench'
+    FROM generate_series(${from}::bigint, ${total - 1}::bigint) AS g, LATERAL (SELECT ${net(sql.fragment`g`)} AS n) AS net
+  `);
+  // Before the joins below: statistics from before the insert make the planner loop over the new rows.
+  await pool.query(sql.unsafe`ANALYZE ${t.subnet}`);
+  const added = sql.fragment`
+    SELECT id, network(cidr) AS n FROM ${t.subnet}
+    WHERE namespace_id = ${run.namespaceId} AND parent_id IS NOT DISTINCT FROM ${run.parentId}
+      AND cidr >= set_masklen(${net(sql.fragment`${from}::bigint`)}, 24)::cidr AND cidr <= set_masklen(${net(sql.fragment`${total - 1}::bigint`)}, 24)::cidr
+  `;
+  await pool.query(sql.unsafe`
+    WITH allocated AS (
+      INSERT INTO ${t.allocation} (subnet_id, owner, strategy)
+      SELECT id, 'bench-owner-' || (id % ${OWNERS}), 'sequential' FROM (${added}) AS s
+      RETURNING id, subnet_id
+    )
+    INSERT INTO ${t.allocatedAddress} (subnet_id, address, ordinal, allocation_id)
+    SELECT a.subnet_id, s.n + 254, (s.n + 254) - '0.0.0.0'::inet, a.id FROM allocated a JOIN (${added}) AS s ON s.id = a.subnet_id
+  `);
+  await pool.query(sql.unsafe`
+    INSERT INTO ${t.freeRange} (subnet_id, first_ordinal, last_ordinal)
+    SELECT id, (n + 1) - '0.0.0.0'::inet, (n + 253) - '0.0.0.0'::inet FROM (${added}) AS s
+  `);
+  await pool.query(sql.unsafe`VACUUM (ANALYZE) ${t.subnet}, ${t.allocation}, ${t.allocatedAddress}, ${t.freeRange}, ${t.auditEvent}`);
+}
+
+/** The id of synthetic subnet g (the cursor of the page that starts after it). */
+export async function subnetAt(pool: DatabasePool, t: Tables, base: string, g: number): Promise<string> {
+  return String(await pool.oneFirst(sql.type(z.object({ id: z.number() }))`SELECT id FROM ${t.subnet} WHERE cidr = set_masklen(${base}::inet + ${g}::bigint * 256, 24)::cidr`));
+}
