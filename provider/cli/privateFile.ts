@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { open, rename, rm, type FileHandle } from "node:fs/promises";
+import { lstat, open, rename, rm, type FileHandle } from "node:fs/promises";
 import { InvalidInputError } from "../core/errors.js";
 
 // O_NOFOLLOW: a symbolic link as the last component fails (ELOOP) instead of being followed, so a
@@ -33,6 +33,10 @@ export async function writePrivateFile(path: string, content: string, field: str
  * @throws InvalidInputError as writePrivateFile; whatever `produce` throws (the partial file removed)
  */
 export async function streamPrivateFile<T>(path: string, field: string, produce: (write: (chunk: string) => Promise<void>) => Promise<T>): Promise<T> {
+  const existed = await lstat(path).then(
+    () => true,
+    () => false,
+  );
   await (await openPrivateFile(path, field)).close();
   const partial = `${path}.${randomBytes(6).toString("hex")}.partial`;
   const handle = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
@@ -46,8 +50,15 @@ export async function streamPrivateFile<T>(path: string, field: string, produce:
   } catch (error) {
     await handle.close().catch(() => undefined);
     await rm(partial, { force: true });
+    // The checks created an empty file where there was none: a failed export leaves nothing behind.
+    if (!existed) await removeIfEmpty(path);
     throw error;
   }
+}
+
+async function removeIfEmpty(path: string): Promise<void> {
+  const found = await lstat(path).catch(() => null);
+  if (found !== null && found.isFile() && found.size === 0) await rm(path, { force: true });
 }
 
 /** Open `path` for writing after the checks writePrivateFile describes; its mode is 0600 from here on. */

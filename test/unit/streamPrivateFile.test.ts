@@ -44,6 +44,17 @@ describe("streamPrivateFile", () => {
     expect((await readdir(dir)).filter((name) => name.startsWith("kept.json"))).toEqual(["kept.json"]);
   });
 
+  it("leaves no file at all when there was none and produce fails", async () => {
+    const path = join(dir, "new.json");
+    await expect(
+      streamPrivateFile(path, "out", async (write) => {
+        await write("half of it");
+        throw new Error("connection lost");
+      }),
+    ).rejects.toThrow("connection lost");
+    expect((await readdir(dir)).filter((name) => name.startsWith("new.json"))).toEqual([]);
+  });
+
   it("refuses a symbolic link before producing anything", async () => {
     const path = join(dir, "link.json");
     await symlink(join(dir, "elsewhere.json"), path);
