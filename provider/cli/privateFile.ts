@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { lstat, open, rename, rm, type FileHandle } from "node:fs/promises";
+import { open, rename, rm, type FileHandle } from "node:fs/promises";
 import { InvalidInputError } from "../core/errors.js";
 
 // O_NOFOLLOW: a symbolic link as the last component fails (ELOOP) instead of being followed, so a
@@ -33,13 +33,15 @@ export async function writePrivateFile(path: string, content: string, field: str
  * @throws InvalidInputError as writePrivateFile; whatever `produce` throws (the partial file removed)
  */
 export async function streamPrivateFile<T>(path: string, field: string, produce: (write: (chunk: string) => Promise<void>) => Promise<T>): Promise<T> {
-  const existed = await lstat(path).then(
-    () => true,
-    () => false,
-  );
-  await (await openPrivateFile(path, field)).close();
+  // The target is only checked here (it may not exist yet: nothing is created at `path` before the rename).
+  await (await openPrivateFile(path, field, { create: false }))?.close();
   const partial = `${path}.${randomBytes(6).toString("hex")}.partial`;
-  const handle = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  let handle: FileHandle;
+  try {
+    handle = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  } catch (error) {
+    throw refusal(path, field, error);
+  }
   try {
     const result = await produce(async (chunk) => {
       await handle.write(chunk);
@@ -50,29 +52,38 @@ export async function streamPrivateFile<T>(path: string, field: string, produce:
   } catch (error) {
     await handle.close().catch(() => undefined);
     await rm(partial, { force: true });
-    // The checks created an empty file where there was none: a failed export leaves nothing behind.
-    if (!existed) await removeIfEmpty(path);
     throw error;
   }
 }
 
-async function removeIfEmpty(path: string): Promise<void> {
-  const found = await lstat(path).catch(() => null);
-  if (found !== null && found.isFile() && found.size === 0) await rm(path, { force: true });
+function refuser(path: string, field: string) {
+  return (reason: string) => InvalidInputError.of(field, `${path} ${reason}; nothing was written`);
 }
 
-/** Open `path` for writing after the checks writePrivateFile describes; its mode is 0600 from here on. */
-async function openPrivateFile(path: string, field: string): Promise<FileHandle> {
-  const refuse = (reason: string) => InvalidInputError.of(field, `${path} ${reason}; nothing was written`);
+/** Why `path` could not be opened for writing, as the refusal naming `field`. */
+function refusal(path: string, field: string, error: unknown): InvalidInputError {
+  const refuse = refuser(path, field);
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ELOOP") return refuse("is a symbolic link, which is never followed: remove it or choose another path");
+  if (code === "ENXIO") return refuse("is not a regular file (a FIFO or socket)");
+  if (code === "EISDIR") return refuse("is a directory");
+  return refuse(`cannot be opened for writing (${code ?? "error"})`);
+}
+
+/**
+ * Open `path` for writing after the checks writePrivateFile describes; its mode is 0600 from here on.
+ * With `create: false`, a path where nothing is yet is not created: null.
+ */
+async function openPrivateFile(path: string, field: string): Promise<FileHandle>;
+async function openPrivateFile(path: string, field: string, options: { create: false }): Promise<FileHandle | null>;
+async function openPrivateFile(path: string, field: string, options: { create: boolean } = { create: true }): Promise<FileHandle | null> {
+  const refuse = refuser(path, field);
   let handle: FileHandle;
   try {
-    handle = await open(path, FLAGS, 0o600);
+    handle = await open(path, options.create ? FLAGS : FLAGS & ~constants.O_CREAT, 0o600);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ELOOP") throw refuse("is a symbolic link, which is never followed: remove it or choose another path");
-    if (code === "ENXIO") throw refuse("is not a regular file (a FIFO or socket)");
-    if (code === "EISDIR") throw refuse("is a directory");
-    throw refuse(`cannot be opened for writing (${code ?? "error"})`);
+    if (!options.create && (error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw refusal(path, field, error);
   }
   try {
     const stat = await handle.stat();
