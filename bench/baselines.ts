@@ -1,5 +1,5 @@
 import { sql } from "slonik";
-import { IPAM_LOCK_CLASS } from "../provider/store/lockKeys.js";
+import { IPAM_LOCK_CLASS } from "../provider/store/database/lockKeys.js";
 import type { BenchContext } from "./benchContext.js";
 import { throughput, type Throughput } from "./measure.js";
 

@@ -1,6 +1,6 @@
 import type { DatabasePool } from "slonik";
 import type { Ipam } from "../provider/store/Ipam.js";
-import type { Tables } from "../provider/store/tables.js";
+import type { Tables } from "../provider/store/database/tables.js";
 
 /** What every scenario gets: the same server, pool size and timing settings as the baselines. */
 export interface BenchContext {

@@ -1,10 +1,10 @@
 import { parseArgs } from "node:util";
 import { sql } from "slonik";
-import { createDatabasePool } from "../provider/store/databasePool.js";
+import { createDatabasePool } from "../provider/store/database/databasePool.js";
 import { Ipam } from "../provider/store/Ipam.js";
-import { tablesFor } from "../provider/store/tables.js";
-import { DEFAULT_SCHEMA } from "../provider/store/schemaName.js";
-import { redact } from "../provider/store/databaseErrors.js";
+import { tablesFor } from "../provider/store/database/tables.js";
+import { DEFAULT_SCHEMA } from "../provider/store/database/schemaName.js";
+import { redact } from "../provider/store/database/databaseErrors.js";
 import { measureBaselines } from "./baselines.js";
 import { openBenchDatabase } from "./benchDatabase.js";
 import type { BenchContext } from "./benchContext.js";

@@ -1,6 +1,6 @@
 import { sql, type DatabasePool, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
-import type { Tables } from "../provider/store/tables.js";
+import type { Tables } from "../provider/store/database/tables.js";
 
 const OWNERS = 50;
 

@@ -2,7 +2,7 @@ import { randomInt } from "node:crypto";
 import { sql, type DatabasePool } from "slonik";
 import { z } from "zod";
 import { Ipam } from "../../provider/store/Ipam.js";
-import { tablesFor, type Tables } from "../../provider/store/tables.js";
+import { tablesFor, type Tables } from "../../provider/store/database/tables.js";
 import { OWNER, type BenchContext } from "../benchContext.js";
 import { combined, interleavedLatency, ratio, round, throughput, timed, type Latency } from "../measure.js";
 import { check, type ScenarioResult } from "../scenarioResult.js";

@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { sql } from "slonik";
 import { z } from "zod";
-import { sqlStateOf } from "../../provider/store/databaseErrors.js";
+import { sqlStateOf } from "../../provider/store/database/databaseErrors.js";
 import type { BenchContext } from "../benchContext.js";
 import { ratio, round, throughput, type Throughput } from "../measure.js";
 import { check, type ScenarioResult } from "../scenarioResult.js";

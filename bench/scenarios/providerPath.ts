@@ -8,7 +8,7 @@ import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 import { sql } from "slonik";
 import { z } from "zod";
-import { DEFAULT_MAX_CONNECTIONS } from "../../provider/store/databasePool.js";
+import { DEFAULT_MAX_CONNECTIONS } from "../../provider/store/database/databasePool.js";
 
 /** The pool size every provider host opened before issue 15 (10), measured beside today's default. */
 const OLD_POOL_SIZE = 10;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql, type DatabasePool } from "slonik";
 import { Ipam } from "../../provider/store/Ipam.js";
-import { tablesFor, type Tables } from "../../provider/store/tables.js";
+import { tablesFor, type Tables } from "../../provider/store/database/tables.js";
 import type { BenchContext } from "../benchContext.js";
 import { runCli } from "../cliProcess.js";
 import { ratio, round, timed } from "../measure.js";

@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { Ipam } from "../../provider/store/Ipam.js";
-import { tablesFor } from "../../provider/store/tables.js";
+import { tablesFor } from "../../provider/store/database/tables.js";
 import type { BenchContext } from "../benchContext.js";
 import { latency, ratio, round, timed, type Latency } from "../measure.js";
 import { check, type ScenarioResult } from "../scenarioResult.js";

@@ -1,7 +1,7 @@
 import { CommanderError } from "commander";
 import { displayJson, displayText } from "../core/displayText.js";
 import { IpamError } from "../core/errors.js";
-import { redact } from "../store/databaseErrors.js";
+import { redact } from "../store/database/databaseErrors.js";
 import { EXIT, UsageError } from "./exitCodes.js";
 import { buildProgram } from "./program.js";
 

@@ -1,7 +1,7 @@
 import { formatAddress } from "../core/address.js";
 import { rangesOverlap, type ValueRange } from "../core/range.js";
 import { parseSubnetLayout, usableRange, type SubnetLayout } from "../core/subnetLayout.js";
-import type { MapChildBlock, SubnetMapData } from "../store/subnetMapData.js";
+import type { MapChildBlock, SubnetMapData } from "../store/reports/subnetMapData.js";
 import { escapeXml } from "./xmlText.js";
 
 /** Fixed colours: the test reads them back from rendered pixels. */

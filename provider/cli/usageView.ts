@@ -1,6 +1,6 @@
 import type { Subnet, SubnetUsage } from "../core/types.js";
-import type { SubnetUsageReport } from "../store/usageQueries.js";
-import type { SubnetTreeReport } from "../store/usageTree.js";
+import type { SubnetUsageReport } from "../store/reports/usageQueries.js";
+import type { SubnetTreeReport } from "../store/reports/usageTree.js";
 import { treeLabel } from "./subnetTree.js";
 import { displayText, paint, renderTable } from "./terminal.js";
 import { usageBar } from "./usageBar.js";

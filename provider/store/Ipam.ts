@@ -38,7 +38,7 @@ import {
 import { buildLayout, specificAddressProblem, type SubnetLayout } from "../core/subnetLayout.js";
 import { sameRanges } from "../core/range.js";
 import type { Allocation, AllocationResult, ReleaseResult, Subnet, SubnetUpdateResult, SubnetUsage } from "../core/types.js";
-import { allocateAddresses, growAllocation } from "./addressAllocator.js";
+import { allocateAddresses, growAllocation } from "./allocations/addressAllocator.js";
 import {
   allocationFromRow,
   allocationHolding,
@@ -50,22 +50,22 @@ import {
   getAllocationRow,
   listAllocationRows,
   releaseHighest,
-} from "./allocationQueries.js";
-import { allocationClaim, isSuperseded, recordAllocationClaim, recordSubnetClaim, topLevelSubnetByKey } from "./claims.js";
-import { constraintOf, sqlStateOf, wrapDatabaseError } from "./databaseErrors.js";
-import { parseConnectionUrl } from "./connectionOptions.js";
-import { createDatabasePool, DEFAULT_MAX_CONNECTIONS } from "./databasePool.js";
-import { rebuildFreeRanges, returnToFreeSpace } from "./freeSpace.js";
+} from "./allocations/allocationQueries.js";
+import { allocationClaim, isSuperseded, recordAllocationClaim, recordSubnetClaim, topLevelSubnetByKey } from "./claims/claims.js";
+import { constraintOf, sqlStateOf, wrapDatabaseError } from "./database/databaseErrors.js";
+import { parseConnectionUrl } from "./database/connectionOptions.js";
+import { createDatabasePool, DEFAULT_MAX_CONNECTIONS } from "./database/databasePool.js";
+import { rebuildFreeRanges, returnToFreeSpace } from "./space/freeSpace.js";
 import { assertIpamOptions } from "./ipamOptions.js";
-import { readInstallationId } from "./installation.js";
-import { withLockHolder } from "./lockHolder.js";
-import { refuseAllocationMismatch, refuseSubnetMismatch, type AllocationAsked } from "./replayCheck.js";
-import { inLockedTransaction, inTimedRead, type TransactionSettings } from "./lockedTransaction.js";
-import { hasPendingMigrations, migrate } from "./migrate.js";
-import { NextFreeBatcher } from "./nextFreeBatcher.js";
-import type { AllocationRow } from "./rows.js";
-import { DEFAULT_SCHEMA } from "./schemaName.js";
-import { layoutOf, subnetFromRow } from "./subnetRecords.js";
+import { readInstallationId } from "./schema/installation.js";
+import { withLockHolder } from "./database/lockHolder.js";
+import { refuseAllocationMismatch, refuseSubnetMismatch, type AllocationAsked } from "./claims/replayCheck.js";
+import { inLockedTransaction, inTimedRead, type TransactionSettings } from "./database/lockedTransaction.js";
+import { hasPendingMigrations, migrate } from "./schema/migrate.js";
+import { NextFreeBatcher } from "./allocations/nextFreeBatcher.js";
+import type { AllocationRow } from "./database/rows.js";
+import { DEFAULT_SCHEMA } from "./database/schemaName.js";
+import { layoutOf, subnetFromRow } from "./subnets/subnetRecords.js";
 import {
   deleteSubnetRow,
   findOverlapping,
@@ -74,32 +74,32 @@ import {
   listSubnetRows,
   updateSubnetRow,
   upsertNamespace,
-} from "./subnetQueries.js";
-import { tablesFor, type Tables } from "./tables.js";
+} from "./subnets/subnetQueries.js";
+import { tablesFor, type Tables } from "./database/tables.js";
 import { assertChildRules, NO_CHILD_RULES, type ChildRules } from "../core/prefixPolicy.js";
 import { childPageSchema, subnetPageSchema } from "../core/schemas.js";
 import type { SubnetTreeEntry } from "../core/types.js";
-import { releaseChildBlock } from "./childAllocator.js";
-import { countChildren, listChildRows, parentOf } from "./childQueries.js";
-import { MAX_TREE_DEPTH, readSubnetTree, type TreeTruncation } from "./subnetTree.js";
-import { carveChildSubnet, requestedRules } from "./childSubnets.js";
-import { assertDirectAllocationAllowed, checkParentUpdate, refuseIfChildrenOnly } from "./parentGuards.js";
-import { readSubnetUsage } from "./subnetUsage.js";
+import { releaseChildBlock } from "./children/childAllocator.js";
+import { countChildren, listChildRows, parentOf } from "./children/childQueries.js";
+import { MAX_TREE_DEPTH, readSubnetTree, type TreeTruncation } from "./reports/subnetTree.js";
+import { carveChildSubnet, requestedRules } from "./children/childSubnets.js";
+import { assertDirectAllocationAllowed, checkParentUpdate, refuseIfChildrenOnly } from "./children/parentGuards.js";
+import { readSubnetUsage } from "./reports/subnetUsage.js";
 
 import { historyFilterSchema, type AuditEvent, type HistoryFilter } from "../core/historyFilter.js";
 import { refuseIdsNearLimit, validateSnapshot, type Snapshot } from "../core/snapshot.js";
-import { inConsistentRead } from "./consistentRead.js";
-import { ConnectionGate } from "./connectionGate.js";
-import { listAuditEvents } from "./historyQueries.js";
-import { importSnapshot, type ImportOptions, type ImportResult } from "./snapshotImport.js";
-import { readSnapshot, writeSnapshot, type SnapshotWrite } from "./snapshotExport.js";
-import { mapCellBitsSchema, mapGrid, readMapCells, readMapChildBlocks, type SubnetMapData } from "./subnetMapData.js";
-import { outsidePoolAddresses, ownerUsageRows, type SubnetUsageReport } from "./usageQueries.js";
-import { readUsageReports, readUsageTree, type SubnetTreeReport } from "./usageTree.js";
+import { inConsistentRead } from "./database/consistentRead.js";
+import { ConnectionGate } from "./database/connectionGate.js";
+import { listAuditEvents } from "./reports/historyQueries.js";
+import { importSnapshot, type ImportOptions, type ImportResult } from "./snapshots/snapshotImport.js";
+import { readSnapshot, writeSnapshot, type SnapshotWrite } from "./snapshots/snapshotExport.js";
+import { mapCellBitsSchema, mapGrid, readMapCells, readMapChildBlocks, type SubnetMapData } from "./reports/subnetMapData.js";
+import { outsidePoolAddresses, ownerUsageRows, type SubnetUsageReport } from "./reports/usageQueries.js";
+import { readUsageReports, readUsageTree, type SubnetTreeReport } from "./reports/usageTree.js";
 
-export type { SubnetUsageReport } from "./usageQueries.js";
-export type { SubnetTreeReport } from "./usageTree.js";
-export type { SubnetMapData } from "./subnetMapData.js";
+export type { SubnetUsageReport } from "./reports/usageQueries.js";
+export type { SubnetTreeReport } from "./reports/usageTree.js";
+export type { SubnetMapData } from "./reports/subnetMapData.js";
 
 export interface IpamOptions {
   readonly databaseUrl: string;

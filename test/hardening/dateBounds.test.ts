@@ -2,7 +2,7 @@ import { inspect } from "node:util";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError, IpamError } from "../../provider/core/errors.js";
-import { wrapDatabaseError } from "../../provider/store/databaseErrors.js";
+import { wrapDatabaseError } from "../../provider/store/database/databaseErrors.js";
 import { jsonError, runCli } from "../helpers/cliRunner.js";
 import { useTestIpam } from "../helpers/openTestIpam.js";
 

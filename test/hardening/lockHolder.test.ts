@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ipam, type IpamError } from "../../provider/store/index.js";
-import { IPAM_LOCK_CLASS } from "../../provider/store/lockKeys.js";
+import { IPAM_LOCK_CLASS } from "../../provider/store/database/lockKeys.js";
 import { createLeastPrivilegeDatabase, type LeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
 
 // Issue 13 item 11: any login to the database can take a subnet's advisory lock and keep it

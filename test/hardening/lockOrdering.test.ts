@@ -2,10 +2,10 @@ import pg from "pg";
 import { sql, type DatabasePool } from "slonik";
 import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDatabasePool } from "../../provider/store/databasePool.js";
-import { wrapDatabaseError } from "../../provider/store/databaseErrors.js";
-import { inLockedTransaction, type TransactionSettings } from "../../provider/store/lockedTransaction.js";
-import { IPAM_LOCK_CLASS } from "../../provider/store/lockKeys.js";
+import { createDatabasePool } from "../../provider/store/database/databasePool.js";
+import { wrapDatabaseError } from "../../provider/store/database/databaseErrors.js";
+import { inLockedTransaction, type TransactionSettings } from "../../provider/store/database/lockedTransaction.js";
+import { IPAM_LOCK_CLASS } from "../../provider/store/database/lockKeys.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
 const ROUNDS = 500;

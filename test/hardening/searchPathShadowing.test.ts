@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ipam } from "../../provider/store/index.js";
-import { IPAM_LOCK_CLASS } from "../../provider/store/lockKeys.js";
+import { IPAM_LOCK_CLASS } from "../../provider/store/database/lockKeys.js";
 import { createLeastPrivilegeDatabase, type LeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
 import { createTestDatabase } from "../helpers/testDatabase.js";
 

@@ -3,7 +3,7 @@ import { inspect } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IpamError } from "../../provider/core/errors.js";
-import { freePort } from "../../provider/store/embeddedServer.js";
+import { freePort } from "../../provider/localDatabase/embeddedServer.js";
 import { Ipam, type IpamOptions } from "../../provider/store/index.js";
 import { waitFor } from "../helpers/advisoryLocks.js";
 import { holdAddressRow, holdSubnetLock } from "../helpers/sessionBlockers.js";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IpamError } from "../../provider/core/errors.js";
-import { parseConnectionUrl, pgClientConfig } from "../../provider/store/connectionOptions.js";
+import { parseConnectionUrl, pgClientConfig } from "../../provider/store/database/connectionOptions.js";
 import { Ipam, migrate } from "../../provider/store/index.js";
 import { startProviderHost, urnOf } from "../../harness/providerHost.js";
 import { serializedProviders } from "../../harness/serializedProviders.js";

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { IPAM_LOCK_CLASS } from "../../provider/store/lockKeys.js";
+import { IPAM_LOCK_CLASS } from "../../provider/store/database/lockKeys.js";
 
 export interface HeldLock {
   readonly pid: number;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { chmod } from "node:fs/promises";
 import type { TestProject } from "vitest/node";
-import { startEmbeddedServer } from "../../provider/store/embeddedServer.js";
+import { startEmbeddedServer } from "../../provider/localDatabase/embeddedServer.js";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -4,7 +4,7 @@ import pg from "pg";
 import { Ipam } from "../../provider/store/index.js";
 import { adminDatabaseUrl, createTestDatabase, type TestDatabase } from "./testDatabase.js";
 
-const ROLE_FILE = new URL("../../provider/store/roles/ipam_app.sql", import.meta.url);
+const ROLE_FILE = new URL("../../provider/store/schema/roles/ipam_app.sql", import.meta.url);
 const UNIQUE_VIOLATION = "23505";
 
 export interface LeastPrivilegeDatabase extends TestDatabase {
@@ -18,7 +18,7 @@ export interface LeastPrivilegeDatabase extends TestDatabase {
 
 /**
  * A fresh database set up the way the README tells an administrator to: migrate as the owner, apply
- * provider/store/roles/ipam_app.sql, create a LOGIN role IN ROLE ipam_app. The login's name is unique
+ * provider/store/schema/roles/ipam_app.sql, create a LOGIN role IN ROLE ipam_app. The login's name is unique
  * per call (roles are cluster-wide and test files run at once on one server); drop() removes it too.
  */
 export async function createLeastPrivilegeDatabase(label: string, password = randomBytes(12).toString("hex")): Promise<LeastPrivilegeDatabase> {

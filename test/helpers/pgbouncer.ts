@@ -3,7 +3,7 @@ import { chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { freePort } from "../../provider/store/embeddedServer.js";
+import { freePort } from "../../provider/localDatabase/embeddedServer.js";
 import { waitFor } from "./advisoryLocks.js";
 
 export interface PgBouncer {

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { parseAddress } from "../../provider/core/address.js";
-import { IPAM_LOCK_CLASS } from "../../provider/store/lockKeys.js";
+import { IPAM_LOCK_CLASS } from "../../provider/store/database/lockKeys.js";
 
 /** An open transaction in another session; `end` rolls it back and disconnects. */
 export interface Blocker {

@@ -50,7 +50,7 @@ describe.skipIf(skipInstallTests)("installed from the npm pack tarball", () => {
 
   it("ships the compiled SDK, provider, CLI and migrations, and nothing of the repo's tests or bench", () => {
     const files = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).split("\n");
-    for (const file of ["package/dist/sdk/index.js", "package/dist/sdk/index.d.ts", "package/dist/provider/cli/main.js", "package/dist/provider/store/migrations/0001_initial.sql"]) {
+    for (const file of ["package/dist/sdk/index.js", "package/dist/sdk/index.d.ts", "package/dist/provider/cli/main.js", "package/dist/provider/store/schema/migrations/0001_initial.sql"]) {
       expect(files, file).toContain(file);
     }
     expect(files.filter((file) => /^package\/(test|bench|harness|examples|dist\/bench|dist\/harness)\//.test(file))).toEqual([]);

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { Ipam } from "../../provider/store/index.js";
-import { IPAM_LOCK_CLASS } from "../../provider/store/lockKeys.js";
+import { IPAM_LOCK_CLASS } from "../../provider/store/database/lockKeys.js";
 import { freeIndexComparison } from "../helpers/freeIndex.js";
 import { useTestIpam } from "../helpers/openTestIpam.js";
 

@@ -3,11 +3,11 @@ import { sql, type DatabasePool } from "slonik";
 import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ipam } from "../../provider/store/index.js";
-import { allocateAddresses } from "../../provider/store/addressAllocator.js";
-import { createDatabasePool } from "../../provider/store/databasePool.js";
-import { getSubnetRow } from "../../provider/store/subnetQueries.js";
-import { layoutOf } from "../../provider/store/subnetRecords.js";
-import { tablesFor } from "../../provider/store/tables.js";
+import { allocateAddresses } from "../../provider/store/allocations/addressAllocator.js";
+import { createDatabasePool } from "../../provider/store/database/databasePool.js";
+import { getSubnetRow } from "../../provider/store/subnets/subnetQueries.js";
+import { layoutOf } from "../../provider/store/subnets/subnetRecords.js";
+import { tablesFor } from "../../provider/store/database/tables.js";
 import { checkInvariants } from "../helpers/invariants.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 

@@ -1,11 +1,11 @@
 import type { DatabasePool } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { displayJson } from "../../provider/core/displayText.js";
-import { inConsistentRead } from "../../provider/store/consistentRead.js";
-import { createDatabasePool } from "../../provider/store/databasePool.js";
-import { DEFAULT_SCHEMA } from "../../provider/store/schemaName.js";
-import { readSnapshot, writeSnapshot } from "../../provider/store/snapshotExport.js";
-import { tablesFor } from "../../provider/store/tables.js";
+import { inConsistentRead } from "../../provider/store/database/consistentRead.js";
+import { createDatabasePool } from "../../provider/store/database/databasePool.js";
+import { DEFAULT_SCHEMA } from "../../provider/store/database/schemaName.js";
+import { readSnapshot, writeSnapshot } from "../../provider/store/snapshots/snapshotExport.js";
+import { tablesFor } from "../../provider/store/database/tables.js";
 import { useTestIpam } from "../helpers/openTestIpam.js";
 
 // Issue 14 part 3: `ipam export` is written a page at a time; the text must stay what the

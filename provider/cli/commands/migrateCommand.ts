@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { loadMigrations, migrate } from "../../store/migrate.js";
+import { loadMigrations, migrate } from "../../store/schema/migrate.js";
 import { selectDatabase, type GlobalOptions } from "../databaseSelection.js";
 import { note, printJson, printLine } from "../terminal.js";
 

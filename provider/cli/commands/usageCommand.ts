@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { LIMITS } from "../../core/schemas.js";
-import type { TreeTruncation } from "../../store/subnetTree.js";
-import type { SubnetUsageReport } from "../../store/usageQueries.js";
-import type { SubnetTreeReport } from "../../store/usageTree.js";
+import type { TreeTruncation } from "../../store/reports/subnetTree.js";
+import type { SubnetUsageReport } from "../../store/reports/usageQueries.js";
+import type { SubnetTreeReport } from "../../store/reports/usageTree.js";
 import { withIpam } from "../databaseSelection.js";
 import { subnetIdOf } from "../subnetReference.js";
 import { inTreeOrder } from "../subnetTree.js";

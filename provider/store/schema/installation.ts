@@ -1,0 +1,14 @@
+import { sql, type CommonQueryMethods } from "slonik";
+import { z } from "zod";
+import type { Tables } from "../database/tables.js";
+
+const installationRow = z.object({ id: z.string() });
+
+/**
+ * The database's identity: a random id made by migration 0006 (never derived from the URL), the
+ * same however the database is reached. The provider records it in each resource's state.
+ */
+export async function readInstallationId(db: CommonQueryMethods, t: Tables): Promise<string> {
+  const row = await db.one(sql.type(installationRow)`SELECT id::text AS id FROM ${t.installation}`);
+  return row.id;
+}

@@ -1,0 +1,119 @@
+import type { CommonQueryMethods } from "slonik";
+import { displayJson } from "../../core/displayText.js";
+import { SNAPSHOT_FORMAT, type Snapshot, type SnapshotAllocation, type SnapshotSubnet } from "../../core/snapshot.js";
+import { LIMITS } from "../../core/schemas.js";
+import type { Allocation, Subnet } from "../../core/types.js";
+import { allocationFromRow, listAllocationRows } from "../allocations/allocationQueries.js";
+import { subnetFromRow } from "../subnets/subnetRecords.js";
+import { listSubnetRows } from "../subnets/subnetQueries.js";
+import type { Tables } from "../database/tables.js";
+
+/** Where a streamed export goes: resolves once the chunk is accepted (backpressure). */
+export type SnapshotWrite = (chunk: string) => Promise<void>;
+
+/**
+ * Every subnet (of one namespace, or all) with all its allocations, in the versioned snapshot
+ * format. Run it inside one consistent read so the file is a picture of a single moment.
+ */
+export async function readSnapshot(db: CommonQueryMethods, t: Tables, filter: { namespace?: string | undefined }): Promise<Snapshot> {
+  const subnets: SnapshotSubnet[] = [];
+  const allocations: SnapshotAllocation[] = [];
+  for await (const part of snapshotPages(db, t, filter, LIMITS.pageSize)) {
+    if (part.kind === "subnets") subnets.push(...part.items);
+    else allocations.push(...part.items);
+  }
+  return { format: SNAPSHOT_FORMAT, exportedAt: new Date().toISOString(), subnets, allocations };
+}
+
+/**
+ * `readSnapshot` written out as it is read, a page at a time, so memory does not grow with the
+ * number of allocations: the text is `displayJson(readSnapshot(...), 2)` (same keys, order and
+ * indentation). Run it inside one consistent read.
+ * @returns how many subnets and allocations were written
+ */
+export async function writeSnapshot(
+  db: CommonQueryMethods,
+  t: Tables,
+  filter: { namespace?: string | undefined },
+  write: SnapshotWrite,
+  pageSize: number = LIMITS.pageSize,
+): Promise<{ subnets: number; allocations: number }> {
+  await write(`{\n  "format": ${displayJson(SNAPSHOT_FORMAT)},\n  "exportedAt": ${displayJson(new Date().toISOString())}`);
+  const counts = { subnets: 0, allocations: 0 };
+  let open: "subnets" | "allocations" | null = null;
+  for await (const part of snapshotPages(db, t, filter, pageSize)) {
+    // JSON.stringify(value, null, 2) puts array items 4 deep: "[\n    item,\n    item\n  ]".
+    const items = part.items.map((item: object) => `    ${displayJson(item, 2).replaceAll("\n", "\n    ")}`).join(",\n");
+    await write(`${open === part.kind ? "," : `${closeArray(open)},\n  ${displayJson(part.kind)}: [`}\n${items}`);
+    open = part.kind;
+    counts[part.kind] += part.items.length;
+  }
+  const empty = (kind: "subnets" | "allocations") => (counts[kind] === 0 ? `,\n  ${displayJson(kind)}: []` : "");
+  await write(`${closeArray(open)}${empty("subnets")}${empty("allocations")}\n}`);
+  return counts;
+}
+
+function closeArray(open: string | null): string {
+  return open === null ? "" : "\n  ]";
+}
+
+type SnapshotPage = { kind: "subnets"; items: SnapshotSubnet[] } | { kind: "allocations"; items: SnapshotAllocation[] };
+
+/**
+ * The snapshot as keyset pages: the subnets in (namespace, CIDR) order, then the allocations of
+ * each subnet in that order, by id. Only subnet ids are held between the two passes.
+ */
+async function* snapshotPages(db: CommonQueryMethods, t: Tables, filter: { namespace?: string | undefined }, pageSize: number): AsyncGenerator<SnapshotPage> {
+  const subnetIds: number[] = [];
+  for (let after: number | undefined; ; ) {
+    const page = await listSubnetRows(db, t, { namespace: filter.namespace }, { limit: pageSize, after });
+    if (page.length > 0) yield { kind: "subnets", items: page.map((row) => snapshotSubnet(subnetFromRow(row))) };
+    subnetIds.push(...page.map((row) => row.id));
+    if (page.length < pageSize) break;
+    after = page.at(-1)!.id;
+  }
+  for (const subnetId of subnetIds) {
+    for (let after: string | undefined; ; ) {
+      const page = await listAllocationRows(db, t, { subnetId }, pageSize, after);
+      if (page.length > 0) yield { kind: "allocations", items: page.map((row) => snapshotAllocation(allocationFromRow(row))) };
+      if (page.length < pageSize) break;
+      after = page.at(-1)!.id;
+    }
+  }
+}
+
+function snapshotSubnet(subnet: Subnet): SnapshotSubnet {
+  return {
+    id: subnet.id,
+    namespace: subnet.namespace,
+    parentId: subnet.parentId,
+    cidr: subnet.cidr,
+    gateway: subnet.gateway,
+    allocationPools: subnet.allocationPoolsExplicit ? subnet.allocationPools.map((pool) => ({ ...pool })) : null,
+    reserved: [...subnet.reserved],
+    description: subnet.description,
+    tags: { ...subnet.tags },
+    childrenOnly: subnet.childrenOnly,
+    minPrefixLength: subnet.minPrefixLength,
+    maxPrefixLength: subnet.maxPrefixLength,
+    defaultPrefixLength: subnet.defaultPrefixLength,
+    idempotencyKey: subnet.idempotencyKey,
+    createdAt: subnet.createdAt,
+    updatedAt: subnet.updatedAt,
+  };
+}
+
+function snapshotAllocation(allocation: Allocation): SnapshotAllocation {
+  return {
+    id: allocation.id,
+    subnetId: allocation.subnetId,
+    owner: allocation.owner,
+    idempotencyKey: allocation.idempotencyKey,
+    strategy: allocation.strategy,
+    addresses: [...allocation.addresses],
+    description: allocation.description,
+    tags: { ...allocation.tags },
+    createdAt: allocation.createdAt,
+    updatedAt: allocation.updatedAt,
+  };
+}

@@ -1,0 +1,230 @@
+import { sql, type CommonQueryMethods, type DatabasePool } from "slonik";
+import { z } from "zod";
+import { DatabaseError, OverlapError, SnapshotConflictError } from "../../core/errors.js";
+import { groupBy } from "../../core/groupBy.js";
+import type { ValidatedAllocation, ValidatedSnapshot, ValidatedSubnet } from "../../core/snapshot.js";
+import { constraintOf, sqlStateOf, wrapDatabaseError } from "../database/databaseErrors.js";
+import { rebuildFreeRanges } from "../space/freeSpace.js";
+import { inLockedTransaction, type TransactionSettings } from "../database/lockedTransaction.js";
+import { auditHint, upsertNamespace } from "../subnets/subnetQueries.js";
+import type { Tables } from "../database/tables.js";
+
+export interface ImportOptions {
+  /** Assign fresh ids instead of keeping the file's (to merge into a database that already uses them). */
+  readonly newIds: boolean;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface ImportResult {
+  readonly subnets: number;
+  readonly allocations: number;
+  readonly addresses: number;
+  /** Source id to id in this database (identical unless `newIds`). */
+  readonly subnetIds: Readonly<Record<string, string>>;
+  readonly allocationIds: Readonly<Record<string, string>>;
+}
+
+const ALLOCATIONS_PER_STATEMENT = 2_000;
+const ADDRESSES_PER_STATEMENT = 10_000;
+const idRow = z.object({ id: z.string() });
+const conflictRow = z.object({ position: z.string(), existing: z.string() });
+
+/**
+ * Write a validated snapshot in one transaction that holds the advisory lock of every subnet it
+ * creates: all of it lands or none of it does. Addresses, owners, idempotency keys, strategies and
+ * timestamps are kept exactly; the free-range index of each subnet is rebuilt from its addresses.
+ * @throws SnapshotConflictError when ids are taken, OverlapError when a subnet overlaps an existing one
+ */
+export async function importSnapshot(
+  pool: DatabasePool,
+  t: Tables,
+  settings: TransactionSettings,
+  snapshot: ValidatedSnapshot,
+  options: ImportOptions,
+): Promise<ImportResult> {
+  let subnetIds: Map<string, string>;
+  let allocationIds: Map<string, string>;
+  try {
+    await refuseWithoutSequenceRights(pool, t, options.newIds);
+    subnetIds = await targetIds(pool, t, "subnet", snapshot.subnets.map((s) => s.record.id), options.newIds);
+    allocationIds = await targetIds(pool, t, "allocation", snapshot.allocations.map((a) => a.record.id), options.newIds);
+  } catch (error) {
+    throw wrapDatabaseError(error, "importing a snapshot");
+  }
+  const total = snapshot.subnets.length + snapshot.allocations.length;
+  let done = 0;
+  const progress = (step: number) => {
+    done += step;
+    options.onProgress?.(done, total);
+  };
+  try {
+    return await inLockedTransaction(pool, [...subnetIds.values()].map(Number), settings, "importing a snapshot", async (tx) => {
+      if (!options.newIds) await advanceSequences(tx, t, snapshot);
+      await refuseConflicts(tx, t, snapshot, subnetIds, allocationIds);
+      const byParent = groupBy(snapshot.allocations, (allocation) => allocation.record.subnetId);
+      let addresses = 0;
+      for (const subnet of snapshot.subnets) {
+        const id = Number(subnetIds.get(subnet.record.id));
+        const parentId = subnet.record.parentId === null ? null : Number(subnetIds.get(subnet.record.parentId));
+        // The audit triggers write subnet.import and allocation.import (with the source id of the subnet).
+        await auditHint(tx, { action: "import", sourceId: subnet.record.id });
+        await insertSubnetRow(tx, t, id, parentId, subnet);
+        progress(1);
+        const allocations = byParent.get(subnet.record.id) ?? [];
+        for (let start = 0; start < allocations.length; start += ALLOCATIONS_PER_STATEMENT) {
+          const chunk = allocations.slice(start, start + ALLOCATIONS_PER_STATEMENT);
+          addresses += await insertAllocations(tx, t, id, subnet, chunk, allocationIds);
+          progress(chunk.length);
+        }
+      }
+      // Once every child is in: a parent's free ranges leave its children's blocks out.
+      for (const subnet of snapshot.subnets) await rebuildFreeRanges(tx, t, Number(subnetIds.get(subnet.record.id)), subnet.layout.available);
+      return {
+        subnets: snapshot.subnets.length,
+        allocations: snapshot.allocations.length,
+        addresses,
+        subnetIds: Object.fromEntries(subnetIds),
+        allocationIds: Object.fromEntries(allocationIds),
+      };
+    });
+  } catch (error) {
+    if (sqlStateOf(error) === "23P01") {
+      throw new SnapshotConflictError("subnets.cidr", "a subnet of the file overlaps one created in the target database while importing; nothing was imported, retry", []);
+    }
+    if (sqlStateOf(error) === "23505") {
+      throw new SnapshotConflictError("snapshot", `a row already exists in the target database (${constraintOf(error) ?? "unique key"}); nothing was imported`, []);
+    }
+    throw wrapDatabaseError(error, "importing a snapshot");
+  }
+}
+
+/**
+ * Import sets the id sequences of subnets and allocations (moving them past kept ids, or drawing
+ * new ones): the schema owner's right, which the least-privilege role ipam_app does not have.
+ * Say so before anything is written (issue 13 item 10: it failed with "permission denied for
+ * sequence", or with --new-ids an unwrapped INTERNAL error).
+ * @throws DatabaseError (42501) naming what to do
+ */
+async function refuseWithoutSequenceRights(pool: DatabasePool, t: Tables, newIds: boolean): Promise<void> {
+  const right = newIds ? "USAGE" : "UPDATE";
+  const allowed = await pool.oneFirst(sql.type(z.object({ ok: z.boolean() }))`
+    SELECT has_sequence_privilege(pg_get_serial_sequence(${`${t.schema}.subnet`}, 'id'), ${right})
+       AND has_sequence_privilege(pg_get_serial_sequence(${`${t.schema}.allocation`}, 'id'), ${right}) AS ok
+  `);
+  if (!allowed) {
+    throw new DatabaseError(
+      `importing a snapshot ${newIds ? "draws new ids from" : "moves"} the id sequences of subnets and allocations, which this role may not: run the import as the schema owner (the administrator who migrated; the least-privilege role ipam_app cannot)`,
+      "42501",
+    );
+  }
+}
+
+/** Source id to target id: the same ids, or fresh ones drawn from the table's identity sequence. */
+async function targetIds(pool: DatabasePool, t: Tables, table: "subnet" | "allocation", sources: readonly string[], fresh: boolean): Promise<Map<string, string>> {
+  if (!fresh || sources.length === 0) return new Map(sources.map((id) => [id, id]));
+  const ids = await pool.anyFirst(sql.type(idRow)`
+    SELECT nextval(pg_get_serial_sequence(${`${t.schema}.${table}`}, 'id'))::text AS id FROM generate_series(1, ${sources.length})
+  `);
+  return new Map(sources.map((id, index) => [id, ids[index]!]));
+}
+
+/**
+ * Move each identity sequence past the ids being imported before inserting them, so a concurrent
+ * createSubnet or allocate can never draw one of them.
+ */
+async function advanceSequences(db: CommonQueryMethods, t: Tables, snapshot: ValidatedSnapshot): Promise<void> {
+  const highest = (ids: readonly string[]) => ids.reduce((max, id) => (BigInt(id) > max ? BigInt(id) : max), 0n);
+  for (const [table, max] of [
+    ["subnet", highest(snapshot.subnets.map((s) => s.record.id))],
+    ["allocation", highest(snapshot.allocations.map((a) => a.record.id))],
+  ] as const) {
+    if (max === 0n) continue;
+    const sequence = sql.fragment`pg_get_serial_sequence(${`${t.schema}.${table}`}, 'id')`;
+    await db.query(sql.unsafe`
+      SELECT setval(${sequence}, greatest(${max.toString()}::bigint, coalesce(pg_sequence_last_value(${sequence}::regclass), 0)))
+    `);
+  }
+}
+
+async function refuseConflicts(
+  db: CommonQueryMethods,
+  t: Tables,
+  snapshot: ValidatedSnapshot,
+  subnetIds: ReadonlyMap<string, string>,
+  allocationIds: ReadonlyMap<string, string>,
+): Promise<void> {
+  const advice = "already exist in the target database (import into an empty schema, or pass --new-ids)";
+  const takenSubnets = await db.anyFirst(sql.type(idRow)`
+    SELECT id::text AS id FROM ${t.subnet} WHERE id = ANY(${sql.array([...subnetIds.values()], "int4")}) ORDER BY id LIMIT 20
+  `);
+  if (takenSubnets.length > 0) throw new SnapshotConflictError("subnets.id", `subnet ids ${advice}`, takenSubnets);
+  const takenAllocations = await db.anyFirst(sql.type(idRow)`
+    SELECT id::text AS id FROM ${t.allocation} WHERE id = ANY(${sql.array([...allocationIds.values()], "int8")}) ORDER BY id LIMIT 20
+  `);
+  if (takenAllocations.length > 0) throw new SnapshotConflictError("allocations.id", `allocation ids ${advice}`, takenAllocations);
+  const roots = snapshot.subnets.filter((subnet) => subnet.record.parentId === null);
+  if (roots.length === 0) return;
+  const clash = await db.maybeOne(sql.type(conflictRow)`
+    SELECT i.position::text AS position, s.id || ' (' || s.cidr::text || ')' AS existing
+    FROM unnest(${sql.array(roots.map((s) => s.record.namespace), "text")}, ${sql.array(roots.map((s) => s.layout.cidr.text), "cidr")})
+         WITH ORDINALITY AS i(namespace, cidr, position)
+    JOIN ${t.namespace} n ON n.name = i.namespace
+    JOIN ${t.subnet} s ON s.namespace_id = n.id AND s.parent_id IS NULL AND s.cidr && i.cidr
+    ORDER BY i.position, s.id LIMIT 1
+  `);
+  if (clash !== null) {
+    const subnet = roots[Number(clash.position) - 1]!;
+    throw new OverlapError(subnet.layout.cidr.text, subnet.record.namespace, clash.existing);
+  }
+}
+
+async function insertSubnetRow(db: CommonQueryMethods, t: Tables, id: number, parentId: number | null, subnet: ValidatedSubnet): Promise<void> {
+  const { record, layout } = subnet;
+  const namespaceId = await upsertNamespace(db, t, record.namespace);
+  await db.query(sql.unsafe`
+    INSERT INTO ${t.subnet} (id, namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags,
+                             children_only, min_prefix_length, max_prefix_length, default_prefix_length, idempotency_key, created_at, updated_at)
+    OVERRIDING SYSTEM VALUE
+    VALUES (${id}, ${namespaceId}, ${parentId}, ${layout.cidr.text}::cidr, ${layout.gateway?.text ?? null}::inet,
+            ${sql.jsonb(layout.pools.map((pool) => ({ start: pool.start, end: pool.end })))}, ${layout.poolsExplicit},
+            ${sql.jsonb(layout.reserved.map((range) => range.text))}, ${record.description}, ${sql.jsonb(record.tags)},
+            ${record.childrenOnly ?? false}, ${record.minPrefixLength ?? null}, ${record.maxPrefixLength ?? null},
+            ${record.defaultPrefixLength ?? null}, ${record.idempotencyKey ?? null},
+            coalesce(${record.createdAt ?? null}::timestamptz, now()), coalesce(${record.updatedAt ?? null}::timestamptz, now()))
+  `);
+}
+
+/** Insert allocations and their addresses (the audit trigger logs each); returns how many addresses. */
+async function insertAllocations(
+  db: CommonQueryMethods,
+  t: Tables,
+  subnetId: number,
+  subnet: ValidatedSubnet,
+  allocations: readonly ValidatedAllocation[],
+  allocationIds: ReadonlyMap<string, string>,
+): Promise<number> {
+  const target = (allocation: ValidatedAllocation) => allocationIds.get(allocation.record.id)!;
+  const column = <T extends string | null>(pick: (allocation: ValidatedAllocation) => T) => sql.array(allocations.map(pick), "text");
+  await db.query(sql.unsafe`
+    INSERT INTO ${t.allocation} (id, subnet_id, owner, idempotency_key, strategy, requested_address, description, tags, created_at, updated_at)
+    OVERRIDING SYSTEM VALUE
+    SELECT r.id::bigint, ${subnetId}, r.owner, r.key, r.strategy, r.requested::inet, r.description, r.tags::jsonb,
+           coalesce(r.created::timestamptz, now()), coalesce(r.updated::timestamptz, now())
+    FROM unnest(${column(target)}, ${column((a) => a.record.owner)}, ${column((a) => a.record.idempotencyKey)},
+                ${column((a) => a.record.strategy)}, ${column((a) => (a.record.strategy === "specific" ? a.addresses[0]!.text : null))},
+                ${column((a) => a.record.description)}, ${column((a) => JSON.stringify(a.record.tags))},
+                ${column((a) => a.record.createdAt ?? null)}, ${column((a) => a.record.updatedAt ?? null)})
+         AS r(id, owner, key, strategy, requested, description, tags, created, updated)
+  `);
+  const rows = allocations.flatMap((allocation) => allocation.addresses.map((address) => ({ allocation: target(allocation), address })));
+  for (let start = 0; start < rows.length; start += ADDRESSES_PER_STATEMENT) {
+    const chunk = rows.slice(start, start + ADDRESSES_PER_STATEMENT);
+    await db.query(sql.unsafe`
+      INSERT INTO ${t.allocatedAddress} (subnet_id, address, ordinal, allocation_id)
+      SELECT ${subnetId}, r.address::inet, r.ordinal, r.allocation::bigint
+      FROM unnest(${sql.array(chunk.map((row) => row.address.text), "text")}, ${sql.array(chunk.map((row) => row.address.value.toString()), "numeric")},
+                  ${sql.array(chunk.map((row) => row.allocation), "text")}) AS r(address, ordinal, allocation)
+    `);
+  }
+  return rows.length;
+}

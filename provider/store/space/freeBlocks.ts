@@ -1,0 +1,194 @@
+import { sql, type CommonQueryMethods } from "slonik";
+import { z } from "zod";
+import { cidrOf, type Cidr } from "../../core/address.js";
+import { alignedBlocks, blockContains, blockSize, buddyChain, enclosingBlock, remainderAfterTaking } from "../../core/prefixBlocks.js";
+import type { ValueRange } from "../../core/range.js";
+import type { Tables } from "../database/tables.js";
+
+/**
+ * A parent's free space for children as maximal aligned free blocks (table free_block, see
+ * migration 0002). Every function runs inside the parent's lock.
+ */
+
+const blockRow = z.object({ first_ordinal: z.string(), prefix_length: z.number() });
+const candidateRow = z.object({ first_ordinal: z.string(), prefix_length: z.number(), pick: z.string(), blocker: z.string().nullable() });
+const INSERT_CHUNK = 5_000;
+const text = (value: bigint) => value.toString();
+
+function blockOf(parent: Cidr, row: z.infer<typeof blockRow>): Cidr {
+  return cidrOf(parent.version, BigInt(row.first_ordinal), row.prefix_length);
+}
+
+/** Replace a parent's free blocks with the blocks of `space` (its CIDR minus children, gateway, reserved). */
+export async function rebuildFreeBlocks(db: CommonQueryMethods, t: Tables, parentId: number, parent: Cidr, space: readonly ValueRange[]): Promise<void> {
+  await db.query(sql.unsafe`DELETE FROM ${t.freeBlock} WHERE subnet_id = ${parentId}`);
+  await insertBlocks(db, t, parentId, space.flatMap((range) => alignedBlocks(parent.version, range)));
+  await db.query(sql.unsafe`UPDATE ${t.subnet} SET free_blocks_built = true WHERE id = ${parentId}`);
+}
+
+async function insertBlocks(db: CommonQueryMethods, t: Tables, parentId: number, blocks: readonly Cidr[]): Promise<void> {
+  for (let start = 0; start < blocks.length; start += INSERT_CHUNK) {
+    const chunk = blocks.slice(start, start + INSERT_CHUNK);
+    await db.query(sql.unsafe`
+      INSERT INTO ${t.freeBlock} (subnet_id, first_ordinal, last_ordinal, prefix_length)
+      SELECT ${parentId}, f, l, p
+      FROM unnest(${sql.array(chunk.map((b) => text(b.first)), "numeric")}, ${sql.array(chunk.map((b) => text(b.last)), "numeric")},
+                  ${sql.array(chunk.map((b) => b.prefixLength), "int2")}) AS b(f, l, p)
+    `);
+  }
+}
+
+export interface Candidate {
+  /** The free block the candidate lies in. */
+  readonly block: Cidr;
+  readonly child: Cidr;
+  /** The highest address allocated directly in the parent inside `child`; null when `child` is clear. */
+  readonly blocker: bigint | null;
+}
+
+/**
+ * First fit: the lowest aligned /`length` at or after `cursor` (aligned to /`length`) lying in a
+ * free block. One probe for the block holding `cursor` and one per prefix length from the
+ * parent's to `length` (never a scan over blocks of other sizes), then one probe of the parent's
+ * own addresses inside the candidate.
+ */
+export async function firstFitCandidate(
+  db: CommonQueryMethods,
+  t: Tables,
+  parentId: number,
+  parent: Cidr,
+  length: number,
+  cursor: bigint,
+): Promise<Candidate | null> {
+  const row = await db.maybeOne(sql.type(candidateRow)`
+    WITH candidate AS MATERIALIZED (
+      SELECT b.first_ordinal, b.prefix_length, greatest(b.first_ordinal, ${text(cursor)}::numeric) AS pick
+      FROM (
+        SELECT first_ordinal, prefix_length FROM (
+          SELECT first_ordinal, last_ordinal, prefix_length FROM ${t.freeBlock}
+          WHERE subnet_id = ${parentId} AND first_ordinal <= ${text(cursor)}::numeric ORDER BY first_ordinal DESC LIMIT 1
+        ) AS holding
+        WHERE last_ordinal >= ${text(cursor)}::numeric AND prefix_length <= ${length}
+        UNION ALL
+        SELECT f.first_ordinal, f.prefix_length
+        FROM generate_series(${parent.prefixLength}::int, ${length}::int) AS l(len)
+        CROSS JOIN LATERAL (
+          SELECT first_ordinal, prefix_length FROM ${t.freeBlock}
+          WHERE subnet_id = ${parentId} AND prefix_length = l.len AND first_ordinal > ${text(cursor)}::numeric
+          ORDER BY first_ordinal LIMIT 1
+        ) AS f
+      ) AS b
+      ORDER BY pick LIMIT 1
+    )
+    SELECT c.first_ordinal::text AS first_ordinal, c.prefix_length, c.pick::text AS pick,
+           (SELECT a.ordinal::text FROM ${t.allocatedAddress} a
+            WHERE a.subnet_id = ${parentId} AND a.ordinal BETWEEN c.pick AND c.pick + ${text(blockSize(parent.version, length) - 1n)}::numeric
+            ORDER BY a.ordinal DESC LIMIT 1) AS blocker
+    FROM candidate c
+  `);
+  if (row === null) return null;
+  return {
+    block: cidrOf(parent.version, BigInt(row.first_ordinal), row.prefix_length),
+    child: cidrOf(parent.version, BigInt(row.pick), length),
+    blocker: row.blocker === null ? null : BigInt(row.blocker),
+  };
+}
+
+/**
+ * Best fit: the free blocks that can hold a /`length`, smallest first (longest prefix), lowest
+ * address among equals, one index probe per call. `after` is the previous block returned.
+ */
+export async function nextBestFitBlock(
+  db: CommonQueryMethods,
+  t: Tables,
+  parentId: number,
+  parent: Cidr,
+  length: number,
+  after: Cidr | null,
+): Promise<Cidr | null> {
+  const afterLength = after?.prefixLength ?? length + 1;
+  const afterFirst = after?.first ?? -1n;
+  const row = await db.maybeOne(sql.type(blockRow)`
+    SELECT first_ordinal::text AS first_ordinal, prefix_length FROM (
+      (SELECT first_ordinal, prefix_length FROM ${t.freeBlock}
+       WHERE subnet_id = ${parentId} AND prefix_length = ${afterLength} AND prefix_length <= ${length} AND first_ordinal > ${text(afterFirst)}::numeric
+       ORDER BY first_ordinal LIMIT 1)
+      UNION ALL
+      (SELECT first_ordinal, prefix_length FROM ${t.freeBlock}
+       WHERE subnet_id = ${parentId} AND prefix_length < ${afterLength} AND prefix_length <= ${length}
+       ORDER BY prefix_length DESC, first_ordinal LIMIT 1)
+    ) AS next_block
+    ORDER BY prefix_length DESC, first_ordinal LIMIT 1
+  `);
+  return row === null ? null : blockOf(parent, row);
+}
+
+/** The highest address allocated directly in the parent inside `range`, or null. */
+export async function highestAllocatedIn(db: CommonQueryMethods, t: Tables, parentId: number, range: ValueRange): Promise<bigint | null> {
+  const ordinal = await db.maybeOneFirst(sql.type(z.object({ ordinal: z.string() }))`
+    SELECT ordinal::text AS ordinal FROM ${t.allocatedAddress}
+    WHERE subnet_id = ${parentId} AND ordinal BETWEEN ${text(range.first)}::numeric AND ${text(range.last)}::numeric
+    ORDER BY ordinal DESC LIMIT 1
+  `);
+  return ordinal === null ? null : BigInt(ordinal);
+}
+
+/** The free block that holds all of `wanted`, or null when some of it is not free. */
+export async function freeBlockHolding(db: CommonQueryMethods, t: Tables, parentId: number, parent: Cidr, wanted: Cidr): Promise<Cidr | null> {
+  const row = await db.maybeOne(sql.type(blockRow)`
+    SELECT first_ordinal::text AS first_ordinal, prefix_length FROM ${t.freeBlock}
+    WHERE subnet_id = ${parentId} AND first_ordinal <= ${text(wanted.first)}::numeric
+    ORDER BY first_ordinal DESC LIMIT 1
+  `);
+  if (row === null) return null;
+  const block = blockOf(parent, row);
+  return blockContains(block, wanted) ? block : null;
+}
+
+/**
+ * Take `taken` out of the free block `block` that holds it, leaving its buddies free, in one
+ * statement: the block's row becomes the buddy that starts where it starts (or goes, when `taken`
+ * starts there), the other buddies are inserted.
+ */
+export async function splitFreeBlock(db: CommonQueryMethods, t: Tables, parentId: number, block: Cidr, taken: Cidr): Promise<void> {
+  const remainder = remainderAfterTaking(block, taken);
+  const same = remainder.find((b) => b.first === block.first) ?? null;
+  const others = remainder.filter((b) => b !== same);
+  const at = sql.fragment`subnet_id = ${parentId} AND first_ordinal = ${text(block.first)}::numeric`;
+  await db.query(sql.unsafe`
+    WITH reshaped AS (
+      UPDATE ${t.freeBlock} SET last_ordinal = ${text(same?.last ?? block.last)}::numeric, prefix_length = ${same?.prefixLength ?? block.prefixLength}
+      WHERE ${at} AND ${same !== null}
+    ),
+    gone AS (DELETE FROM ${t.freeBlock} WHERE ${at} AND ${same === null})
+    INSERT INTO ${t.freeBlock} (subnet_id, first_ordinal, last_ordinal, prefix_length)
+    SELECT ${parentId}, f, l, p
+    FROM unnest(${sql.array(others.map((b) => text(b.first)), "numeric")}, ${sql.array(others.map((b) => text(b.last)), "numeric")},
+                ${sql.array(others.map((b) => b.prefixLength), "int2")}) AS b(f, l, p)
+  `);
+}
+
+/**
+ * Give a child's block back, merged with its free buddies as far up as they go (never past the
+ * parent's own prefix): one probe for the whole buddy chain, one delete, one insert.
+ * @returns the free block it became part of
+ */
+export async function mergeFreeBlock(db: CommonQueryMethods, t: Tables, parentId: number, parent: Cidr, returned: Cidr): Promise<Cidr> {
+  const chain = buddyChain(returned, parent.prefixLength);
+  const found = chain.length === 0 ? [] : await db.any(sql.type(blockRow)`
+    SELECT first_ordinal::text AS first_ordinal, prefix_length FROM ${t.freeBlock}
+    WHERE subnet_id = ${parentId} AND first_ordinal = ANY(${sql.array(chain.map((b) => text(b.first)), "numeric")})
+  `);
+  const free = new Set(found.map((row) => `${row.first_ordinal}/${row.prefix_length}`));
+  let merged = 0;
+  while (merged < chain.length && free.has(`${chain[merged]!.first}/${chain[merged]!.prefixLength}`)) merged += 1;
+  if (merged > 0) {
+    await db.query(sql.unsafe`
+      DELETE FROM ${t.freeBlock}
+      WHERE subnet_id = ${parentId} AND first_ordinal = ANY(${sql.array(chain.slice(0, merged).map((b) => text(b.first)), "numeric")})
+    `);
+  }
+  const result = enclosingBlock(returned, returned.prefixLength - merged);
+  await insertBlocks(db, t, parentId, [result]);
+  return result;
+}
