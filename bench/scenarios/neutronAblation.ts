@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { sql } from "slonik";
 import { z } from "zod";
-import { sqlStateOf } from "../../provider/store/database/databaseErrors.js";
+import { failureOf } from "../../provider/store/database/databaseErrors.js";
 import type { BenchContext } from "../benchContext.js";
 import { ratio, round, throughput, type Throughput } from "../measure.js";
 import { check, type ScenarioResult } from "../scenarioResult.js";
@@ -48,7 +48,7 @@ export async function neutronAblation(context: BenchContext, ours: Throughput): 
         `);
         return;
       } catch (error) {
-        if (sqlStateOf(error) !== "23505") throw error;
+        if (failureOf(error).kind !== "unique-violation") throw error;
         retries += 1;
       }
     }

@@ -1,7 +1,7 @@
 import { CommanderError } from "commander";
 import { displayJson, displayText } from "../core/displayText.js";
 import { IpamError } from "../core/errors.js";
-import { redact } from "../store/database/databaseErrors.js";
+import { kindOfState, redact } from "../store/database/databaseErrors.js";
 import { EXIT, UsageError } from "./exitCodes.js";
 import { buildProgram } from "./program.js";
 
@@ -46,5 +46,6 @@ function reportFailure(error: unknown, json: boolean): void {
 
 function missingSchemaHint(error: IpamError): string | undefined {
   const sqlState = (error as { sqlState?: unknown }).sqlState;
-  return sqlState === "42P01" || sqlState === "3F000" ? "this schema holds no IPAM tables yet: run `ipam migrate` (or any command that changes data)" : undefined;
+  const kind = kindOfState(typeof sqlState === "string" ? sqlState : undefined);
+  return kind === "undefined-table" || kind === "undefined-schema" ? "this schema holds no IPAM tables yet: run `ipam migrate` (or any command that changes data)" : undefined;
 }

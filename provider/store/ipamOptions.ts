@@ -1,6 +1,25 @@
 import { z } from "zod";
 import { ConfigurationError } from "../core/errors.js";
 
+/** How `Ipam.open` connects; checked by assertIpamOptions. */
+export interface IpamOptions {
+  readonly databaseUrl: string;
+  /** PostgreSQL schema holding every IPAM object (default `ipam`). */
+  readonly schema?: string;
+  /** Apply pending migrations when opening (default true). */
+  readonly migrate?: boolean;
+  /** Connections this process may hold (default DEFAULT_MAX_CONNECTIONS); more requests queue for one. */
+  readonly maxConnections?: number;
+  /** How long a request waits in that queue before POOL_TIMEOUT (retryable; default 30 s). */
+  readonly acquireTimeoutMs?: number;
+  /** Bounds the wait for a subnet's lock, and every other lock wait (SET LOCAL lock_timeout). */
+  readonly lockTimeoutMs?: number;
+  /** Bounds every statement, reads included (SET LOCAL statement_timeout). */
+  readonly statementTimeoutMs?: number;
+  /** Test-only: skip advisory locks to demonstrate what they prevent. */
+  readonly unsafeSkipLocking?: boolean;
+}
+
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 
 // Never echo the values: databaseUrl holds a password.

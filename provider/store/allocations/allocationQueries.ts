@@ -1,6 +1,6 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
-import { formatAddress, parseAddress } from "../../core/address.js";
+import { formatAddress, parseAddress, parseCidr } from "../../core/address.js";
 import type { Allocation, AllocationResult } from "../../core/types.js";
 import { allocationRow, ordinalRow, type AllocationRow } from "../database/rows.js";
 import type { Tables } from "../database/tables.js";
@@ -106,4 +106,10 @@ export async function countAllocations(db: CommonQueryMethods, t: Tables, subnet
     FROM ${t.allocation} a WHERE a.subnet_id = ${subnetId} ORDER BY a.id LIMIT 5
   `);
   return { count, examples: [...examples] };
+}
+
+/** Addresses of a subnet (`row.cidr`) in address order, from their ordinals. */
+export function sortedAddresses(row: { cidr: string }, ordinals: readonly bigint[]): string[] {
+  const version = parseCidr(row.cidr, "cidr").version;
+  return [...ordinals].sort((a, b) => (a < b ? -1 : 1)).map((ordinal) => formatAddress(version, ordinal));
 }

@@ -23,6 +23,76 @@ export function sqlStateOf(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * What a SQLSTATE means to the store: the one table of the codes it acts on (as slonik's
+ * createPgDriverFactory maps codes to its error classes in one place). Every other file asks for
+ * a failure's kind (`failureOf`), never compares SQLSTATE text.
+ */
+export type FailureKind =
+  | "unique-violation"
+  | "exclusion-violation"
+  | "insufficient-privilege"
+  | "lock-not-available"
+  | "undefined-table"
+  | "undefined-schema"
+  | "too-many-connections"
+  | "server-shutting-down"
+  | "server-starting"
+  | "connection-exception"
+  | "serialization-failure"
+  | "deadlock"
+  | "query-canceled"
+  | "invalid-password"
+  | "login-refused"
+  | "undefined-database"
+  | "data-exception";
+
+export function kindOfState(state: string | undefined): FailureKind | undefined {
+  switch (state) {
+    case undefined:
+      return undefined;
+    case "23505":
+      return "unique-violation";
+    case "23P01":
+      return "exclusion-violation";
+    case "42501":
+      return "insufficient-privilege";
+    case "55P03":
+      return "lock-not-available";
+    case "42P01":
+      return "undefined-table";
+    case "3F000":
+      return "undefined-schema";
+    case "53300":
+      return "too-many-connections";
+    case "57P01":
+    case "57P02":
+      return "server-shutting-down";
+    case "57P03":
+      return "server-starting";
+    case "40001":
+      return "serialization-failure";
+    case "40P01":
+      return "deadlock";
+    case "57014":
+      return "query-canceled";
+    case "28P01":
+      return "invalid-password";
+    case "28000":
+      return "login-refused";
+    case "3D000":
+      return "undefined-database";
+  }
+  if (state.startsWith("08")) return "connection-exception";
+  if (kindOfState(state) === "data-exception") return "data-exception";
+  return undefined;
+}
+
+/** A driver error's kind (by its SQLSTATE) and the constraint it names. */
+export function failureOf(error: unknown): { kind: FailureKind | undefined; constraint: string | undefined } {
+  return { kind: kindOfState(sqlStateOf(error)), constraint: constraintOf(error) };
+}
+
 /** The constraint a driver error names, if any. */
 export function constraintOf(error: unknown): string | undefined {
   for (let current: unknown = error, depth = 0; current instanceof Object && depth < 5; depth += 1) {
@@ -58,13 +128,14 @@ const LOST_CONNECTION_TEXT = [
  * with the connection is decided by the caller, who knows if one was in flight.
  */
 export function transientKind(state: string | undefined, lowerMessage: string, nodeCode?: string): TransientKind | undefined {
-  if (state === "53300") return "too-many-connections";
-  if (state === "57P01" || state === "57P02" || state === "57P03") return state === "57P03" ? "server-unavailable" : "connection-lost";
-  if (state?.startsWith("08")) return "connection-lost";
-  if (state === "40001") return "serialization";
-  if (state === "40P01") return "deadlock";
-  if (state === "55P03") return "lock-timeout";
-  if (state === "57014" && lowerMessage.includes("user request")) return "cancelled";
+  const kind = kindOfState(state);
+  if (kind === "too-many-connections") return "too-many-connections";
+  if (kind === "server-starting") return "server-unavailable";
+  if (kind === "server-shutting-down" || kind === "connection-exception") return "connection-lost";
+  if (kind === "serialization-failure") return "serialization";
+  if (kind === "deadlock") return "deadlock";
+  if (kind === "lock-not-available") return "lock-timeout";
+  if (kind === "query-canceled" && lowerMessage.includes("user request")) return "cancelled";
   if (state === undefined && LOST_CONNECTION_TEXT.some((text) => lowerMessage.includes(text))) return "connection-lost";
   if (nodeCode !== undefined && BROKEN_CONNECTION_CODES.has(nodeCode)) return "connection-lost";
   return undefined;
@@ -148,18 +219,18 @@ export function wrapDatabaseError(error: unknown, doing: string): IpamError {
   }
   const state = sqlStateOf(error);
   // Before any look at the text: it quotes the value, which could read like anything.
-  if (isDataException(state)) return new DatabaseError(`the database refused a value while ${doing} (${dataExceptionName(state!)}; the value is not repeated)`, state, error);
+  if (kindOfState(state) === "data-exception") return new DatabaseError(`the database refused a value while ${doing} (${dataExceptionName(state!)}; the value is not repeated)`, state, error);
   const message = error instanceof Error ? error.message : String(error);
   const lower = message.toLowerCase();
   const transient = transientKind(state, lower, nodeErrorCode(error));
   if (transient !== undefined) return new RetryableDatabaseError(TRANSIENT_REASONS[transient](doing), error, transient);
-  if (state === "57014") return new StatementTimeoutError(doing, error);
+  if (kindOfState(state) === "query-canceled") return new StatementTimeoutError(doing, error);
   // Refusals that waiting will not change: not retryable.
-  if (state === "28P01") return new DatabaseUnavailableError("authentication failed", error, false);
-  if (state === "28000") {
+  if (kindOfState(state) === "invalid-password") return new DatabaseUnavailableError("authentication failed", error, false);
+  if (kindOfState(state) === "login-refused") {
     return new DatabaseUnavailableError("the server refused this login (no pg_hba.conf entry: does it require TLS, sslmode=verify-full?)", error, false);
   }
-  if (state === "3D000") return new DatabaseUnavailableError("the database does not exist", error, false);
+  if (kindOfState(state) === "undefined-database") return new DatabaseUnavailableError("the database does not exist", error, false);
   const tls = tlsProblem(error, lower);
   if (tls !== undefined) return tls;
   const nodeCode = nodeErrorCode(error);

@@ -1,6 +1,6 @@
 import { sql, type DatabasePool, type DatabaseTransactionConnection } from "slonik";
 import { z } from "zod";
-import { wrapDatabaseError, sqlStateOf } from "./databaseErrors.js";
+import { failureOf, wrapDatabaseError } from "./databaseErrors.js";
 import { LockTimeoutError, OutcomeUnknownError, RetryableDatabaseError } from "../../core/errors.js";
 import { IPAM_LOCK_CLASS } from "./lockKeys.js";
 import { withLockHolder } from "./lockHolder.js";
@@ -55,7 +55,7 @@ export async function inLockedTransaction<T>(
               : sql.type(voidRow)`SELECT pg_advisory_xact_lock(${IPAM_LOCK_CLASS}, ${id})`,
           );
         } catch (error) {
-          if (sqlStateOf(error) === "55P03") throw new LockTimeoutError(String(id), error);
+          if (failureOf(error).kind === "lock-not-available") throw new LockTimeoutError(String(id), error);
           throw error;
         }
       }

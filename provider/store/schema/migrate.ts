@@ -4,7 +4,7 @@ import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import { parseConnectionUrl, pgClientConfig, type ConnectionOptions } from "../database/connectionOptions.js";
 import { ConfigurationError, DatabaseError } from "../../core/errors.js";
-import { sqlStateOf, wrapDatabaseError } from "../database/databaseErrors.js";
+import { failureOf, wrapDatabaseError } from "../database/databaseErrors.js";
 import { IPAM_LOCK_CLASS, MIGRATION_LOCK_KEY } from "../database/lockKeys.js";
 import { assertSchemaName } from "../database/schemaName.js";
 
@@ -73,7 +73,7 @@ export async function migrate(database: string | ConnectionOptions, schema: stri
   } catch (error) {
     await client?.query("ROLLBACK").catch(() => undefined);
     if (error instanceof ConfigurationError) throw error;
-    if (sqlStateOf(error) === "42501") {
+    if (failureOf(error).kind === "insufficient-privilege") {
       throw new DatabaseError(
         `this role may not apply the pending migrations to schema "${schema}": migrate once with the schema owner, then use the least-privilege role (provider/store/schema/roles/ipam_app.sql)`,
         "42501",

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { DatabaseError, OverlapError, SnapshotConflictError } from "../../core/errors.js";
 import { groupBy } from "../../core/groupBy.js";
 import type { ValidatedAllocation, ValidatedSnapshot, ValidatedSubnet } from "../../core/snapshot.js";
-import { constraintOf, sqlStateOf, wrapDatabaseError } from "../database/databaseErrors.js";
+import { failureOf, wrapDatabaseError } from "../database/databaseErrors.js";
 import { rebuildFreeRanges } from "../space/freeSpace.js";
 import { inLockedTransaction, type TransactionSettings } from "../database/lockedTransaction.js";
 import { auditHint, upsertNamespace } from "../subnets/subnetQueries.js";
@@ -88,11 +88,12 @@ export async function importSnapshot(
       };
     });
   } catch (error) {
-    if (sqlStateOf(error) === "23P01") {
+    const failure = failureOf(error);
+    if (failure.kind === "exclusion-violation") {
       throw new SnapshotConflictError("subnets.cidr", "a subnet of the file overlaps one created in the target database while importing; nothing was imported, retry", []);
     }
-    if (sqlStateOf(error) === "23505") {
-      throw new SnapshotConflictError("snapshot", `a row already exists in the target database (${constraintOf(error) ?? "unique key"}); nothing was imported`, []);
+    if (failure.kind === "unique-violation") {
+      throw new SnapshotConflictError("snapshot", `a row already exists in the target database (${failure.constraint ?? "unique key"}); nothing was imported`, []);
     }
     throw wrapDatabaseError(error, "importing a snapshot");
   }

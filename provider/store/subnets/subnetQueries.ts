@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
+import { NotFoundError } from "../../core/errors.js";
 import type { ChildRules } from "../../core/prefixPolicy.js";
 import type { SubnetLayout } from "../../core/subnetLayout.js";
 import { subnetRow, type SubnetRow } from "../database/rows.js";
@@ -25,6 +26,16 @@ export function selectSubnet(t: Tables) {
 
 export async function getSubnetRow(db: CommonQueryMethods, t: Tables, id: number): Promise<SubnetRow | null> {
   return db.maybeOne(sql.type(subnetRow)`${selectSubnet(t)} WHERE s.id = ${id}`);
+}
+
+/**
+ * The subnet's row: the one place "read the subnet, else NOT_FOUND" is written.
+ * @throws NotFoundError naming `shownId` (the id as the caller gave it)
+ */
+export async function requireSubnetRow(db: CommonQueryMethods, t: Tables, id: number, shownId: string = String(id)): Promise<SubnetRow> {
+  const row = await getSubnetRow(db, t, id);
+  if (row === null) throw new NotFoundError("subnet", shownId);
+  return row;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { parseCidr } from "../../core/address.js";
 import type { ChildRules } from "../../core/prefixPolicy.js";
 import { buildLayout, type SubnetLayout } from "../../core/subnetLayout.js";
+import { parseInput, subnetIdSchema } from "../../core/schemas.js";
 import type { Subnet } from "../../core/types.js";
 import type { SubnetRow } from "../database/rows.js";
 
@@ -42,4 +43,12 @@ export function subnetFromRow(row: SubnetRow, layout: SubnetLayout = layoutOf(ro
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/**
+ * A subnet id as the database keys it.
+ * @throws InvalidInputError naming `subnetId`
+ */
+export function subnetKey(subnetId: unknown): number {
+  return Number(parseInput(subnetIdSchema, subnetId, "subnetId"));
 }

@@ -1,0 +1,114 @@
+import { InvalidInputError, NotFoundError, SubnetExhaustedError, SupersededError } from "../../core/errors.js";
+import { allocateSchema, allocationIdSchema, claimOptionsSchema, claimSchema, ownerSchema, parseInput, resizeSchema } from "../../core/schemas.js";
+import { type Allocation, type ReleaseResult } from "../../core/types.js";
+import { growAllocation } from "./addressAllocator.js";
+import { allocationFromRow, allocationSubnet, deleteAllocation, getAllocationRow, releaseHighest, sortedAddresses } from "./allocationQueries.js";
+import { allocationClaim, isSuperseded, recordAllocationClaim } from "../claims/claims.js";
+import { type AllocationRow } from "../database/rows.js";
+import { type StoreDatabase } from "../database/storeDatabase.js";
+import { returnToFreeSpace } from "../space/freeSpace.js";
+import { getSubnetRow } from "../subnets/subnetQueries.js";
+import { layoutOf } from "../subnets/subnetRecords.js";
+import { sql } from "slonik";
+import { z } from "zod";
+
+/* Changing an allocation under its subnet's lock: adopt, release, resize, update. */
+
+/**
+ * Take over an existing allocation (made by the CLI or another stack): `owner` becomes its owner
+ * and `claim` its latest claimant, so the previous holder's release or refresh is superseded.
+ * @throws InvalidInputError, NotFoundError
+ */
+export async function adoptAllocation(db: StoreDatabase, input: { allocationId: string; owner: string; claim: string }): Promise<Allocation> {
+  const fields = parseInput(z.strictObject({ allocationId: allocationIdSchema, owner: ownerSchema, claim: claimSchema }), input);
+  const adopted = await claimAllocation(db, fields.allocationId, fields.claim, fields.owner);
+  if (adopted === null) throw new NotFoundError("allocation", fields.allocationId);
+  return allocationFromRow(adopted);
+}
+
+/** Record `claim` (and a new owner) on an allocation under its subnet's lock; null when it is gone. */
+export async function claimAllocation(db: StoreDatabase, allocationId: string, claim: string, owner: string | null): Promise<AllocationRow | null> {
+  const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, db.t, allocationId));
+  if (subnetId === null) return null;
+  return db.locked([subnetId], "claiming an allocation", async (tx) => {
+    const subnet = await getSubnetRow(tx, db.t, subnetId);
+    if (subnet === null || !(await recordAllocationClaim(tx, db.t, { id: allocationId, subnetId, cidr: subnet.cidr }, claim, owner))) return null;
+    return (await getAllocationRow(tx, db.t, allocationId))!;
+  });
+}
+
+/**
+ * Release an allocation and all its addresses. Releasing twice is harmless. With a `claim` older
+ * than the allocation's latest claimant, nothing changes and `superseded` is true.
+ */
+export async function release(db: StoreDatabase, allocationId: string, options: { claim?: string } = {}): Promise<ReleaseResult> {
+  const id = parseInput(allocationIdSchema, allocationId, "allocationId");
+  const { claim } = parseInput(claimOptionsSchema, options);
+  const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, db.t, id));
+  if (subnetId === null) return { released: false, addresses: [] };
+  return db.locked([subnetId], "releasing", async (tx) => {
+    const stored = await allocationClaim(tx, db.t, id);
+    if (stored !== undefined && isSuperseded(stored, claim)) return { released: false, addresses: [], superseded: true };
+    const row = await getSubnetRow(tx, db.t, subnetId);
+    const freed = await deleteAllocation(tx, db.t, id);
+    if (freed.owner === null) return { released: false, addresses: [] };
+    await returnToFreeSpace(tx, db.t, subnetId, layoutOf(row!), freed.ordinals);
+    const addresses = sortedAddresses(row!, freed.ordinals);
+    return { released: true, addresses };
+  });
+}
+
+/**
+ * Change how many addresses an allocation holds: growing adds addresses with its strategy and
+ * keeps the existing ones; shrinking releases its highest addresses.
+ * @throws InvalidInputError, NotFoundError, SubnetExhaustedError, SupersededError (an older `claim`)
+ */
+export async function resizeAllocation(db: StoreDatabase, input: { allocationId: string; count: number; claim?: string }): Promise<{ allocation: Allocation; released: string[] }> {
+  const { allocationId, count, claim } = parseInput(resizeSchema, input);
+  const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, db.t, allocationId));
+  if (subnetId === null) throw new NotFoundError("allocation", allocationId);
+  return db.locked([subnetId], "resizing an allocation", async (tx) => {
+    const current = await getAllocationRow(tx, db.t, allocationId);
+    if (current === null) throw new NotFoundError("allocation", allocationId);
+    if (isSuperseded(current.claim, claim)) throw new SupersededError("allocation", allocationId);
+    const row = (await getSubnetRow(tx, db.t, subnetId))!;
+    const layout = layoutOf(row);
+    const held = current.ordinals.length;
+    let released: string[] = [];
+    if (count > held) {
+      if (current.strategy === "specific") throw InvalidInputError.of("count", "an allocation of a specific address holds exactly one address");
+      await growAllocation(tx, db.t, { subnetId, layout, owner: current.owner, strategy: current.strategy }, allocationId, count - held);
+    } else if (count < held) {
+      const freed = await releaseHighest(tx, db.t, subnetId, allocationId, held - count);
+      await returnToFreeSpace(tx, db.t, subnetId, layout, freed.ordinals);
+      released = sortedAddresses(row, freed.ordinals);
+    }
+    return { allocation: allocationFromRow((await getAllocationRow(tx, db.t, allocationId))!), released };
+  });
+}
+
+/**
+ * Update the description and tags of an allocation.
+ * @throws InvalidInputError, NotFoundError, SupersededError (an older `claim`)
+ */
+export async function updateAllocation(db: StoreDatabase, input: { allocationId: string; description?: string; tags?: Record<string, string>; claim?: string }): Promise<Allocation> {
+  const fields = parseInput(
+    z.strictObject({ allocationId: allocationIdSchema, description: allocateSchema.shape.description, tags: allocateSchema.shape.tags, claim: claimSchema.optional() }),
+    input,
+  );
+  const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, db.t, fields.allocationId));
+  if (subnetId === null) throw new NotFoundError("allocation", fields.allocationId);
+  return db.locked([subnetId], "updating an allocation", async (tx) => {
+    const stored = await allocationClaim(tx, db.t, fields.allocationId);
+    if (stored !== undefined && isSuperseded(stored, fields.claim)) throw new SupersededError("allocation", fields.allocationId);
+    await tx.query(sql.unsafe`
+      UPDATE ${db.t.allocation}
+      SET description = coalesce(${fields.description ?? null}, description),
+          tags = coalesce(${fields.tags === undefined ? null : sql.jsonb(fields.tags)}, tags), updated_at = now()
+      WHERE id = ${fields.allocationId}::bigint
+    `);
+    const row = await getAllocationRow(tx, db.t, fields.allocationId);
+    if (row === null) throw new NotFoundError("allocation", fields.allocationId);
+    return allocationFromRow(row);
+  });
+}

@@ -1,0 +1,109 @@
+import { formatAddress } from "../../core/address.js";
+import { ConflictError, InvalidInputError, NotFoundError, RetryableDatabaseError, SubnetInUseError, SupersededError } from "../../core/errors.js";
+import { sameRanges } from "../../core/range.js";
+import { LIMITS, claimOptionsSchema, parseInput, type UpdateSubnetInput, updateSubnetSchema } from "../../core/schemas.js";
+import { buildLayout, type SubnetLayout } from "../../core/subnetLayout.js";
+import { type SubnetUpdateResult } from "../../core/types.js";
+import { countAllocations } from "../allocations/allocationQueries.js";
+import { releaseChildBlock } from "../children/childAllocator.js";
+import { countChildren, parentOf } from "../children/childQueries.js";
+import { checkParentUpdate } from "../children/parentGuards.js";
+import { isSuperseded } from "../claims/claims.js";
+import { type BoundConnection, type StoreDatabase } from "../database/storeDatabase.js";
+import { rebuildFreeRanges } from "../space/freeSpace.js";
+import { deleteSubnetRow, getSubnetRow, requireSubnetRow, updateSubnetRow } from "./subnetQueries.js";
+import { layoutOf, subnetFromRow, subnetKey } from "./subnetRecords.js";
+import { sql } from "slonik";
+import { z } from "zod";
+
+/* Changing and deleting a subnet under its lock. */
+
+/**
+ * Change pools, gateway, reserved, description, tags, childrenOnly or the child rules while
+ * addresses and children are in use (existing children outside new rules stay).
+ * @throws InvalidInputError, NotFoundError, ConflictError (gateway or reserved over allocated addresses
+ *   or children; childrenOnly while the subnet holds allocations), SupersededError (an older `claim`)
+ */
+export async function updateSubnet(db: StoreDatabase, subnetId: string, patch: UpdateSubnetInput, options: { claim?: string } = {}): Promise<SubnetUpdateResult> {
+  const id = subnetKey(subnetId);
+  const changes = parseInput(updateSubnetSchema, patch);
+  const { claim } = parseInput(claimOptionsSchema, options);
+  return db.locked([id], "updating a subnet", async (tx) => {
+    const row = await requireSubnetRow(tx, db.t, id, subnetId);
+    if (isSuperseded(row.claim, claim)) throw new SupersededError("subnet", subnetId);
+    const current = layoutOf(row);
+    const layout = buildLayout(current.cidr, {
+      allocationPools: changes.allocationPools === undefined ? (row.pools_explicit ? row.pools : null) : changes.allocationPools,
+      gateway: changes.gateway === undefined ? row.gateway : changes.gateway,
+      reserved: changes.reserved === undefined ? row.reserved : changes.reserved,
+    });
+    await refuseBlockedAddresses(tx, id, layout);
+    const forChildren = await checkParentUpdate(tx, db.t, row, layout, changes);
+    const columns = { layout, description: changes.description ?? row.description, tags: changes.tags ?? row.tags, ...forChildren };
+    await updateSubnetRow(tx, db.t, id, columns);
+    const layoutChanged = !sameRanges(layout.available, current.available) || forChildren.childrenOnly !== row.children_only;
+    if (layoutChanged) await rebuildFreeRanges(tx, db.t, id, layout.available);
+    const outside = await addressesOutsidePools(tx, id, layout);
+    return { subnet: subnetFromRow((await getSubnetRow(tx, db.t, id))!, layout), allocationsOutsidePools: outside };
+  });
+}
+
+/** Refuse a layout whose gateway or reserved ranges cover allocated addresses, naming them. */
+export async function refuseBlockedAddresses(tx: BoundConnection, id: number, layout: SubnetLayout): Promise<void> {
+  const version = layout.cidr.version;
+  const check = async (field: string, ranges: readonly { first: bigint; last: bigint }[], reason: string) => {
+    if (ranges.length === 0) return;
+    const hits = await tx.anyFirst(sql.type(z.object({ ordinal: z.string() }))`
+      SELECT a.ordinal::text AS ordinal FROM ${tx.t.allocatedAddress} a
+      JOIN unnest(${sql.array(ranges.map((r) => r.first.toString()), "numeric")},
+                  ${sql.array(ranges.map((r) => r.last.toString()), "numeric")}) AS r(lo, hi) ON a.ordinal BETWEEN r.lo AND r.hi
+      WHERE a.subnet_id = ${id} ORDER BY a.ordinal LIMIT 20
+    `);
+    if (hits.length > 0) throw new ConflictError(field, reason, hits.map((ordinal) => formatAddress(version, BigInt(ordinal))));
+  };
+  if (layout.gateway !== null) {
+    await check("gateway", [{ first: layout.gateway.value, last: layout.gateway.value }], "the gateway would cover an allocated address");
+  }
+  await check("reserved", layout.reserved, "reserved ranges would cover allocated addresses");
+}
+
+export async function addressesOutsidePools(tx: BoundConnection, id: number, layout: SubnetLayout): Promise<string[]> {
+  const ordinals = await tx.anyFirst(sql.type(z.object({ ordinal: z.string() }))`
+    SELECT a.ordinal::text AS ordinal FROM ${tx.t.allocatedAddress} a
+    WHERE a.subnet_id = ${id} AND NOT EXISTS (
+      SELECT 1 FROM unnest(${sql.array(layout.pools.map((p) => p.first.toString()), "numeric")},
+                           ${sql.array(layout.pools.map((p) => p.last.toString()), "numeric")}) AS p(lo, hi)
+      WHERE a.ordinal BETWEEN p.lo AND p.hi)
+    ORDER BY a.ordinal LIMIT ${LIMITS.pageSize}
+  `);
+  return ordinals.map((ordinal) => formatAddress(layout.cidr.version, BigInt(ordinal)));
+}
+
+/**
+ * Remove a subnet; refused while it has allocations or children. A child's block goes back to
+ * its parent (the parent's lock is taken first). Deleting a missing subnet returns false; with a
+ * `claim` older than the subnet's latest claimant, nothing changes and `superseded` is true.
+ * @throws SubnetInUseError naming the first few allocations or children (`what`)
+ */
+export async function deleteSubnet(db: StoreDatabase, subnetId: string, options: { claim?: string } = {}): Promise<{ deleted: boolean; superseded?: boolean }> {
+  const id = subnetKey(subnetId);
+  const { claim } = parseInput(claimOptionsSchema, options);
+  const parentId = await db.read("reading a subnet", (tx) => parentOf(tx, db.t, id));
+  return db.locked(parentId === null ? [id] : [parentId, id], "deleting a subnet", async (tx) => {
+    const row = await getSubnetRow(tx, db.t, id);
+    if (row === null) return { deleted: false };
+    // A parent never changes; only a subnet created after the read (snapshot import) can get here.
+    if (row.parent_id !== parentId) throw new RetryableDatabaseError("the subnet was replaced while deleting it");
+    if (isSuperseded(row.claim, claim)) return { deleted: false, superseded: true };
+    const { count, examples } = await countAllocations(tx, db.t, id);
+    if (count > 0) throw new SubnetInUseError(subnetId, count, examples);
+    const children = await countChildren(tx, db.t, id);
+    if (children.count > 0) throw new SubnetInUseError(subnetId, children.count, children.examples, "child subnet");
+    await deleteSubnetRow(tx, db.t, id);
+    if (parentId !== null) {
+      const parent = (await getSubnetRow(tx, db.t, parentId))!;
+      await releaseChildBlock(tx, db.t, { id: parentId, row: parent, layout: layoutOf(parent) }, layoutOf(row).cidr);
+    }
+    return { deleted: true };
+  });
+}
