@@ -92,7 +92,7 @@ export class Ipam {
 
   /** This database's identity (migration 0006): random, made once, the same through any URL. */
   installationId(): Promise<string> {
-    return this.db.read("reading the database identity", (tx) => readInstallationId(tx, this.db.t));
+    return this.db.read("reading the database identity", (tx) => readInstallationId(tx));
   }
 
   /** A top-level subnet, or a child carved from `parentId`; with `idempotencyKey`, repeating returns the same one. */

@@ -10,6 +10,7 @@ import { layoutOf } from "../../provider/store/subnets/subnetRecords.js";
 import { tablesFor } from "../../provider/store/database/tables.js";
 import { checkInvariants } from "../helpers/invariants.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
+import { bindTables } from "../../provider/store/database/storeDatabase.js";
 
 // Issue 13 item 3: a random bulk allocation in a fragmented IPv6 /64 held the subnet's lock for
 // minutes: after a few rounds of candidates it read every free range and scanned them once per
@@ -77,9 +78,9 @@ describe("random bulk allocation in a fragmented subnet", () => {
           SELECT (coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0))::int AS read FROM pg_stat_xact_user_tables WHERE relid = 'ipam.free_range'::regclass
         `);
       const before = await readSoFar();
-      const row = (await getSubnetRow(tx, t, Number(subnet.id)))!;
+      const row = (await getSubnetRow(bindTables(tx, t), Number(subnet.id)))!;
       const request = { subnetId: row.id, layout: layoutOf(row), owner: "frag/bulk", idempotencyKey: null, strategy: "random" as const, address: null, count: COUNT, description: "", tags: {} };
-      const created = await allocateAddresses(tx, t, request);
+      const created = await allocateAddresses(bindTables(tx, t), request);
       return { id: created, read: (await readSoFar()) - before };
     });
     // One probe per candidate plus the carve: a small multiple of COUNT, whatever FREE_RANGES is.

@@ -7,6 +7,7 @@ import { DEFAULT_SCHEMA } from "../../provider/store/database/schemaName.js";
 import { readSnapshot, writeSnapshot } from "../../provider/store/snapshots/snapshotExport.js";
 import { tablesFor } from "../../provider/store/database/tables.js";
 import { useTestIpam } from "../helpers/openTestIpam.js";
+import { bindTables } from "../../provider/store/database/storeDatabase.js";
 
 // Issue 14 part 3: `ipam export` is written a page at a time; the text must stay what the
 // in-memory reader gave (displayJson(readSnapshot(...), 2)), whatever the page size.
@@ -22,7 +23,7 @@ async function streamed(url: string, namespace: string | undefined, pageSize: nu
   const db = await createDatabasePool(url);
   try {
     const chunks: string[] = [];
-    const counts = await inConsistentRead(db, settings, (tx) => writeSnapshot(tx, t, { namespace }, async (chunk) => void chunks.push(chunk), pageSize));
+    const counts = await inConsistentRead(db, settings, (tx) => writeSnapshot(bindTables(tx, t), { namespace }, async (chunk) => void chunks.push(chunk), pageSize));
     return { text: chunks.join(""), counts };
   } finally {
     await db.end();
@@ -32,7 +33,7 @@ async function streamed(url: string, namespace: string | undefined, pageSize: nu
 async function inMemory(url: string, namespace: string | undefined): Promise<string> {
   const db = await createDatabasePool(url);
   try {
-    return displayJson(await inConsistentRead(db, settings, (tx) => readSnapshot(tx, t, { namespace })), 2);
+    return displayJson(await inConsistentRead(db, settings, (tx) => readSnapshot(bindTables(tx, t), { namespace })), 2);
   } finally {
     await db.end();
   }

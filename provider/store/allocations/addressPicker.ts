@@ -1,11 +1,11 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql } from "slonik";
 import { SubnetExhaustedError } from "../../core/errors.js";
 import { RangeSampler } from "../../core/rangeSampler.js";
 import { rangeSize, runsOf, type ValueRange } from "../../core/range.js";
 import { freeRangeRow } from "../database/rows.js";
 import { rangesFromRows } from "../space/freeSpace.js";
-import type { Tables } from "../database/tables.js";
 import { z } from "zod";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 /** Which free ranges a pick reads and which ordinals it takes from them. */
 export interface Pick {
@@ -31,7 +31,7 @@ export function randomCandidates(available: readonly ValueRange[] | RangeSampler
 }
 
 /** Lowest `count` free ordinals, paging through the free-range index. */
-export async function pickSequential(db: CommonQueryMethods, t: Tables, subnetId: number, count: number): Promise<Pick> {
+export async function pickSequential(db: BoundConnection, subnetId: number, count: number): Promise<Pick> {
   const touched: ValueRange[] = [];
   const taken: ValueRange[] = [];
   let need = BigInt(count);
@@ -39,7 +39,7 @@ export async function pickSequential(db: CommonQueryMethods, t: Tables, subnetId
   while (need > 0n) {
     const page = rangesFromRows(
       await db.any(sql.type(freeRangeRow)`
-        SELECT first_ordinal, last_ordinal FROM ${t.freeRange}
+        SELECT first_ordinal, last_ordinal FROM ${db.t.freeRange}
         WHERE subnet_id = ${subnetId} AND first_ordinal > ${after.toString()}::numeric
         ORDER BY first_ordinal LIMIT ${PAGE}
       `),
@@ -67,8 +67,7 @@ const hitRow = z.object({ pick: z.string(), first_ordinal: z.string(), last_ordi
  * fragmented the free space is (issue 13 item 3: it was count × free ranges, minutes of CPU).
  */
 export async function pickRandom(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   subnetId: number,
   available: readonly ValueRange[],
   count: number,
@@ -83,7 +82,7 @@ export async function pickRandom(
       SELECT c.pick::text AS pick, f.first_ordinal, f.last_ordinal
       FROM unnest(${sql.array(candidates, "numeric")}) WITH ORDINALITY AS c(pick, n)
       CROSS JOIN LATERAL (
-        SELECT first_ordinal, last_ordinal FROM ${t.freeRange}
+        SELECT first_ordinal, last_ordinal FROM ${db.t.freeRange}
         WHERE subnet_id = ${subnetId} AND first_ordinal <= c.pick ORDER BY first_ordinal DESC LIMIT 1
       ) f
       WHERE f.last_ordinal >= c.pick
@@ -96,15 +95,15 @@ export async function pickRandom(
     }
     if ((picked.size - before) * LOW_YIELD < candidates.length && picked.size < count) lowYield += 1;
   }
-  if (picked.size < count) await exactRandomFill(db, t, subnetId, count, picked);
+  if (picked.size < count) await exactRandomFill(db, subnetId, count, picked);
   return { touched: [...new Map([...picked.values()].map((range) => [range.first, range])).values()], taken: runsOf([...picked.keys()]) };
 }
 
-async function exactRandomFill(db: CommonQueryMethods, t: Tables, subnetId: number, count: number, picked: Map<bigint, ValueRange>): Promise<void> {
+async function exactRandomFill(db: BoundConnection, subnetId: number, count: number, picked: Map<bigint, ValueRange>): Promise<void> {
   const free = new RangeSampler(
     rangesFromRows(
       await db.any(sql.type(freeRangeRow)`
-        SELECT first_ordinal, last_ordinal FROM ${t.freeRange} WHERE subnet_id = ${subnetId} ORDER BY first_ordinal
+        SELECT first_ordinal, last_ordinal FROM ${db.t.freeRange} WHERE subnet_id = ${subnetId} ORDER BY first_ordinal
       `),
     ),
   );

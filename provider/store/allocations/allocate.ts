@@ -54,7 +54,7 @@ export async function allocate(db: StoreDatabase, nextFree: NextFreeBatcher, inp
         if (error instanceof SubnetExhaustedError) {
           const earlier = key === null ? null : await replay();
           if (earlier !== null) return allocationResultFromRow(earlier, false);
-          await db.read("reading a subnet", (tx) => refuseIfChildrenOnly(tx, db.t, subnetId));
+          await db.read("reading a subnet", (tx) => refuseIfChildrenOnly(tx, subnetId));
         }
         if (error instanceof LockTimeoutError) throw await withLockHolder(db.pool, error);
         throw error;
@@ -78,14 +78,14 @@ export async function allocate(db: StoreDatabase, nextFree: NextFreeBatcher, inp
 async function allocateLocked(db: StoreDatabase, request: AllocateRequest, address: IpAddress | null, strategy: StoredStrategy): Promise<AllocationResult> {
   const subnetId = Number(request.subnetId);
   return db.locked([subnetId], "allocating", async (tx) => {
-    const row = await requireSubnetRow(tx, db.t, subnetId, request.subnetId);
+    const row = await requireSubnetRow(tx, subnetId, request.subnetId);
     const layout = layoutOf(row);
     if (address !== null) {
       const problem = specificAddressProblem(layout, address);
       if (problem !== null) throw InvalidInputError.of("address", problem);
     }
-    await assertDirectAllocationAllowed(tx, db.t, row, address);
-    const id = await allocateAddresses(tx, db.t, {
+    await assertDirectAllocationAllowed(tx, row, address);
+    const id = await allocateAddresses(tx, {
       subnetId,
       layout,
       owner: request.owner,
@@ -96,7 +96,7 @@ async function allocateLocked(db: StoreDatabase, request: AllocateRequest, addre
       description: request.description ?? "",
       tags: request.tags ?? {},
     });
-    return allocationResultFromRow((await getAllocationRow(tx, db.t, id))!, true);
+    return allocationResultFromRow((await getAllocationRow(tx, id))!, true);
   });
 }
 
@@ -106,7 +106,7 @@ async function allocateLocked(db: StoreDatabase, request: AllocateRequest, addre
  * @throws IdempotencyMismatchError when the earlier request asked for something else
  */
 export async function replayAllocation(db: StoreDatabase, subnetId: number, key: string, asked: AllocationAsked, claim: string | undefined): Promise<AllocationRow | null> {
-  const row = await db.read("reading an allocation", (tx) => getAllocationByKey(tx, db.t, subnetId, key));
+  const row = await db.read("reading an allocation", (tx) => getAllocationByKey(tx, subnetId, key));
   if (row === null) return null;
   refuseAllocationMismatch(key, allocationFromRow(row), asked);
   if (claim === undefined || row.claim === claim) return row;

@@ -28,12 +28,12 @@ export async function adoptAllocation(db: StoreDatabase, input: { allocationId: 
 
 /** Record `claim` (and a new owner) on an allocation under its subnet's lock; null when it is gone. */
 export async function claimAllocation(db: StoreDatabase, allocationId: string, claim: string, owner: string | null): Promise<AllocationRow | null> {
-  const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, db.t, allocationId));
+  const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, allocationId));
   if (subnetId === null) return null;
   return db.locked([subnetId], "claiming an allocation", async (tx) => {
-    const subnet = await getSubnetRow(tx, db.t, subnetId);
-    if (subnet === null || !(await recordAllocationClaim(tx, db.t, { id: allocationId, subnetId, cidr: subnet.cidr }, claim, owner))) return null;
-    return (await getAllocationRow(tx, db.t, allocationId))!;
+    const subnet = await getSubnetRow(tx, subnetId);
+    if (subnet === null || !(await recordAllocationClaim(tx, { id: allocationId, subnetId, cidr: subnet.cidr }, claim, owner))) return null;
+    return (await getAllocationRow(tx, allocationId))!;
   });
 }
 
@@ -44,15 +44,15 @@ export async function claimAllocation(db: StoreDatabase, allocationId: string, c
 export async function release(db: StoreDatabase, allocationId: string, options: { claim?: string } = {}): Promise<ReleaseResult> {
   const id = parseInput(allocationIdSchema, allocationId, "allocationId");
   const { claim } = parseInput(claimOptionsSchema, options);
-  const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, db.t, id));
+  const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, id));
   if (subnetId === null) return { released: false, addresses: [] };
   return db.locked([subnetId], "releasing", async (tx) => {
-    const stored = await allocationClaim(tx, db.t, id);
+    const stored = await allocationClaim(tx, id);
     if (stored !== undefined && isSuperseded(stored, claim)) return { released: false, addresses: [], superseded: true };
-    const row = await getSubnetRow(tx, db.t, subnetId);
-    const freed = await deleteAllocation(tx, db.t, id);
+    const row = await getSubnetRow(tx, subnetId);
+    const freed = await deleteAllocation(tx, id);
     if (freed.owner === null) return { released: false, addresses: [] };
-    await returnToFreeSpace(tx, db.t, subnetId, layoutOf(row!), freed.ordinals);
+    await returnToFreeSpace(tx, subnetId, layoutOf(row!), freed.ordinals);
     const addresses = sortedAddresses(row!, freed.ordinals);
     return { released: true, addresses };
   });
@@ -65,25 +65,25 @@ export async function release(db: StoreDatabase, allocationId: string, options: 
  */
 export async function resizeAllocation(db: StoreDatabase, input: { allocationId: string; count: number; claim?: string }): Promise<{ allocation: Allocation; released: string[] }> {
   const { allocationId, count, claim } = parseInput(resizeSchema, input);
-  const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, db.t, allocationId));
+  const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, allocationId));
   if (subnetId === null) throw new NotFoundError("allocation", allocationId);
   return db.locked([subnetId], "resizing an allocation", async (tx) => {
-    const current = await getAllocationRow(tx, db.t, allocationId);
+    const current = await getAllocationRow(tx, allocationId);
     if (current === null) throw new NotFoundError("allocation", allocationId);
     if (isSuperseded(current.claim, claim)) throw new SupersededError("allocation", allocationId);
-    const row = (await getSubnetRow(tx, db.t, subnetId))!;
+    const row = (await getSubnetRow(tx, subnetId))!;
     const layout = layoutOf(row);
     const held = current.ordinals.length;
     let released: string[] = [];
     if (count > held) {
       if (current.strategy === "specific") throw InvalidInputError.of("count", "an allocation of a specific address holds exactly one address");
-      await growAllocation(tx, db.t, { subnetId, layout, owner: current.owner, strategy: current.strategy }, allocationId, count - held);
+      await growAllocation(tx, { subnetId, layout, owner: current.owner, strategy: current.strategy }, allocationId, count - held);
     } else if (count < held) {
-      const freed = await releaseHighest(tx, db.t, subnetId, allocationId, held - count);
-      await returnToFreeSpace(tx, db.t, subnetId, layout, freed.ordinals);
+      const freed = await releaseHighest(tx, subnetId, allocationId, held - count);
+      await returnToFreeSpace(tx, subnetId, layout, freed.ordinals);
       released = sortedAddresses(row, freed.ordinals);
     }
-    return { allocation: allocationFromRow((await getAllocationRow(tx, db.t, allocationId))!), released };
+    return { allocation: allocationFromRow((await getAllocationRow(tx, allocationId))!), released };
   });
 }
 
@@ -96,10 +96,10 @@ export async function updateAllocation(db: StoreDatabase, input: { allocationId:
     z.strictObject({ allocationId: allocationIdSchema, description: allocateSchema.shape.description, tags: allocateSchema.shape.tags, claim: claimSchema.optional() }),
     input,
   );
-  const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, db.t, fields.allocationId));
+  const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, fields.allocationId));
   if (subnetId === null) throw new NotFoundError("allocation", fields.allocationId);
   return db.locked([subnetId], "updating an allocation", async (tx) => {
-    const stored = await allocationClaim(tx, db.t, fields.allocationId);
+    const stored = await allocationClaim(tx, fields.allocationId);
     if (stored !== undefined && isSuperseded(stored, fields.claim)) throw new SupersededError("allocation", fields.allocationId);
     await tx.query(sql.unsafe`
       UPDATE ${db.t.allocation}
@@ -107,7 +107,7 @@ export async function updateAllocation(db: StoreDatabase, input: { allocationId:
           tags = coalesce(${fields.tags === undefined ? null : sql.jsonb(fields.tags)}, tags), updated_at = now()
       WHERE id = ${fields.allocationId}::bigint
     `);
-    const row = await getAllocationRow(tx, db.t, fields.allocationId);
+    const row = await getAllocationRow(tx, fields.allocationId);
     if (row === null) throw new NotFoundError("allocation", fields.allocationId);
     return allocationFromRow(row);
   });

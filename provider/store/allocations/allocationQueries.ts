@@ -1,9 +1,10 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql } from "slonik";
 import { z } from "zod";
 import { formatAddress, parseAddress, parseCidr } from "../../core/address.js";
 import type { Allocation, AllocationResult } from "../../core/types.js";
 import { allocationRow, ordinalRow, type AllocationRow } from "../database/rows.js";
 import type { Tables } from "../database/tables.js";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 function selectAllocation(t: Tables) {
   return sql.fragment`
@@ -36,17 +37,16 @@ export function allocationResultFromRow(row: AllocationRow, created: boolean): A
   return { allocation: allocationFromRow(row), created, subnet: { prefixLength: row.prefix_length, gateway } };
 }
 
-export async function getAllocationRow(db: CommonQueryMethods, t: Tables, id: string): Promise<AllocationRow | null> {
-  return db.maybeOne(sql.type(allocationRow)`${selectAllocation(t)} WHERE a.id = ${id}::bigint`);
+export async function getAllocationRow(db: BoundConnection, id: string): Promise<AllocationRow | null> {
+  return db.maybeOne(sql.type(allocationRow)`${selectAllocation(db.t)} WHERE a.id = ${id}::bigint`);
 }
 
-export async function getAllocationByKey(db: CommonQueryMethods, t: Tables, subnetId: number, key: string): Promise<AllocationRow | null> {
-  return db.maybeOne(sql.type(allocationRow)`${selectAllocation(t)} WHERE a.subnet_id = ${subnetId} AND a.idempotency_key = ${key}`);
+export async function getAllocationByKey(db: BoundConnection, subnetId: number, key: string): Promise<AllocationRow | null> {
+  return db.maybeOne(sql.type(allocationRow)`${selectAllocation(db.t)} WHERE a.subnet_id = ${subnetId} AND a.idempotency_key = ${key}`);
 }
 
 export async function listAllocationRows(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   filter: { subnetId?: number; owner?: string },
   limit: number,
   after: string | undefined,
@@ -54,56 +54,56 @@ export async function listAllocationRows(
   const conditions = [sql.fragment`a.id > ${after ?? "0"}::bigint`];
   if (filter.subnetId !== undefined) conditions.push(sql.fragment`a.subnet_id = ${filter.subnetId}`);
   if (filter.owner !== undefined) conditions.push(sql.fragment`a.owner = ${filter.owner}`);
-  return db.any(sql.type(allocationRow)`${selectAllocation(t)} WHERE ${sql.join(conditions, sql.fragment` AND `)} ORDER BY a.id LIMIT ${limit}`);
+  return db.any(sql.type(allocationRow)`${selectAllocation(db.t)} WHERE ${sql.join(conditions, sql.fragment` AND `)} ORDER BY a.id LIMIT ${limit}`);
 }
 
-export async function allocationHolding(db: CommonQueryMethods, t: Tables, subnetId: number, address: string): Promise<AllocationRow | null> {
+export async function allocationHolding(db: BoundConnection, subnetId: number, address: string): Promise<AllocationRow | null> {
   return db.maybeOne(sql.type(allocationRow)`
-    ${selectAllocation(t)}
-    WHERE a.id = (SELECT allocation_id FROM ${t.allocatedAddress} WHERE subnet_id = ${subnetId} AND address = ${address}::inet)
+    ${selectAllocation(db.t)}
+    WHERE a.id = (SELECT allocation_id FROM ${db.t.allocatedAddress} WHERE subnet_id = ${subnetId} AND address = ${address}::inet)
   `);
 }
 
-export async function allocationSubnet(db: CommonQueryMethods, t: Tables, id: string): Promise<number | null> {
-  return db.maybeOneFirst(sql.type(z.object({ subnet_id: z.number() }))`SELECT subnet_id FROM ${t.allocation} WHERE id = ${id}::bigint`);
+export async function allocationSubnet(db: BoundConnection, id: string): Promise<number | null> {
+  return db.maybeOneFirst(sql.type(z.object({ subnet_id: z.number() }))`SELECT subnet_id FROM ${db.t.allocation} WHERE id = ${id}::bigint`);
 }
 
 /**
  * Delete an allocation; its addresses go with it (ON DELETE CASCADE), after the audit trigger has
  * recorded them in its "release" event. Returns the freed ordinals (empty when it was already gone).
  */
-export async function deleteAllocation(db: CommonQueryMethods, t: Tables, id: string): Promise<{ ordinals: bigint[]; addresses: string[]; owner: string | null }> {
+export async function deleteAllocation(db: BoundConnection, id: string): Promise<{ ordinals: bigint[]; addresses: string[]; owner: string | null }> {
   const freed = await db.any(sql.type(ordinalRow)`
-    SELECT ordinal::text AS ordinal, host(address) AS address FROM ${t.allocatedAddress} WHERE allocation_id = ${id}::bigint
+    SELECT ordinal::text AS ordinal, host(address) AS address FROM ${db.t.allocatedAddress} WHERE allocation_id = ${id}::bigint
   `);
   const owner = await db.maybeOneFirst(sql.type(z.object({ owner: z.string() }))`
-    DELETE FROM ${t.allocation} WHERE id = ${id}::bigint RETURNING owner
+    DELETE FROM ${db.t.allocation} WHERE id = ${id}::bigint RETURNING owner
   `);
   return { ordinals: freed.map((row) => BigInt(row.ordinal)), addresses: freed.map((row) => row.address), owner };
 }
 
 /** Release the `count` highest addresses of an allocation. */
-export async function releaseHighest(db: CommonQueryMethods, t: Tables, subnetId: number, id: string, count: number): Promise<{ ordinals: bigint[]; addresses: string[] }> {
+export async function releaseHighest(db: BoundConnection, subnetId: number, id: string, count: number): Promise<{ ordinals: bigint[]; addresses: string[] }> {
   const freed = await db.any(sql.type(ordinalRow)`
-    DELETE FROM ${t.allocatedAddress}
+    DELETE FROM ${db.t.allocatedAddress}
     WHERE subnet_id = ${subnetId} AND ordinal IN (
-      SELECT ordinal FROM ${t.allocatedAddress} WHERE allocation_id = ${id}::bigint ORDER BY ordinal DESC LIMIT ${count}
+      SELECT ordinal FROM ${db.t.allocatedAddress} WHERE allocation_id = ${id}::bigint ORDER BY ordinal DESC LIMIT ${count}
     )
     RETURNING ordinal::text AS ordinal, host(address) AS address
   `);
-  await db.query(sql.unsafe`UPDATE ${t.allocation} SET updated_at = now() WHERE id = ${id}::bigint`);
+  await db.query(sql.unsafe`UPDATE ${db.t.allocation} SET updated_at = now() WHERE id = ${id}::bigint`);
   return { ordinals: freed.map((row) => BigInt(row.ordinal)), addresses: freed.map((row) => row.address) };
 }
 
-export async function countAllocations(db: CommonQueryMethods, t: Tables, subnetId: number): Promise<{ count: number; examples: string[] }> {
+export async function countAllocations(db: BoundConnection, subnetId: number): Promise<{ count: number; examples: string[] }> {
   const count = await db.oneFirst(sql.type(z.object({ count: z.number() }))`
-    SELECT count(*)::int AS count FROM ${t.allocation} WHERE subnet_id = ${subnetId}
+    SELECT count(*)::int AS count FROM ${db.t.allocation} WHERE subnet_id = ${subnetId}
   `);
   if (count === 0) return { count, examples: [] };
   const examples = await db.anyFirst(sql.type(z.object({ label: z.string() }))`
-    SELECT coalesce((SELECT host(address) FROM ${t.allocatedAddress} x WHERE x.allocation_id = a.id ORDER BY ordinal LIMIT 1), '?')
+    SELECT coalesce((SELECT host(address) FROM ${db.t.allocatedAddress} x WHERE x.allocation_id = a.id ORDER BY ordinal LIMIT 1), '?')
            || ' (' || a.owner || ')' AS label
-    FROM ${t.allocation} a WHERE a.subnet_id = ${subnetId} ORDER BY a.id LIMIT 5
+    FROM ${db.t.allocation} a WHERE a.subnet_id = ${subnetId} ORDER BY a.id LIMIT 5
   `);
   return { count, examples: [...examples] };
 }

@@ -11,7 +11,7 @@ import { subnetKey } from "../subnets/subnetRecords.js";
 /** @throws InvalidInputError, NotFoundError */
 export async function getAllocation(db: StoreDatabase, allocationId: string): Promise<Allocation> {
   const id = parseInput(allocationIdSchema, allocationId, "allocationId");
-  const row = await db.read("reading an allocation", (tx) => getAllocationRow(tx, db.t, id));
+  const row = await db.read("reading an allocation", (tx) => getAllocationRow(tx, id));
   if (row === null) throw new NotFoundError("allocation", allocationId);
   return allocationFromRow(row);
 }
@@ -19,7 +19,7 @@ export async function getAllocation(db: StoreDatabase, allocationId: string): Pr
 export async function findAllocationByKey(db: StoreDatabase, subnetId: string, idempotencyKey: string): Promise<Allocation | null> {
   const id = subnetKey(subnetId);
   const key = parseInput(idempotencyKeySchema, idempotencyKey, "idempotencyKey");
-  const row = await db.read("reading an allocation", (tx) => getAllocationByKey(tx, db.t, id, key));
+  const row = await db.read("reading an allocation", (tx) => getAllocationByKey(tx, id, key));
   return row === null ? null : allocationFromRow(row);
 }
 
@@ -33,7 +33,6 @@ export async function listAllocations(db: StoreDatabase,
   const rows = await db.read("listing allocations", (tx) =>
     listAllocationRows(
       tx,
-      db.t,
       { ...(subnetId === undefined ? {} : { subnetId: Number(subnetId) }), ...(owner === undefined ? {} : { owner }) },
       limit,
       after,
@@ -46,6 +45,6 @@ export async function listAllocations(db: StoreDatabase,
 export async function whoHolds(db: StoreDatabase, subnetId: string, address: string): Promise<Allocation | null> {
   const id = subnetKey(subnetId);
   const parsed = parseAddress(address, "address");
-  const row = await db.read("looking up an address", (tx) => allocationHolding(tx, db.t, id, parsed.text));
+  const row = await db.read("looking up an address", (tx) => allocationHolding(tx, id, parsed.text));
   return row === null ? null : allocationFromRow(row);
 }

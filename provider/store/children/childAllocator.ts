@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql } from "slonik";
 import { z } from "zod";
 import { cidrOf, formatAddress, parseCidr, type Cidr } from "../../core/address.js";
 import { ConflictError, InvalidInputError, OverlapError, PrefixExhaustedError } from "../../core/errors.js";
@@ -18,7 +18,7 @@ import {
 } from "../space/freeBlocks.js";
 import { rebuildFreeRanges, returnRangesToFreeSpace, takeRangeFromFreeSpace } from "../space/freeSpace.js";
 import type { SubnetRow } from "../database/rows.js";
-import type { Tables } from "../database/tables.js";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 /**
  * Carving child blocks out of a parent and giving them back. Children come from the parent's whole
@@ -41,11 +41,11 @@ export function keptFromChildren(layout: SubnetLayout): ValueRange[] {
 }
 
 /** Build the parent's free blocks if they are not built (first child operation, or after a gateway/reserved change). */
-export async function ensureFreeBlocks(db: CommonQueryMethods, t: Tables, parent: ParentSubnet): Promise<void> {
+export async function ensureFreeBlocks(db: BoundConnection, parent: ParentSubnet): Promise<void> {
   if (parent.row.free_blocks_built) return;
-  const children = (await childCidrs(db, t, parent.id)).map((text) => parseCidr(text, "cidr"));
+  const children = (await childCidrs(db, parent.id)).map((text) => parseCidr(text, "cidr"));
   const space = subtractRanges([parent.layout.cidr], [...keptFromChildren(parent.layout), ...children]);
-  await rebuildFreeBlocks(db, t, parent.id, parent.layout.cidr, space);
+  await rebuildFreeBlocks(db, parent.id, parent.layout.cidr, space);
 }
 
 /**
@@ -54,16 +54,16 @@ export async function ensureFreeBlocks(db: CommonQueryMethods, t: Tables, parent
  *   InvalidInputError (outside the parent, over its gateway or reserved), OverlapError (a sibling),
  *   ConflictError (addresses allocated directly in the parent)
  */
-export async function claimChildBlock(db: CommonQueryMethods, t: Tables, parent: ParentSubnet, request: BlockRequest): Promise<Cidr> {
-  await ensureFreeBlocks(db, t, parent);
+export async function claimChildBlock(db: BoundConnection, parent: ParentSubnet, request: BlockRequest): Promise<Cidr> {
+  await ensureFreeBlocks(db, parent);
   const { block, child } =
     "cidr" in request
-      ? await claimSpecific(db, t, parent, request.cidr)
+      ? await claimSpecific(db, parent, request.cidr)
       : request.strategy === "best-fit"
-        ? await chooseBestFit(db, t, parent, request.length)
-        : await chooseFirstFit(db, t, parent, request.length);
-  await splitFreeBlock(db, t, parent.id, block, child);
-  if (!parent.row.children_only) await takeRangeFromFreeSpace(db, t, parent.id, child);
+        ? await chooseBestFit(db, parent, request.length)
+        : await chooseFirstFit(db, parent, request.length);
+  await splitFreeBlock(db, parent.id, block, child);
+  if (!parent.row.children_only) await takeRangeFromFreeSpace(db, parent.id, child);
   return child;
 }
 
@@ -71,10 +71,10 @@ export async function claimChildBlock(db: CommonQueryMethods, t: Tables, parent:
  * Lowest aligned free block. A candidate holding an address allocated directly in the parent moves
  * the cursor past that address's block; a children-only parent has none, so it is one probe.
  */
-async function chooseFirstFit(db: CommonQueryMethods, t: Tables, parent: ParentSubnet, length: number): Promise<{ block: Cidr; child: Cidr }> {
+async function chooseFirstFit(db: BoundConnection, parent: ParentSubnet, length: number): Promise<{ block: Cidr; child: Cidr }> {
   const cidr = parent.layout.cidr;
   for (let cursor = cidr.first; cursor <= cidr.last; ) {
-    const candidate = await firstFitCandidate(db, t, parent.id, cidr, length, cursor);
+    const candidate = await firstFitCandidate(db, parent.id, cidr, length, cursor);
     if (candidate === null) break;
     if (candidate.blocker === null) return candidate;
     cursor = alignDown(cidr.version, candidate.blocker, length) + blockSize(cidr.version, length);
@@ -83,13 +83,13 @@ async function chooseFirstFit(db: CommonQueryMethods, t: Tables, parent: ParentS
 }
 
 /** Smallest free block that fits (longest prefix), lowest among equals; its lowest clear /length inside. */
-async function chooseBestFit(db: CommonQueryMethods, t: Tables, parent: ParentSubnet, length: number): Promise<{ block: Cidr; child: Cidr }> {
+async function chooseBestFit(db: BoundConnection, parent: ParentSubnet, length: number): Promise<{ block: Cidr; child: Cidr }> {
   const cidr = parent.layout.cidr;
   const size = blockSize(cidr.version, length);
-  for (let block = await nextBestFitBlock(db, t, parent.id, cidr, length, null); block !== null; block = await nextBestFitBlock(db, t, parent.id, cidr, length, block)) {
+  for (let block = await nextBestFitBlock(db, parent.id, cidr, length, null); block !== null; block = await nextBestFitBlock(db, parent.id, cidr, length, block)) {
     for (let first = block.first; first + size - 1n <= block.last; ) {
       const child = { first, last: first + size - 1n };
-      const blocker = await highestAllocatedIn(db, t, parent.id, child);
+      const blocker = await highestAllocatedIn(db, parent.id, child);
       if (blocker === null) return { block, child: cidrOf(cidr.version, first, length) };
       first = alignDown(cidr.version, blocker, length) + size;
     }
@@ -97,15 +97,15 @@ async function chooseBestFit(db: CommonQueryMethods, t: Tables, parent: ParentSu
   throw new PrefixExhaustedError(String(parent.id), cidr.text, length);
 }
 
-async function claimSpecific(db: CommonQueryMethods, t: Tables, parent: ParentSubnet, wanted: Cidr): Promise<{ block: Cidr; child: Cidr }> {
+async function claimSpecific(db: BoundConnection, parent: ParentSubnet, wanted: Cidr): Promise<{ block: Cidr; child: Cidr }> {
   const cidr = parent.layout.cidr;
   const label = `subnet ${parent.id} (${cidr.text})`;
   if (!strictlyInside(cidr, wanted)) {
     throw InvalidInputError.of("cidr", `${wanted.text} is not strictly inside its parent ${label}`);
   }
-  const block = await freeBlockHolding(db, t, parent.id, cidr, wanted);
+  const block = await freeBlockHolding(db, parent.id, cidr, wanted);
   if (block === null) {
-    const sibling = await overlappingChild(db, t, parent.id, parent.row.namespace, wanted);
+    const sibling = await overlappingChild(db, parent.id, parent.row.namespace, wanted);
     if (sibling !== null) throw new OverlapError(wanted.text, parent.row.namespace, sibling);
     const layout = parent.layout;
     if (layout.gateway !== null && wanted.first <= layout.gateway.value && layout.gateway.value <= wanted.last) {
@@ -114,7 +114,7 @@ async function claimSpecific(db: CommonQueryMethods, t: Tables, parent: ParentSu
     const reserved = layout.reserved.find((range) => rangesOverlap(range, wanted));
     throw InvalidInputError.of("cidr", `${wanted.text} is not free in its parent ${label}${reserved === undefined ? "" : ` (it covers reserved ${reserved.text})`}`);
   }
-  const held = await allocatedIn(db, t, parent.id, wanted);
+  const held = await allocatedIn(db, parent.id, wanted);
   if (held.length > 0) {
     throw new ConflictError("cidr", `${wanted.text} covers addresses allocated directly in its parent ${label}`, held.map((o) => formatAddress(cidr.version, o)));
   }
@@ -122,9 +122,9 @@ async function claimSpecific(db: CommonQueryMethods, t: Tables, parent: ParentSu
 }
 
 /** The first (at most 20) addresses allocated directly in the parent inside `range`. */
-async function allocatedIn(db: CommonQueryMethods, t: Tables, parentId: number, range: ValueRange): Promise<bigint[]> {
+async function allocatedIn(db: BoundConnection, parentId: number, range: ValueRange): Promise<bigint[]> {
   const rows = await db.anyFirst(sql.type(z.object({ ordinal: z.string() }))`
-    SELECT ordinal::text AS ordinal FROM ${t.allocatedAddress}
+    SELECT ordinal::text AS ordinal FROM ${db.t.allocatedAddress}
     WHERE subnet_id = ${parentId} AND ordinal BETWEEN ${range.first.toString()}::numeric AND ${range.last.toString()}::numeric
     ORDER BY ordinal LIMIT 20
   `);
@@ -135,15 +135,15 @@ async function allocatedIn(db: CommonQueryMethods, t: Tables, parentId: number, 
  * A deleted child's block goes back to its parent: merged into the free blocks (when they are
  * built) and, clipped to the parent's pools, into its free ranges (unless it is children-only).
  */
-export async function releaseChildBlock(db: CommonQueryMethods, t: Tables, parent: ParentSubnet, child: Cidr): Promise<void> {
+export async function releaseChildBlock(db: BoundConnection, parent: ParentSubnet, child: Cidr): Promise<void> {
   if (parent.row.free_blocks_built) {
     const keptInside = keptFromChildren(parent.layout).some((range) => rangesOverlap(range, child));
     // A child imported before 0002 may cover what the parent keeps: let the next child operation rebuild exactly.
-    if (keptInside) await db.query(sql.unsafe`UPDATE ${t.subnet} SET free_blocks_built = false WHERE id = ${parent.id}`);
-    else await mergeFreeBlock(db, t, parent.id, parent.layout.cidr, child);
+    if (keptInside) await db.query(sql.unsafe`UPDATE ${db.t.subnet} SET free_blocks_built = false WHERE id = ${parent.id}`);
+    else await mergeFreeBlock(db, parent.id, parent.layout.cidr, child);
   }
   if (parent.row.children_only) return;
   // Addresses allocated in the parent inside a child can only predate 0002; rebuild exactly then.
-  if ((await highestAllocatedIn(db, t, parent.id, child)) !== null) return rebuildFreeRanges(db, t, parent.id, parent.layout.available);
-  await returnRangesToFreeSpace(db, t, parent.id, intersectRanges([child], parent.layout.available));
+  if ((await highestAllocatedIn(db, parent.id, child)) !== null) return rebuildFreeRanges(db, parent.id, parent.layout.available);
+  await returnRangesToFreeSpace(db, parent.id, intersectRanges([child], parent.layout.available));
 }

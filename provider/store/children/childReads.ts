@@ -18,8 +18,8 @@ export async function listChildren(db: StoreDatabase, parentId: string, page: { 
   const { limit = 100, after } = parseInput(childPageSchema, page);
   const from = after === undefined ? null : parseCidr(after, "after");
   return db.consistent("listing child subnets", async (tx) => {
-      await requireSubnetRow(tx, db.t, id, parentId);
-      const rows = await listChildRows(tx, db.t, id, limit, from);
+      await requireSubnetRow(tx, id, parentId);
+      const rows = await listChildRows(tx, id, limit, from);
       return { subnets: rows.map((row) => subnetFromRow(row)), next: rows.length === limit ? rows.at(-1)!.cidr : null };
   });
 }

@@ -1,4 +1,3 @@
-import type { CommonQueryMethods } from "slonik";
 import { ADDRESS_BITS, parseSubnetCidr, type Cidr } from "../../core/address.js";
 import { IdempotencyMismatchError, InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { strictlyInside } from "../../core/prefixBlocks.js";
@@ -14,7 +13,7 @@ import { initialFreeRanges } from "../space/freeSpace.js";
 import type { SubnetRow } from "../database/rows.js";
 import { layoutOf, rulesOf, subnetFromRow } from "../subnets/subnetRecords.js";
 import { auditHint, getSubnetRow, insertSubnet } from "../subnets/subnetQueries.js";
-import type { Tables } from "../database/tables.js";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 export type CreateSubnetFields = z.output<typeof createSubnetSchema>;
 
@@ -32,22 +31,22 @@ export function requestedRules(fields: Partial<Record<keyof ChildRules, number |
  * claim, README "Claims").
  * @throws NotFoundError (parent), InvalidInputError, PrefixExhaustedError, OverlapError, ConflictError, IdempotencyMismatchError
  */
-export async function carveChildSubnet(db: CommonQueryMethods, t: Tables, fields: CreateSubnetFields): Promise<Subnet> {
+export async function carveChildSubnet(db: BoundConnection, fields: CreateSubnetFields): Promise<Subnet> {
   const parentId = Number(fields.parentId);
-  const row = await getSubnetRow(db, t, parentId);
+  const row = await getSubnetRow(db, parentId);
   if (row === null) throw new NotFoundError("subnet", String(parentId));
   const parent: ParentSubnet = { id: parentId, row, layout: layoutOf(row) };
   const wanted = fields.cidr === undefined ? null : parseSubnetCidr(fields.cidr, "cidr");
   refuseMismatches(fields, row, parent, wanted);
   const key = fields.idempotencyKey ?? null;
   if (key !== null) {
-    const earlier = await childByKey(db, t, parentId, key);
+    const earlier = await childByKey(db, parentId, key);
     if (earlier !== null) {
       const subnet = replay(earlier, key, fields, wanted);
       if (fields.claim === undefined || earlier.claim === fields.claim) return subnet;
       // The parent's lock, held here, also guards its children's deletion.
-      await recordSubnetClaim(db, t, { id: earlier.id, cidr: earlier.cidr }, fields.claim);
-      return subnetFromRow((await getSubnetRow(db, t, earlier.id))!);
+      await recordSubnetClaim(db, { id: earlier.id, cidr: earlier.cidr }, fields.claim);
+      return subnetFromRow((await getSubnetRow(db, earlier.id))!);
     }
   }
   const length = resolveChildPrefixLength({ id: String(parentId), cidr: parent.layout.cidr, rules: rulesOf(row) }, wanted?.prefixLength ?? fields.prefixLength);
@@ -57,12 +56,12 @@ export async function carveChildSubnet(db: CommonQueryMethods, t: Tables, fields
   assertChildRules(wanted ?? { version, prefixLength: length, text: `a /${length} child` }, rules);
   const wantedLayout = wanted === null ? null : buildLayout(wanted, fields);
   const strategy = fields.strategy ?? "first-fit";
-  const cidr = await claimChildBlock(db, t, parent, wanted === null ? { length, strategy } : { cidr: wanted });
+  const cidr = await claimChildBlock(db, parent, wanted === null ? { length, strategy } : { cidr: wanted });
   const layout = wantedLayout ?? buildLayout(cidr, {});
   const childrenOnly = fields.childrenOnly ?? false;
   // The audit trigger writes subnet.create and the parent's child.carve; the strategy is ours to say.
   await auditHint(db, { strategy: wanted === null ? strategy : "specific" });
-  const id = await insertSubnet(db, t, row.namespace_id, parentId, {
+  const id = await insertSubnet(db, row.namespace_id, parentId, {
     layout,
     description: fields.description ?? "",
     tags: fields.tags ?? {},
@@ -70,8 +69,8 @@ export async function carveChildSubnet(db: CommonQueryMethods, t: Tables, fields
     rules,
     idempotencyKey: key,
   });
-  if (!childrenOnly) await initialFreeRanges(db, t, id, layout.available);
-  return subnetFromRow((await getSubnetRow(db, t, id))!, layout);
+  if (!childrenOnly) await initialFreeRanges(db, id, layout.available);
+  return subnetFromRow((await getSubnetRow(db, id))!, layout);
 }
 
 function refuseMismatches(fields: CreateSubnetFields, row: SubnetRow, parent: ParentSubnet, wanted: Cidr | null): void {

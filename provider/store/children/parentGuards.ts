@@ -1,4 +1,3 @@
-import type { CommonQueryMethods } from "slonik";
 import type { IpAddress } from "../../core/address.js";
 import { AddressInChildSubnetError, ConflictError, InvalidInputError } from "../../core/errors.js";
 import { assertChildRules, type ChildRules } from "../../core/prefixPolicy.js";
@@ -11,7 +10,7 @@ import { requestedRules } from "./childSubnets.js";
 import type { SubnetRow } from "../database/rows.js";
 import { rulesOf } from "../subnets/subnetRecords.js";
 import { getSubnetRow } from "../subnets/subnetQueries.js";
-import type { Tables } from "../database/tables.js";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 /**
  * Keep a parent's own addresses and its children apart. Both run inside the subnet's lock, the
@@ -24,10 +23,10 @@ import type { Tables } from "../database/tables.js";
  * parent's free ranges).
  * @throws InvalidInputError (children-only), AddressInChildSubnetError
  */
-export async function assertDirectAllocationAllowed(db: CommonQueryMethods, t: Tables, row: SubnetRow, address: IpAddress | null): Promise<void> {
+export async function assertDirectAllocationAllowed(db: BoundConnection, row: SubnetRow, address: IpAddress | null): Promise<void> {
   if (row.children_only) throw childrenOnlyError(row);
   if (address === null) return;
-  const child = await childHolding(db, t, row.id, address);
+  const child = await childHolding(db, row.id, address);
   if (child !== null) throw new AddressInChildSubnetError(String(row.id), address.text, String(child.id), child.cidr);
 }
 
@@ -40,8 +39,8 @@ function childrenOnlyError(row: SubnetRow): InvalidInputError {
  * free ranges at all, so it never hands out an address there, and this names the reason.
  * @throws InvalidInputError when the subnet is children-only
  */
-export async function refuseIfChildrenOnly(db: CommonQueryMethods, t: Tables, subnetId: number): Promise<void> {
-  const row = await getSubnetRow(db, t, subnetId);
+export async function refuseIfChildrenOnly(db: BoundConnection, subnetId: number): Promise<void> {
+  const row = await getSubnetRow(db, subnetId);
   if (row?.children_only === true) throw childrenOnlyError(row);
 }
 
@@ -51,8 +50,7 @@ export async function refuseIfChildrenOnly(db: CommonQueryMethods, t: Tables, su
  * @throws InvalidInputError (rules), ConflictError (gateway/reserved over a child; childrenOnly while addresses are allocated)
  */
 export async function checkParentUpdate(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   row: SubnetRow,
   layout: SubnetLayout,
   changes: UpdateSubnetInput,
@@ -60,12 +58,12 @@ export async function checkParentUpdate(
   const rules = requestedRules(changes, rulesOf(row));
   assertChildRules(layout.cidr, rules);
   if (changes.gateway !== undefined || changes.reserved !== undefined) {
-    const covered = await childrenOverlapping(db, t, row.id, keptFromChildren(layout));
+    const covered = await childrenOverlapping(db, row.id, keptFromChildren(layout));
     if (covered.length > 0) throw new ConflictError(changes.reserved !== undefined ? "reserved" : "gateway", "would cover child subnets", covered);
   }
   const childrenOnly = changes.childrenOnly ?? row.children_only;
   if (childrenOnly && !row.children_only) {
-    const { count, examples } = await countAllocations(db, t, row.id);
+    const { count, examples } = await countAllocations(db, row.id);
     if (count > 0) throw new ConflictError("childrenOnly", `subnet ${row.id} holds ${count} allocation${count === 1 ? "" : "s"} of its own; release them first`, examples);
   }
   return { childrenOnly, rules };

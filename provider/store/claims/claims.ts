@@ -1,8 +1,8 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql } from "slonik";
 import { z } from "zod";
 import { subnetRow, type SubnetRow } from "../database/rows.js";
 import { selectSubnet } from "../subnets/subnetQueries.js";
-import type { Tables } from "../database/tables.js";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 /**
  * Claims (README "Claims", migration 0004): the token of the latest of several claimants of one
@@ -15,38 +15,37 @@ export function isSuperseded(stored: string | null, claim: string | undefined): 
 
 /** Make `claim` the latest claimant of an allocation (and, on adoption, its owner). Call under the subnet's lock. */
 export async function recordAllocationClaim(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   target: { id: string; subnetId: number; cidr: string },
   claim: string,
   newOwner: string | null,
 ): Promise<boolean> {
   const before = await db.maybeOne(sql.type(z.object({ owner: z.string() }))`
-    SELECT owner FROM ${t.allocation} WHERE id = ${target.id}::bigint FOR UPDATE
+    SELECT owner FROM ${db.t.allocation} WHERE id = ${target.id}::bigint FOR UPDATE
   `);
   if (before === null) return false;
   await db.query(sql.unsafe`
-    UPDATE ${t.allocation} SET claim = ${claim}, owner = coalesce(${newOwner}, owner), updated_at = now() WHERE id = ${target.id}::bigint
+    UPDATE ${db.t.allocation} SET claim = ${claim}, owner = coalesce(${newOwner}, owner), updated_at = now() WHERE id = ${target.id}::bigint
   `);
   // The audit trigger records it: "adopt" with the previous owner when the owner changes, else "claim".
   return true;
 }
 
 /** Make `claim` the latest claimant of a subnet. Call under the subnet's lock (or its parent's, for a child). */
-export async function recordSubnetClaim(db: CommonQueryMethods, t: Tables, subnet: { id: number; cidr: string }, claim: string): Promise<boolean> {
+export async function recordSubnetClaim(db: BoundConnection, subnet: { id: number; cidr: string }, claim: string): Promise<boolean> {
   const updated = await db.maybeOneFirst(sql.type(z.object({ id: z.number() }))`
-    UPDATE ${t.subnet} SET claim = ${claim}, updated_at = now() WHERE id = ${subnet.id} RETURNING id
+    UPDATE ${db.t.subnet} SET claim = ${claim}, updated_at = now() WHERE id = ${subnet.id} RETURNING id
   `);
   return updated !== null;
 }
 
 /** The top-level subnet created in `namespace` with an idempotency key, or null. */
-export async function topLevelSubnetByKey(db: CommonQueryMethods, t: Tables, namespace: string, key: string): Promise<SubnetRow | null> {
-  return db.maybeOne(sql.type(subnetRow)`${selectSubnet(t)} WHERE n.name = ${namespace} AND s.parent_id IS NULL AND s.idempotency_key = ${key}`);
+export async function topLevelSubnetByKey(db: BoundConnection, namespace: string, key: string): Promise<SubnetRow | null> {
+  return db.maybeOne(sql.type(subnetRow)`${selectSubnet(db.t)} WHERE n.name = ${namespace} AND s.parent_id IS NULL AND s.idempotency_key = ${key}`);
 }
 
 /** The stored claim of an allocation; undefined when the allocation is gone. */
-export async function allocationClaim(db: CommonQueryMethods, t: Tables, id: string): Promise<string | null | undefined> {
-  const row = await db.maybeOne(sql.type(z.object({ claim: z.string().nullable() }))`SELECT claim FROM ${t.allocation} WHERE id = ${id}::bigint`);
+export async function allocationClaim(db: BoundConnection, id: string): Promise<string | null | undefined> {
+  const row = await db.maybeOne(sql.type(z.object({ claim: z.string().nullable() }))`SELECT claim FROM ${db.t.allocation} WHERE id = ${id}::bigint`);
   return row === null ? undefined : row.claim;
 }

@@ -1,7 +1,7 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql } from "slonik";
 import { z } from "zod";
 import type { AuditEvent } from "../../core/historyFilter.js";
-import type { Tables } from "../database/tables.js";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 /** Addresses returned per event: a 65,536-address allocation is one event, not 65,536 lines. */
 export const HISTORY_ADDRESSES_PER_EVENT = 256;
@@ -31,7 +31,7 @@ const auditEventRow = z.object({
 });
 
 /** Audit events matching every given filter, newest first. */
-export async function listAuditEvents(db: CommonQueryMethods, t: Tables, query: AuditQuery): Promise<AuditEvent[]> {
+export async function listAuditEvents(db: BoundConnection, query: AuditQuery): Promise<AuditEvent[]> {
   const conditions = [sql.fragment`TRUE`];
   if (query.subnetId !== undefined) conditions.push(sql.fragment`e.subnet_id = ${query.subnetId}`);
   if (query.owner !== undefined) conditions.push(sql.fragment`e.owner = ${query.owner}`);
@@ -43,8 +43,8 @@ export async function listAuditEvents(db: CommonQueryMethods, t: Tables, query: 
   // cannot estimate how rare one address is, walks the primary key newest first and filters.
   const source =
     query.address === undefined
-      ? sql.fragment`${t.auditEvent}`
-      : sql.fragment`(SELECT * FROM ${t.auditEvent} WHERE addresses @> ARRAY[${query.address}::inet] OFFSET 0)`;
+      ? sql.fragment`${db.t.auditEvent}`
+      : sql.fragment`(SELECT * FROM ${db.t.auditEvent} WHERE addresses @> ARRAY[${query.address}::inet] OFFSET 0)`;
   const rows = await db.any(sql.type(auditEventRow)`
     SELECT e.id::text AS id, e.at, e.action, e.subnet_id, e.cidr::text AS cidr, e.allocation_id::text AS allocation_id, e.owner,
            ARRAY(SELECT host(x) FROM unnest(e.addresses) AS x ORDER BY x LIMIT ${HISTORY_ADDRESSES_PER_EVENT}) AS addresses,

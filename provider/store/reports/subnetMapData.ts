@@ -1,10 +1,10 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql } from "slonik";
 import { z } from "zod";
 import { ADDRESS_BITS } from "../../core/address.js";
 import type { SubnetLayout } from "../../core/subnetLayout.js";
 import type { Subnet } from "../../core/types.js";
-import type { Tables } from "../database/tables.js";
 import { outsidePoolsCondition, type OwnerUsage } from "./usageQueries.js";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 export interface SubnetMapData {
   readonly subnet: Subnet;
@@ -55,13 +55,13 @@ const cellRow = z.object({
 });
 
 /** Per cell: how many addresses are allocated, to whom mostly, and how many outside the pools. */
-export async function readMapCells(db: CommonQueryMethods, t: Tables, subnetId: number, layout: SubnetLayout, grid: MapGrid): Promise<MapCellHolding[]> {
+export async function readMapCells(db: BoundConnection, subnetId: number, layout: SubnetLayout, grid: MapGrid): Promise<MapCellHolding[]> {
   const cellSize = (1n << BigInt(grid.cellBits)).toString();
   const rows = await db.any(sql.type(cellRow)`
     WITH held AS (
       SELECT div(x.ordinal - ${layout.cidr.first.toString()}::numeric, ${cellSize}::numeric) AS cell, a.owner,
              ${outsidePoolsCondition(layout)} AS outside
-      FROM ${t.allocatedAddress} x JOIN ${t.allocation} a ON a.id = x.allocation_id
+      FROM ${db.t.allocatedAddress} x JOIN ${db.t.allocation} a ON a.id = x.allocation_id
       WHERE x.subnet_id = ${subnetId}
     ),
     per_owner AS (
@@ -107,13 +107,13 @@ const childBlockRow = z.object({
 });
 
 /** The cells each child of the subnet covers: one row per block, never per address (a /48 of /64s is 2^14 rows at most). */
-export async function readMapChildBlocks(db: CommonQueryMethods, t: Tables, subnetId: number, layout: SubnetLayout, grid: MapGrid): Promise<MapChildBlock[]> {
+export async function readMapChildBlocks(db: BoundConnection, subnetId: number, layout: SubnetLayout, grid: MapGrid): Promise<MapChildBlock[]> {
   const cellSize = (1n << BigInt(grid.cellBits)).toString();
   const first = layout.cidr.first.toString();
   const rows = await db.any(sql.type(childBlockRow)`
     WITH child AS (
-      SELECT id, cidr, ${t.inetToOrdinal}(network(cidr)) AS lo, ${t.inetToOrdinal}(broadcast(cidr)) AS hi
-      FROM ${t.subnet} WHERE parent_id = ${subnetId}
+      SELECT id, cidr, ${db.t.inetToOrdinal}(network(cidr)) AS lo, ${db.t.inetToOrdinal}(broadcast(cidr)) AS hi
+      FROM ${db.t.subnet} WHERE parent_id = ${subnetId}
     )
     SELECT div(lo - ${first}::numeric, ${cellSize}::numeric)::text AS first_cell, div(hi - ${first}::numeric, ${cellSize}::numeric)::text AS last_cell,
            count(*)::int AS children, sum(hi - lo + 1)::text AS addresses,

@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql } from "slonik";
 import { z } from "zod";
 import { ADDRESS_BITS, MIN_PREFIX_LENGTH } from "../../core/address.js";
 import type { SubnetTreeEntry } from "../../core/types.js";
@@ -6,23 +6,22 @@ import { subnetRow, type SubnetRow } from "../database/rows.js";
 import { subnetFromRow } from "../subnets/subnetRecords.js";
 import { selectSubnet } from "../subnets/subnetQueries.js";
 import { readSubnetUsages } from "./subnetUsage.js";
-import type { Tables } from "../database/tables.js";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 /**
  * A subnet with its descendants and their usage (the tree \`ipam usage\` and \`ipam map\` draw).
  * Run it inside one consistent read. An empty list: the subnet does not exist.
  */
 export async function readSubnetTree(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   rootId: number,
   maxDepth: number,
   limit: number,
 ): Promise<{ entries: SubnetTreeEntry[] } & TreeTruncation> {
-  const { nodes, ...truncation } = await subnetTreeIds(db, t, rootId, maxDepth, limit);
-  const rows = await subnetRowsById(db, t, nodes.map((node) => node.id));
+  const { nodes, ...truncation } = await subnetTreeIds(db, rootId, maxDepth, limit);
+  const rows = await subnetRowsById(db, nodes.map((node) => node.id));
   const ordered = nodes.map((node) => rows.get(node.id)!);
-  const usages = await readSubnetUsages(db, t, ordered);
+  const usages = await readSubnetUsages(db, ordered);
   const entries = ordered.map((row, index): SubnetTreeEntry => ({ subnet: subnetFromRow(row), depth: nodes[index]!.depth, usage: usages[index]! }));
   return { entries, ...truncation };
 }
@@ -47,20 +46,19 @@ export interface TreeTruncation {
  * @returns ids with their depth (0 for the subnet itself), and whether and why more were left out
  */
 async function subnetTreeIds(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   rootId: number,
   maxDepth: number,
   limit: number,
 ): Promise<{ nodes: { id: number; depth: number }[] } & TreeTruncation> {
   const rows = await db.any(sql.type(z.object({ id: z.number(), depth: z.number(), deeper: z.boolean() }))`
     WITH RECURSIVE tree AS (
-      SELECT id, 0 AS depth, ARRAY[cidr] AS path FROM ${t.subnet} WHERE id = ${rootId}
+      SELECT id, 0 AS depth, ARRAY[cidr] AS path FROM ${db.t.subnet} WHERE id = ${rootId}
       UNION ALL
       -- At most limit + 1 children of each parent, the lowest: no later sibling can be among the
       -- first limit + 1 in tree order, so a parent of 10k children reads 1,001, not 10k (issue 14).
       SELECT c.id, tree.depth + 1, tree.path || c.cidr FROM tree
-      CROSS JOIN LATERAL (SELECT id, cidr FROM ${t.subnet} WHERE parent_id = tree.id ORDER BY cidr LIMIT ${limit + 1}) c
+      CROSS JOIN LATERAL (SELECT id, cidr FROM ${db.t.subnet} WHERE parent_id = tree.id ORDER BY cidr LIMIT ${limit + 1}) c
       WHERE tree.depth < ${maxDepth + 1}
     ), shown AS (
       SELECT id, depth, path FROM tree WHERE depth <= ${maxDepth} ORDER BY path LIMIT ${limit + 1}
@@ -78,8 +76,8 @@ async function subnetTreeIds(
 }
 
 /** Rows of these subnets, by id. */
-async function subnetRowsById(db: CommonQueryMethods, t: Tables, ids: readonly number[]): Promise<Map<number, SubnetRow>> {
+async function subnetRowsById(db: BoundConnection, ids: readonly number[]): Promise<Map<number, SubnetRow>> {
   if (ids.length === 0) return new Map();
-  const rows = await db.any(sql.type(subnetRow)`${selectSubnet(t)} WHERE s.id = ANY(${sql.array([...ids], "int4")})`);
+  const rows = await db.any(sql.type(subnetRow)`${selectSubnet(db.t)} WHERE s.id = ANY(${sql.array([...ids], "int4")})`);
   return new Map(rows.map((row) => [row.id, row]));
 }

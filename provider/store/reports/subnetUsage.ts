@@ -1,11 +1,11 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql } from "slonik";
 import { z } from "zod";
 import { rangeSize, subtractRanges, totalSize } from "../../core/range.js";
 import type { SubnetUsage } from "../../core/types.js";
 import { keptFromChildren } from "../children/childAllocator.js";
 import type { SubnetRow } from "../database/rows.js";
 import { layoutOf } from "../subnets/subnetRecords.js";
-import type { Tables } from "../database/tables.js";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 const usageRow = z.object({
   id: z.number(),
@@ -20,15 +20,15 @@ const usageRow = z.object({
  * Totals of one subnet, as decimal strings. Addresses covered by children count in
  * `childAddresses` only: `allocated` and `free` are the parent's own.
  */
-export async function readSubnetUsage(db: CommonQueryMethods, t: Tables, row: SubnetRow): Promise<SubnetUsage> {
-  return (await readSubnetUsages(db, t, [row]))[0]!;
+export async function readSubnetUsage(db: BoundConnection, row: SubnetRow): Promise<SubnetUsage> {
+  return (await readSubnetUsages(db, [row]))[0]!;
 }
 
 /**
  * `readSubnetUsage` of many subnets in one statement (a page of `ipam usage`, a tree): one round
  * trip and one plan instead of one per subnet, which is what a page of 1,000 cost. In the order given.
  */
-export async function readSubnetUsages(db: CommonQueryMethods, t: Tables, rows: readonly SubnetRow[]): Promise<SubnetUsage[]> {
+export async function readSubnetUsages(db: BoundConnection, rows: readonly SubnetRow[]): Promise<SubnetUsage[]> {
   if (rows.length === 0) return [];
   const layouts = rows.map((row) => layoutOf(row));
   // Each subnet's pools as (subnet, first, last) rows: whether an address is outside depends on its own layout.
@@ -43,12 +43,12 @@ export async function readSubnetUsages(db: CommonQueryMethods, t: Tables, rows: 
       -- Grouped over all the ids at once: as a subquery per id, with the id unknown when planning,
       -- the planner guessed an average parent's count of children and scanned the table for each.
       SELECT parent_id, count(*)::int AS prefixes, sum(2::numeric ^ (CASE family(cidr) WHEN 4 THEN 32 ELSE 128 END - masklen(cidr))) AS addresses
-      FROM ${t.subnet} WHERE parent_id IN (SELECT id FROM ids) GROUP BY parent_id
+      FROM ${db.t.subnet} WHERE parent_id IN (SELECT id FROM ids) GROUP BY parent_id
     )
     SELECT i.id,
-           (SELECT count(*) FROM ${t.allocatedAddress} WHERE subnet_id = i.id)::text AS allocated,
-           (SELECT coalesce(sum(last_ordinal - first_ordinal + 1), 0) FROM ${t.freeRange} WHERE subnet_id = i.id)::text AS free,
-           (SELECT count(*) FROM ${t.allocatedAddress} x WHERE x.subnet_id = i.id
+           (SELECT count(*) FROM ${db.t.allocatedAddress} WHERE subnet_id = i.id)::text AS allocated,
+           (SELECT coalesce(sum(last_ordinal - first_ordinal + 1), 0) FROM ${db.t.freeRange} WHERE subnet_id = i.id)::text AS free,
+           (SELECT count(*) FROM ${db.t.allocatedAddress} x WHERE x.subnet_id = i.id
               AND NOT EXISTS (SELECT 1 FROM pool p WHERE p.subnet_id = i.id AND x.ordinal BETWEEN p.lo AND p.hi))::text AS outside,
            coalesce(c.prefixes, 0) AS child_prefixes, coalesce(c.addresses, 0)::numeric(39, 0)::text AS child_addresses
     FROM ids i LEFT JOIN children c ON c.parent_id = i.id

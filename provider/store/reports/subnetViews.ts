@@ -25,7 +25,7 @@ export async function subnetTree(db: StoreDatabase, subnetId: string, options: {
   const maxDepth = parseInput(z.number().int().min(0).max(MAX_TREE_DEPTH), options.maxDepth ?? MAX_TREE_DEPTH, "maxDepth");
   const limit = parseInput(z.number().int().min(1).max(LIMITS.pageSize), options.limit ?? LIMITS.pageSize, "limit");
   return db.consistent("reading a subnet tree", async (tx) => {
-      const tree = await readSubnetTree(tx, db.t, id, maxDepth, limit);
+      const tree = await readSubnetTree(tx, id, maxDepth, limit);
       if (tree.entries.length === 0) throw new NotFoundError("subnet", subnetId);
       return tree;
   });
@@ -40,12 +40,12 @@ export async function subnetMap(db: StoreDatabase, subnetId: string, options: { 
   const id = subnetKey(subnetId);
   const bits = parseInput(mapCellBitsSchema, options?.maxCellBits ?? 10, "maxCellBits");
   return db.consistent("reading a subnet map", async (tx) => {
-      const row = await requireSubnetRow(tx, db.t, id, subnetId);
+      const row = await requireSubnetRow(tx, id, subnetId);
       const layout = layoutOf(row);
       const grid = mapGrid(layout, bits);
-      const cells = await readMapCells(tx, db.t, id, layout, grid);
-      const childBlocks = await readMapChildBlocks(tx, db.t, id, layout, grid);
-      return { subnet: subnetFromRow(row, layout), grid, cells, owners: await ownerUsageRows(tx, db.t, id), childBlocks };
+      const cells = await readMapCells(tx, id, layout, grid);
+      const childBlocks = await readMapChildBlocks(tx, id, layout, grid);
+      return { subnet: subnetFromRow(row, layout), grid, cells, owners: await ownerUsageRows(tx, id), childBlocks };
   });
 }
 
@@ -59,7 +59,7 @@ export async function history(db: StoreDatabase, filter: HistoryFilter = {}): Pr
   const address = query.address === undefined ? undefined : parseAddress(query.address, "address").text;
   const limit = query.limit ?? 100;
   const events = await db.read("reading history", (tx) =>
-    listAuditEvents(tx, db.t, { ...query, subnetId: query.subnetId === undefined ? undefined : Number(query.subnetId), address, limit }),
+    listAuditEvents(tx, { ...query, subnetId: query.subnetId === undefined ? undefined : Number(query.subnetId), address, limit }),
   );
   return { events, next: events.length === limit ? events.at(-1)!.id : null };
 }

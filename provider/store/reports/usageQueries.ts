@@ -1,8 +1,8 @@
-import { sql, type CommonQueryMethods, type FragmentSqlToken } from "slonik";
+import { sql, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
 import type { SubnetLayout } from "../../core/subnetLayout.js";
 import type { Subnet, SubnetUsage } from "../../core/types.js";
-import type { Tables } from "../database/tables.js";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 export interface SubnetUsageReport {
   readonly subnet: Subnet;
@@ -30,10 +30,10 @@ const ownerUsageRow = z.object({ owner: z.string(), allocations: z.number(), add
 const outsideRow = z.object({ address: z.string(), owner: z.string(), allocation_id: z.string() });
 
 /** Who holds how much of a subnet, largest holder first. */
-export async function ownerUsageRows(db: CommonQueryMethods, t: Tables, subnetId: number): Promise<OwnerUsage[]> {
+export async function ownerUsageRows(db: BoundConnection, subnetId: number): Promise<OwnerUsage[]> {
   const rows = await db.any(sql.type(ownerUsageRow)`
     SELECT a.owner, count(DISTINCT a.id)::int AS allocations, count(*)::text AS addresses
-    FROM ${t.allocatedAddress} x JOIN ${t.allocation} a ON a.id = x.allocation_id
+    FROM ${db.t.allocatedAddress} x JOIN ${db.t.allocation} a ON a.id = x.allocation_id
     WHERE x.subnet_id = ${subnetId}
     GROUP BY a.owner
     ORDER BY count(*) DESC, a.owner
@@ -51,15 +51,14 @@ export function outsidePoolsCondition(layout: SubnetLayout): FragmentSqlToken {
 
 /** Allocated addresses outside the current pools, with who holds them, lowest first. */
 export async function outsidePoolAddresses(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   subnetId: number,
   layout: SubnetLayout,
   limit: number,
 ): Promise<OutsidePoolAddress[]> {
   const rows = await db.any(sql.type(outsideRow)`
     SELECT host(x.address) AS address, a.owner, a.id::text AS allocation_id
-    FROM ${t.allocatedAddress} x JOIN ${t.allocation} a ON a.id = x.allocation_id
+    FROM ${db.t.allocatedAddress} x JOIN ${db.t.allocation} a ON a.id = x.allocation_id
     WHERE x.subnet_id = ${subnetId} AND ${outsidePoolsCondition(layout)}
     ORDER BY x.ordinal
     LIMIT ${limit}

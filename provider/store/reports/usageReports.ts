@@ -17,8 +17,8 @@ import { z } from "zod";
 export async function usage(db: StoreDatabase, subnetId: string): Promise<SubnetUsage> {
   const id = subnetKey(subnetId);
   return db.consistent("computing usage", async (tx) => {
-      const row = await requireSubnetRow(tx, db.t, id, subnetId);
-      return readSubnetUsage(tx, db.t, row);
+      const row = await requireSubnetRow(tx, id, subnetId);
+      return readSubnetUsage(tx, row);
   });
 }
 
@@ -30,10 +30,10 @@ export async function usageReport(db: StoreDatabase, subnetId: string): Promise<
   const totals = await usage(db, subnetId);
   const id = Number(totals.subnetId);
   return db.consistent("computing usage", async (tx) => {
-      const row = await requireSubnetRow(tx, db.t, id, subnetId);
+      const row = await requireSubnetRow(tx, id, subnetId);
       const layout = layoutOf(row);
-      const owners = await ownerUsageRows(tx, db.t, id);
-      const outsidePool = await outsidePoolAddresses(tx, db.t, id, layout, LIMITS.pageSize);
+      const owners = await ownerUsageRows(tx, id);
+      const outsidePool = await outsidePoolAddresses(tx, id, layout, LIMITS.pageSize);
       return { subnet: subnetFromRow(row, layout), usage: totals, owners, outsidePool };
   });
 }
@@ -49,7 +49,7 @@ export async function usagePage(db: StoreDatabase, filter: { namespace?: string 
   const { limit = 100, after } = parseInput(subnetPageSchema, page);
   return db.consistent("computing usage", async (tx) => {
     const rows = await subnetPageRows(tx, namespace, limit, after);
-    return { reports: await readUsageReports(tx, db.t, rows), next: rows.length === limit ? String(rows.at(-1)!.id) : null };
+    return { reports: await readUsageReports(tx, rows), next: rows.length === limit ? String(rows.at(-1)!.id) : null };
   });
 }
 
@@ -63,7 +63,7 @@ export async function usageTreeReport(db: StoreDatabase, subnetId: string, optio
   const id = subnetKey(subnetId);
   const limit = parseInput(z.number().int().min(1).max(LIMITS.pageSize), options?.limit ?? LIMITS.pageSize, "limit");
   return db.consistent("computing usage", async (tx) => {
-      const tree = await readUsageTree(tx, db.t, id, limit);
+      const tree = await readUsageTree(tx, id, limit);
       if (tree.reports.length === 0) throw new NotFoundError("subnet", subnetId);
       return tree;
   });

@@ -1,4 +1,3 @@
-import type { CommonQueryMethods } from "slonik";
 import { displayJson } from "../../core/displayText.js";
 import { SNAPSHOT_FORMAT, type Snapshot, type SnapshotAllocation, type SnapshotSubnet } from "../../core/snapshot.js";
 import { LIMITS } from "../../core/schemas.js";
@@ -6,7 +5,7 @@ import type { Allocation, Subnet } from "../../core/types.js";
 import { allocationFromRow, listAllocationRows } from "../allocations/allocationQueries.js";
 import { subnetFromRow } from "../subnets/subnetRecords.js";
 import { listSubnetRows } from "../subnets/subnetQueries.js";
-import type { Tables } from "../database/tables.js";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 /** Where a streamed export goes: resolves once the chunk is accepted (backpressure). */
 export type SnapshotWrite = (chunk: string) => Promise<void>;
@@ -15,10 +14,10 @@ export type SnapshotWrite = (chunk: string) => Promise<void>;
  * Every subnet (of one namespace, or all) with all its allocations, in the versioned snapshot
  * format. Run it inside one consistent read so the file is a picture of a single moment.
  */
-export async function readSnapshot(db: CommonQueryMethods, t: Tables, filter: { namespace?: string | undefined }): Promise<Snapshot> {
+export async function readSnapshot(db: BoundConnection, filter: { namespace?: string | undefined }): Promise<Snapshot> {
   const subnets: SnapshotSubnet[] = [];
   const allocations: SnapshotAllocation[] = [];
-  for await (const part of snapshotPages(db, t, filter, LIMITS.pageSize)) {
+  for await (const part of snapshotPages(db, filter, LIMITS.pageSize)) {
     if (part.kind === "subnets") subnets.push(...part.items);
     else allocations.push(...part.items);
   }
@@ -32,8 +31,7 @@ export async function readSnapshot(db: CommonQueryMethods, t: Tables, filter: { 
  * @returns how many subnets and allocations were written
  */
 export async function writeSnapshot(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   filter: { namespace?: string | undefined },
   write: SnapshotWrite,
   pageSize: number = LIMITS.pageSize,
@@ -41,7 +39,7 @@ export async function writeSnapshot(
   await write(`{\n  "format": ${displayJson(SNAPSHOT_FORMAT)},\n  "exportedAt": ${displayJson(new Date().toISOString())}`);
   const counts = { subnets: 0, allocations: 0 };
   let open: "subnets" | "allocations" | null = null;
-  for await (const part of snapshotPages(db, t, filter, pageSize)) {
+  for await (const part of snapshotPages(db, filter, pageSize)) {
     // JSON.stringify(value, null, 2) puts array items 4 deep: "[\n    item,\n    item\n  ]".
     const items = part.items.map((item: object) => `    ${displayJson(item, 2).replaceAll("\n", "\n    ")}`).join(",\n");
     await write(`${open === part.kind ? "," : `${closeArray(open)},\n  ${displayJson(part.kind)}: [`}\n${items}`);
@@ -63,10 +61,10 @@ type SnapshotPage = { kind: "subnets"; items: SnapshotSubnet[] } | { kind: "allo
  * The snapshot as keyset pages: the subnets in (namespace, CIDR) order, then the allocations of
  * each subnet in that order, by id. Only subnet ids are held between the two passes.
  */
-async function* snapshotPages(db: CommonQueryMethods, t: Tables, filter: { namespace?: string | undefined }, pageSize: number): AsyncGenerator<SnapshotPage> {
+async function* snapshotPages(db: BoundConnection, filter: { namespace?: string | undefined }, pageSize: number): AsyncGenerator<SnapshotPage> {
   const subnetIds: number[] = [];
   for (let after: number | undefined; ; ) {
-    const page = await listSubnetRows(db, t, { namespace: filter.namespace }, { limit: pageSize, after });
+    const page = await listSubnetRows(db, { namespace: filter.namespace }, { limit: pageSize, after });
     if (page.length > 0) yield { kind: "subnets", items: page.map((row) => snapshotSubnet(subnetFromRow(row))) };
     subnetIds.push(...page.map((row) => row.id));
     if (page.length < pageSize) break;
@@ -74,7 +72,7 @@ async function* snapshotPages(db: CommonQueryMethods, t: Tables, filter: { names
   }
   for (const subnetId of subnetIds) {
     for (let after: string | undefined; ; ) {
-      const page = await listAllocationRows(db, t, { subnetId }, pageSize, after);
+      const page = await listAllocationRows(db, { subnetId }, pageSize, after);
       if (page.length > 0) yield { kind: "allocations", items: page.map((row) => snapshotAllocation(allocationFromRow(row))) };
       if (page.length < pageSize) break;
       after = page.at(-1)!.id;

@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods, type DatabasePool } from "slonik";
+import { sql, type DatabasePool } from "slonik";
 import { z } from "zod";
 import { DatabaseError, OverlapError, SnapshotConflictError } from "../../core/errors.js";
 import { groupBy } from "../../core/groupBy.js";
@@ -8,6 +8,7 @@ import { rebuildFreeRanges } from "../space/freeSpace.js";
 import { inLockedTransaction, type TransactionSettings } from "../database/lockedTransaction.js";
 import { auditHint, upsertNamespace } from "../subnets/subnetQueries.js";
 import type { Tables } from "../database/tables.js";
+import { type BoundConnection, bindTables } from "../database/storeDatabase.js";
 
 export interface ImportOptions {
   /** Assign fresh ids instead of keeping the file's (to merge into a database that already uses them). */
@@ -58,9 +59,10 @@ export async function importSnapshot(
     options.onProgress?.(done, total);
   };
   try {
-    return await inLockedTransaction(pool, [...subnetIds.values()].map(Number), settings, "importing a snapshot", async (tx) => {
-      if (!options.newIds) await advanceSequences(tx, t, snapshot);
-      await refuseConflicts(tx, t, snapshot, subnetIds, allocationIds);
+    return await inLockedTransaction(pool, [...subnetIds.values()].map(Number), settings, "importing a snapshot", async (raw) => {
+      const tx = bindTables(raw, t);
+      if (!options.newIds) await advanceSequences(tx, snapshot);
+      await refuseConflicts(tx, snapshot, subnetIds, allocationIds);
       const byParent = groupBy(snapshot.allocations, (allocation) => allocation.record.subnetId);
       let addresses = 0;
       for (const subnet of snapshot.subnets) {
@@ -68,17 +70,17 @@ export async function importSnapshot(
         const parentId = subnet.record.parentId === null ? null : Number(subnetIds.get(subnet.record.parentId));
         // The audit triggers write subnet.import and allocation.import (with the source id of the subnet).
         await auditHint(tx, { action: "import", sourceId: subnet.record.id });
-        await insertSubnetRow(tx, t, id, parentId, subnet);
+        await insertSubnetRow(tx, id, parentId, subnet);
         progress(1);
         const allocations = byParent.get(subnet.record.id) ?? [];
         for (let start = 0; start < allocations.length; start += ALLOCATIONS_PER_STATEMENT) {
           const chunk = allocations.slice(start, start + ALLOCATIONS_PER_STATEMENT);
-          addresses += await insertAllocations(tx, t, id, subnet, chunk, allocationIds);
+          addresses += await insertAllocations(tx, id, subnet, chunk, allocationIds);
           progress(chunk.length);
         }
       }
       // Once every child is in: a parent's free ranges leave its children's blocks out.
-      for (const subnet of snapshot.subnets) await rebuildFreeRanges(tx, t, Number(subnetIds.get(subnet.record.id)), subnet.layout.available);
+      for (const subnet of snapshot.subnets) await rebuildFreeRanges(tx, Number(subnetIds.get(subnet.record.id)), subnet.layout.available);
       return {
         subnets: snapshot.subnets.length,
         allocations: snapshot.allocations.length,
@@ -133,14 +135,14 @@ async function targetIds(pool: DatabasePool, t: Tables, table: "subnet" | "alloc
  * Move each identity sequence past the ids being imported before inserting them, so a concurrent
  * createSubnet or allocate can never draw one of them.
  */
-async function advanceSequences(db: CommonQueryMethods, t: Tables, snapshot: ValidatedSnapshot): Promise<void> {
+async function advanceSequences(db: BoundConnection, snapshot: ValidatedSnapshot): Promise<void> {
   const highest = (ids: readonly string[]) => ids.reduce((max, id) => (BigInt(id) > max ? BigInt(id) : max), 0n);
   for (const [table, max] of [
     ["subnet", highest(snapshot.subnets.map((s) => s.record.id))],
     ["allocation", highest(snapshot.allocations.map((a) => a.record.id))],
   ] as const) {
     if (max === 0n) continue;
-    const sequence = sql.fragment`pg_get_serial_sequence(${`${t.schema}.${table}`}, 'id')`;
+    const sequence = sql.fragment`pg_get_serial_sequence(${`${db.t.schema}.${table}`}, 'id')`;
     await db.query(sql.unsafe`
       SELECT setval(${sequence}, greatest(${max.toString()}::bigint, coalesce(pg_sequence_last_value(${sequence}::regclass), 0)))
     `);
@@ -148,19 +150,18 @@ async function advanceSequences(db: CommonQueryMethods, t: Tables, snapshot: Val
 }
 
 async function refuseConflicts(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   snapshot: ValidatedSnapshot,
   subnetIds: ReadonlyMap<string, string>,
   allocationIds: ReadonlyMap<string, string>,
 ): Promise<void> {
   const advice = "already exist in the target database (import into an empty schema, or pass --new-ids)";
   const takenSubnets = await db.anyFirst(sql.type(idRow)`
-    SELECT id::text AS id FROM ${t.subnet} WHERE id = ANY(${sql.array([...subnetIds.values()], "int4")}) ORDER BY id LIMIT 20
+    SELECT id::text AS id FROM ${db.t.subnet} WHERE id = ANY(${sql.array([...subnetIds.values()], "int4")}) ORDER BY id LIMIT 20
   `);
   if (takenSubnets.length > 0) throw new SnapshotConflictError("subnets.id", `subnet ids ${advice}`, takenSubnets);
   const takenAllocations = await db.anyFirst(sql.type(idRow)`
-    SELECT id::text AS id FROM ${t.allocation} WHERE id = ANY(${sql.array([...allocationIds.values()], "int8")}) ORDER BY id LIMIT 20
+    SELECT id::text AS id FROM ${db.t.allocation} WHERE id = ANY(${sql.array([...allocationIds.values()], "int8")}) ORDER BY id LIMIT 20
   `);
   if (takenAllocations.length > 0) throw new SnapshotConflictError("allocations.id", `allocation ids ${advice}`, takenAllocations);
   const roots = snapshot.subnets.filter((subnet) => subnet.record.parentId === null);
@@ -169,8 +170,8 @@ async function refuseConflicts(
     SELECT i.position::text AS position, s.id || ' (' || s.cidr::text || ')' AS existing
     FROM unnest(${sql.array(roots.map((s) => s.record.namespace), "text")}, ${sql.array(roots.map((s) => s.layout.cidr.text), "cidr")})
          WITH ORDINALITY AS i(namespace, cidr, position)
-    JOIN ${t.namespace} n ON n.name = i.namespace
-    JOIN ${t.subnet} s ON s.namespace_id = n.id AND s.parent_id IS NULL AND s.cidr && i.cidr
+    JOIN ${db.t.namespace} n ON n.name = i.namespace
+    JOIN ${db.t.subnet} s ON s.namespace_id = n.id AND s.parent_id IS NULL AND s.cidr && i.cidr
     ORDER BY i.position, s.id LIMIT 1
   `);
   if (clash !== null) {
@@ -179,11 +180,11 @@ async function refuseConflicts(
   }
 }
 
-async function insertSubnetRow(db: CommonQueryMethods, t: Tables, id: number, parentId: number | null, subnet: ValidatedSubnet): Promise<void> {
+async function insertSubnetRow(db: BoundConnection, id: number, parentId: number | null, subnet: ValidatedSubnet): Promise<void> {
   const { record, layout } = subnet;
-  const namespaceId = await upsertNamespace(db, t, record.namespace);
+  const namespaceId = await upsertNamespace(db, record.namespace);
   await db.query(sql.unsafe`
-    INSERT INTO ${t.subnet} (id, namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags,
+    INSERT INTO ${db.t.subnet} (id, namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags,
                              children_only, min_prefix_length, max_prefix_length, default_prefix_length, idempotency_key, created_at, updated_at)
     OVERRIDING SYSTEM VALUE
     VALUES (${id}, ${namespaceId}, ${parentId}, ${layout.cidr.text}::cidr, ${layout.gateway?.text ?? null}::inet,
@@ -197,8 +198,7 @@ async function insertSubnetRow(db: CommonQueryMethods, t: Tables, id: number, pa
 
 /** Insert allocations and their addresses (the audit trigger logs each); returns how many addresses. */
 async function insertAllocations(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   subnetId: number,
   subnet: ValidatedSubnet,
   allocations: readonly ValidatedAllocation[],
@@ -207,7 +207,7 @@ async function insertAllocations(
   const target = (allocation: ValidatedAllocation) => allocationIds.get(allocation.record.id)!;
   const column = <T extends string | null>(pick: (allocation: ValidatedAllocation) => T) => sql.array(allocations.map(pick), "text");
   await db.query(sql.unsafe`
-    INSERT INTO ${t.allocation} (id, subnet_id, owner, idempotency_key, strategy, requested_address, description, tags, created_at, updated_at)
+    INSERT INTO ${db.t.allocation} (id, subnet_id, owner, idempotency_key, strategy, requested_address, description, tags, created_at, updated_at)
     OVERRIDING SYSTEM VALUE
     SELECT r.id::bigint, ${subnetId}, r.owner, r.key, r.strategy, r.requested::inet, r.description, r.tags::jsonb,
            coalesce(r.created::timestamptz, now()), coalesce(r.updated::timestamptz, now())
@@ -221,7 +221,7 @@ async function insertAllocations(
   for (let start = 0; start < rows.length; start += ADDRESSES_PER_STATEMENT) {
     const chunk = rows.slice(start, start + ADDRESSES_PER_STATEMENT);
     await db.query(sql.unsafe`
-      INSERT INTO ${t.allocatedAddress} (subnet_id, address, ordinal, allocation_id)
+      INSERT INTO ${db.t.allocatedAddress} (subnet_id, address, ordinal, allocation_id)
       SELECT ${subnetId}, r.address::inet, r.ordinal, r.allocation::bigint
       FROM unnest(${sql.array(chunk.map((row) => row.address.text), "text")}, ${sql.array(chunk.map((row) => row.address.value.toString()), "numeric")},
                   ${sql.array(chunk.map((row) => row.allocation), "text")}) AS r(address, ordinal, allocation)

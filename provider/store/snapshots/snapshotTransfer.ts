@@ -10,7 +10,7 @@ import { importSnapshot as loadSnapshot, type ImportOptions, type ImportResult }
 /** Subnets and allocations (all, or of one namespace) as one consistent, versioned JSON snapshot. */
 export async function exportSnapshot(db: StoreDatabase, filter: { namespace?: string } = {}): Promise<Snapshot> {
   const { namespace } = parseInput(subnetFilterSchema, filter);
-  return db.consistent("exporting", (tx) => readSnapshot(tx, db.t, { namespace }));
+  return db.consistent("exporting", (tx) => readSnapshot(tx, { namespace }));
 }
 
 /**
@@ -24,7 +24,7 @@ export async function writeSnapshot(db: StoreDatabase, filter: { namespace?: str
   const failed: { error?: unknown } = {};
   const sink: SnapshotWrite = (chunk) => write(chunk).catch((error: unknown) => Promise.reject((failed.error = error)));
   try {
-    return await db.consistent("exporting", (tx) => streamSnapshot(tx, db.t, { namespace }, sink));
+    return await db.consistent("exporting", (tx) => streamSnapshot(tx, { namespace }, sink));
   } catch (error) {
     throw "error" in failed ? failed.error : error;
   }

@@ -1,9 +1,9 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql } from "slonik";
 import { z } from "zod";
 import { cidrOf, type Cidr } from "../../core/address.js";
 import { alignedBlocks, blockContains, blockSize, buddyChain, enclosingBlock, remainderAfterTaking } from "../../core/prefixBlocks.js";
 import type { ValueRange } from "../../core/range.js";
-import type { Tables } from "../database/tables.js";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 /**
  * A parent's free space for children as maximal aligned free blocks (table free_block, see
@@ -20,17 +20,17 @@ function blockOf(parent: Cidr, row: z.infer<typeof blockRow>): Cidr {
 }
 
 /** Replace a parent's free blocks with the blocks of `space` (its CIDR minus children, gateway, reserved). */
-export async function rebuildFreeBlocks(db: CommonQueryMethods, t: Tables, parentId: number, parent: Cidr, space: readonly ValueRange[]): Promise<void> {
-  await db.query(sql.unsafe`DELETE FROM ${t.freeBlock} WHERE subnet_id = ${parentId}`);
-  await insertBlocks(db, t, parentId, space.flatMap((range) => alignedBlocks(parent.version, range)));
-  await db.query(sql.unsafe`UPDATE ${t.subnet} SET free_blocks_built = true WHERE id = ${parentId}`);
+export async function rebuildFreeBlocks(db: BoundConnection, parentId: number, parent: Cidr, space: readonly ValueRange[]): Promise<void> {
+  await db.query(sql.unsafe`DELETE FROM ${db.t.freeBlock} WHERE subnet_id = ${parentId}`);
+  await insertBlocks(db, parentId, space.flatMap((range) => alignedBlocks(parent.version, range)));
+  await db.query(sql.unsafe`UPDATE ${db.t.subnet} SET free_blocks_built = true WHERE id = ${parentId}`);
 }
 
-async function insertBlocks(db: CommonQueryMethods, t: Tables, parentId: number, blocks: readonly Cidr[]): Promise<void> {
+async function insertBlocks(db: BoundConnection, parentId: number, blocks: readonly Cidr[]): Promise<void> {
   for (let start = 0; start < blocks.length; start += INSERT_CHUNK) {
     const chunk = blocks.slice(start, start + INSERT_CHUNK);
     await db.query(sql.unsafe`
-      INSERT INTO ${t.freeBlock} (subnet_id, first_ordinal, last_ordinal, prefix_length)
+      INSERT INTO ${db.t.freeBlock} (subnet_id, first_ordinal, last_ordinal, prefix_length)
       SELECT ${parentId}, f, l, p
       FROM unnest(${sql.array(chunk.map((b) => text(b.first)), "numeric")}, ${sql.array(chunk.map((b) => text(b.last)), "numeric")},
                   ${sql.array(chunk.map((b) => b.prefixLength), "int2")}) AS b(f, l, p)
@@ -53,8 +53,7 @@ export interface Candidate {
  * own addresses inside the candidate.
  */
 export async function firstFitCandidate(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   parentId: number,
   parent: Cidr,
   length: number,
@@ -65,7 +64,7 @@ export async function firstFitCandidate(
       SELECT b.first_ordinal, b.prefix_length, greatest(b.first_ordinal, ${text(cursor)}::numeric) AS pick
       FROM (
         SELECT first_ordinal, prefix_length FROM (
-          SELECT first_ordinal, last_ordinal, prefix_length FROM ${t.freeBlock}
+          SELECT first_ordinal, last_ordinal, prefix_length FROM ${db.t.freeBlock}
           WHERE subnet_id = ${parentId} AND first_ordinal <= ${text(cursor)}::numeric ORDER BY first_ordinal DESC LIMIT 1
         ) AS holding
         WHERE last_ordinal >= ${text(cursor)}::numeric AND prefix_length <= ${length}
@@ -73,7 +72,7 @@ export async function firstFitCandidate(
         SELECT f.first_ordinal, f.prefix_length
         FROM generate_series(${parent.prefixLength}::int, ${length}::int) AS l(len)
         CROSS JOIN LATERAL (
-          SELECT first_ordinal, prefix_length FROM ${t.freeBlock}
+          SELECT first_ordinal, prefix_length FROM ${db.t.freeBlock}
           WHERE subnet_id = ${parentId} AND prefix_length = l.len AND first_ordinal > ${text(cursor)}::numeric
           ORDER BY first_ordinal LIMIT 1
         ) AS f
@@ -81,7 +80,7 @@ export async function firstFitCandidate(
       ORDER BY pick LIMIT 1
     )
     SELECT c.first_ordinal::text AS first_ordinal, c.prefix_length, c.pick::text AS pick,
-           (SELECT a.ordinal::text FROM ${t.allocatedAddress} a
+           (SELECT a.ordinal::text FROM ${db.t.allocatedAddress} a
             WHERE a.subnet_id = ${parentId} AND a.ordinal BETWEEN c.pick AND c.pick + ${text(blockSize(parent.version, length) - 1n)}::numeric
             ORDER BY a.ordinal DESC LIMIT 1) AS blocker
     FROM candidate c
@@ -99,8 +98,7 @@ export async function firstFitCandidate(
  * address among equals, one index probe per call. `after` is the previous block returned.
  */
 export async function nextBestFitBlock(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   parentId: number,
   parent: Cidr,
   length: number,
@@ -110,11 +108,11 @@ export async function nextBestFitBlock(
   const afterFirst = after?.first ?? -1n;
   const row = await db.maybeOne(sql.type(blockRow)`
     SELECT first_ordinal::text AS first_ordinal, prefix_length FROM (
-      (SELECT first_ordinal, prefix_length FROM ${t.freeBlock}
+      (SELECT first_ordinal, prefix_length FROM ${db.t.freeBlock}
        WHERE subnet_id = ${parentId} AND prefix_length = ${afterLength} AND prefix_length <= ${length} AND first_ordinal > ${text(afterFirst)}::numeric
        ORDER BY first_ordinal LIMIT 1)
       UNION ALL
-      (SELECT first_ordinal, prefix_length FROM ${t.freeBlock}
+      (SELECT first_ordinal, prefix_length FROM ${db.t.freeBlock}
        WHERE subnet_id = ${parentId} AND prefix_length < ${afterLength} AND prefix_length <= ${length}
        ORDER BY prefix_length DESC, first_ordinal LIMIT 1)
     ) AS next_block
@@ -124,9 +122,9 @@ export async function nextBestFitBlock(
 }
 
 /** The highest address allocated directly in the parent inside `range`, or null. */
-export async function highestAllocatedIn(db: CommonQueryMethods, t: Tables, parentId: number, range: ValueRange): Promise<bigint | null> {
+export async function highestAllocatedIn(db: BoundConnection, parentId: number, range: ValueRange): Promise<bigint | null> {
   const ordinal = await db.maybeOneFirst(sql.type(z.object({ ordinal: z.string() }))`
-    SELECT ordinal::text AS ordinal FROM ${t.allocatedAddress}
+    SELECT ordinal::text AS ordinal FROM ${db.t.allocatedAddress}
     WHERE subnet_id = ${parentId} AND ordinal BETWEEN ${text(range.first)}::numeric AND ${text(range.last)}::numeric
     ORDER BY ordinal DESC LIMIT 1
   `);
@@ -134,9 +132,9 @@ export async function highestAllocatedIn(db: CommonQueryMethods, t: Tables, pare
 }
 
 /** The free block that holds all of `wanted`, or null when some of it is not free. */
-export async function freeBlockHolding(db: CommonQueryMethods, t: Tables, parentId: number, parent: Cidr, wanted: Cidr): Promise<Cidr | null> {
+export async function freeBlockHolding(db: BoundConnection, parentId: number, parent: Cidr, wanted: Cidr): Promise<Cidr | null> {
   const row = await db.maybeOne(sql.type(blockRow)`
-    SELECT first_ordinal::text AS first_ordinal, prefix_length FROM ${t.freeBlock}
+    SELECT first_ordinal::text AS first_ordinal, prefix_length FROM ${db.t.freeBlock}
     WHERE subnet_id = ${parentId} AND first_ordinal <= ${text(wanted.first)}::numeric
     ORDER BY first_ordinal DESC LIMIT 1
   `);
@@ -150,18 +148,18 @@ export async function freeBlockHolding(db: CommonQueryMethods, t: Tables, parent
  * statement: the block's row becomes the buddy that starts where it starts (or goes, when `taken`
  * starts there), the other buddies are inserted.
  */
-export async function splitFreeBlock(db: CommonQueryMethods, t: Tables, parentId: number, block: Cidr, taken: Cidr): Promise<void> {
+export async function splitFreeBlock(db: BoundConnection, parentId: number, block: Cidr, taken: Cidr): Promise<void> {
   const remainder = remainderAfterTaking(block, taken);
   const same = remainder.find((b) => b.first === block.first) ?? null;
   const others = remainder.filter((b) => b !== same);
   const at = sql.fragment`subnet_id = ${parentId} AND first_ordinal = ${text(block.first)}::numeric`;
   await db.query(sql.unsafe`
     WITH reshaped AS (
-      UPDATE ${t.freeBlock} SET last_ordinal = ${text(same?.last ?? block.last)}::numeric, prefix_length = ${same?.prefixLength ?? block.prefixLength}
+      UPDATE ${db.t.freeBlock} SET last_ordinal = ${text(same?.last ?? block.last)}::numeric, prefix_length = ${same?.prefixLength ?? block.prefixLength}
       WHERE ${at} AND ${same !== null}
     ),
-    gone AS (DELETE FROM ${t.freeBlock} WHERE ${at} AND ${same === null})
-    INSERT INTO ${t.freeBlock} (subnet_id, first_ordinal, last_ordinal, prefix_length)
+    gone AS (DELETE FROM ${db.t.freeBlock} WHERE ${at} AND ${same === null})
+    INSERT INTO ${db.t.freeBlock} (subnet_id, first_ordinal, last_ordinal, prefix_length)
     SELECT ${parentId}, f, l, p
     FROM unnest(${sql.array(others.map((b) => text(b.first)), "numeric")}, ${sql.array(others.map((b) => text(b.last)), "numeric")},
                 ${sql.array(others.map((b) => b.prefixLength), "int2")}) AS b(f, l, p)
@@ -173,10 +171,10 @@ export async function splitFreeBlock(db: CommonQueryMethods, t: Tables, parentId
  * parent's own prefix): one probe for the whole buddy chain, one delete, one insert.
  * @returns the free block it became part of
  */
-export async function mergeFreeBlock(db: CommonQueryMethods, t: Tables, parentId: number, parent: Cidr, returned: Cidr): Promise<Cidr> {
+export async function mergeFreeBlock(db: BoundConnection, parentId: number, parent: Cidr, returned: Cidr): Promise<Cidr> {
   const chain = buddyChain(returned, parent.prefixLength);
   const found = chain.length === 0 ? [] : await db.any(sql.type(blockRow)`
-    SELECT first_ordinal::text AS first_ordinal, prefix_length FROM ${t.freeBlock}
+    SELECT first_ordinal::text AS first_ordinal, prefix_length FROM ${db.t.freeBlock}
     WHERE subnet_id = ${parentId} AND first_ordinal = ANY(${sql.array(chain.map((b) => text(b.first)), "numeric")})
   `);
   const free = new Set(found.map((row) => `${row.first_ordinal}/${row.prefix_length}`));
@@ -184,11 +182,11 @@ export async function mergeFreeBlock(db: CommonQueryMethods, t: Tables, parentId
   while (merged < chain.length && free.has(`${chain[merged]!.first}/${chain[merged]!.prefixLength}`)) merged += 1;
   if (merged > 0) {
     await db.query(sql.unsafe`
-      DELETE FROM ${t.freeBlock}
+      DELETE FROM ${db.t.freeBlock}
       WHERE subnet_id = ${parentId} AND first_ordinal = ANY(${sql.array(chain.slice(0, merged).map((b) => text(b.first)), "numeric")})
     `);
   }
   const result = enclosingBlock(returned, returned.prefixLength - merged);
-  await insertBlocks(db, t, parentId, [result]);
+  await insertBlocks(db, parentId, [result]);
   return result;
 }

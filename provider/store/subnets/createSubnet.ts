@@ -27,7 +27,7 @@ import { subnetFromRow } from "./subnetRecords.js";
 export async function createSubnet(db: StoreDatabase, input: CreateSubnetInput): Promise<Subnet> {
   const fields = parseInput(createSubnetSchema, input);
   if (fields.parentId !== undefined) {
-    return db.locked([Number(fields.parentId)], "creating a child subnet", (tx) => carveChildSubnet(tx, db.t, fields));
+    return db.locked([Number(fields.parentId)], "creating a child subnet", (tx) => carveChildSubnet(tx, fields));
   }
   const layout = buildLayout(parseSubnetCidr(fields.cidr, "cidr"), fields);
   const rules = requestedRules(fields, NO_CHILD_RULES);
@@ -42,17 +42,17 @@ export async function createSubnet(db: StoreDatabase, input: CreateSubnetInput):
     found: (subnet) => subnet,
     write: () =>
       db.locked([], "creating a subnet", async (tx) => {
-        const namespaceId = await upsertNamespace(tx, db.t, namespace);
+        const namespaceId = await upsertNamespace(tx, namespace);
         const columns = { layout, description: fields.description ?? "", tags: fields.tags ?? {}, childrenOnly: fields.childrenOnly ?? false, rules, idempotencyKey: key };
-        const id = await insertSubnet(tx, db.t, namespaceId, null, columns);
-        await rebuildFreeRanges(tx, db.t, id, layout.available);
-        return subnetFromRow((await getSubnetRow(tx, db.t, id))!, layout);
+        const id = await insertSubnet(tx, namespaceId, null, columns);
+        await rebuildFreeRanges(tx, id, layout.available);
+        return subnetFromRow((await getSubnetRow(tx, id))!, layout);
       }),
     // The unique key, or the overlap exclusion (the twin's CIDR is the same), met a twin's commit.
     isTwin: (error) => ["exclusion-violation", "unique-violation"].includes(failureOf(error).kind ?? ""),
     refuse: async (error) => {
       if (failureOf(error).kind === "exclusion-violation") {
-        throw new OverlapError(layout.cidr.text, namespace, (await orNull(() => db.read("reading subnets", (tx) => findOverlapping(tx, db.t, namespace, layout.cidr.text)))) ?? undefined);
+        throw new OverlapError(layout.cidr.text, namespace, (await orNull(() => db.read("reading subnets", (tx) => findOverlapping(tx, namespace, layout.cidr.text)))) ?? undefined);
       }
       throw wrapDatabaseError(error, "creating a subnet");
     },
@@ -72,13 +72,13 @@ export async function replaySubnet(db: StoreDatabase,
   rules: ChildRules,
   claim: string | undefined,
 ): Promise<Subnet | null> {
-  const earlier = await db.read("reading a subnet", (tx) => topLevelSubnetByKey(tx, db.t, namespace, key));
+  const earlier = await db.read("reading a subnet", (tx) => topLevelSubnetByKey(tx, namespace, key));
   if (earlier === null) return null;
   const subnet = subnetFromRow(earlier);
   refuseSubnetMismatch(key, subnet, layout, childrenOnly, rules);
   if (claim === undefined || earlier.claim === claim) return subnet;
   return db.locked([earlier.id], "claiming a subnet", async (tx) => {
-    if (!(await recordSubnetClaim(tx, db.t, { id: earlier.id, cidr: earlier.cidr }, claim))) return null;
-    return subnetFromRow((await getSubnetRow(tx, db.t, earlier.id))!);
+    if (!(await recordSubnetClaim(tx, { id: earlier.id, cidr: earlier.cidr }, claim))) return null;
+    return subnetFromRow((await getSubnetRow(tx, earlier.id))!);
   });
 }

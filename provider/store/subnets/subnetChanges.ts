@@ -29,7 +29,7 @@ export async function updateSubnet(db: StoreDatabase, subnetId: string, patch: U
   const changes = parseInput(updateSubnetSchema, patch);
   const { claim } = parseInput(claimOptionsSchema, options);
   return db.locked([id], "updating a subnet", async (tx) => {
-    const row = await requireSubnetRow(tx, db.t, id, subnetId);
+    const row = await requireSubnetRow(tx, id, subnetId);
     if (isSuperseded(row.claim, claim)) throw new SupersededError("subnet", subnetId);
     const current = layoutOf(row);
     const layout = buildLayout(current.cidr, {
@@ -38,13 +38,13 @@ export async function updateSubnet(db: StoreDatabase, subnetId: string, patch: U
       reserved: changes.reserved === undefined ? row.reserved : changes.reserved,
     });
     await refuseBlockedAddresses(tx, id, layout);
-    const forChildren = await checkParentUpdate(tx, db.t, row, layout, changes);
+    const forChildren = await checkParentUpdate(tx, row, layout, changes);
     const columns = { layout, description: changes.description ?? row.description, tags: changes.tags ?? row.tags, ...forChildren };
-    await updateSubnetRow(tx, db.t, id, columns);
+    await updateSubnetRow(tx, id, columns);
     const layoutChanged = !sameRanges(layout.available, current.available) || forChildren.childrenOnly !== row.children_only;
-    if (layoutChanged) await rebuildFreeRanges(tx, db.t, id, layout.available);
+    if (layoutChanged) await rebuildFreeRanges(tx, id, layout.available);
     const outside = await addressesOutsidePools(tx, id, layout);
-    return { subnet: subnetFromRow((await getSubnetRow(tx, db.t, id))!, layout), allocationsOutsidePools: outside };
+    return { subnet: subnetFromRow((await getSubnetRow(tx, id))!, layout), allocationsOutsidePools: outside };
   });
 }
 
@@ -88,21 +88,21 @@ export async function addressesOutsidePools(tx: BoundConnection, id: number, lay
 export async function deleteSubnet(db: StoreDatabase, subnetId: string, options: { claim?: string } = {}): Promise<{ deleted: boolean; superseded?: boolean }> {
   const id = subnetKey(subnetId);
   const { claim } = parseInput(claimOptionsSchema, options);
-  const parentId = await db.read("reading a subnet", (tx) => parentOf(tx, db.t, id));
+  const parentId = await db.read("reading a subnet", (tx) => parentOf(tx, id));
   return db.locked(parentId === null ? [id] : [parentId, id], "deleting a subnet", async (tx) => {
-    const row = await getSubnetRow(tx, db.t, id);
+    const row = await getSubnetRow(tx, id);
     if (row === null) return { deleted: false };
     // A parent never changes; only a subnet created after the read (snapshot import) can get here.
     if (row.parent_id !== parentId) throw new RetryableDatabaseError("the subnet was replaced while deleting it");
     if (isSuperseded(row.claim, claim)) return { deleted: false, superseded: true };
-    const { count, examples } = await countAllocations(tx, db.t, id);
+    const { count, examples } = await countAllocations(tx, id);
     if (count > 0) throw new SubnetInUseError(subnetId, count, examples);
-    const children = await countChildren(tx, db.t, id);
+    const children = await countChildren(tx, id);
     if (children.count > 0) throw new SubnetInUseError(subnetId, children.count, children.examples, "child subnet");
-    await deleteSubnetRow(tx, db.t, id);
+    await deleteSubnetRow(tx, id);
     if (parentId !== null) {
-      const parent = (await getSubnetRow(tx, db.t, parentId))!;
-      await releaseChildBlock(tx, db.t, { id: parentId, row: parent, layout: layoutOf(parent) }, layoutOf(row).cidr);
+      const parent = (await getSubnetRow(tx, parentId))!;
+      await releaseChildBlock(tx, { id: parentId, row: parent, layout: layoutOf(parent) }, layoutOf(row).cidr);
     }
     return { deleted: true };
   });

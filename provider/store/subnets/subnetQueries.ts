@@ -5,6 +5,7 @@ import type { ChildRules } from "../../core/prefixPolicy.js";
 import type { SubnetLayout } from "../../core/subnetLayout.js";
 import { subnetRow, type SubnetRow } from "../database/rows.js";
 import type { Tables } from "../database/tables.js";
+import { type BoundConnection } from "../database/storeDatabase.js";
 
 export interface SubnetColumns {
   readonly layout: SubnetLayout;
@@ -24,16 +25,16 @@ export function selectSubnet(t: Tables) {
   `;
 }
 
-export async function getSubnetRow(db: CommonQueryMethods, t: Tables, id: number): Promise<SubnetRow | null> {
-  return db.maybeOne(sql.type(subnetRow)`${selectSubnet(t)} WHERE s.id = ${id}`);
+export async function getSubnetRow(db: BoundConnection, id: number): Promise<SubnetRow | null> {
+  return db.maybeOne(sql.type(subnetRow)`${selectSubnet(db.t)} WHERE s.id = ${id}`);
 }
 
 /**
  * The subnet's row: the one place "read the subnet, else NOT_FOUND" is written.
  * @throws NotFoundError naming `shownId` (the id as the caller gave it)
  */
-export async function requireSubnetRow(db: CommonQueryMethods, t: Tables, id: number, shownId: string = String(id)): Promise<SubnetRow> {
-  const row = await getSubnetRow(db, t, id);
+export async function requireSubnetRow(db: BoundConnection, id: number, shownId: string = String(id)): Promise<SubnetRow> {
+  const row = await getSubnetRow(db, id);
   if (row === null) throw new NotFoundError("subnet", shownId);
   return row;
 }
@@ -43,8 +44,7 @@ export async function requireSubnetRow(db: CommonQueryMethods, t: Tables, id: nu
  * `after` (keyset paging: a deep page costs what the first does, through subnet_namespace_cidr).
  */
 export async function listSubnetRows(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   filter: { namespace?: string | undefined; parentId?: number | undefined },
   page?: { limit: number; after?: number | undefined },
 ): Promise<readonly SubnetRow[]> {
@@ -52,30 +52,30 @@ export async function listSubnetRows(
   // The namespace's id as a constant (not `n.name = ...` through the join): only then does the planner
   // see that subnet_namespace_cidr already gives (cidr, id) order and stop after `limit` rows,
   // instead of reading every subnet of the namespace past the cursor and sorting them.
-  if (filter.namespace !== undefined) conditions.push(sql.fragment`s.namespace_id = (SELECT id FROM ${t.namespace} WHERE name = ${filter.namespace})`);
+  if (filter.namespace !== undefined) conditions.push(sql.fragment`s.namespace_id = (SELECT id FROM ${db.t.namespace} WHERE name = ${filter.namespace})`);
   if (filter.parentId !== undefined) conditions.push(sql.fragment`s.parent_id = ${filter.parentId}`);
   // Within one namespace the key leaves the name out: an index condition on (namespace_id, cidr, id) alone.
   const key = filter.namespace === undefined ? sql.fragment`n.name, s.cidr, s.id` : sql.fragment`s.cidr, s.id`;
   if (page?.after !== undefined) {
-    conditions.push(sql.fragment`(${key}) > (SELECT ${key} FROM ${t.subnet} s JOIN ${t.namespace} n ON n.id = s.namespace_id WHERE s.id = ${page.after})`);
+    conditions.push(sql.fragment`(${key}) > (SELECT ${key} FROM ${db.t.subnet} s JOIN ${db.t.namespace} n ON n.id = s.namespace_id WHERE s.id = ${page.after})`);
   }
   const limit = page === undefined ? sql.fragment`` : sql.fragment`LIMIT ${page.limit}`;
-  return db.any(sql.type(subnetRow)`${selectSubnet(t)} WHERE ${sql.join(conditions, sql.fragment` AND `)} ORDER BY ${key} ${limit}`);
+  return db.any(sql.type(subnetRow)`${selectSubnet(db.t)} WHERE ${sql.join(conditions, sql.fragment` AND `)} ORDER BY ${key} ${limit}`);
 }
 
 /** Subnets in `namespace` whose CIDR overlaps `cidr` (to name the culprit of an overlap). */
-export async function findOverlapping(db: CommonQueryMethods, t: Tables, namespace: string, cidr: string): Promise<string | null> {
+export async function findOverlapping(db: BoundConnection, namespace: string, cidr: string): Promise<string | null> {
   return db.maybeOneFirst(sql.type(z.object({ label: z.string() }))`
     SELECT s.id || ' (' || s.cidr::text || ')' AS label
-    FROM ${t.subnet} s JOIN ${t.namespace} n ON n.id = s.namespace_id
+    FROM ${db.t.subnet} s JOIN ${db.t.namespace} n ON n.id = s.namespace_id
     WHERE n.name = ${namespace} AND s.parent_id IS NULL AND s.cidr && ${cidr}::cidr
     ORDER BY s.id LIMIT 1
   `);
 }
 
-export async function upsertNamespace(db: CommonQueryMethods, t: Tables, name: string): Promise<number> {
+export async function upsertNamespace(db: BoundConnection, name: string): Promise<number> {
   return db.oneFirst(sql.type(z.object({ id: z.number() }))`
-    INSERT INTO ${t.namespace} (name) VALUES (${name})
+    INSERT INTO ${db.t.namespace} (name) VALUES (${name})
     ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
     RETURNING id
   `);
@@ -90,8 +90,7 @@ function layoutValues(layout: SubnetLayout) {
 }
 
 export async function insertSubnet(
-  db: CommonQueryMethods,
-  t: Tables,
+  db: BoundConnection,
   namespaceId: number,
   parentId: number | null,
   columns: SubnetColumns & { readonly idempotencyKey?: string | null },
@@ -99,7 +98,7 @@ export async function insertSubnet(
   const values = layoutValues(columns.layout);
   const rules = columns.rules;
   return db.oneFirst(sql.type(z.object({ id: z.number() }))`
-    INSERT INTO ${t.subnet} (namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags,
+    INSERT INTO ${db.t.subnet} (namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags,
                              children_only, min_prefix_length, max_prefix_length, default_prefix_length, idempotency_key)
     VALUES (${namespaceId}, ${parentId}, ${columns.layout.cidr.text}::cidr, ${values.gateway}::inet, ${values.pools},
             ${columns.layout.poolsExplicit}, ${values.reserved}, ${columns.description}, ${sql.jsonb(columns.tags)},
@@ -110,11 +109,11 @@ export async function insertSubnet(
 }
 
 /** Also marks the free blocks for rebuilding: the gateway and reserved ranges shape them. */
-export async function updateSubnetRow(db: CommonQueryMethods, t: Tables, id: number, columns: SubnetColumns): Promise<void> {
+export async function updateSubnetRow(db: BoundConnection, id: number, columns: SubnetColumns): Promise<void> {
   const values = layoutValues(columns.layout);
   const rules = columns.rules;
   await db.query(sql.unsafe`
-    UPDATE ${t.subnet}
+    UPDATE ${db.t.subnet}
     SET gateway = ${values.gateway}::inet, pools = ${values.pools}, pools_explicit = ${columns.layout.poolsExplicit},
         reserved = ${values.reserved}, description = ${columns.description}, tags = ${sql.jsonb(columns.tags)},
         children_only = ${columns.childrenOnly}, min_prefix_length = ${rules.minPrefixLength},
@@ -125,8 +124,8 @@ export async function updateSubnetRow(db: CommonQueryMethods, t: Tables, id: num
   `);
 }
 
-export async function deleteSubnetRow(db: CommonQueryMethods, t: Tables, id: number): Promise<void> {
-  await db.query(sql.unsafe`DELETE FROM ${t.subnet} WHERE id = ${id}`);
+export async function deleteSubnetRow(db: BoundConnection, id: number): Promise<void> {
+  await db.query(sql.unsafe`DELETE FROM ${db.t.subnet} WHERE id = ${id}`);
 }
 
 /**

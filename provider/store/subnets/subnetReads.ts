@@ -10,12 +10,12 @@ import { subnetFromRow, subnetKey } from "./subnetRecords.js";
 /** @throws InvalidInputError, NotFoundError */
 export async function getSubnet(db: StoreDatabase, subnetId: string): Promise<Subnet> {
   const id = subnetKey(subnetId);
-  return subnetFromRow(await db.read("reading a subnet", (tx) => requireSubnetRow(tx, db.t, id, subnetId)));
+  return subnetFromRow(await db.read("reading a subnet", (tx) => requireSubnetRow(tx, id, subnetId)));
 }
 
 export async function listSubnets(db: StoreDatabase, filter: { namespace?: string } = {}): Promise<Subnet[]> {
   const { namespace } = parseInput(subnetFilterSchema, filter);
-  const rows = await db.read("listing subnets", (tx) => listSubnetRows(tx, db.t, { namespace }));
+  const rows = await db.read("listing subnets", (tx) => listSubnetRows(tx, { namespace }));
   return rows.map((row) => subnetFromRow(row));
 }
 
@@ -35,6 +35,6 @@ export async function listSubnetPage(db: StoreDatabase, filter: { namespace?: st
 
 /** @throws NotFoundError when the subnet `after` names no longer exists (its key is the cursor) */
 export async function subnetPageRows(tx: BoundConnection, namespace: string | undefined, limit: number, after: string | undefined) {
-  if (after !== undefined) await requireSubnetRow(tx, tx.t, Number(after), after);
-  return listSubnetRows(tx, tx.t, { namespace }, { limit, after: after === undefined ? undefined : Number(after) });
+  if (after !== undefined) await requireSubnetRow(tx, Number(after), after);
+  return listSubnetRows(tx, { namespace }, { limit, after: after === undefined ? undefined : Number(after) });
 }
