@@ -3,7 +3,7 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { startEmbeddedServer } from "../provider/localDatabase/embeddedServer.js";
+import { startEmbeddedServer } from "../provider/localDatabase/index.js";
 
 export interface BenchDatabase {
   /** URL of the fresh database for this run (holds a password: never print it). */

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { ConfigurationError } from "../core/errors.js";
 import { Ipam } from "../store/Ipam.js";
-import { ensureLocalDatabase, localDatabaseHome, localDatabaseStatus } from "../localDatabase/localDatabase.js";
+import { ensureLocalDatabase, localDatabaseHome, localDatabaseStatus } from "../localDatabase/index.js";
 
 /**
  * The one place the CLI decides which database it talks to:

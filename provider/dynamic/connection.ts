@@ -85,7 +85,7 @@ export function ipam(): Promise<Ipam> {
     const envUrl = process.env.IPAM_DATABASE_URL;
     const chosen: DatabaseSource = configuredUrl !== undefined ? "ipam:databaseUrl" : envUrl !== undefined && envUrl !== "" ? "IPAM_DATABASE_URL" : "embedded";
     // The embedded server's code (initdb, accounts, binaries) is loaded only by a host that uses it.
-    const url = configuredUrl ?? (chosen === "IPAM_DATABASE_URL" ? envUrl! : await (await import("../localDatabase/localDatabase.js")).ensureLocalDatabase());
+    const url = configuredUrl ?? (chosen === "IPAM_DATABASE_URL" ? envUrl! : await (await import("../localDatabase/index.js")).ensureLocalDatabase());
     const opened = await Ipam.open({
       databaseUrl: url,
       ...(settings.maxConnections === undefined ? {} : { maxConnections: settings.maxConnections }),

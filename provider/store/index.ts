@@ -1,9 +1,10 @@
+/**
+ * `pulumi-ipam/store`: the allocation core over PostgreSQL. Ipam.ts is its public face; the work
+ * lives in one folder per capability (database/, schema/, claims/, space/, subnets/, children/,
+ * allocations/, reports/, snapshots/), each opening with a comment saying what lives there.
+ */
 export { Ipam, type IpamOptions } from "./Ipam.js";
-export { migrate, loadMigrations } from "./schema/migrate.js";
-export { DEFAULT_SCHEMA } from "./database/schemaName.js";
-export { IPAM_LOCK_CLASS } from "./database/lockKeys.js";
-export { redact, wrapDatabaseError } from "./database/databaseErrors.js";
-export type { SubnetUsageReport } from "./reports/usageQueries.js";
-export type { SubnetTreeReport } from "./reports/usageTree.js";
-export type { MapChildBlock, SubnetMapData } from "./reports/subnetMapData.js";
-export type { ImportResult } from "./snapshots/snapshotImport.js";
+export { migrate, loadMigrations } from "./schema/index.js";
+export { DEFAULT_SCHEMA, IPAM_LOCK_CLASS, redact, wrapDatabaseError } from "./database/index.js";
+export type { MapChildBlock, SubnetMapData, SubnetTreeReport, SubnetUsageReport } from "./reports/index.js";
+export type { ImportResult } from "./snapshots/index.js";

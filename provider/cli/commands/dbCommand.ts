@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { ensureLocalDatabase, localDatabaseStatus, stopLocalDatabase } from "../../localDatabase/localDatabase.js";
+import { ensureLocalDatabase, localDatabaseStatus, stopLocalDatabase } from "../../localDatabase/index.js";
 import { DATABASE_URL_VARIABLE } from "../databaseSelection.js";
 import { note, paint, printJson, printLine, renderFields } from "../terminal.js";
 

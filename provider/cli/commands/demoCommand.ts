@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { Subnet } from "../../core/types.js";
 import { Ipam } from "../../store/Ipam.js";
-import { ensureLocalDatabase, localDatabaseHome } from "../../localDatabase/localDatabase.js";
+import { ensureLocalDatabase, localDatabaseHome } from "../../localDatabase/index.js";
 import { DATABASE_URL_VARIABLE, type GlobalOptions } from "../databaseSelection.js";
 import { DEMO_NAMESPACE, DEMO_SUBNETS, stackName, stackPlan, type DemoSubnet } from "../demo/demoPlan.js";
 import { UsageError } from "../exitCodes.js";

@@ -84,7 +84,7 @@ export function kindOfState(state: string | undefined): FailureKind | undefined 
       return "undefined-database";
   }
   if (state.startsWith("08")) return "connection-exception";
-  if (kindOfState(state) === "data-exception") return "data-exception";
+  if (isDataException(state)) return "data-exception";
   return undefined;
 }
 

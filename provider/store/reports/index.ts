@@ -1,0 +1,10 @@
+/**
+ * reports/: read-only views, each read at one moment. Usage (totals, holders, pages, trees), the
+ * subnet tree, the map's grid data, and the audit history.
+ */
+export { history, subnetMap, subnetTree } from "./subnetViews.js";
+export { usage, usagePage, usageReport, usageTreeReport } from "./usageReports.js";
+export type { MapChildBlock, SubnetMapData } from "./subnetMapData.js";
+export type { TreeTruncation } from "./subnetTree.js";
+export type { SubnetUsageReport } from "./usageQueries.js";
+export type { SubnetTreeReport } from "./usageTree.js";
