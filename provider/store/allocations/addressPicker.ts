@@ -2,7 +2,7 @@ import { sql } from "slonik";
 import { SubnetExhaustedError } from "../../core/errors.js";
 import { RangeSampler } from "../../core/rangeSampler.js";
 import { rangeSize, runsOf, type ValueRange } from "../../core/range.js";
-import { freeRangeRow } from "../database/rows.js";
+import { freeRangeRow } from "../rows/rowShapes.js";
 import { rangesFromRows } from "../space/freeSpace.js";
 import { z } from "zod";
 import { type BoundConnection } from "../database/storeDatabase.js";

@@ -8,16 +8,16 @@ import type { AllocationResult, StoredStrategy } from "../../core/types.js";
 import { allocateAddresses } from "./addressAllocator.js";
 import type { NextFreeBatcher } from "./nextFreeBatcher.js";
 import { claimAllocation } from "./allocationChanges.js";
-import { allocationFromRow, allocationResultFromRow, getAllocationByKey, getAllocationRow } from "./allocationQueries.js";
+import { allocationFromRow, allocationResultFromRow, getAllocationByKey, getAllocationRow } from "../rows/allocationQueries.js";
 import { assertDirectAllocationAllowed, refuseIfChildrenOnly } from "../children/parentGuards.js";
 import { refuseAllocationMismatch, type AllocationAsked } from "../claims/replayCheck.js";
 import { failureOf, wrapDatabaseError } from "../database/databaseErrors.js";
 import { keyedWrite } from "../claims/keyedWrite.js";
 import { withLockHolder } from "../database/lockHolder.js";
-import { type AllocationRow } from "../database/rows.js";
+import { type AllocationRow } from "../rows/rowShapes.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
-import { requireSubnetRow } from "../subnets/subnetQueries.js";
-import { layoutOf } from "../subnets/subnetRecords.js";
+import { requireSubnetRow } from "../rows/subnetQueries.js";
+import { layoutOf } from "../rows/subnetRecords.js";
 
 /* Allocating addresses: the next-free hot path (group commit) or one locked transaction, both under the keyed-write sequence. */
 

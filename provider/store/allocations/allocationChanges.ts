@@ -2,13 +2,13 @@ import { InvalidInputError, NotFoundError, SubnetExhaustedError, SupersededError
 import { allocateSchema, allocationIdSchema, claimOptionsSchema, claimSchema, ownerSchema, parseInput, resizeSchema } from "../../core/schemas.js";
 import { type Allocation, type ReleaseResult } from "../../core/types.js";
 import { growAllocation } from "./addressAllocator.js";
-import { allocationFromRow, allocationSubnet, deleteAllocation, getAllocationRow, releaseHighest, sortedAddresses } from "./allocationQueries.js";
+import { allocationFromRow, allocationSubnet, deleteAllocation, getAllocationRow, releaseHighest, sortedAddresses } from "../rows/allocationQueries.js";
 import { allocationClaim, isSuperseded, recordAllocationClaim } from "../claims/claims.js";
-import { type AllocationRow } from "../database/rows.js";
+import { type AllocationRow } from "../rows/rowShapes.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
 import { returnToFreeSpace } from "../space/freeSpace.js";
-import { getSubnetRow } from "../subnets/subnetQueries.js";
-import { layoutOf } from "../subnets/subnetRecords.js";
+import { getSubnetRow } from "../rows/subnetQueries.js";
+import { layoutOf } from "../rows/subnetRecords.js";
 import { sql } from "slonik";
 import { z } from "zod";
 

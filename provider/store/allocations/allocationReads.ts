@@ -2,9 +2,9 @@ import { parseAddress } from "../../core/address.js";
 import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { allocationFilterSchema, allocationIdSchema, idempotencyKeySchema, pageSchema, parseInput } from "../../core/schemas.js";
 import { type Allocation } from "../../core/types.js";
-import { allocationFromRow, allocationHolding, getAllocationByKey, getAllocationRow, listAllocationRows } from "./allocationQueries.js";
+import { allocationFromRow, allocationHolding, getAllocationByKey, getAllocationRow, listAllocationRows } from "../rows/allocationQueries.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
-import { subnetKey } from "../subnets/subnetRecords.js";
+import { subnetKey } from "../rows/subnetRecords.js";
 
 /* Reading allocations: by id, by key, by address, a page. */
 

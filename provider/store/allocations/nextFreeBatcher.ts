@@ -2,7 +2,7 @@ import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
 import { LockTimeoutError, NotFoundError, SubnetExhaustedError } from "../../core/errors.js";
 import { IPAM_LOCK_CLASS } from "../database/lockKeys.js";
-import type { AllocationRow } from "../database/rows.js";
+import type { AllocationRow } from "../rows/rowShapes.js";
 import type { Tables } from "../database/tables.js";
 
 export interface NextRequest {

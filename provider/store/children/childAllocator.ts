@@ -17,7 +17,7 @@ import {
   splitFreeBlock,
 } from "../space/freeBlocks.js";
 import { rebuildFreeRanges, returnRangesToFreeSpace, takeRangeFromFreeSpace } from "../space/freeSpace.js";
-import type { SubnetRow } from "../database/rows.js";
+import type { SubnetRow } from "../rows/rowShapes.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
 /**

@@ -2,8 +2,8 @@ import { sql } from "slonik";
 import { z } from "zod";
 import type { IpAddress, Cidr } from "../../core/address.js";
 import type { ValueRange } from "../../core/range.js";
-import { subnetRow, type SubnetRow } from "../database/rows.js";
-import { selectSubnet } from "../subnets/subnetQueries.js";
+import { subnetRow, type SubnetRow } from "../rows/rowShapes.js";
+import { selectSubnet } from "../rows/subnetQueries.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
 const childRow = z.object({ id: z.number(), cidr: z.string() });

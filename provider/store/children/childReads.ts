@@ -4,8 +4,8 @@ import { childPageSchema, parseInput } from "../../core/schemas.js";
 import { type Subnet } from "../../core/types.js";
 import { listChildRows } from "./childQueries.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
-import { requireSubnetRow } from "../subnets/subnetQueries.js";
-import { subnetFromRow, subnetKey } from "../subnets/subnetRecords.js";
+import { requireSubnetRow } from "../rows/subnetQueries.js";
+import { subnetFromRow, subnetKey } from "../rows/subnetRecords.js";
 
 /* Reading a parent's children a page at a time. */
 

@@ -10,9 +10,9 @@ import { claimChildBlock, type ParentSubnet } from "./childAllocator.js";
 import { childByKey } from "./childQueries.js";
 import { recordSubnetClaim } from "../claims/claims.js";
 import { initialFreeRanges } from "../space/freeSpace.js";
-import type { SubnetRow } from "../database/rows.js";
-import { layoutOf, rulesOf, subnetFromRow } from "../subnets/subnetRecords.js";
-import { auditHint, getSubnetRow, insertSubnet } from "../subnets/subnetQueries.js";
+import type { SubnetRow } from "../rows/rowShapes.js";
+import { layoutOf, rulesOf, subnetFromRow } from "../rows/subnetRecords.js";
+import { auditHint, getSubnetRow, insertSubnet } from "../rows/subnetQueries.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
 export type CreateSubnetFields = z.output<typeof createSubnetSchema>;

@@ -3,13 +3,13 @@ import { AddressInChildSubnetError, ConflictError, InvalidInputError } from "../
 import { assertChildRules, type ChildRules } from "../../core/prefixPolicy.js";
 import type { UpdateSubnetInput } from "../../core/schemas.js";
 import type { SubnetLayout } from "../../core/subnetLayout.js";
-import { countAllocations } from "../allocations/allocationQueries.js";
+import { countAllocations } from "../rows/allocationQueries.js";
 import { keptFromChildren } from "./childAllocator.js";
 import { childHolding, childrenOverlapping } from "./childQueries.js";
 import { requestedRules } from "./childSubnets.js";
-import type { SubnetRow } from "../database/rows.js";
-import { rulesOf } from "../subnets/subnetRecords.js";
-import { getSubnetRow } from "../subnets/subnetQueries.js";
+import type { SubnetRow } from "../rows/rowShapes.js";
+import { rulesOf } from "../rows/subnetRecords.js";
+import { getSubnetRow } from "../rows/subnetQueries.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
 /**

@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { subnetRow, type SubnetRow } from "../database/rows.js";
-import { selectSubnet } from "../subnets/subnetQueries.js";
+import { subnetRow, type SubnetRow } from "../rows/rowShapes.js";
+import { selectSubnet } from "../rows/subnetQueries.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
 /**

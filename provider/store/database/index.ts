@@ -2,7 +2,7 @@
  * database/: how the store talks to PostgreSQL, and nothing about IP addresses. The connection
  * URL and pool, the gate bounding connections, the schema's table names bound once to each
  * transaction (StoreDatabase, BoundConnection), transactions with their timeouts and subnet
- * advisory locks, row shapes, and the one map from SQLSTATE to the store's errors.
+ * advisory locks, and the one map from SQLSTATE to the store's errors (kindOfState).
  */
 export { ConnectionGate } from "./connectionGate.js";
 export { parseConnectionUrl } from "./connectionOptions.js";

@@ -2,9 +2,9 @@ import { sql } from "slonik";
 import { z } from "zod";
 import { ADDRESS_BITS, MIN_PREFIX_LENGTH } from "../../core/address.js";
 import type { SubnetTreeEntry } from "../../core/types.js";
-import { subnetRow, type SubnetRow } from "../database/rows.js";
-import { subnetFromRow } from "../subnets/subnetRecords.js";
-import { selectSubnet } from "../subnets/subnetQueries.js";
+import { subnetRow, type SubnetRow } from "../rows/rowShapes.js";
+import { subnetFromRow } from "../rows/subnetRecords.js";
+import { selectSubnet } from "../rows/subnetQueries.js";
 import { readSubnetUsages } from "./subnetUsage.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 

@@ -3,8 +3,8 @@ import { z } from "zod";
 import { rangeSize, subtractRanges, totalSize } from "../../core/range.js";
 import type { SubnetUsage } from "../../core/types.js";
 import { keptFromChildren } from "../children/childAllocator.js";
-import type { SubnetRow } from "../database/rows.js";
-import { layoutOf } from "../subnets/subnetRecords.js";
+import type { SubnetRow } from "../rows/rowShapes.js";
+import { layoutOf } from "../rows/subnetRecords.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
 const usageRow = z.object({

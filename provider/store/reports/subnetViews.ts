@@ -8,8 +8,8 @@ import { listAuditEvents } from "./historyQueries.js";
 import { mapCellBitsSchema, mapGrid, readMapCells, readMapChildBlocks, type SubnetMapData } from "./subnetMapData.js";
 import { MAX_TREE_DEPTH, readSubnetTree, type TreeTruncation } from "./subnetTree.js";
 import { ownerUsageRows } from "./usageQueries.js";
-import { requireSubnetRow } from "../subnets/subnetQueries.js";
-import { layoutOf, subnetFromRow, subnetKey } from "../subnets/subnetRecords.js";
+import { requireSubnetRow } from "../rows/subnetQueries.js";
+import { layoutOf, subnetFromRow, subnetKey } from "../rows/subnetRecords.js";
 import { z } from "zod";
 
 /* What `ipam map`, the tree views and `ipam history` read. */

@@ -7,8 +7,8 @@ import { type TreeTruncation } from "./subnetTree.js";
 import { readSubnetUsage } from "./subnetUsage.js";
 import { outsidePoolAddresses, ownerUsageRows, type SubnetUsageReport } from "./usageQueries.js";
 import { readUsageReports, readUsageTree, type SubnetTreeReport } from "./usageTree.js";
-import { requireSubnetRow } from "../subnets/subnetQueries.js";
-import { layoutOf, subnetFromRow, subnetKey } from "../subnets/subnetRecords.js";
+import { requireSubnetRow } from "../rows/subnetQueries.js";
+import { layoutOf, subnetFromRow, subnetKey } from "../rows/subnetRecords.js";
 import { z } from "zod";
 
 /* Usage of subnets, read at one moment: totals, holders, pages, trees. */

@@ -1,10 +1,10 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { LIMITS } from "../../core/schemas.js";
-import { getSubnetRow } from "../subnets/subnetQueries.js";
+import { getSubnetRow } from "../rows/subnetQueries.js";
 import type { Subnet, SubnetUsage } from "../../core/types.js";
-import type { SubnetRow } from "../database/rows.js";
-import { layoutOf, subnetFromRow } from "../subnets/subnetRecords.js";
+import type { SubnetRow } from "../rows/rowShapes.js";
+import { layoutOf, subnetFromRow } from "../rows/subnetRecords.js";
 import { readSubnetUsages } from "./subnetUsage.js";
 import { MAX_TREE_DEPTH, readSubnetTree, type TreeTruncation } from "./subnetTree.js";
 import { outsidePoolAddresses, type OwnerUsage, type SubnetUsageReport } from "./usageQueries.js";

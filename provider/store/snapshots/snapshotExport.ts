@@ -2,9 +2,9 @@ import { displayJson } from "../../core/displayText.js";
 import { SNAPSHOT_FORMAT, type Snapshot, type SnapshotAllocation, type SnapshotSubnet } from "../../core/snapshot.js";
 import { LIMITS } from "../../core/schemas.js";
 import type { Allocation, Subnet } from "../../core/types.js";
-import { allocationFromRow, listAllocationRows } from "../allocations/allocationQueries.js";
-import { subnetFromRow } from "../subnets/subnetRecords.js";
-import { listSubnetRows } from "../subnets/subnetQueries.js";
+import { allocationFromRow, listAllocationRows } from "../rows/allocationQueries.js";
+import { subnetFromRow } from "../rows/subnetRecords.js";
+import { listSubnetRows } from "../rows/subnetQueries.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
 /** Where a streamed export goes: resolves once the chunk is accepted (backpressure). */

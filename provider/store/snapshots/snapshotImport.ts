@@ -6,7 +6,7 @@ import type { ValidatedAllocation, ValidatedSnapshot, ValidatedSubnet } from "..
 import { failureOf, wrapDatabaseError } from "../database/databaseErrors.js";
 import { rebuildFreeRanges } from "../space/freeSpace.js";
 import { inLockedTransaction, type TransactionSettings } from "../database/lockedTransaction.js";
-import { auditHint, upsertNamespace } from "../subnets/subnetQueries.js";
+import { auditHint, upsertNamespace } from "../rows/subnetQueries.js";
 import type { Tables } from "../database/tables.js";
 import { type BoundConnection, bindTables } from "../database/storeDatabase.js";
 

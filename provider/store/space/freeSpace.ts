@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import { isAllocatable, type SubnetLayout } from "../../core/subnetLayout.js";
 import { normalizeRanges, runsOf, subtractRanges, type ValueRange } from "../../core/range.js";
-import { freeRangeRow } from "../database/rows.js";
+import { freeRangeRow } from "../rows/rowShapes.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
 const text = (value: bigint) => value.toString();

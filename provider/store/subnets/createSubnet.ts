@@ -11,8 +11,8 @@ import { failureOf, wrapDatabaseError } from "../database/databaseErrors.js";
 import { keyedWrite } from "../claims/keyedWrite.js";
 import { orNull, type StoreDatabase } from "../database/storeDatabase.js";
 import { rebuildFreeRanges } from "../space/freeSpace.js";
-import { findOverlapping, getSubnetRow, insertSubnet, upsertNamespace } from "./subnetQueries.js";
-import { subnetFromRow } from "./subnetRecords.js";
+import { findOverlapping, getSubnetRow, insertSubnet, upsertNamespace } from "../rows/subnetQueries.js";
+import { subnetFromRow } from "../rows/subnetRecords.js";
 
 /* Creating subnets: a top-level subnet under the keyed-write sequence, or a child carved from its parent. */
 

@@ -1,7 +1,6 @@
 /**
- * subnets/: subnets as rows and as operations. Creating (top-level, or handing a child to
- * children/), reading, updating and deleting a subnet; its row queries and the layout and record
- * derived from a row. "Read the subnet, else NOT_FOUND" lives here once (requireSubnetRow).
+ * subnets/: the operations on a subnet. Creating one (top-level under the keyed-write sequence, or
+ * a child through children/), reading, updating and deleting it. Its rows live in rows/.
  */
 export { createSubnet } from "./createSubnet.js";
 export { deleteSubnet, updateSubnet } from "./subnetChanges.js";

@@ -4,15 +4,15 @@ import { sameRanges } from "../../core/range.js";
 import { LIMITS, claimOptionsSchema, parseInput, type UpdateSubnetInput, updateSubnetSchema } from "../../core/schemas.js";
 import { buildLayout, type SubnetLayout } from "../../core/subnetLayout.js";
 import { type SubnetUpdateResult } from "../../core/types.js";
-import { countAllocations } from "../allocations/allocationQueries.js";
+import { countAllocations } from "../rows/allocationQueries.js";
 import { releaseChildBlock } from "../children/childAllocator.js";
 import { countChildren, parentOf } from "../children/childQueries.js";
 import { checkParentUpdate } from "../children/parentGuards.js";
 import { isSuperseded } from "../claims/claims.js";
 import { type BoundConnection, type StoreDatabase } from "../database/storeDatabase.js";
 import { rebuildFreeRanges } from "../space/freeSpace.js";
-import { deleteSubnetRow, getSubnetRow, requireSubnetRow, updateSubnetRow } from "./subnetQueries.js";
-import { layoutOf, subnetFromRow, subnetKey } from "./subnetRecords.js";
+import { deleteSubnetRow, getSubnetRow, requireSubnetRow, updateSubnetRow } from "../rows/subnetQueries.js";
+import { layoutOf, subnetFromRow, subnetKey } from "../rows/subnetRecords.js";
 import { sql } from "slonik";
 import { z } from "zod";
 

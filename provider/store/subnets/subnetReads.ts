@@ -2,8 +2,8 @@ import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { parseInput, subnetFilterSchema, subnetPageSchema } from "../../core/schemas.js";
 import { type Subnet } from "../../core/types.js";
 import { type BoundConnection, type StoreDatabase } from "../database/storeDatabase.js";
-import { requireSubnetRow, listSubnetRows } from "./subnetQueries.js";
-import { subnetFromRow, subnetKey } from "./subnetRecords.js";
+import { requireSubnetRow, listSubnetRows } from "../rows/subnetQueries.js";
+import { subnetFromRow, subnetKey } from "../rows/subnetRecords.js";
 
 /* Reading subnets: one, all, a page. */
 

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { NotFoundError } from "../../core/errors.js";
 import type { ChildRules } from "../../core/prefixPolicy.js";
 import type { SubnetLayout } from "../../core/subnetLayout.js";
-import { subnetRow, type SubnetRow } from "../database/rows.js";
+import { subnetRow, type SubnetRow } from "./rowShapes.js";
 import type { Tables } from "../database/tables.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 

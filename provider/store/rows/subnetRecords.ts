@@ -3,7 +3,7 @@ import type { ChildRules } from "../../core/prefixPolicy.js";
 import { buildLayout, type SubnetLayout } from "../../core/subnetLayout.js";
 import { parseInput, subnetIdSchema } from "../../core/schemas.js";
 import type { Subnet } from "../../core/types.js";
-import type { SubnetRow } from "../database/rows.js";
+import type { SubnetRow } from "./rowShapes.js";
 
 /** The layout stored with a subnet, re-derived from its canonical row. */
 export function layoutOf(row: SubnetRow): SubnetLayout {

@@ -2,7 +2,7 @@ import { sql } from "slonik";
 import { z } from "zod";
 import { formatAddress, parseAddress, parseCidr } from "../../core/address.js";
 import type { Allocation, AllocationResult } from "../../core/types.js";
-import { allocationRow, ordinalRow, type AllocationRow } from "../database/rows.js";
+import { allocationRow, ordinalRow, type AllocationRow } from "./rowShapes.js";
 import type { Tables } from "../database/tables.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
