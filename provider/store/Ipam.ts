@@ -46,9 +46,7 @@ export class Ipam {
       unsafeSkipLocking: options.unsafeSkipLocking ?? false,
     };
     const db = new StoreDatabase(pool, tablesFor(schema), settings, new ConnectionGate(maxConnections, options.acquireTimeoutMs ?? 30_000));
-    // Each batch is one transaction whose timeouts are set first (like every other statement),
-    // holding one of the gate's connection slots.
-    const ipam = new Ipam(db, new NextFreeBatcher(db.t, settings.lockTimeoutMs, (work) => db.locked([], "allocating", work)));
+    const ipam = new Ipam(db, new NextFreeBatcher(db));
     try {
       // Checked on a pool connection: an up-to-date database costs no extra connection to open.
       if (options.migrate !== false && (await db.read("checking the schema version", (tx) => hasPendingMigrations(tx, schema)))) {

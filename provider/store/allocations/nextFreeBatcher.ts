@@ -1,9 +1,9 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql } from "slonik";
 import { z } from "zod";
 import { LockTimeoutError, NotFoundError, SubnetExhaustedError } from "../../core/errors.js";
 import { IPAM_LOCK_CLASS } from "../database/lockKeys.js";
 import type { AllocationRow } from "../rows/rowShapes.js";
-import type { Tables } from "../database/tables.js";
+import type { StoreDatabase } from "../database/storeDatabase.js";
 
 export interface NextRequest {
   readonly subnetId: number;
@@ -92,14 +92,11 @@ export class NextFreeBatcher {
   private scheduled = false;
 
   /**
-   * @param transaction runs one batch's statement in a transaction whose statement and lock
-   *   timeouts are set first (a setting made inside a statement does not bound that statement)
+   * @param db runs each batch's statement in one transaction whose statement and lock timeouts are
+   *   set first (a setting made inside a statement does not bound that statement), holding one of
+   *   the gate's connection slots
    */
-  constructor(
-    private readonly t: Tables,
-    private readonly lockTimeoutMs: number,
-    private readonly transaction: <T>(work: (db: CommonQueryMethods) => Promise<T>) => Promise<T>,
-  ) {}
+  constructor(private readonly db: StoreDatabase) {}
 
   /**
    * @returns the new allocation, with its subnet's prefix length and gateway (no second read for them)
@@ -193,17 +190,17 @@ export class NextFreeBatcher {
   }
 
   private execute(requests: readonly NextRequest[]): Promise<readonly ResultRow[]> {
-    return this.transaction((db) => db.any(sql.type(resultRow)`
+    return this.db.locked([], "allocating", (db) => db.any(sql.type(resultRow)`
       SELECT r_index AS index, r_status AS status, r_id::text AS id, r_created_at AS created_at, r_updated_at AS updated_at,
              r_ip_version AS ip_version, r_ordinal::text AS ordinal, r_prefix_length AS prefix_length, r_gateway AS gateway,
              r_sqlstate AS sqlstate, r_constraint AS constraint_name, r_message AS message
-      FROM ${this.t.allocateNextBatch}(
+      FROM ${db.t.allocateNextBatch}(
         ${sql.array(requests.map((r) => r.subnetId), "int4")},
         ${sql.array(requests.map((r) => r.owner), "text")},
         ${sql.array(requests.map((r) => r.idempotencyKey), "text")},
         ${sql.array(requests.map((r) => r.description), "text")},
         ${sql.array(requests.map((r) => JSON.stringify(r.tags)), "jsonb")},
-        ${IPAM_LOCK_CLASS}, ${this.lockTimeoutMs})
+        ${IPAM_LOCK_CLASS}, ${this.db.settings.lockTimeoutMs})
     `));
   }
 }
