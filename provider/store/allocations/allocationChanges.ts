@@ -1,4 +1,4 @@
-import { InvalidInputError, NotFoundError, SubnetExhaustedError, SupersededError } from "../../core/errors.js";
+import { InvalidInputError, NotFoundError, SupersededError } from "../../core/errors.js";
 import { allocateSchema, allocationIdSchema, claimOptionsSchema, claimSchema, ownerSchema, parseInput, resizeSchema } from "../../core/schemas.js";
 import { type Allocation, type ReleaseResult } from "../../core/types.js";
 import { growAllocation } from "./addressAllocator.js";

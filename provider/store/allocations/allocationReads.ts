@@ -1,5 +1,5 @@
 import { parseAddress } from "../../core/address.js";
-import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import { NotFoundError } from "../../core/errors.js";
 import { allocationFilterSchema, allocationIdSchema, idempotencyKeySchema, pageSchema, parseInput } from "../../core/schemas.js";
 import { type Allocation } from "../../core/types.js";
 import { allocationFromRow, allocationHolding, getAllocationByKey, getAllocationRow, listAllocationRows } from "../rows/allocationQueries.js";

@@ -1,5 +1,4 @@
 import { parseCidr } from "../../core/address.js";
-import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { childPageSchema, parseInput } from "../../core/schemas.js";
 import { type Subnet } from "../../core/types.js";
 import { listChildRows } from "./childQueries.js";

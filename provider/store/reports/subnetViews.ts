@@ -1,5 +1,5 @@
 import { parseAddress } from "../../core/address.js";
-import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import { NotFoundError } from "../../core/errors.js";
 import { historyFilterSchema, type AuditEvent, type HistoryFilter } from "../../core/historyFilter.js";
 import { LIMITS, parseInput } from "../../core/schemas.js";
 import { type SubnetTreeEntry } from "../../core/types.js";

@@ -1,5 +1,5 @@
 import { subnetPageRows } from "../subnets/subnetReads.js";
-import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import { NotFoundError } from "../../core/errors.js";
 import { LIMITS, parseInput, subnetFilterSchema, subnetPageSchema } from "../../core/schemas.js";
 import { type SubnetUsage } from "../../core/types.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";

@@ -1,4 +1,3 @@
-import { InvalidInputError, OverlapError } from "../../core/errors.js";
 import { parseInput, subnetFilterSchema } from "../../core/schemas.js";
 import { refuseIdsNearLimit, type Snapshot, validateSnapshot } from "../../core/snapshot.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";

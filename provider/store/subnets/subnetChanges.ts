@@ -1,5 +1,5 @@
 import { formatAddress } from "../../core/address.js";
-import { ConflictError, InvalidInputError, NotFoundError, RetryableDatabaseError, SubnetInUseError, SupersededError } from "../../core/errors.js";
+import { ConflictError, RetryableDatabaseError, SubnetInUseError, SupersededError } from "../../core/errors.js";
 import { sameRanges } from "../../core/range.js";
 import { LIMITS, claimOptionsSchema, parseInput, type UpdateSubnetInput, updateSubnetSchema } from "../../core/schemas.js";
 import { buildLayout, type SubnetLayout } from "../../core/subnetLayout.js";

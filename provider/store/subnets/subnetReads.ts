@@ -1,4 +1,3 @@
-import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { parseInput, subnetFilterSchema, subnetPageSchema } from "../../core/schemas.js";
 import { type Subnet } from "../../core/types.js";
 import { type BoundConnection, type StoreDatabase } from "../database/storeDatabase.js";
