@@ -1,4 +1,5 @@
 import { DatabaseMismatchError } from "../core/errors.js";
+import { HIDDEN_KEYS } from "../core/resourceContract.js";
 import type { Ipam } from "../store/Ipam.js";
 import { databaseSource, movedFrom, type DatabaseSource } from "./connection.js";
 import { isGone } from "./resourceIdentity.js";
@@ -8,7 +9,7 @@ import type { Props } from "./wire.js";
  * Hidden output: the identity (installation id, migration 0006) of the database that holds the
  * resource. Read, Update and Delete refuse a database with another identity (docs/identity.md).
  */
-export const DATABASE = "__database";
+export const DATABASE = HIDDEN_KEYS.database.key;
 
 const identities = new WeakMap<Ipam, Promise<string>>();
 
