@@ -22,7 +22,7 @@ export const ALLOCATION_CONTRACT = {
       doc:
         "Take over the allocation that already holds `address` (made by the CLI, another tool or another stack) instead of allocating: it becomes this resource's, with this stack as owner, and the previous holder's release or refresh no longer touches it. The explicit adoption path, since `pulumi import` cannot reach dynamic providers.",
       change: "none",
-      defaultText: "false",
+      defaultText: "`false`",
       providerOnly: true,
     },
   },

@@ -36,7 +36,7 @@ export interface ResourceContract {
  * secret: the connection string is provider configuration and never reaches them.
  */
 export const HIDDEN_KEYS = {
-  provider: { key: "__provider", in: "inputs", doc: "the serialized provider the SDK host loads; it names the package, never a path (docs/identity.md)" },
+  provider: { key: "__provider", in: "inputs and outputs", doc: "the serialized provider the SDK host loads; it names the package, never a path (docs/identity.md)" },
   owner: { key: "__owner", in: "inputs and outputs", doc: "`project/stack/name` of the resource: the holder shown in the IPAM history, and part of its idempotency key" },
   scope: { key: "__scope", in: "inputs and outputs", doc: "organization and parent URN: equally named resources under different parents never share a key" },
   stack: { key: "__stack", in: "inputs and outputs", doc: "the stack's identity (a random id it keeps in its own state): equally named stacks in different backends never share a key" },

@@ -26,7 +26,7 @@ export const SUBNET_CONTRACT = {
       type: '"first-fit" | "best-fit"',
       doc: 'How a child block is chosen: "first-fit" (lowest free, default) or "best-fit" (from the smallest free gap). Used at creation only.',
       change: "none",
-      defaultText: '"first-fit"',
+      defaultText: '`"first-fit"`',
     },
     allocationPools: {
       type: "{ start: string; end: string }[]",
