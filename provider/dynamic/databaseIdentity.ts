@@ -1,9 +1,9 @@
 import { DatabaseMismatchError } from "../core/errors.js";
-import { HIDDEN_KEYS } from "../core/resourceContract.js";
 import type { Ipam } from "../store/Ipam.js";
 import { databaseSource, movedFrom, type DatabaseSource } from "./connection.js";
 import { isGone } from "./resourceIdentity.js";
 import type { Props } from "./wire.js";
+import { HIDDEN_KEYS } from "../core/resourceContract.js";
 
 /**
  * Hidden output: the identity (installation id, migration 0006) of the database that holds the
