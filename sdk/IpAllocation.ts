@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "./implementation.js";
 import { resourceIdentity } from "./resourceIdentity.js";
+import type { Assert, InputName, SameNames } from "../provider/core/resourceContract.js";
+import type { ALLOCATION_CONTRACT } from "../provider/core/allocationContract.js";
 
 export interface IpAllocationArgs {
   /** The `subnetId` output of a Subnet (or a StackReference output). Changing it replaces. */
@@ -11,7 +13,9 @@ export interface IpAllocationArgs {
   count?: pulumi.Input<number>;
   /** "sequential" (default: lowest free) or "random" (CSPRNG). Changing it replaces. */
   strategy?: pulumi.Input<"sequential" | "random">;
+  /** Free text about the allocation. */
   description?: pulumi.Input<string>;
+  /** Labels: a map of string to string. */
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /**
    * Take over the allocation that already holds `address` (made by the CLI, another tool or another
@@ -21,6 +25,8 @@ export interface IpAllocationArgs {
    */
   adopt?: pulumi.Input<boolean>;
 }
+/** The Args are the contract's inputs (core/allocationContract.ts), whose `doc` lines are the comments above (test/provider/resourceContracts.test.ts). */
+type IpAllocationArgsFollowContract = Assert<SameNames<keyof IpAllocationArgs, InputName<typeof ALLOCATION_CONTRACT>>>;
 
 let provider: pulumi.dynamic.ResourceProvider | undefined;
 

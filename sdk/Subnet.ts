@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "./implementation.js";
 import { resourceIdentity } from "./resourceIdentity.js";
+import type { Assert, InputName, SameNames } from "../provider/core/resourceContract.js";
+import type { SUBNET_CONTRACT } from "../provider/core/subnetContract.js";
 
 export interface AllocationPoolArgs {
   start: pulumi.Input<string>;
@@ -30,12 +32,19 @@ export interface SubnetArgs {
   maxPrefixLength?: pulumi.Input<number>;
   /** Prefix length of a child that names none. */
   defaultPrefixLength?: pulumi.Input<number>;
+  /** The ranges `IpAllocation`s take addresses from; without it, every usable address of the CIDR but the gateway. */
   allocationPools?: pulumi.Input<pulumi.Input<AllocationPoolArgs>[]>;
+  /** The gateway's address: never allocated, and outside every pool. */
   gateway?: pulumi.Input<string>;
+  /** Addresses and CIDRs inside the subnet that are never allocated. */
   reserved?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Free text about the subnet. */
   description?: pulumi.Input<string>;
+  /** Labels: a map of string to string. */
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
+/** The Args are the contract's inputs (core/subnetContract.ts), whose `doc` lines are the comments above (test/provider/resourceContracts.test.ts). */
+type SubnetArgsFollowContract = Assert<SameNames<keyof SubnetArgs, InputName<typeof SUBNET_CONTRACT>>>;
 
 let provider: pulumi.dynamic.ResourceProvider | undefined;
 

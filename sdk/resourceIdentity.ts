@@ -1,11 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { stackIdentity } from "./stackIdentity.js";
+import { HIDDEN_KEYS } from "../provider/core/resourceContract.js";
 
 /**
  * The hidden inputs that name a resource to the provider: `__owner` (project/stack/name, shown in
  * the IPAM history), `__scope` (organization and parent URN, so equally named resources under
  * different parents or organizations never share an idempotency key) and `__stack` (the stack's
  * identity, so equally named stacks in different backends never do either; see stackIdentity.ts).
+ * The keys are the contract's (core/resourceContract.ts, HIDDEN_KEYS), which the provider reads.
  */
 export function resourceIdentity(
   name: string,
@@ -14,10 +16,10 @@ export function resourceIdentity(
   const organization = organizationName();
   const parent = opts?.parent;
   return {
-    __owner: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
-    __scope: parent === undefined ? organization : parent.urn.apply((urn) => `${organization}|${urn}`),
+    [HIDDEN_KEYS.owner.key]: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
+    [HIDDEN_KEYS.scope.key]: parent === undefined ? organization : parent.urn.apply((urn) => `${organization}|${urn}`),
     // A `get` (opts.id) creates nothing, so it needs no stack identity (and must not bring one into a stack).
-    ...(opts?.id === undefined ? { __stack: stackIdentity() } : {}),
+    ...(opts?.id === undefined ? { [HIDDEN_KEYS.stack.key]: stackIdentity() } : {}),
   };
 }
 

@@ -10,3 +10,6 @@ export * from "./historyFilter.js";
 export * from "./prefixPolicy.js";
 export { redact } from "./redact.js";
 export { UnderlyingError } from "./underlyingError.js";
+export * from "./resourceContract.js";
+export { SUBNET_CONTRACT } from "./subnetContract.js";
+export { ALLOCATION_CONTRACT } from "./allocationContract.js";

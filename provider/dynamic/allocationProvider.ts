@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { InvalidInputError } from "../core/errors.js";
 import { allocateSchema, parseInput } from "../core/schemas.js";
+import { ALLOCATION_CONTRACT } from "../core/allocationContract.js";
+import { defaultsOf, inputsThat, requestInputs, type InputName } from "../core/resourceContract.js";
 import { parseAddress } from "../core/address.js";
 import type { Allocation, AllocationResult } from "../core/types.js";
 import { guarded, ipam } from "./connection.js";
@@ -9,12 +11,13 @@ import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE, STACK } from "./resourc
 import { knownIssues, knownView } from "./unknowns.js";
 import { failuresOf, isUnknown, same, userInputs, type Props } from "./wire.js";
 
-export const ALLOCATION_INPUTS = ["subnetId", "address", "count", "strategy", "description", "tags"] as const;
+/** What the allocation request is made of (core/allocationContract.ts); `adopt` is the provider's own switch. */
+export const ALLOCATION_INPUTS = requestInputs(ALLOCATION_CONTRACT);
 /** The explicit adoption switch (pulumi import cannot reach a dynamic provider's Read). */
-const ADOPT = "adopt";
-const REPLACE_ON = ["subnetId", "address", "strategy"] as const;
-const UPDATE_ON = ["count", "description", "tags"] as const;
-const DEFAULTS: Props = { strategy: "sequential", count: 1, description: "", tags: {} };
+const ADOPT = "adopt" satisfies InputName<typeof ALLOCATION_CONTRACT>;
+const REPLACE_ON = inputsThat(ALLOCATION_CONTRACT, "replace");
+const UPDATE_ON = inputsThat(ALLOCATION_CONTRACT, "update");
+const DEFAULTS: Props = defaultsOf(ALLOCATION_CONTRACT);
 
 interface Request extends Props {
   subnetId?: unknown;

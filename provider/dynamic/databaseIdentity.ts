@@ -3,12 +3,13 @@ import type { Ipam } from "../store/Ipam.js";
 import { databaseSource, movedFrom, type DatabaseSource } from "./connection.js";
 import { isGone } from "./resourceIdentity.js";
 import type { Props } from "./wire.js";
+import { HIDDEN_KEYS } from "../core/resourceContract.js";
 
 /**
  * Hidden output: the identity (installation id, migration 0006) of the database that holds the
  * resource. Read, Update and Delete refuse a database with another identity (docs/identity.md).
  */
-export const DATABASE = "__database";
+export const DATABASE = HIDDEN_KEYS.database.key;
 
 const identities = new WeakMap<Ipam, Promise<string>>();
 

@@ -1,18 +1,19 @@
 import { createHash } from "node:crypto";
 import { LIMITS } from "../core/schemas.js";
+import { HIDDEN_KEYS } from "../core/resourceContract.js";
 import type { Props } from "./wire.js";
 
 /** Hidden inputs the SDK adds: who holds it (project/stack/name, shown in history) and where the resource sits. */
-export const OWNER = "__owner";
+export const OWNER = HIDDEN_KEYS.owner.key;
 /** Organization and parent URN: two resources with one name under different parents are different holders. */
-export const SCOPE = "__scope";
+export const SCOPE = HIDDEN_KEYS.scope.key;
 /**
  * The stack's identity (a random id the stack keeps in its own state, sdk/stackIdentity.ts): equally
  * named stacks in different backends get different keys. Absent in state written before it existed.
  */
-export const STACK = "__stack";
+export const STACK = HIDDEN_KEYS.stack.key;
 /** Hidden output: the token this resource claimed its subnet or allocation with (README "Claims"). */
-export const CLAIM = "__claim";
+export const CLAIM = HIDDEN_KEYS.claim.key;
 
 /**
  * The idempotency key of a resource's request: the same on every retry of one create, different

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { InvalidInputError, SubnetInUseError } from "../core/errors.js";
 import { createSubnetSchema, parseInput } from "../core/schemas.js";
+import { SUBNET_CONTRACT } from "../core/subnetContract.js";
+import { defaultsOf, inputNames, inputsThat, type InputsThat } from "../core/resourceContract.js";
 import { parseCidr, parseSubnetCidr } from "../core/address.js";
 import { buildLayout } from "../core/subnetLayout.js";
 import { assertChildRules } from "../core/prefixPolicy.js";
@@ -11,25 +13,11 @@ import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE, STACK } from "./resourc
 import { knownIssues, knownView } from "./unknowns.js";
 import { failuresOf, isUnknown, same, userInputs, type Props } from "./wire.js";
 
-export const SUBNET_INPUTS = [
-  "cidr",
-  "namespace",
-  "parentId",
-  "prefixLength",
-  "strategy",
-  "allocationPools",
-  "gateway",
-  "reserved",
-  "description",
-  "tags",
-  "childrenOnly",
-  "minPrefixLength",
-  "maxPrefixLength",
-  "defaultPrefixLength",
-] as const;
-/** Changed in place by updateSubnet; everything else that matters (cidr, namespace, parentId, prefixLength) replaces. */
-const UPDATE_ON = ["allocationPools", "gateway", "reserved", "description", "tags", "childrenOnly", "minPrefixLength", "maxPrefixLength", "defaultPrefixLength"] as const;
-const UPDATE_DEFAULTS: Props = { allocationPools: null, gateway: null, reserved: [], description: "", tags: {}, childrenOnly: false, minPrefixLength: null, maxPrefixLength: null, defaultPrefixLength: null };
+/** Every input (core/subnetContract.ts): what Check validates and the state keeps as `__inputs`. */
+export const SUBNET_INPUTS = inputNames(SUBNET_CONTRACT);
+/** Changed in place by updateSubnet; the contract's replace inputs (cidr, namespace, parentId, prefixLength) replace. */
+const UPDATE_ON = inputsThat(SUBNET_CONTRACT, "update");
+const DEFAULTS: Props = defaultsOf(SUBNET_CONTRACT);
 
 export function subnetOutputs(subnet: Subnet): Props {
   return {
@@ -110,14 +98,9 @@ function userInputsKeepingUnknowns(props: Props): Props {
 
 export async function diff(_id: string, olds: Props, news: Props) {
   const oldInputs = (olds.__inputs as Props | undefined) ?? {};
-  const replaces: string[] = [];
-  // cidr and prefixLength compare with what the subnet is (canonical), when the program names them.
-  if (isUnknown(news.cidr) || (news.cidr !== undefined ? canonicalCidr(news.cidr) !== olds.cidr : oldInputs.cidr !== undefined)) replaces.push("cidr");
-  if ((oldInputs.namespace ?? "default") !== (news.namespace ?? "default")) replaces.push("namespace");
-  if (isUnknown(news.parentId) || (olds.parentId ?? null) !== (news.parentId ?? null)) replaces.push("parentId");
-  if (isUnknown(news.prefixLength) || (news.prefixLength !== undefined && news.prefixLength !== olds.prefixLength)) replaces.push("prefixLength");
+  const replaces = inputsThat(SUBNET_CONTRACT, "replace").filter((k) => REPLACED_WHEN[k](olds, oldInputs, news));
   // The rest compares with current outputs (a refresh brings in edits made outside Pulumi), absent inputs as defaults.
-  const updates = UPDATE_ON.filter((k) => (k === "allocationPools" ? poolsChanged(olds, news) : !same(olds[k] ?? UPDATE_DEFAULTS[k], news[k] ?? UPDATE_DEFAULTS[k])));
+  const updates = UPDATE_ON.filter((k) => (k === "allocationPools" ? poolsChanged(olds, news) : !same(olds[k] ?? DEFAULTS[k], news[k] ?? DEFAULTS[k])));
   return {
     // State from before database identities (or naming the provider by path) is rewritten by an Update.
     changes: replaces.length > 0 || updates.length > 0 || needsStateUpgrade(olds),
@@ -125,6 +108,17 @@ export async function diff(_id: string, olds: Props, news: Props) {
     deleteBeforeReplace: replaces.length > 0 && collides(olds, news),
   };
 }
+
+/**
+ * When each of the contract's replace inputs asks for a new subnet. cidr and prefixLength compare with
+ * what the subnet is (canonical), when the program names them; absent inputs count as their defaults.
+ */
+const REPLACED_WHEN: Record<InputsThat<typeof SUBNET_CONTRACT, "replace">, (olds: Props, oldInputs: Props, news: Props) => boolean> = {
+  cidr: (olds, oldInputs, news) => isUnknown(news.cidr) || (news.cidr !== undefined ? canonicalCidr(news.cidr) !== olds.cidr : oldInputs.cidr !== undefined),
+  namespace: (_olds, oldInputs, news) => (oldInputs.namespace ?? DEFAULTS.namespace) !== (news.namespace ?? DEFAULTS.namespace),
+  parentId: (olds, _oldInputs, news) => isUnknown(news.parentId) || (olds.parentId ?? DEFAULTS.parentId) !== (news.parentId ?? DEFAULTS.parentId),
+  prefixLength: (olds, _oldInputs, news) => isUnknown(news.prefixLength) || (news.prefixLength !== undefined && news.prefixLength !== olds.prefixLength),
+};
 
 function keyPart(value: unknown): string {
   return typeof value === "string" ? value : (JSON.stringify(value) ?? "undefined");
@@ -237,7 +231,7 @@ export async function update(id: string, olds: Props, news: Props) {
   return guarded("updating a subnet", async () => {
     const next = userInputs(news, SUBNET_INPUTS);
     const patch: Props = {};
-    for (const k of UPDATE_ON) patch[k] = next[k] ?? UPDATE_DEFAULTS[k];
+    for (const k of UPDATE_ON) patch[k] = next[k] ?? DEFAULTS[k];
     // A newer claimant (a replacement) holds it: SUPERSEDED, nothing changes.
     const claim = claimOf(olds);
     const db = await ipam();

@@ -2,7 +2,7 @@ import fc from "fast-check";
 
 /**
  * The fast-check inputs of the hostile-input properties (issue 5 point 5), shared by the core test
- * (test/hardening/hostileProperties) and the provider test (test/hardening/providerHostileProperties).
+ * (test/core/hostileProperties) and the provider test (test/provider/providerHostileProperties).
  */
 
 /** Values no caller should send: wrong types, edge numbers, injection, unicode traps, near-miss addresses. */
