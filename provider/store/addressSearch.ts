@@ -1,4 +1,5 @@
 import { sql, type CommonQueryMethods } from "slonik";
+import { z } from "zod";
 import { allocationHolding } from "./allocationQueries.js";
 import { subnetRow, type AllocationRow, type SubnetRow } from "./rows.js";
 import { selectSubnet } from "./subnetQueries.js";
@@ -28,4 +29,15 @@ export async function searchAddressSpace(
     }
   }
   return { subnets: [...subnets], holders };
+}
+
+/** Ids of the allocations holding an address between two (one cell of a map), lowest first, at most `limit`. */
+export async function allocationIdsInRange(db: CommonQueryMethods, t: Tables, subnetId: number, first: string, last: string, limit: number): Promise<string[]> {
+  const ids = await db.anyFirst(sql.type(z.object({ id: z.string() }))`
+    SELECT d.id::text AS id FROM (
+      SELECT DISTINCT allocation_id AS id FROM ${t.allocatedAddress}
+      WHERE subnet_id = ${subnetId} AND address BETWEEN ${first}::inet AND ${last}::inet
+    ) AS d ORDER BY d.id LIMIT ${limit}
+  `);
+  return [...ids];
 }

@@ -55,7 +55,7 @@ export function registerDemoCommand(program: Command): void {
 }
 
 /** Reuse the demo subnets of an earlier run (same CIDR in the namespace), create the missing ones. */
-async function ensureDemoSubnets(ipam: Ipam): Promise<Record<DemoSubnet, Subnet>> {
+export async function ensureDemoSubnets(ipam: Ipam): Promise<Record<DemoSubnet, Subnet>> {
   const existing = await ipam.listSubnets({ namespace: DEMO_NAMESPACE });
   const result = {} as Record<DemoSubnet, Subnet>;
   for (const [role, input] of Object.entries(DEMO_SUBNETS) as [DemoSubnet, (typeof DEMO_SUBNETS)[DemoSubnet]][]) {
@@ -65,7 +65,7 @@ async function ensureDemoSubnets(ipam: Ipam): Promise<Record<DemoSubnet, Subnet>
 }
 
 /** Every stack on its own connection pool, all at once, like parallel CI deployments. */
-async function runStacks(url: string, schema: string, subnets: Record<DemoSubnet, Subnet>, stacks: number): Promise<StackReport[]> {
+export async function runStacks(url: string, schema: string, subnets: Record<DemoSubnet, Subnet>, stacks: number): Promise<StackReport[]> {
   const plans = Array.from({ length: stacks }, (_, i) => stackPlan(i + 1, stacks));
   const progress = startProgress(`${stacks} stacks deploying`, plans.reduce((sum, plan) => sum + plan.length, 0));
   const clients = await Promise.all(plans.map(() => Ipam.open({ databaseUrl: url, schema, migrate: false, maxConnections: 2 })));

@@ -18,6 +18,8 @@ export const securityHeaders: MiddlewareHandler = secureHeaders({
   referrerPolicy: "no-referrer",
   crossOriginResourcePolicy: "same-origin",
   xFrameOptions: "DENY",
+  // Plain HTTP by default (loopback); HSTS would pin a host name to HTTPS it may not serve.
+  strictTransportSecurity: false,
 });
 
 /** Read-only by construction: no route changes anything, and any other method is refused before routing. */
