@@ -4,6 +4,7 @@ import { IpamError } from "../core/errors.js";
 import { kindOfState, redact } from "../store/database/databaseErrors.js";
 import { EXIT, UsageError } from "./exitCodes.js";
 import { buildProgram } from "./program.js";
+import { CapacityExceededError } from "./capacityGate.js";
 
 /**
  * Run one command line and return its exit code: 0 ok, 1 failed (the core refused or the database
@@ -16,6 +17,10 @@ export async function run(argv: readonly string[]): Promise<number> {
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof CapacityExceededError) {
+      process.stderr.write(`capacity: ${displayText(error.message)}\n`);
+      return EXIT.capacity;
+    }
     if (error instanceof UsageError) {
       process.stderr.write(`error: ${displayText(error.message)}\n`);
       return EXIT.usage;

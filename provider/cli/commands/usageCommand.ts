@@ -3,6 +3,7 @@ import { LIMITS } from "../../core/schemas.js";
 import type { TreeTruncation } from "../../store/reports/subnetTree.js";
 import type { SubnetUsageReport } from "../../store/reports/usageQueries.js";
 import type { SubnetTreeReport } from "../../store/reports/usageTree.js";
+import { CapacityExceededError, percentThreshold, subnetsAbove } from "../capacityGate.js";
 import { withIpam } from "../databaseSelection.js";
 import { subnetIdOf } from "../subnetReference.js";
 import { inTreeOrder } from "../subnetTree.js";
@@ -19,8 +20,9 @@ export function registerUsageCommand(program: Command): void {
     .description("utilization per subnet and namespace with bars, the owners holding addresses, and allocations outside the pools; a subnet with its child subnets as a tree")
     .argument("[subnet]", "one subnet (id or CIDR) and its descendants; default all")
     .option("--namespace <name>", "only this namespace (or: the namespace of the CIDR)")
+    .option("--fail-above <percent>", "exit with code 3, naming each one, when a subnet's pool use is above this percentage (a CI capacity gate)", percentThreshold)
     .option("--json", "print JSON")
-    .action((reference: string | undefined, options: { namespace?: string; json?: boolean }, command: Command) =>
+    .action((reference: string | undefined, options: { namespace?: string; failAbove?: number; json?: boolean }, command: Command) =>
       withIpam(command, "read", async (ipam) => {
         let reports: SubnetTreeReport[];
         let truncation: TreeTruncation = { truncated: false, truncatedReason: null };
@@ -37,8 +39,11 @@ export function registerUsageCommand(program: Command): void {
         } else {
           ({ reports, ...truncation } = await ipam.usageTreeReport(await subnetIdOf(ipam, reference, options.namespace)));
         }
-        if (options.json) return printJson({ namespaces: namespaceTotals(reports), subnets: reports, ...truncation });
-        printLine(renderUsage(reports, truncation.truncatedReason));
+        const above = options.failAbove === undefined ? [] : subnetsAbove(reports, options.failAbove);
+        const gate = options.failAbove === undefined ? {} : { failAbove: { percent: options.failAbove / 100, subnets: above } };
+        if (options.json) printJson({ namespaces: namespaceTotals(reports), subnets: reports, ...truncation, ...gate });
+        else printLine(renderUsage(reports, truncation.truncatedReason));
+        if (above.length > 0) throw new CapacityExceededError(above, String(options.failAbove! / 100));
       }),
     );
 }
