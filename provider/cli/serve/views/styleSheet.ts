@@ -11,6 +11,7 @@ main { padding: 0.5rem 1.2rem 2rem; }
 h1 { font-size: 1.3rem; }
 h2 { font-size: 1.1rem; margin-top: 1.6rem; }
 table { border-collapse: collapse; font-size: 0.9rem; }
+abbr { text-decoration: none; }
 th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #e5e7eb; text-align: left; vertical-align: top; }
 th a { color: inherit; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }

@@ -6,7 +6,7 @@ import { addressMap } from "./addressMap.js";
 import { html, query, stackOf, tagList, type Html } from "./html.js";
 import { page } from "./layout.js";
 import { poolFigures } from "./treePage.js";
-import { percentText, usageBar } from "./usageBar.js";
+import { countText, percentText, usageBar } from "./usageBar.js";
 
 export interface SubnetView {
   readonly report: SubnetUsageReport;
@@ -30,7 +30,7 @@ export function subnetPage(view: SubnetView): Html {
 <dt>gateway</dt><dd class="mono">${subnet.gateway ?? "none"}</dd>
 <dt>pools</dt><dd class="mono">${subnet.childrenOnly ? "children only: " : ""}${subnet.allocationPools.map((pool) => `${pool.start}-${pool.end}`).join(", ") || "none"}${subnet.allocationPoolsExplicit ? "" : " (default)"}</dd>
 <dt>reserved</dt><dd class="mono">${subnet.reserved.join(", ") || "none"}</dd>
-<dt>pool use</dt><dd>${usageBar(figures.used, figures.held, figures.pool)} ${percentText(figures.used + figures.held, figures.pool)}: ${figures.used} used, ${figures.held} held, ${usage.free} free of ${usage.poolSize}; ${usage.allocated} allocated (${usage.outsidePool} outside the pools)</dd>
+<dt>pool use</dt><dd>${usageBar(figures.used, figures.held, figures.pool)} ${percentText(figures.used + figures.held, figures.pool)}: ${countText(figures.used)} used, ${countText(figures.held)} held, ${countText(usage.free)} free of ${countText(usage.poolSize)}; ${countText(usage.allocated)} allocated (${usage.outsidePool} outside the pools)</dd>
 <dt>children</dt><dd>${usage.childPrefixes} (${usage.childAddresses} addresses; room for ${usage.childSpaceFree} more)</dd>
 <dt>history</dt><dd><a href="/history?subnet=${subnet.id}">changes to this subnet</a></dd>
 <dt>JSON</dt><dd><a href="/api/v1/subnets/${subnet.id}">/api/v1/subnets/${subnet.id}</a></dd>

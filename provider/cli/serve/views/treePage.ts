@@ -3,7 +3,7 @@ import { treeLabel } from "../../subnetTree.js";
 import { heldAddresses } from "../heldAddresses.js";
 import { html, query, type Html } from "./html.js";
 import { page } from "./layout.js";
-import { percentText, usageBar } from "./usageBar.js";
+import { countText, percentText, usageBar } from "./usageBar.js";
 
 export const TREE_SORTS = ["tree", "used", "free", "allocated", "children"] as const;
 export type TreeSort = (typeof TREE_SORTS)[number];
@@ -74,7 +74,7 @@ function subnetRow(entry: SubnetUsageReport & { depth: number }, indent: boolean
   const label = indent ? treeLabel(entry) : subnet.cidr;
   const pool = subnet.childrenOnly
     ? html`<td class="muted">children only</td><td class="num">-</td><td class="num">-</td>`
-    : html`<td>${usageBar(figures.used, figures.held, figures.pool)}</td><td class="num">${percentText(figures.used + figures.held, figures.pool)}</td><td class="num">${figures.used} / ${figures.pool}</td>`;
-  return html`<tr data-subnet="${subnet.id}"><td class="num">${subnet.id}</td><td class="cidr"><a href="/subnets/${subnet.id}">${label}</a></td>${pool}<td class="num">${figures.held}</td><td class="num">${usage.free}</td><td class="num">${usage.allocated}</td><td class="num">${usage.childPrefixes}</td><td class="num">${owners.length}</td></tr>
+    : html`<td>${usageBar(figures.used, figures.held, figures.pool)}</td><td class="num">${percentText(figures.used + figures.held, figures.pool)}</td><td class="num">${countText(figures.used)} / ${countText(figures.pool)}</td>`;
+  return html`<tr data-subnet="${subnet.id}"><td class="num">${subnet.id}</td><td class="cidr"><a href="/subnets/${subnet.id}">${label}</a></td>${pool}<td class="num">${countText(figures.held)}</td><td class="num">${countText(usage.free)}</td><td class="num">${countText(usage.allocated)}</td><td class="num">${usage.childPrefixes}</td><td class="num">${owners.length}</td></tr>
 `;
 }

@@ -25,3 +25,10 @@ export function usageBar(usedCount: bigint, held: bigint, pool: bigint): Html {
   const label = `used ${percentText(usedCount, pool)}, held ${held}, free ${pool - usedCount - held}`;
   return html`<svg class="bar" width="${WIDTH}" height="12" viewBox="0 0 ${WIDTH} 12" role="img" aria-label="${label}"><title>${label}</title><rect class="bar-free" width="${WIDTH}" height="12"/><rect class="bar-used ${level}" width="${used}" height="12"/><rect class="bar-held" x="${used}" width="${heldWidth}" height="12"/></svg>`;
 }
+
+/** A count as digits up to a trillion, beyond that (IPv6 pools) as a short power of ten with the exact value on hover. */
+export function countText(count: bigint | string): Html {
+  const text = String(count);
+  if (text.length <= 12) return html`${text}`;
+  return html`<abbr title="${text}">${text[0]}.${text.slice(1, 3)}e${text.length - 1}</abbr>`;
+}
