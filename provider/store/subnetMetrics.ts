@@ -1,9 +1,8 @@
 import { sql, type CommonQueryMethods } from "slonik";
 import { z } from "zod";
+import { parseCidr } from "../core/address.js";
 import { rangeSize, totalSize } from "../core/range.js";
-import { subnetRow } from "./rows.js";
-import { layoutOf } from "./subnetRecords.js";
-import { selectSubnet } from "./subnetQueries.js";
+import { buildLayout } from "../core/subnetLayout.js";
 import type { Tables } from "./tables.js";
 
 /** The figures `/metrics` exports for one subnet, as decimal strings (IPv6 sizes exceed 2^53). */
@@ -20,24 +19,40 @@ export interface SubnetMetric {
   readonly childPrefixes: number;
 }
 
-const metricRow = subnetRow.extend({ allocated: z.string(), free: z.string(), child_prefixes: z.number() });
+/** Only what the figures need: a scrape reads every subnet, so no description or tags. */
+const metricRow = z.object({
+  id: z.number(),
+  namespace: z.string(),
+  cidr: z.string(),
+  gateway: z.string().nullable(),
+  pools: z.array(z.object({ start: z.string(), end: z.string() })),
+  pools_explicit: z.boolean(),
+  reserved: z.array(z.string()),
+  children_only: z.boolean(),
+  allocated: z.string(),
+  free: z.string(),
+  child_prefixes: z.number(),
+});
 
 /**
- * Every subnet's figures in ONE grouped statement: each table is scanned once and grouped, never
- * queried per subnet, so a scrape costs one round trip and one plan however many subnets there are
- * (its work still grows with the rows it reads). Figures match `readSubnetUsages`.
+ * Every subnet's figures (of one namespace, or all) in ONE grouped statement: each table is scanned
+ * once and grouped, never queried per subnet, so a scrape costs one round trip and one plan however
+ * many subnets there are (its work still grows with the rows it reads). Figures match `readSubnetUsages`.
  */
-export async function readSubnetMetrics(db: CommonQueryMethods, t: Tables): Promise<SubnetMetric[]> {
+export async function readSubnetMetrics(db: CommonQueryMethods, t: Tables, filter: { namespace?: string | undefined } = {}): Promise<SubnetMetric[]> {
+  const where = filter.namespace === undefined ? sql.fragment`TRUE` : sql.fragment`n.name = ${filter.namespace}`;
   const rows = await db.any(sql.type(metricRow)`
-    SELECT q.*, coalesce(a.n, 0)::text AS allocated, coalesce(f.n, 0)::numeric(39, 0)::text AS free, coalesce(c.n, 0)::int AS child_prefixes
-    FROM (${selectSubnet(t)}) AS q
-    LEFT JOIN (SELECT subnet_id, count(*) AS n FROM ${t.allocatedAddress} GROUP BY subnet_id) a ON a.subnet_id = q.id
-    LEFT JOIN (SELECT subnet_id, sum(last_ordinal - first_ordinal + 1) AS n FROM ${t.freeRange} GROUP BY subnet_id) f ON f.subnet_id = q.id
-    LEFT JOIN (SELECT parent_id, count(*) AS n FROM ${t.subnet} WHERE parent_id IS NOT NULL GROUP BY parent_id) c ON c.parent_id = q.id
-    ORDER BY q.id
+    SELECT s.id, n.name AS namespace, s.cidr::text AS cidr, host(s.gateway) AS gateway, s.pools, s.pools_explicit, s.reserved, s.children_only,
+           coalesce(a.n, 0)::text AS allocated, coalesce(f.n, 0)::numeric(39, 0)::text AS free, coalesce(c.n, 0)::int AS child_prefixes
+    FROM ${t.subnet} s JOIN ${t.namespace} n ON n.id = s.namespace_id
+    LEFT JOIN (SELECT subnet_id, count(*) AS n FROM ${t.allocatedAddress} GROUP BY subnet_id) a ON a.subnet_id = s.id
+    LEFT JOIN (SELECT subnet_id, sum(last_ordinal - first_ordinal + 1) AS n FROM ${t.freeRange} GROUP BY subnet_id) f ON f.subnet_id = s.id
+    LEFT JOIN (SELECT parent_id, count(*) AS n FROM ${t.subnet} WHERE parent_id IS NOT NULL GROUP BY parent_id) c ON c.parent_id = s.id
+    WHERE ${where}
+    ORDER BY s.id
   `);
   return rows.map((row) => {
-    const layout = layoutOf(row);
+    const layout = buildLayout(parseCidr(row.cidr, "cidr"), { allocationPools: row.pools_explicit ? row.pools : null, gateway: row.gateway, reserved: row.reserved });
     return {
       subnetId: String(row.id),
       namespace: row.namespace,

@@ -10,8 +10,8 @@ export type IpamReads = Pick<
 
 /** Reads only the web view needs (metrics, search, a map cell's holders). */
 export interface ViewReads {
-  /** Every subnet's figures in one grouped read. */
-  subnetMetrics(): Promise<SubnetMetric[]>;
+  /** Every subnet's figures (of one namespace, or all) in one grouped read. */
+  subnetMetrics(filter?: { namespace?: string }): Promise<SubnetMetric[]>;
   /** Subnets containing an address or CIDR (most specific first) and the allocations holding an address. */
   searchAddressSpace(text: string): Promise<{ query: string; isAddress: boolean; subnets: Subnet[]; allocations: Allocation[] }>;
   /** Allocations holding an address from `first` to `last` in a subnet. */
@@ -32,7 +32,7 @@ export function serveData(ipam: IpamReads, views: ViewReads): ServeData {
     subnetMap: (...args) => ipam.subnetMap(...args),
     history: (...args) => ipam.history(...args),
     installationId: () => ipam.installationId(),
-    subnetMetrics: () => views.subnetMetrics(),
+    subnetMetrics: (...args) => views.subnetMetrics(...args),
     searchAddressSpace: (text) => views.searchAddressSpace(text),
     allocationsInRange: (...args) => views.allocationsInRange(...args),
   };

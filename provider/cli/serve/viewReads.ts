@@ -26,7 +26,7 @@ export async function openViewReads(url: string, schema: string, ipam: IpamReads
     }
   };
   return {
-    subnetMetrics: () => read("reading metrics", (tx) => readSubnetMetrics(tx, t)),
+    subnetMetrics: (filter = {}) => read("reading metrics", (tx) => readSubnetMetrics(tx, t, filter)),
     async searchAddressSpace(text) {
       const query = text.includes("/") ? { text: parseCidr(text, "q").text, isAddress: false } : { text: parseAddress(text, "q").text, isAddress: true };
       const found = await read("searching", (tx) => searchAddressSpace(tx, t, query));

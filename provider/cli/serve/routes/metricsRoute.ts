@@ -7,12 +7,12 @@ import type { ServeData } from "../serveData.js";
 const SUBNET_LABELS = ["namespace", "cidr", "id"] as const;
 
 /** Per-subnet gauges: name, help, and the figure of a SubnetMetric it reports. */
-const SUBNET_GAUGES: readonly [string, string, (metric: SubnetMetric) => bigint | number][] = [
-  ["ipam_subnet_addresses", "Addresses in the subnet's CIDR", (m) => BigInt(m.total)],
-  ["ipam_subnet_pool_addresses", "Addresses in the subnet's allocation pools", (m) => BigInt(m.poolSize)],
-  ["ipam_subnet_used_addresses", "Addresses allocated to owners (inside or outside the pools)", (m) => BigInt(m.allocated)],
+const SUBNET_GAUGES: readonly [string, string, (metric: SubnetMetric) => bigint | string | number][] = [
+  ["ipam_subnet_addresses", "Addresses in the subnet's CIDR", (m) => m.total],
+  ["ipam_subnet_pool_addresses", "Addresses in the subnet's allocation pools", (m) => m.poolSize],
+  ["ipam_subnet_used_addresses", "Addresses allocated to owners (inside or outside the pools)", (m) => m.allocated],
   ["ipam_subnet_held_addresses", "Released addresses in hold-down, not yet free", (m) => heldAddresses(m)],
-  ["ipam_subnet_free_addresses", "Pool addresses free to allocate", (m) => BigInt(m.free)],
+  ["ipam_subnet_free_addresses", "Pool addresses free to allocate", (m) => m.free],
   ["ipam_subnet_children", "Direct child subnets", (m) => m.childPrefixes],
 ];
 
@@ -20,6 +20,7 @@ const SUBNET_GAUGES: readonly [string, string, (metric: SubnetMetric) => bigint 
  * `/metrics` in the Prometheus text format (prom-client writes it): per subnet the gauges above,
  * from ONE grouped read per scrape; whether that read worked and how long it took; the process's
  * own metrics. A failed read still answers (ipam_database_up 0) so alerts can fire on it.
+ * `?namespace=NS` scrapes one namespace (to split a very large installation over several scrapes).
  */
 export function registerMetricsRoute(app: Hono, data: ServeData): void {
   const processRegistry = new Registry();
@@ -33,7 +34,8 @@ export function registerMetricsRoute(app: Hono, data: ServeData): void {
     const started = process.hrtime.bigint();
     let metrics: SubnetMetric[] = [];
     try {
-      metrics = await data.subnetMetrics();
+      const namespace = c.req.query("namespace");
+      metrics = await data.subnetMetrics(namespace === undefined || namespace === "" ? {} : { namespace });
       up.set(1);
     } catch {
       up.set(0);
