@@ -57,8 +57,8 @@ export async function createLeastPrivilegeDatabase(label: string, password = ran
  * files creating it at the same instant collide on pg_authid's unique index instead; the retry then
  * finds the role and applies the grants.
  */
-async function applyRoleFile(admin: pg.Client): Promise<void> {
-  const sql = await readFile(ROLE_FILE, "utf8");
+export async function applyRoleFile(admin: pg.Client, file: URL = ROLE_FILE): Promise<void> {
+  const sql = await readFile(file, "utf8");
   try {
     await admin.query(sql);
   } catch (error) {
@@ -67,7 +67,7 @@ async function applyRoleFile(admin: pg.Client): Promise<void> {
   }
 }
 
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

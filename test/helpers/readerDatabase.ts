@@ -1,10 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import pg from "pg";
+import { applyRoleFile, withClient } from "./leastPrivilegeDatabase.js";
 import { adminDatabaseUrl } from "./testDatabase.js";
 
 const ROLE_FILE = new URL("../../provider/store/roles/ipam_reader.sql", import.meta.url);
-const UNIQUE_VIOLATION = "23505";
 
 /**
  * Set a migrated database up as docs/web.md tells an administrator to: apply roles/ipam_reader.sql as
@@ -13,15 +11,8 @@ const UNIQUE_VIOLATION = "23505";
 export async function createReaderLogin(url: string): Promise<{ readerUrl: string; drop(): Promise<void> }> {
   const login = `ipam_web_${randomBytes(6).toString("hex")}`;
   const password = randomBytes(12).toString("hex");
-  const sql = await readFile(ROLE_FILE, "utf8");
   await withClient(url, async (admin) => {
-    try {
-      await admin.query(sql);
-    } catch (error) {
-      // Two files creating the cluster-wide role at the same instant: the retry finds it.
-      if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
-      await admin.query(sql);
-    }
+    await applyRoleFile(admin, ROLE_FILE);
     await admin.query(`CREATE ROLE ${admin.escapeIdentifier(login)} LOGIN PASSWORD ${admin.escapeLiteral(password)} IN ROLE ipam_reader`);
   });
   const readerUrl = new URL(url);
@@ -34,12 +25,3 @@ export async function createReaderLogin(url: string): Promise<{ readerUrl: strin
   };
 }
 
-export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}

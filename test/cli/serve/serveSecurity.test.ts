@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ipam } from "../../../provider/store/index.js";
 import { parseListen } from "../../../provider/cli/serve/listenAddress.js";
 import { jsonOf, runCli } from "../../helpers/cliRunner.js";
-import { createReaderLogin, withClient } from "../../helpers/readerDatabase.js";
+import { withClient } from "../../helpers/leastPrivilegeDatabase.js";
+import { createReaderLogin } from "../../helpers/readerDatabase.js";
 import { ServeExit, startServe, type ServeProcess } from "../../helpers/serveProcess.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/testDatabase.js";
 
