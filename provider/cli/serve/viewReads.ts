@@ -8,7 +8,7 @@ import { createDatabasePool } from "../../store/databasePool.js";
 import { wrapDatabaseError } from "../../store/databaseErrors.js";
 import { allocationFromRow } from "../../store/allocationQueries.js";
 import { subnetFromRow } from "../../store/subnetRecords.js";
-import { readSubnetMetrics } from "../../store/subnetMetrics.js";
+import { readSubnetMetrics, SubnetSizeCache } from "../../store/subnetMetrics.js";
 import { tablesFor } from "../../store/tables.js";
 import type { IpamReads, ViewReads } from "./serveData.js";
 
@@ -18,6 +18,7 @@ const CELL_HOLDERS = 50;
 export async function openViewReads(url: string, schema: string, ipam: IpamReads, statementTimeoutMs: number): Promise<ViewReads & { close(): Promise<void> }> {
   const pool: DatabasePool = await createDatabasePool(url, { maxConnections: 2 });
   const t = tablesFor(schema);
+  const sizes = new SubnetSizeCache();
   const read = async <T>(doing: string, work: Parameters<typeof inConsistentRead<T>>[2]): Promise<T> => {
     try {
       return await inConsistentRead(pool, { lockTimeoutMs: statementTimeoutMs, statementTimeoutMs }, work);
@@ -26,7 +27,7 @@ export async function openViewReads(url: string, schema: string, ipam: IpamReads
     }
   };
   return {
-    subnetMetrics: (filter = {}) => read("reading metrics", (tx) => readSubnetMetrics(tx, t, filter)),
+    subnetMetrics: (filter = {}) => read("reading metrics", (tx) => readSubnetMetrics(tx, t, filter, sizes)),
     async searchAddressSpace(text) {
       const query = text.includes("/") ? { text: parseCidr(text, "q").text, isAddress: false } : { text: parseAddress(text, "q").text, isAddress: true };
       const found = await read("searching", (tx) => searchAddressSpace(tx, t, query));
