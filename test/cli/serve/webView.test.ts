@@ -61,6 +61,9 @@ beforeAll(async () => {
   // An empty profile of its own (launchPersistentContext is how Playwright takes --user-data-dir).
   browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1100, height: 700 } });
   page = browser.pages()[0] ?? (await browser.newPage());
+  // A loaded CI machine renders a 1,000-row page slowly: wait generously, assert only what shows.
+  page.setDefaultTimeout(120_000);
+  page.setDefaultNavigationTimeout(120_000);
   page.on("dialog", (dialog) => {
     dialogs.push(dialog.message());
     void dialog.dismiss();
