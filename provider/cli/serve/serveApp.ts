@@ -3,6 +3,7 @@ import { IpamError, InvalidInputError, NotFoundError } from "../../core/errors.j
 import { redact } from "../../store/databaseErrors.js";
 import { accessGate } from "./accessToken.js";
 import { registerAllocationRoutes } from "./routes/allocationRoutes.js";
+import { registerFullestRoutes } from "./routes/fullestRoutes.js";
 import { registerHistoryRoutes } from "./routes/historyRoutes.js";
 import { registerMetricsRoute } from "./routes/metricsRoute.js";
 import { registerSearchRoutes } from "./routes/searchRoutes.js";
@@ -32,6 +33,7 @@ export function serveApp(data: ServeData, options: ServeAppOptions = {}): { app:
   app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("/static/style.css", (c) => c.body(STYLE_SHEET, 200, { "Content-Type": "text/css; charset=utf-8" }));
   registerTreeRoutes(app, data);
+  registerFullestRoutes(app, data);
   registerSubnetRoutes(app, data);
   registerAllocationRoutes(app, data);
   registerHistoryRoutes(app, data);

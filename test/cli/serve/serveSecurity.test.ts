@@ -184,6 +184,22 @@ describe("/metrics", () => {
   });
 });
 
+describe("/fullest", () => {
+  it("orders every subnet by pool use across pages, from the same grouped read", async () => {
+    const page = async (query: string) =>
+      (await (await fetch(new URL(`/api/v1/fullest${query}`, server.url), { headers: bearer })).json()) as { total: number; subnets: { cidr: string; childrenOnly: boolean }[] };
+    const all = await page("");
+    expect(all.total).toBe(4);
+    // 9 of 10 pool addresses in use (90%), then the empty pools by id; the children-only parent last.
+    expect(all.subnets.map((s) => s.cidr)).toEqual(["10.60.0.0/24", "10.61.0.0/24", "2001:db8:60::/64", "10.61.0.0/16"]);
+    const second = await page("?limit=2&offset=2");
+    expect(second.subnets.map((s) => s.cidr)).toEqual(["2001:db8:60::/64", "10.61.0.0/16"]);
+    expect((await page("?namespace=beta")).total).toBe(3);
+    const html = await (await fetch(new URL("/fullest?limit=2", server.url), { headers: bearer })).text();
+    expect(html).toContain('rel="next"');
+  });
+});
+
 describe("--listen", () => {
   it("takes HOST:PORT, brackets for IPv6, and knows loopback from the rest", () => {
     expect(parseListen("127.0.0.1:8080")).toEqual({ host: "127.0.0.1", port: 8080, loopback: true });

@@ -13,7 +13,7 @@ export function page(title: string, content: Html, options: { search?: string } 
 <body>
 <header>
   <a class="brand" href="/">ipam</a>
-  <nav><a href="/">Subnets</a> <a href="/history">History</a> <a href="/metrics">Metrics</a></nav>
+  <nav><a href="/">Subnets</a> <a href="/fullest">Fullest</a> <a href="/history">History</a> <a href="/metrics">Metrics</a></nav>
   <form class="search" action="/search" method="get" role="search">
     <input type="search" name="q" placeholder="address or CIDR" aria-label="address or CIDR" value="${options.search ?? ""}">
     <button type="submit">Search</button>

@@ -61,7 +61,8 @@ ${rows.map((entry) => subnetRow(entry, view.sort === "tree"))}
     view.next === null ? html`<span class="muted">last page</span>` : html`<a href="${link({ after: view.next })}" rel="next">next page →</a>`
   }</p>`;
   const scope = view.namespace === undefined ? "all namespaces" : html`namespace ${view.namespace} (<a href="/">all</a>)`;
-  const sortNote = view.sort === "tree" ? "" : html` Sorted within this page; pages follow the tree (namespace, CIDR).`;
+  const fullest = html` <a href="${`/fullest${query({ namespace: view.namespace })}`}">fullest first across all pages</a>`;
+  const sortNote = view.sort === "tree" ? fullest : html` Sorted within this page; pages follow the tree (namespace, CIDR);${fullest}.`;
   const content = html`<p class="muted">${scope}: ${view.entries.length} subnet(s) on this page, at most ${view.limit} a page.${sortNote}</p>
 ${view.entries.length === 0 ? html`<p>No subnets.</p>` : tables}
 ${pager}`;
