@@ -1,10 +1,8 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { serveApp } from "../../provider/cli/serve/serveApp.js";
-import { serveData } from "../../provider/cli/serve/serveData.js";
-import { openViewReads } from "../../provider/cli/serve/viewReads.js";
 import { Ipam } from "../../provider/store/Ipam.js";
-import { tablesFor } from "../../provider/store/tables.js";
+import { tablesFor } from "../../provider/store/database/index.js";
 import type { BenchContext } from "../benchContext.js";
 import { latency, ratio, round, timed, type Latency } from "../measure.js";
 import { check, type ScenarioResult } from "../scenarioResult.js";
@@ -28,10 +26,9 @@ export async function webViewAtScale(context: BenchContext): Promise<ScenarioRes
   const samples = context.quick ? 3 : 15;
   const metricSamples = context.quick ? 2 : 3;
   const ipam = await Ipam.open({ databaseUrl: context.url, schema: SCHEMA, maxConnections: 4 });
-  const views = await openViewReads(context.url, SCHEMA, ipam, 60_000);
   const t = tablesFor(SCHEMA);
   const { pool } = context;
-  const { app } = serveApp(serveData(ipam, views));
+  const { app } = serveApp(ipam);
   const get = async (path: string) => {
     const response = await app.request(path);
     const body = await response.text();
@@ -84,7 +81,6 @@ export async function webViewAtScale(context: BenchContext): Promise<ScenarioRes
       ],
     };
   } finally {
-    await views.close();
     await ipam.close();
   }
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "commander";
-import type { SubnetUsageReport } from "../store/usageQueries.js";
+import type { SubnetUsageReport } from "../store/Ipam.js";
 import { percent } from "./usageBar.js";
 
 /** Raised when a subnet's pool use is above `--fail-above`: `run` turns it into EXIT.capacity. */

@@ -6,14 +6,14 @@ import { adoptAllocation, allocate, findAllocationByKey, getAllocation, listAllo
 import { listChildren } from "./children/index.js";
 import { ConnectionGate, createDatabasePool, DEFAULT_MAX_CONNECTIONS, DEFAULT_SCHEMA, parseConnectionUrl, StoreDatabase, tablesFor } from "./database/index.js";
 import { assertIpamOptions, type IpamOptions } from "./ipamOptions.js";
-import { history, subnetMap, subnetTree, usage, usagePage, usageReport, usageTreeReport } from "./reports/index.js";
-import type { SubnetMapData, SubnetTreeReport, SubnetUsageReport, TreeTruncation } from "./reports/index.js";
+import { allocationsInRange, history, searchAddressSpace, subnetMap, subnetMetrics, SubnetSizeCache, subnetTree, usage, usagePage, usageReport, usageTreeReport } from "./reports/index.js";
+import type { AddressSearchResult, SubnetMapData, SubnetMetric, SubnetTreeReport, SubnetUsageReport, TreeTruncation } from "./reports/index.js";
 import { hasPendingMigrations, migrate, readInstallationId } from "./schema/index.js";
 import { exportSnapshot, importSnapshot, writeSnapshot, type ImportOptions, type ImportResult, type SnapshotWrite } from "./snapshots/index.js";
 import { createSubnet, deleteSubnet, getSubnet, listSubnetPage, listSubnets, updateSubnet } from "./subnets/index.js";
 
 export type { IpamOptions } from "./ipamOptions.js";
-export type { SubnetMapData, SubnetTreeReport, SubnetUsageReport } from "./reports/index.js";
+export type { AddressSearchResult, SubnetMapData, SubnetMetric, SubnetTreeReport, SubnetUsageReport } from "./reports/index.js";
 
 type Page = { limit?: number; after?: string };
 
@@ -24,6 +24,9 @@ type Page = { limit?: number; after?: string };
  * lock. The work lives in the capability folders; each method's JSDoc there lists what it throws.
  */
 export class Ipam {
+  /** Each layout's sizes across `subnetMetrics` calls (scrapes): deriving them is most of a large one. */
+  private readonly sizes = new SubnetSizeCache();
+
   private constructor(
     private readonly db: StoreDatabase,
     /** Group commit for next-free requests (migration 0008). */
@@ -187,6 +190,21 @@ export class Ipam {
   /** What a picture of the subnet needs: its layout, who holds each cell, the cells its children cover. */
   subnetMap(subnetId: string, options: { maxCellBits?: number } = {}): Promise<SubnetMapData> {
     return subnetMap(this.db, subnetId, options);
+  }
+
+  /** Every subnet's size, pool, allocated, free and children (of one namespace, or all) in one grouped read. */
+  subnetMetrics(filter: { namespace?: string } = {}): Promise<SubnetMetric[]> {
+    return subnetMetrics(this.db, filter, this.sizes);
+  }
+
+  /** Subnets containing an address or CIDR, most specific first, and the allocations holding an address. */
+  searchAddressSpace(text: string): Promise<AddressSearchResult> {
+    return searchAddressSpace(this.db, text);
+  }
+
+  /** Allocations holding an address from `first` to `last` of a subnet (a cell of its map). */
+  allocationsInRange(subnetId: string, first: string, last: string): Promise<Allocation[]> {
+    return allocationsInRange(this.db, subnetId, first, last);
   }
 
   /** Subnets and allocations (all, or of one namespace) as one consistent, versioned JSON snapshot. */

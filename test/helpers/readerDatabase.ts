@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { applyRoleFile, withClient } from "./leastPrivilegeDatabase.js";
 import { adminDatabaseUrl } from "./testDatabase.js";
 
-const ROLE_FILE = new URL("../../provider/store/roles/ipam_reader.sql", import.meta.url);
+const ROLE_FILE = new URL("../../provider/store/schema/roles/ipam_reader.sql", import.meta.url);
 
 /**
  * Set a migrated database up as docs/web.md tells an administrator to: apply roles/ipam_reader.sql as

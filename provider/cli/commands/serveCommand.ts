@@ -6,8 +6,6 @@ import { MIN_TOKEN_LENGTH, TOKEN_VARIABLE } from "../serve/accessToken.js";
 import { DEFAULT_LISTEN, parseListen, type ListenAddress } from "../serve/listenAddress.js";
 import { serveApp } from "../serve/serveApp.js";
 import { startServer } from "../serve/startServer.js";
-import { serveData } from "../serve/serveData.js";
-import { openViewReads } from "../serve/viewReads.js";
 import { note, printLine } from "../terminal.js";
 
 /** Every statement of a request is cut off after this long (SET LOCAL statement_timeout). */
@@ -31,9 +29,8 @@ export function registerServeCommand(program: Command): void {
       const { url: databaseUrl, description } = await selectDatabase();
       // Never migrates: a web view must not change the schema (and its role may not be allowed to).
       const ipam = await Ipam.open({ databaseUrl, schema, migrate: false, maxConnections: 4, statementTimeoutMs: STATEMENT_TIMEOUT_MS, lockTimeoutMs: STATEMENT_TIMEOUT_MS, acquireTimeoutMs: STATEMENT_TIMEOUT_MS });
-      const views = await openViewReads(databaseUrl, schema, ipam, STATEMENT_TIMEOUT_MS);
       try {
-        const { app, signInPath } = serveApp(serveData(ipam, views), { ...(token === undefined ? {} : { token }), log: note });
+        const { app, signInPath } = serveApp(ipam, { ...(token === undefined ? {} : { token }), log: note });
         const server = await startServer(app, listen);
         printLine(server.url);
         if (signInPath !== null) printLine(`sign in once (the link works one time): ${new URL(signInPath, server.url).toString()}`);
@@ -41,7 +38,6 @@ export function registerServeCommand(program: Command): void {
         await stopSignal();
         await server.close();
       } finally {
-        await views.close();
         await ipam.close();
       }
     });

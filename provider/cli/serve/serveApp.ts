@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { IpamError, InvalidInputError, NotFoundError } from "../../core/errors.js";
-import { redact } from "../../store/databaseErrors.js";
+import { redact } from "../../store/index.js";
 import { accessGate } from "./accessToken.js";
 import { registerAllocationRoutes } from "./routes/allocationRoutes.js";
 import { registerFullestRoutes } from "./routes/fullestRoutes.js";

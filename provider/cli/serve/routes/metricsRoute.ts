@@ -1,6 +1,6 @@
 import type { Hono } from "hono";
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
-import type { SubnetMetric } from "../../../store/subnetMetrics.js";
+import type { SubnetMetric } from "../../../store/Ipam.js";
 import { heldAddresses } from "../heldAddresses.js";
 import type { ServeData } from "../serveData.js";
 

@@ -1,4 +1,4 @@
-import type { SubnetMapData } from "../../../store/subnetMapData.js";
+import type { SubnetMapData } from "../../../store/Ipam.js";
 import { MAP_COLOURS, subnetMapPicture, type MapPictureCell } from "../../subnetMapPicture.js";
 import { html, type Html } from "./html.js";
 

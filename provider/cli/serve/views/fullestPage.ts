@@ -1,4 +1,4 @@
-import type { SubnetMetric } from "../../../store/subnetMetrics.js";
+import type { SubnetMetric } from "../../../store/Ipam.js";
 import { heldAddresses } from "../heldAddresses.js";
 import { html, query, type Html } from "./html.js";
 import { page } from "./layout.js";

@@ -1,6 +1,5 @@
 import type { Allocation, Subnet } from "../../../core/types.js";
-import type { SubnetMapData } from "../../../store/subnetMapData.js";
-import type { SubnetUsageReport } from "../../../store/usageQueries.js";
+import type { SubnetMapData, SubnetUsageReport } from "../../../store/Ipam.js";
 import { summarizeAddresses } from "../../addressSummary.js";
 import { addressMap } from "./addressMap.js";
 import { html, query, stackOf, tagList, type Html } from "./html.js";

@@ -1,4 +1,4 @@
-import type { SubnetUsageReport } from "../../../store/usageQueries.js";
+import type { SubnetUsageReport } from "../../../store/Ipam.js";
 import { treeLabel } from "../../subnetTree.js";
 import { heldAddresses } from "../heldAddresses.js";
 import { html, query, type Html } from "./html.js";

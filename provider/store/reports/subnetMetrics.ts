@@ -1,9 +1,10 @@
-import { sql, type CommonQueryMethods } from "slonik";
+import { sql } from "slonik";
 import { z } from "zod";
-import { parseCidr } from "../core/address.js";
-import { rangeSize, totalSize } from "../core/range.js";
-import { buildLayout } from "../core/subnetLayout.js";
-import type { Tables } from "./tables.js";
+import { parseCidr } from "../../core/address.js";
+import { rangeSize, totalSize } from "../../core/range.js";
+import { buildLayout } from "../../core/subnetLayout.js";
+import { parseInput, subnetFilterSchema } from "../../core/schemas.js";
+import { type BoundConnection, type StoreDatabase } from "../database/storeDatabase.js";
 
 /** The figures `/metrics` exports for one subnet, as decimal strings (IPv6 sizes exceed 2^53). */
 export interface SubnetMetric {
@@ -63,13 +64,9 @@ export class SubnetSizeCache {
  * once and grouped, never queried per subnet, so a scrape costs one round trip and one plan however
  * many subnets there are (its work still grows with the rows it reads). Figures match `readSubnetUsages`.
  */
-export async function readSubnetMetrics(
-  db: CommonQueryMethods,
-  t: Tables,
-  filter: { namespace?: string | undefined } = {},
-  sizes: SubnetSizeCache = new SubnetSizeCache(),
-): Promise<SubnetMetric[]> {
-  const where = filter.namespace === undefined ? sql.fragment`TRUE` : sql.fragment`n.name = ${filter.namespace}`;
+async function readSubnetMetrics(db: BoundConnection, namespace: string | undefined, sizes: SubnetSizeCache): Promise<SubnetMetric[]> {
+  const t = db.t;
+  const where = namespace === undefined ? sql.fragment`TRUE` : sql.fragment`n.name = ${namespace}`;
   const rows = await db.any(sql.type(metricRow)`
     SELECT s.id, n.name AS namespace, s.cidr::text AS cidr, host(s.gateway) AS gateway, s.pools, s.pools_explicit, s.reserved, s.children_only,
            coalesce(a.n, 0)::text AS allocated, coalesce(f.n, 0)::numeric(39, 0)::text AS free, coalesce(c.n, 0)::int AS child_prefixes
@@ -94,4 +91,13 @@ export async function readSubnetMetrics(
       childPrefixes: row.child_prefixes,
     };
   });
+}
+
+/**
+ * Every subnet's figures (of one namespace, or all), for /metrics and the fullest-first view.
+ * @throws InvalidInputError
+ */
+export async function subnetMetrics(store: StoreDatabase, filter: { namespace?: string }, sizes: SubnetSizeCache): Promise<SubnetMetric[]> {
+  const { namespace } = parseInput(subnetFilterSchema, filter);
+  return store.consistent("reading metrics", (db) => readSubnetMetrics(db, namespace, sizes));
 }
