@@ -1,5 +1,16 @@
-/** ok, the operation failed (the core refused, the database failed), the command line was wrong. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+/**
+ * ok, the operation failed (the core refused, the database failed), the command line (or an input
+ * file) was wrong, `preview-report` predicts that `pulumi up` would fail.
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, predictedFailure: 3 } as const;
+
+/** A command that ran and printed its result, ending with a code other than 0 (e.g. a predicted failure). */
+export class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+    this.name = "ExitCode";
+  }
+}
 
 /** A combination of flags the parser cannot express (exit code 2, like a parse error). */
 export class UsageError extends Error {

@@ -6,6 +6,7 @@ import { registerHistoryCommand } from "./commands/historyCommand.js";
 import { registerIdentityCommand } from "./commands/identityCommand.js";
 import { registerMapCommand } from "./commands/mapCommand.js";
 import { registerMigrateCommand } from "./commands/migrateCommand.js";
+import { registerPreviewReportCommand } from "./commands/previewReportCommand.js";
 import { registerSnapshotCommands } from "./commands/snapshotCommands.js";
 import { registerSubnetCommand } from "./commands/subnetCommand.js";
 import { registerUsageCommand } from "./commands/usageCommand.js";
@@ -32,5 +33,6 @@ export function buildProgram(): Command {
   registerHistoryCommand(program);
   registerSnapshotCommands(program);
   registerDemoCommand(program);
+  registerPreviewReportCommand(program);
   return program;
 }

@@ -2,7 +2,7 @@ import { CommanderError } from "commander";
 import { displayJson, displayText } from "../core/displayText.js";
 import { IpamError } from "../core/errors.js";
 import { kindOfState, redact } from "../store/database/databaseErrors.js";
-import { EXIT, UsageError } from "./exitCodes.js";
+import { EXIT, ExitCode, UsageError } from "./exitCodes.js";
 import { buildProgram } from "./program.js";
 
 /**
@@ -16,6 +16,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof ExitCode) return error.code;
     if (error instanceof UsageError) {
       process.stderr.write(`error: ${displayText(error.message)}\n`);
       return EXIT.usage;
