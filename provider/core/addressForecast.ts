@@ -34,8 +34,8 @@ export interface SubnetSpace {
 export type PredictedFailure =
   | { readonly code: "SUBNET_EXHAUSTED"; readonly subnet: string; readonly wanted: number; readonly free: string }
   | { readonly code: "ADDRESS_IN_USE"; readonly subnet: string; readonly address: string; readonly holder: string }
-  | { readonly code: "PREFIX_EXHAUSTED"; readonly subnet: string; readonly prefixLength: number }
-  | { readonly code: "CHILDREN_ONLY"; readonly subnet: string };
+  | { readonly code: "SUBNET_EXHAUSTED"; readonly subnet: string; readonly prefixLength: number }
+  | { readonly code: "INVALID_INPUT"; readonly subnet: string; readonly childrenOnly: true };
 
 /** Addresses a take would get: exact ones, or how many random ones. */
 export type Taken = { readonly addresses: readonly string[] } | { readonly random: number };
@@ -97,7 +97,7 @@ export class AddressForecast {
   /** The lowest `count` free addresses (sequential), or `count` random ones; a failure when they are not there. */
   take(key: string, count: number, strategy: "sequential" | "random", holder: string): Taken | PredictedFailure {
     const s = this.working(key);
-    if (s.space.childrenOnly) return { code: "CHILDREN_ONLY", subnet: s.space.cidr.text };
+    if (s.space.childrenOnly) return { code: "INVALID_INPUT", subnet: s.space.cidr.text, childrenOnly: true };
     if (BigInt(count) > s.freeTotal) return { code: "SUBNET_EXHAUSTED", subnet: s.space.cidr.text, wanted: count, free: s.freeTotal.toString() };
     s.freeTotal -= BigInt(count);
     s.allocated += BigInt(count);
@@ -118,7 +118,7 @@ export class AddressForecast {
   /** A specific address: a failure when someone holds it (the plan's own earlier takes included). */
   takeSpecific(key: string, address: { value: bigint; text: string }, holder: string): Taken | PredictedFailure {
     const s = this.working(key);
-    if (s.space.childrenOnly) return { code: "CHILDREN_ONLY", subnet: s.space.cidr.text };
+    if (s.space.childrenOnly) return { code: "INVALID_INPUT", subnet: s.space.cidr.text, childrenOnly: true };
     const current = s.holders.get(address.text);
     if (current !== undefined) return { code: "ADDRESS_IN_USE", subnet: s.space.cidr.text, address: address.text, holder: current };
     s.holders.set(address.text, holder);
@@ -151,14 +151,14 @@ export class AddressForecast {
       s.childSpace = subtractRanges(s.childSpace, [block]);
       return block;
     }
-    return { code: "PREFIX_EXHAUSTED", subnet: s.space.cidr.text, prefixLength };
+    return { code: "SUBNET_EXHAUSTED", subnet: s.space.cidr.text, prefixLength };
   }
 
   /** A specific child CIDR: a failure when it is not wholly inside the parent's child space. */
   carveSpecific(key: string, child: Cidr): Cidr | PredictedFailure {
     const s = this.working(key);
     const inside = s.childSpace.some((range) => range.first <= child.first && child.last <= range.last);
-    if (!inside) return { code: "PREFIX_EXHAUSTED", subnet: s.space.cidr.text, prefixLength: child.prefixLength };
+    if (!inside) return { code: "SUBNET_EXHAUSTED", subnet: s.space.cidr.text, prefixLength: child.prefixLength };
     s.childSpace = subtractRanges(s.childSpace, [child]);
     return child;
   }

@@ -242,6 +242,7 @@ class Planner {
     if (oldId === undefined) return;
     const f = this.facts.get(oldId);
     if (f === undefined) return;
+    entry.subnet ??= f.subnet.cidr;
     this.deleted.add(dbKey(oldId));
     const others = f.allocations.filter((a) => !this.leaving.has(a.id));
     if (others.length > 0) {
@@ -357,12 +358,10 @@ function record(entry: ReportEntry, result: Taken | PredictedFailure | Cidr): vo
 export function failureMessage(f: PredictedFailure): string {
   switch (f.code) {
     case "SUBNET_EXHAUSTED":
-      return `${f.subnet} has ${f.free} free address(es); ${f.wanted} needed`;
+      return "prefixLength" in f ? `no free /${f.prefixLength} block left in ${f.subnet}` : `${f.subnet} has ${f.free} free address(es); ${f.wanted} needed`;
     case "ADDRESS_IN_USE":
       return `${f.address} in ${f.subnet} is held by ${f.holder}`;
-    case "PREFIX_EXHAUSTED":
-      return `no free /${f.prefixLength} block left in ${f.subnet}`;
-    case "CHILDREN_ONLY":
+    case "INVALID_INPUT":
       return `${f.subnet} hands out child subnets only`;
   }
 }
