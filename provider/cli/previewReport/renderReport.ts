@@ -62,15 +62,16 @@ export function renderTerminal(report: PreviewReport): string {
 
 /**
  * Markdown for untrusted text: controls made visible (displayText), HTML's `&`, `<`, `>` as entities
- * (GitHub renders inline HTML), and every markdown punctuation character backslash-escaped, so a
- * name can neither break a table (`|`), start a link or image, nor inject markup.
+ * (GitHub renders inline HTML), and the punctuation markdown acts on backslash-escaped, so a name can
+ * neither break a table (`|`), start a link, image or autolink (`[`, `(`, `:`), mention someone (`@`),
+ * nor add emphasis or code.
  */
 export function markdownText(text: string): string {
   return displayText(text)
     .replace(/&/g, "&amp;")
     .replace(/</g, "&lt;")
     .replace(/>/g, "&gt;")
-    .replace(/[\\`*_{}[\]()#+\-.!|~"':@=$^]/g, "\\$&");
+    .replace(/[\\`*_{}[\]()#+!|~:@]/g, "\\$&");
 }
 
 export function renderMarkdown(report: PreviewReport): string {
