@@ -10,6 +10,9 @@ import type { PreviewReport, ReportEntry } from "./previewPlan.js";
  * descriptions.
  */
 
+/** The CLI's signs for operations (pkg/display: `+` create, `~` update, `+-` replace, `-` delete). */
+const SIGN: Record<string, string> = { create: "+", update: "~", replace: "+-", delete: "-", "create-replacement": "++", "delete-replaced": "--" };
+
 /** Addresses shown per cell; the rest are counted (the JSON output lists them all). */
 const SHOWN = 8;
 
@@ -38,16 +41,11 @@ function what(entry: ReportEntry): string {
 export function renderTerminal(report: PreviewReport): string {
   const lines: string[] = [paint("bold", "IP address changes (predicted)"), displayText(report.prediction), ""];
   if (report.entries.length === 0) lines.push("No IPAM resource changes in this preview.");
-  else {
-    const rows = report.entries.map((e) => [
-      displayText(e.resource),
-      `${e.op} ${e.kind}`,
-      displayText(what(e)),
-      addressList(e.released),
-      addressList(e.taken, e.random),
-      displayText(notesOf(e).join("; ")),
-    ]);
-    lines.push(renderTable(["resource", "change", "subnet", "released", "taken (predicted)", "notes"], rows));
+  // One line per step (a table of thousands of rows costs seconds to lay out; a list costs nothing).
+  for (const e of report.entries) {
+    const moves = [e.released.length > 0 ? `releases ${addressList(e.released)}` : "", e.taken.length + e.random > 0 ? `takes ${addressList(e.taken, e.random)}` : ""];
+    const said = [...moves, ...notesOf(e)].filter((part) => part !== "").join("; ");
+    lines.push(`  ${SIGN[e.op] ?? "~"} ${displayText(e.resource)} (${e.op} ${e.kind}) ${displayText(what(e))}${said === "" ? "" : `: ${displayText(said)}`}`);
   }
   if (report.subnets.length > 0) {
     lines.push("", paint("bold", "Utilisation (allocated / pool)"));
