@@ -9,8 +9,7 @@ import { childCidrs } from "./childQueries.js";
 import { inConsistentRead } from "./consistentRead.js";
 import { wrapDatabaseError } from "./databaseErrors.js";
 import { createDatabasePool } from "./databasePool.js";
-import { rangesFromRows } from "./freeSpace.js";
-import { freeRangeRow } from "./rows.js";
+import { pickSequential } from "./addressPicker.js";
 import { getSubnetRow } from "./subnetQueries.js";
 import { layoutOf, subnetFromRow } from "./subnetRecords.js";
 import { readSubnetUsages } from "./subnetUsage.js";
@@ -55,7 +54,6 @@ export interface SubnetFacts {
 }
 
 const ALLOCATION_LIMIT = 10_000;
-const PAGE = 512;
 
 const heldRow = z.object({ id: z.string(), owner: z.string(), ordinals: z.array(z.string()) });
 const holderRow = z.object({ address: z.string(), owner: z.string() });
@@ -90,7 +88,7 @@ async function readOne(db: CommonQueryMethods, t: Tables, request: FactsRequest)
   if (row === null) return null;
   const layout = layoutOf(row);
   const [usage] = await readSubnetUsages(db, t, [row]);
-  const free = await lowestFree(db, t, id, BigInt(request.demand));
+  const free = await lowestFree(db, t, id, request.demand, BigInt(usage!.free));
   const holders = await holdersOf(db, t, id, request.addresses);
   let allocations: HeldAllocation[] = [];
   let childSpace: ValueRange[] = [];
@@ -112,27 +110,10 @@ async function readOne(db: CommonQueryMethods, t: Tables, request: FactsRequest)
   return { subnet: subnetFromRow(row, layout), layout, usage: usage!, free, holders, allocations, truncated: false, childSpace };
 }
 
-/** The lowest free ranges covering `demand` addresses, paging through the free-range index (as the allocator does). */
-async function lowestFree(db: CommonQueryMethods, t: Tables, subnetId: number, demand: bigint): Promise<ValueRange[]> {
-  const out: ValueRange[] = [];
-  let covered = 0n;
-  let after = -1n;
-  while (covered < demand) {
-    const page = rangesFromRows(
-      await db.any(sql.type(freeRangeRow)`
-        SELECT first_ordinal, last_ordinal FROM ${t.freeRange}
-        WHERE subnet_id = ${subnetId} AND first_ordinal > ${after.toString()}::numeric
-        ORDER BY first_ordinal LIMIT ${PAGE}
-      `),
-    );
-    if (page.length === 0) break;
-    for (const range of page) {
-      out.push(range);
-      covered += range.last - range.first + 1n;
-    }
-    after = page.at(-1)!.first;
-  }
-  return out;
+/** The lowest free ranges covering `demand` addresses (or all there are): the allocator's own sequential pick, read only. */
+async function lowestFree(db: CommonQueryMethods, t: Tables, subnetId: number, demand: number, free: bigint): Promise<readonly ValueRange[]> {
+  const count = BigInt(demand) < free ? demand : Number(free);
+  return count === 0 ? [] : (await pickSequential(db, t, subnetId, count)).touched;
 }
 
 async function holdersOf(db: CommonQueryMethods, t: Tables, subnetId: number, addresses: readonly string[]): Promise<Map<string, string>> {

@@ -2,6 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { DeploymentError, editedProgram, type Stack } from "../../harness/engine/index.js";
+import type { PreviewReport, ReportEntry as Entry } from "../../provider/cli/previewReport/previewPlan.js";
 import { jsonOf, runCli } from "../helpers/cliRunner.js";
 import { engineBed, examplesDir, opsOf, type EngineBed } from "../helpers/engineStacks.js";
 
@@ -18,26 +19,13 @@ beforeAll(async () => {
 });
 afterAll(async () => bed?.close());
 
-interface Entry {
-  resource: string;
-  op: string;
-  subnet: string | null;
-  cidr?: string;
-  released: string[];
-  taken: string[];
-  random: number;
-  kept: string[];
-  outsidePools: { address: string; owner: string }[];
-  failure?: { code: string; message: string };
-}
-
 /** The last preview's `--json` document through `ipam preview-report --json`: exit code, entries by name. */
 async function report(stack: Stack) {
   const file = join(bed.backendDir, `preview-${(files += 1)}.json`);
   await writeFile(file, JSON.stringify(stack.previewJson(), null, 4));
   const result = await runCli(["preview-report", file, "--json"], { IPAM_DATABASE_URL: bed.db.url });
   if (process.env.REPORT_DEBUG) console.log(new Date().toISOString(), result.code, result.stdout.slice(0, 3000), result.stderr);
-  const parsed = jsonOf<{ entries: Entry[]; failures: { resource: string; code: string; message: string }[]; subnets: unknown[] }>(result);
+  const parsed = jsonOf<PreviewReport & { entries: Entry[] }>(result);
   return { code: result.code, ...parsed, entry: (name: string) => parsed.entries.find((e) => e.resource === name)! };
 }
 
