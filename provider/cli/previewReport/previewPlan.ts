@@ -1,12 +1,16 @@
-import { parseAddress, parseCidr, type Cidr } from "../../core/address.js";
-import { AddressForecast, isPredictedFailure, type PredictedFailure, type SubnetSpace, type Taken } from "../../core/addressForecast.js";
+import { parseCidr, type Cidr } from "../../core/address.js";
+import { AddressForecast, isPredictedFailure } from "../../core/addressForecast.js";
 import { subtractRanges, totalSize } from "../../core/range.js";
-import { subnetEditEffects, type AddressHolder } from "../../core/subnetEditForecast.js";
+import { subnetEditEffects } from "../../core/subnetEditForecast.js";
 import { buildLayout } from "../../core/subnetLayout.js";
 import type { FactsRequest, SubnetFacts } from "../../store/previewFacts.js";
-import { countInput, heldAddresses, isHidden, oldSubnetId, ownerOf, type IpamStep, type Kind } from "./ipamSteps.js";
+import { countInput, heldAddresses, isHidden, oldSubnetId, ownerOf, type IpamStep } from "./ipamSteps.js";
+import { canonical, parsed, requestsFor, spaceOf } from "./planFacts.js";
 import { known, SECRET, UNKNOWN } from "./pulumiPreview.js";
-import { subnetChange, type SubnetChange } from "./subnetChange.js";
+import { fail, PREDICTION_NOTE, record, type PreviewReport, type ReportEntry } from "./reportEntry.js";
+import { subnetChange } from "./subnetChange.js";
+
+export { PREDICTION_NOTE, type PreviewReport, type ReportEntry, type ReportFailure } from "./reportEntry.js";
 
 /**
  * The report of a preview: each IPAM step replayed, in the order the engine runs them, over a copy of
@@ -17,40 +21,6 @@ import { subnetChange, type SubnetChange } from "./subnetChange.js";
  * (step_generator.go, GenerateDeletes).
  */
 
-export const PREDICTION_NOTE =
-  "Predictions, if the plan were applied now: another stack or the CLI may take or free addresses before `pulumi up` runs.";
-
-export interface ReportFailure {
-  readonly resource: string;
-  readonly code: string;
-  readonly message: string;
-}
-
-export interface ReportEntry {
-  readonly resource: string;
-  readonly kind: Kind;
-  readonly op: string;
-  subnet: string | null;
-  /** A subnet step: its CIDR (predicted for a carved child). */
-  cidr?: string;
-  released: string[];
-  taken: string[];
-  /** Addresses taken at random: how many (which ones is the CSPRNG's choice). */
-  random: number;
-  /** Kept: claimed back by a replacement, or adopted. */
-  kept: string[];
-  outsidePools: AddressHolder[];
-  notes: string[];
-  failure?: { code: string; message: string };
-}
-
-export interface PreviewReport {
-  readonly prediction: string;
-  readonly entries: readonly ReportEntry[];
-  readonly subnets: readonly SubnetChange[];
-  readonly failures: readonly ReportFailure[];
-}
-
 export type FactsReader = (requests: FactsRequest[]) => Promise<Map<string, SubnetFacts>>;
 
 const dbKey = (id: string) => `id:${id}`;
@@ -60,42 +30,6 @@ export async function planPreview(steps: readonly IpamStep[], readFacts: FactsRe
   const facts = await readFacts(requestsFor(steps));
   return new Planner(steps, facts).run();
 }
-
-/** What to read: every subnet a step names by id, how many addresses it may take, whose holders matter. */
-function requestsFor(steps: readonly IpamStep[]): FactsRequest[] {
-  const requests = new Map<string, { subnetId: string; demand: number; addresses: string[]; allocations: boolean }>();
-  const need = (id: string) => requests.get(id) ?? requests.set(id, { subnetId: id, demand: 0, addresses: [], allocations: false }).get(id)!;
-  for (const step of steps) {
-    const oldId = oldSubnetId(step);
-    if (oldId !== undefined) need(oldId).allocations ||= step.kind === "Subnet";
-    const newId = known(step.inputs[step.kind === "Subnet" ? "parentId" : "subnetId"]);
-    if (newId === undefined) continue;
-    const request = need(newId);
-    if (step.kind === "Subnet") request.allocations = true;
-    const count = countInput(step.inputs);
-    if (step.kind === "IpAllocation" && count !== "unknown") request.demand += count;
-    const address = canonical(step.inputs.address);
-    if (address !== undefined) request.addresses.push(address);
-  }
-  return [...requests.values()];
-}
-
-function canonical(value: unknown): string | undefined {
-  try {
-    return known(value) === undefined ? undefined : parseAddress(value, "address").text;
-  } catch {
-    return undefined;
-  }
-}
-
-const parsed = (addresses: readonly string[]) =>
-  addresses.flatMap((text) => {
-    try {
-      return [parseAddress(text, "address")];
-    } catch {
-      return [];
-    }
-  });
 
 class Planner {
   private readonly forecast = new AddressForecast([]);
@@ -328,40 +262,3 @@ class Planner {
   }
 }
 
-function spaceOf(key: string, f: SubnetFacts): SubnetSpace {
-  const holders = new Map<string, string>(f.holders);
-  for (const a of f.allocations) for (const address of a.addresses) holders.set(address, a.owner);
-  return {
-    key,
-    cidr: f.layout.cidr,
-    free: f.free,
-    freeTotal: BigInt(f.usage.free),
-    available: f.layout.available,
-    poolSize: BigInt(f.usage.poolSize),
-    allocated: BigInt(f.usage.allocated),
-    childrenOnly: f.subnet.childrenOnly,
-    holders,
-    childSpace: f.childSpace,
-  };
-}
-
-function fail(entry: ReportEntry, code: string, message: string): void {
-  entry.failure ??= { code, message };
-}
-
-function record(entry: ReportEntry, result: Taken | PredictedFailure | Cidr): void {
-  if (isPredictedFailure(result)) return fail(entry, result.code, failureMessage(result));
-  if ("addresses" in result) entry.taken.push(...result.addresses);
-  else if ("random" in result) entry.random += result.random;
-}
-
-export function failureMessage(f: PredictedFailure): string {
-  switch (f.code) {
-    case "SUBNET_EXHAUSTED":
-      return "prefixLength" in f ? `no free /${f.prefixLength} block left in ${f.subnet}` : `${f.subnet} has ${f.free} free address(es); ${f.wanted} needed`;
-    case "ADDRESS_IN_USE":
-      return `${f.address} in ${f.subnet} is held by ${f.holder}`;
-    case "INVALID_INPUT":
-      return `${f.subnet} hands out child subnets only`;
-  }
-}

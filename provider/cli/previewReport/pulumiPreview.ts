@@ -12,7 +12,7 @@ import { UsageError } from "../exitCodes.js";
  * Only the fields the report uses are checked; everything else is passed over.
  */
 
-/** How the engine marks a value that is computed during the update (sdk/go/common/resource/plugin/rpc.go, UnknownStringValue). */
+/** How the engine serializes a value computed during the update (pkg/resource/stack/deployment.go, `computedValuePlaceholder`). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** How ShowPreviewDigest writes a secret value. */
 export const SECRET = "[secret]";
