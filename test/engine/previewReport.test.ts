@@ -38,6 +38,7 @@ interface Edit {
   count?: number;
   cidr?: string;
   noDb?: boolean;
+  description?: boolean;
 }
 
 const edited = (e: Edit) =>
@@ -48,6 +49,7 @@ const edited = (e: Edit) =>
     if (e.reserved) out = out.replace('reserved: ["10.20.0.53"]', `reserved: ["10.20.0.53", "${e.reserved}"]`);
     if (e.count !== undefined) out = out.replace("count: 2", `count: ${e.count}`);
     if (e.cidr) out = out.replace('cidr: "10.20.0.0/24"', `cidr: "${e.cidr}"`);
+    if (e.description) out = out.replace('description: "web servers"', 'description: "web and api servers"');
     if (e.noDb) out = out.replace(/^const db = .*$/m, "").replace(/^export const dbAddress = .*$/m, "");
     return out;
   });
@@ -88,6 +90,12 @@ it("each edit of the preview table: the report names the addresses released and 
   expect(r.entry("lan")).toMatchObject({ outsidePools: [] });
   await stack.up();
   expect(await addressesOf(stack, "web")).toEqual(["10.20.0.10", "10.20.0.11", ...r.entry("web").taken]);
+
+  // An IpAllocation's description (or tags): an update that moves no address.
+  stack.setProgram(await edited({ tags: true, count: 3, description: true }));
+  await stack.preview();
+  r = await report(stack);
+  expect(r.entries.map((e) => [e.resource, e.op, e.released, e.taken])).toEqual([["web", "update", [], []]]);
 
   // count 3 -> 1: exactly the highest addresses are released.
   stack.setProgram(await edited({ tags: true, count: 1 }));

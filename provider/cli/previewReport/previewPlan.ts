@@ -27,7 +27,9 @@ const dbKey = (id: string) => `id:${id}`;
 const planKey = (urn: string) => `urn:${urn}`;
 
 export async function planPreview(steps: readonly IpamStep[], readFacts: FactsReader): Promise<PreviewReport> {
-  const facts = await readFacts(requestsFor(steps));
+  const requests = requestsFor(steps);
+  // A plan that names no existing subnet (a new stack's first preview) needs no database.
+  const facts = requests.length === 0 ? new Map<string, SubnetFacts>() : await readFacts(requests);
   return new Planner(steps, facts).run();
 }
 
@@ -251,7 +253,9 @@ class Planner {
     const layout = this.layoutOf(step, f.layout.cidr, entry);
     if (layout === undefined) return;
     const effects = subnetEditEffects(layout, f.allocations);
-    entry.outsidePools = [...effects.outsidePools];
+    // Only those the edit moves out: an address already outside the old pools is no news.
+    const already = new Set(subnetEditEffects(f.layout, f.allocations).outsidePools.map((h) => h.address));
+    entry.outsidePools = effects.outsidePools.filter((h) => !already.has(h.address));
     const blocked = effects.blocked[0];
     if (blocked !== undefined) return fail(entry, "CONFLICT", `${blocked.field} would cover ${blocked.address}, held by ${blocked.owner}`);
     if (step.inputs.childrenOnly === true && !f.subnet.childrenOnly && f.allocations.length > 0) {
