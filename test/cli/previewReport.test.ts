@@ -133,7 +133,9 @@ it("bad input exits 2 and names the problem; a preview without IPAM steps needs 
     expect(out.stderr).toMatch(message);
   }
   const empty = join(dir, "empty.json");
-  await writeFile(empty, JSON.stringify({ steps: [{ op: "create", urn: "urn:pulumi:ci::shop::aws:s3:Bucket::b", newState: { urn: "x", type: "aws:s3/bucket:Bucket" } }] }));
+  // Another provider's resource, and a `get` (a read of an external allocation): nothing of this stack's moves.
+  const read = { op: "read", urn: urn("held"), newState: { urn: urn("held"), type: ALLOCATION, id: "7", external: true, inputs: {}, outputs: { addresses: ["10.70.0.12"] } } };
+  await writeFile(empty, JSON.stringify({ steps: [{ op: "create", urn: "urn:pulumi:ci::shop::aws:s3:Bucket::b", newState: { urn: "x", type: "aws:s3/bucket:Bucket" } }, read] }));
   const out = await runCli(["preview-report", empty], { IPAM_DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" });
   expect(out.code, out.stderr).toBe(0);
   expect(out.stdout).toContain("No IPAM resource changes in this preview.");
