@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
-import { readPreviewFacts } from "../../store/previewFacts.js";
+import { readPreviewFacts } from "../../store/reports/index.js";
 import { selectDatabase, type GlobalOptions } from "../databaseSelection.js";
 import { EXIT, ExitCode, UsageError } from "../exitCodes.js";
 import { ipamSteps } from "../previewReport/ipamSteps.js";

@@ -1,6 +1,6 @@
 import { parseAddress } from "../../core/address.js";
 import type { SubnetSpace } from "../../core/addressForecast.js";
-import type { FactsRequest, SubnetFacts } from "../../store/previewFacts.js";
+import type { FactsRequest, SubnetFacts } from "../../store/reports/index.js";
 import { countInput, oldSubnetId, type IpamStep } from "./ipamSteps.js";
 import { known } from "./pulumiPreview.js";
 

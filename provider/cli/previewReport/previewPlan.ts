@@ -3,7 +3,7 @@ import { AddressForecast, isPredictedFailure } from "../../core/addressForecast.
 import { subtractRanges, totalSize } from "../../core/range.js";
 import { subnetEditEffects } from "../../core/subnetEditForecast.js";
 import { buildLayout } from "../../core/subnetLayout.js";
-import type { FactsRequest, SubnetFacts } from "../../store/previewFacts.js";
+import type { FactsRequest, SubnetFacts } from "../../store/reports/index.js";
 import { countInput, heldAddresses, isHidden, oldSubnetId, ownerOf, type IpamStep } from "./ipamSteps.js";
 import { canonical, parsed, requestsFor, spaceOf } from "./planFacts.js";
 import { known, SECRET, UNKNOWN } from "./pulumiPreview.js";
