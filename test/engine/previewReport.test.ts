@@ -143,7 +143,7 @@ it("each edit of the preview table: the report names the addresses released and 
   await stack.up();
   expect(await addressesOf(stack, "web")).toEqual(r.entry("web").taken);
   await stack.destroy();
-}, 600_000);
+}, 900_000);
 
 it("predicted failures (exhausted subnet, a held address, a child that does not fit) exit 3 before up, and up fails the same way", async () => {
   const base = await bed.stack(failing, "fail");
@@ -172,4 +172,4 @@ it("predicted failures (exhausted subnet, a held address, a child that does not 
     }
   }
   await (await bed.stack(failing, "fail", { config: { "ipam-report:children": "4" } })).destroy();
-}, 600_000);
+}, 900_000);

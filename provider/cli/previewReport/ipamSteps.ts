@@ -1,9 +1,10 @@
+import { HIDDEN_KEYS } from "../../core/resourceContract.js";
 import { ALLOCATION_TYPE, known, nameOfUrn, SECRET, SUBNET_TYPE, UNKNOWN, type PreviewStep, type ResourceV3 } from "./pulumiPreview.js";
 
 /**
  * The IPAM resources' steps of a preview, as what each does to addresses: Pulumi's shapes turned into
- * the inputs and stored outputs the report reasons about (the provider's own input names, see
- * provider/dynamic/allocationProvider.ts and subnetProvider.ts). Steps of other resources are skipped.
+ * the inputs and stored outputs the report reasons about (the input names of the resource contracts,
+ * provider/core/allocationContract.ts and subnetContract.ts). Steps of other resources are skipped.
  */
 
 export type Kind = "IpAllocation" | "Subnet";
@@ -85,5 +86,6 @@ export function isHidden(value: unknown): boolean {
 
 /** Who would hold what this step takes: the SDK's `__owner` (project/stack/name), else the name. */
 export function ownerOf(step: IpamStep): string {
-  return known(step.inputs.__owner) ?? known(step.old?.inputs?.__owner) ?? step.name;
+  const key = HIDDEN_KEYS.owner.key;
+  return known(step.inputs[key]) ?? known(step.old?.inputs?.[key]) ?? step.name;
 }

@@ -1,4 +1,7 @@
 import { parseCidr, type Cidr } from "../../core/address.js";
+import { ALLOCATION_CONTRACT } from "../../core/allocationContract.js";
+import { inputsThat, type ResourceContract } from "../../core/resourceContract.js";
+import { SUBNET_CONTRACT } from "../../core/subnetContract.js";
 import { AddressForecast, isPredictedFailure } from "../../core/addressForecast.js";
 import { subtractRanges, totalSize } from "../../core/range.js";
 import { subnetEditEffects } from "../../core/subnetEditForecast.js";
@@ -72,12 +75,16 @@ class Planner {
     return { resource: step.name, kind: step.kind, op: step.op, subnet: null, released: [], taken: [], random: 0, kept: [], outsidePools: [], notes: [] };
   }
 
-  /** A replacement that names the same subnet, address and strategy gets the same allocation back and claims it. */
+  /**
+   * A replacement whose replacing inputs (the contract's: subnet, address, strategy; a subnet's CIDR,
+   * namespace, parent, size) are all unchanged, as `--replace` makes it, asks with the same
+   * idempotency key: it gets the same allocation or subnet back and claims it.
+   */
   private claimsSame(step: IpamStep): boolean {
     const olds = step.old?.inputs ?? {};
-    const keys = step.kind === "IpAllocation" ? ["subnetId", "address", "strategy"] : ["cidr", "namespace", "parentId", "prefixLength"];
-    const defaults: Record<string, unknown> = { strategy: "sequential", namespace: "default" };
-    return keys.every((k) => !isHidden(step.inputs[k]) && JSON.stringify(olds[k] ?? defaults[k] ?? null) === JSON.stringify(step.inputs[k] ?? defaults[k] ?? null));
+    const contract: ResourceContract = step.kind === "IpAllocation" ? ALLOCATION_CONTRACT : SUBNET_CONTRACT;
+    const value = (props: Record<string, unknown>, k: string) => JSON.stringify(props[k] ?? contract.inputs[k]!.default ?? null);
+    return inputsThat(contract, "replace").every((k) => !isHidden(step.inputs[k]) && value(olds, k) === value(step.inputs, k));
   }
 
   /** Delete-before-replace: the allocation's subnet is going (dependents go first), or it asks for an address it holds. */
