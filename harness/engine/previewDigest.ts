@@ -67,6 +67,18 @@ export interface DigestInput {
 }
 
 const SECRET = "[secret]";
+/** A secret property value, in memory (`value`) or serialized (`ciphertext`): sdk/go/common/resource/sig/sig.go. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+/** massagePropertyValue (pkg/backend/display/json.go) without showSecrets: every secret becomes "[secret]". */
+export function massageSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(massageSecrets);
+  if (value === null || typeof value !== "object") return value;
+  const object = value as Record<string, unknown>;
+  if (object[SECRET_SIG] === SECRET_VALUE) return SECRET;
+  return Object.fromEntries(Object.entries(object).map(([k, v]) => [k, massageSecrets(v)]));
+}
 
 export function previewDigest(input: DigestInput): PreviewDigest {
   const shown = input.steps.filter((s) => s.op !== "same" || s.type === ROOT_STACK_TYPE);
@@ -102,8 +114,8 @@ function serialize(r: ResourceState, withOutputs: boolean): ResourceV3 {
     ...(r.delete === true ? { delete: true } : {}),
     ...(r.id === undefined || r.id === "" ? {} : { id: r.id }),
     type: r.type,
-    inputs: structuredClone(r.inputs),
-    ...(withOutputs ? { outputs: structuredClone(r.outputs) } : {}),
+    inputs: massageSecrets(r.inputs) as Record<string, unknown>,
+    ...(withOutputs ? { outputs: massageSecrets(r.outputs) as Record<string, unknown> } : {}),
     ...(r.parent === undefined ? {} : { parent: r.parent }),
     ...(r.external === true ? { external: true } : {}),
     ...(r.dependencies === undefined ? {} : { dependencies: [...r.dependencies] }),
