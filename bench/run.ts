@@ -18,6 +18,7 @@ import { randomAtFill } from "./scenarios/randomAtFill.js";
 import { historyAtScale } from "./scenarios/historyAtScale.js";
 import { randomBulkFragmentation } from "./scenarios/randomBulkFragmentation.js";
 import { snapshotAtScale } from "./scenarios/snapshotAtScale.js";
+import { previewReportAtScale } from "./scenarios/previewReportAtScale.js";
 import { usageAtScale } from "./scenarios/usageAtScale.js";
 import { usageTreeAtScale } from "./scenarios/usageTreeAtScale.js";
 import { webViewAtScale } from "./scenarios/webViewAtScale.js";
@@ -86,7 +87,8 @@ async function main(): Promise<void> {
       if (want(10)) scenarios.push(await usageAtScale(context));
       if (want(11)) scenarios.push(await snapshotAtScale(context));
       if (want(12)) scenarios.push(await usageTreeAtScale(context));
-      if (want(13)) scenarios.push(await webViewAtScale(context));
+      if (want(14)) scenarios.push(await webViewAtScale(context));
+      if (want(15)) scenarios.push(await previewReportAtScale(context));
       const report: BenchReport = {
         startedAt,
         server: database.serverVersion,

@@ -32,7 +32,7 @@ export async function webViewAtScale(context: BenchContext): Promise<ScenarioRes
   const get = async (path: string) => {
     const response = await app.request(path);
     const body = await response.text();
-    if (response.status !== 200) throw new Error(`scenario 13: GET ${path} answered ${response.status}: ${body.slice(0, 200)}`);
+    if (response.status !== 200) throw new Error(`scenario 14: GET ${path} answered ${response.status}: ${body.slice(0, 200)}`);
     return body;
   };
   const tree = (after?: string) => latency(samples, () => get(`/?namespace=${NAMESPACE}${after === undefined ? "" : `&after=${after}`}`));
@@ -40,22 +40,22 @@ export async function webViewAtScale(context: BenchContext): Promise<ScenarioRes
   try {
     const first = await ipam.createSubnet({ cidr: `${BASE}/24`, namespace: NAMESPACE, description: "bench: web view" });
     const namespaceId = await pool.oneFirst(sql.type(z.object({ namespace_id: z.number() }))`SELECT namespace_id FROM ${t.subnet} WHERE id = ${Number(first.id)}`);
-    context.log(`scenario 13: tree page and /metrics at ${small.toLocaleString("en-US")} subnets`);
+    context.log(`scenario 14: tree page and /metrics at ${small.toLocaleString("en-US")} subnets`);
     await growSubnets(pool, t, { namespaceId, parentId: null, base: BASE }, 1, small);
     const treeSmall = await tree();
     const metricsSmall = await metrics();
-    context.log(`scenario 13: growing to ${large.toLocaleString("en-US")} subnets`);
+    context.log(`scenario 14: growing to ${large.toLocaleString("en-US")} subnets`);
     const grown = await timed(() => growSubnets(pool, t, { namespaceId, parentId: null, base: BASE }, small, large));
     const treeLarge = await tree();
     const treeDeep = await tree(await subnetAt(pool, t, BASE, Math.floor(large * 0.9)));
     const metricsLarge = await metrics();
     const series = (await get("/metrics")).split("\n").filter((line) => line.startsWith("ipam_subnet_free_addresses{")).length;
-    if (series !== large) throw new Error(`scenario 13: /metrics reported ${series} subnets, not ${large}`);
+    if (series !== large) throw new Error(`scenario 14: /metrics reported ${series} subnets, not ${large}`);
     const sizes = `${small.toLocaleString("en-US")} vs ${large.toLocaleString("en-US")} subnets`;
     const ms = (l: Latency) => `${l.p50Ms} ms`;
     const perSubnet = (l: Latency, count: number) => l.p50Ms / count;
     return {
-      id: "13-web-view-at-scale",
+      id: "14-web-view-at-scale",
       title: `ipam serve: tree page (first and deep) and /metrics at ${sizes}`,
       figures: {
         smallSubnets: small,

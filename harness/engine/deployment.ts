@@ -2,6 +2,7 @@ import type { ProviderHost } from "../providerHost.js";
 import { writeCheckpoint, type PendingOperation, type Props, type ResourceState } from "./checkpoint.js";
 import type { Goal, MonitorHandlers, ReadGoal } from "./monitor.js";
 import { applyReplaceOnChanges, decide, makeUrn, nameOf, type Failure } from "./stepGenerator.js";
+import type { StepStates } from "./previewDigest.js";
 
 /**
  * One `preview` or `up`: answers the program's registrations (MonitorHandlers) by generating a step
@@ -50,6 +51,9 @@ export class Crash extends Error {}
 export class Deployment implements MonitorHandlers {
   readonly steps: Step[] = [];
   readonly messages: string[] = [];
+  /** Each step's old and new state, for `pulumi preview --json` (previewDigest.ts). */
+  readonly stepStates = new Map<Step, StepStates>();
+  private readonly deletedOlds = new Map<string, ResourceState>();
   /** Why the deployment stopped (the engine bails on the first failed step). */
   failure: Error | undefined;
   private readonly news: ResourceState[] = [];
@@ -108,6 +112,7 @@ export class Deployment implements MonitorHandlers {
         ...(goal.replaceOnChanges.length > 0 ? { replaceOnChanges: goal.replaceOnChanges } : {}),
         ...(goal.protect ? { protect: true } : {}),
       };
+      this.stepStates.set(step, { old: old ?? this.deletedOlds.get(urn), new: base });
       let state: ResourceState;
       if (d.op === "same") {
         // SameStep.Apply: the old ID and outputs carry over.
@@ -126,6 +131,7 @@ export class Deployment implements MonitorHandlers {
         for (const dependent of (await this.dependentReplacements(old)).reverse()) {
           await this.delete(dependent);
           this.deletedForReplacement.add(dependent.urn);
+          this.deletedOlds.set(dependent.urn, dependent);
         }
         await this.delete(old);
         state = await this.create(base);
@@ -157,8 +163,10 @@ export class Deployment implements MonitorHandlers {
         outputs = read.properties;
       }
       this.seen.add(urn);
-      this.steps.push({ urn, type: goal.type, name: goal.name, op: "read" });
+      const step: Step = { urn, type: goal.type, name: goal.name, op: "read" };
+      this.steps.push(step);
       const state: ResourceState = { urn, custom: true, external: true, id: goal.id, type: goal.type, inputs: goal.inputs, outputs, dependencies: goal.dependencies };
+      this.stepStates.set(step, { new: state });
       const old = this.remaining.find((r) => r.urn === urn);
       if (old !== undefined) this.replaceOld(old, state);
       else this.news.push(state);
@@ -189,7 +197,11 @@ export class Deployment implements MonitorHandlers {
     await this.queue;
     const doomed = this.remaining.filter((r) => r.delete === true || !this.seen.has(r.urn)).reverse();
     for (const old of doomed) {
-      if (old.delete !== true) this.steps.push({ urn: old.urn, type: old.type, name: nameOf(old.urn), op: "delete" });
+      if (old.delete !== true) {
+        const step: Step = { urn: old.urn, type: old.type, name: nameOf(old.urn), op: "delete" };
+        this.steps.push(step);
+        this.stepStates.set(step, { old });
+      }
       await this.delete(old);
     }
     await this.persist();

@@ -22,4 +22,5 @@ export { openStack, DeploymentError, type Stack, type StackOptions, type UpOptio
 export type { Step, Op } from "./deployment.js";
 export type { ResourceState, Checkpoint } from "./checkpoint.js";
 export { checkpointPath } from "./checkpoint.js";
+export { previewDigest, type PreviewDigest } from "./previewDigest.js";
 export { editedProgram, linkCheckout, workingCopy, repoRoot, type ProvideSdk } from "./program.js";

@@ -6,6 +6,7 @@ import { Crash, Deployment, type Step } from "./deployment.js";
 import { startMonitor } from "./monitor.js";
 import { linkCheckout, projectOf, runProgram, workingCopy, type ProvideSdk } from "./program.js";
 import { nameOf } from "./stepGenerator.js";
+import { previewDigest, type PreviewDigest } from "./previewDigest.js";
 
 export interface StackOptions {
   /** A Pulumi project directory (Pulumi.yaml, package.json, index.ts); it is copied, never changed. */
@@ -51,7 +52,10 @@ export interface Stack {
   readonly checkpointFile: string;
   /** Run a different program (an edited copy) from now on. */
   setProgram(programDir: string): void;
-  preview(): Promise<Step[]>;
+  /** `pulumi preview` (with `replace`: `--replace`). */
+  preview(opts?: UpOptions): Promise<Step[]>;
+  /** What `pulumi preview --json` printed for the last preview (PreviewDigest). */
+  previewJson(): PreviewDigest;
   up(opts?: UpOptions): Promise<Step[]>;
   refresh(): Promise<Step[]>;
   destroy(): Promise<Step[]>;
@@ -89,6 +93,7 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
     }));
   const load = async () => (await readCheckpoint(file))?.checkpoint.latest;
   let lastMessages: string[] = [];
+  let lastDigest: PreviewDigest = {};
 
   async function deploy(dryRun: boolean, up: UpOptions = {}): Promise<Step[]> {
     const latest = await load();
@@ -106,6 +111,8 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
       ...(up.crashAfterCreate === undefined ? {} : { crashAfterCreate: up.crashAfterCreate }),
     });
     lastMessages = deployment.messages;
+    const secretKeys = opts.secretKeys ?? Object.keys(config).filter((k) => k === "ipam:databaseUrl");
+    const digest = () => (lastDigest = previewDigest({ steps: deployment.steps, states: deployment.stepStates, config, secretKeys, messages: deployment.messages }));
     // Pending operations of an interrupted run are reported and dropped: the engine cannot know whether
     // they completed (a pending create is simply created again; the provider's idempotency makes that safe).
     for (const p of latest?.pending_operations ?? []) deployment.log("warning", `interrupted while ${p.type}: ${p.resource.urn}`, "");
@@ -122,13 +129,14 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
         dryRun,
         typescript: (await projectOf(programDir)).typescript,
         config,
-        secretKeys: opts.secretKeys ?? Object.keys(config).filter((k) => k === "ipam:databaseUrl"),
+        secretKeys,
         ...(opts.env === undefined ? {} : { env: opts.env }),
       });
     } finally {
       await monitor.close();
     }
     const failure = deployment.failure;
+    if (dryRun) digest();
     if (failure instanceof Crash) throw new DeploymentError(failure.message, deployment.steps, run.output);
     if (run.code !== 0 || failure !== undefined) {
       await deployment.persist();
@@ -137,6 +145,7 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
       throw new DeploymentError(`${dryRun ? "preview" : "update"} failed: ${why}\n${said}`, deployment.steps, said);
     }
     await deployment.finish();
+    if (dryRun) digest();
     return deployment.steps;
   }
 
@@ -147,7 +156,8 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
     setProgram(dir) {
       programDir = dir;
     },
-    preview: () => deploy(true),
+    preview: (o) => deploy(true, o),
+    previewJson: () => structuredClone(lastDigest),
     up: (o) => deploy(false, o),
     refresh: async () => refresh(await providerHost(), file, opts.stack, (await load())?.resources ?? []),
     destroy: async () => destroy(await providerHost(), file, opts.stack, (await load())?.resources ?? []),

@@ -6,6 +6,7 @@ import { registerHistoryCommand } from "./commands/historyCommand.js";
 import { registerIdentityCommand } from "./commands/identityCommand.js";
 import { registerMapCommand } from "./commands/mapCommand.js";
 import { registerMigrateCommand } from "./commands/migrateCommand.js";
+import { registerPreviewReportCommand } from "./commands/previewReportCommand.js";
 import { registerSnapshotCommands } from "./commands/snapshotCommands.js";
 import { registerSubnetCommand } from "./commands/subnetCommand.js";
 import { registerUsageCommand } from "./commands/usageCommand.js";
@@ -34,5 +35,6 @@ export function buildProgram(): Command {
   registerSnapshotCommands(program);
   registerDemoCommand(program);
   registerServeCommand(program);
+  registerPreviewReportCommand(program);
   return program;
 }

@@ -2,7 +2,7 @@ import { CommanderError } from "commander";
 import { displayJson, displayText } from "../core/displayText.js";
 import { IpamError } from "../core/errors.js";
 import { kindOfState, redact } from "../store/database/databaseErrors.js";
-import { EXIT, UsageError } from "./exitCodes.js";
+import { EXIT, ExitCode, UsageError } from "./exitCodes.js";
 import { buildProgram } from "./program.js";
 import { CapacityExceededError } from "./capacityGate.js";
 
@@ -21,6 +21,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       process.stderr.write(`capacity: ${displayText(error.message)}\n`);
       return EXIT.capacity;
     }
+    if (error instanceof ExitCode) return error.code;
     if (error instanceof UsageError) {
       process.stderr.write(`error: ${displayText(error.message)}\n`);
       return EXIT.usage;
