@@ -5,8 +5,8 @@ import { ALLOCATION_CONTRACT } from "../core/allocationContract.js";
 import { defaultsOf, inputsThat, requestInputs, type InputName } from "../core/resourceContract.js";
 import { parseAddress } from "../core/address.js";
 import type { Allocation, AllocationResult } from "../core/types.js";
-import { guarded, ipam } from "./connection.js";
-import { assertLegacyRow, assertLegacyRowMatches, assertSameDatabase, DATABASE, identityOf, needsStateUpgrade } from "./databaseIdentity.js";
+import { guarded, identityOf, ipam, ipamWithIdentity } from "./connection.js";
+import { assertLegacyRow, assertLegacyRowMatches, assertSameDatabase, DATABASE, needsStateUpgrade } from "./databaseIdentity.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE, STACK } from "./resourceIdentity.js";
 import { knownIssues, knownView } from "./unknowns.js";
 import { failuresOf, isUnknown, same, userInputs, type Props } from "./wire.js";
@@ -126,8 +126,7 @@ export async function create(props: Props) {
   const claim = randomUUID();
   return guarded("allocating", async (progress) => {
     const req = request(props);
-    const db = await ipam();
-    const database = await identityOf(db);
+    const { db, database } = await ipamWithIdentity();
     if (props[ADOPT] === true) {
       const held = await db.whoHolds(String(req.subnetId), String(req.address));
       if (held !== null) {

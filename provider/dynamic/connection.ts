@@ -103,6 +103,33 @@ export function ipam(): Promise<Ipam> {
   return current;
 }
 
+const identities = new WeakMap<Ipam, Promise<string>>();
+
+/**
+ * The identity (installation id, migration 0006) of the database `db` reaches; read once per
+ * connection (it never changes under one). A failed read is tried again by the next call.
+ * @throws the store's failure reading it
+ */
+export function identityOf(db: Ipam): Promise<string> {
+  let id = identities.get(db);
+  if (id === undefined) {
+    id = db.installationId();
+    id.catch(() => identities.delete(db));
+    identities.set(db, id);
+  }
+  return id;
+}
+
+/**
+ * The store and the identity of the database it reaches, in one step: what a create needs before
+ * it writes (the identity goes into the resource's outputs; see databaseIdentity.ts).
+ * @throws as ipam() and identityOf()
+ */
+export async function ipamWithIdentity(): Promise<{ db: Ipam; database: string }> {
+  const db = await ipam();
+  return { db, database: await identityOf(db) };
+}
+
 /** What a provider call has made durable so far, for an honest message if a later step fails. */
 export interface Progress {
   /** Set once the change is committed, e.g. "allocation 12 (10.0.0.5)". */

@@ -1,6 +1,6 @@
 import { DatabaseMismatchError } from "../core/errors.js";
 import type { Ipam } from "../store/Ipam.js";
-import { databaseSource, movedFrom, type DatabaseSource } from "./connection.js";
+import { databaseSource, identityOf, movedFrom, type DatabaseSource } from "./connection.js";
 import { isGone } from "./resourceIdentity.js";
 import type { Props } from "./wire.js";
 import { HIDDEN_KEYS } from "../core/resourceContract.js";
@@ -10,19 +10,6 @@ import { HIDDEN_KEYS } from "../core/resourceContract.js";
  * resource. Read, Update and Delete refuse a database with another identity (docs/identity.md).
  */
 export const DATABASE = HIDDEN_KEYS.database.key;
-
-const identities = new WeakMap<Ipam, Promise<string>>();
-
-/** The identity of the database `db` reaches; read once per connection (it never changes under one). */
-export function identityOf(db: Ipam): Promise<string> {
-  let id = identities.get(db);
-  if (id === undefined) {
-    id = db.installationId();
-    id.catch(() => identities.delete(db));
-    identities.set(db, id);
-  }
-  return id;
-}
 
 export function recordedIdentity(props: Props): string | undefined {
   const value = props[DATABASE];

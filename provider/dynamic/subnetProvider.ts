@@ -7,8 +7,8 @@ import { parseCidr, parseSubnetCidr } from "../core/address.js";
 import { buildLayout } from "../core/subnetLayout.js";
 import { assertChildRules } from "../core/prefixPolicy.js";
 import type { Subnet } from "../core/types.js";
-import { guarded, ipam } from "./connection.js";
-import { assertLegacyRow, assertLegacyRowMatches, assertSameDatabase, DATABASE, identityOf, needsStateUpgrade } from "./databaseIdentity.js";
+import { guarded, identityOf, ipam, ipamWithIdentity } from "./connection.js";
+import { assertLegacyRow, assertLegacyRowMatches, assertSameDatabase, DATABASE, needsStateUpgrade } from "./databaseIdentity.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE, STACK } from "./resourceIdentity.js";
 import { knownIssues, knownView } from "./unknowns.js";
 import { failuresOf, isUnknown, same, userInputs, type Props } from "./wire.js";
@@ -168,8 +168,7 @@ export async function create(props: Props) {
           ? `${keyPart(inputs.namespace ?? "default")}:${keyPart(canonicalCidr(inputs.cidr))}`
           : `child:${keyPart(inputs.cidr ?? `/${keyPart(inputs.prefixLength ?? "default")}`)}`;
       const key = props[OWNER] === undefined ? {} : { idempotencyKey: ownerKey(props, what) };
-      const db = await ipam();
-      const database = await identityOf(db);
+      const { db, database } = await ipamWithIdentity();
       const subnet = await db.createSubnet({ ...inputs, ...key, claim } as never);
       return { id: subnet.id, outs: stored(subnet, inputs, props, claim, database) };
     },

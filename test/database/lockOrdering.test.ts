@@ -4,7 +4,7 @@ import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDatabasePool } from "../../provider/store/database/databasePool.js";
 import { wrapDatabaseError } from "../../provider/store/database/databaseErrors.js";
-import { inLockedTransaction, type TransactionSettings } from "../../provider/store/database/lockedTransaction.js";
+import { inLockedTransaction, type TransactionSettings } from "../../provider/store/database/storeDatabase.js";
 import { IPAM_LOCK_CLASS } from "../../provider/store/database/lockKeys.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 

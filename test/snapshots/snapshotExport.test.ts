@@ -1,13 +1,12 @@
 import type { DatabasePool } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { displayJson } from "../../provider/core/displayText.js";
-import { inConsistentRead } from "../../provider/store/database/consistentRead.js";
 import { createDatabasePool } from "../../provider/store/database/databasePool.js";
 import { DEFAULT_SCHEMA } from "../../provider/store/database/schemaName.js";
 import { readSnapshot, writeSnapshot } from "../../provider/store/snapshots/snapshotExport.js";
 import { tablesFor } from "../../provider/store/database/tables.js";
 import { useTestIpam } from "../helpers/openTestIpam.js";
-import { bindTables } from "../../provider/store/database/storeDatabase.js";
+import { bindTables, inConsistentRead } from "../../provider/store/database/storeDatabase.js";
 
 // Issue 14 part 3: `ipam export` is written a page at a time; the text must stay what the
 // in-memory reader gave (displayJson(readSnapshot(...), 2)), whatever the page size.

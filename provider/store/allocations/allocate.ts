@@ -49,7 +49,7 @@ export async function allocate(db: StoreDatabase, nextFree: NextFreeBatcher, inp
       // statement (group commit, migration 0008); the lock is held for server-side work only.
       const next = { subnetId, owner: request.owner, idempotencyKey: key, description: request.description ?? "", tags: request.tags ?? {} };
       try {
-        return allocationResultFromRow(await nextFree.allocate(next), true);
+        return await nextFree.allocate(next);
       } catch (error) {
         if (error instanceof SubnetExhaustedError) {
           const earlier = key === null ? null : await replay();

@@ -1,8 +1,9 @@
 import { sql } from "slonik";
 import { z } from "zod";
+import { formatAddress, parseAddress } from "../../core/address.js";
 import { LockTimeoutError, NotFoundError, SubnetExhaustedError } from "../../core/errors.js";
+import type { AllocationResult } from "../../core/types.js";
 import { IPAM_LOCK_CLASS } from "../database/lockKeys.js";
-import type { AllocationRow } from "../rows/rowShapes.js";
 import type { StoreDatabase } from "../database/storeDatabase.js";
 
 export interface NextRequest {
@@ -47,7 +48,7 @@ type ResultRow = z.infer<typeof resultRow>;
 
 interface Pending {
   readonly request: NextRequest;
-  resolve(value: AllocationRow): void;
+  resolve(value: AllocationResult): void;
   reject(error: unknown): void;
 }
 
@@ -99,13 +100,14 @@ export class NextFreeBatcher {
   constructor(private readonly db: StoreDatabase) {}
 
   /**
-   * @returns the new allocation, with its subnet's prefix length and gateway (no second read for them)
+   * @returns the new allocation (created), with its subnet's prefix length and gateway (no second
+   *   read for them), built here from what the statement returned: the caller maps nothing
    * @throws NotFoundError, SubnetExhaustedError, LockTimeoutError, BatchedRequestError (this request's
    *   own SQL failure, e.g. an idempotency key an earlier request holds); a failure of the whole
    *   transaction (connection lost, statement timeout, OutcomeUnknownError when the COMMIT's answer
    *   was lost), as the transaction runner reports it, for every request in the batch
    */
-  allocate(request: NextRequest): Promise<AllocationRow> {
+  allocate(request: NextRequest): Promise<AllocationResult> {
     return new Promise((resolve, reject) => {
       let queue = this.subnets.get(request.subnetId);
       if (queue === undefined) {
@@ -210,22 +212,23 @@ function settle(pending: Pending, row: ResultRow): void {
   const subnet = String(request.subnetId);
   switch (row.status) {
     case "ok":
+      // The same values allocationResultFromRow (rows/allocationQueries.ts) gives a row read back.
       pending.resolve({
-        id: row.id!,
-        subnet_id: request.subnetId,
-        owner: request.owner,
-        idempotency_key: request.idempotencyKey,
-        claim: null,
-        strategy: "sequential",
-        requested_address: null,
-        description: request.description,
-        tags: request.tags,
-        created_at: row.created_at!,
-        updated_at: row.updated_at!,
-        ip_version: row.ip_version!,
-        ordinals: [row.ordinal!],
-        prefix_length: row.prefix_length!,
-        gateway: row.gateway,
+        allocation: {
+          id: row.id!,
+          subnetId: subnet,
+          owner: request.owner,
+          idempotencyKey: request.idempotencyKey,
+          claim: null,
+          strategy: "sequential",
+          addresses: [formatAddress(row.ip_version!, BigInt(row.ordinal!))],
+          description: request.description,
+          tags: request.tags,
+          createdAt: row.created_at!,
+          updatedAt: row.updated_at!,
+        },
+        created: true,
+        subnet: { prefixLength: row.prefix_length!, gateway: row.gateway === null ? null : parseAddress(row.gateway, "gateway").text },
       });
       return;
     case "not_found":

@@ -4,7 +4,7 @@
  * transaction (StoreDatabase, BoundConnection), transactions with their timeouts and subnet
  * advisory locks, and the one map from SQLSTATE to the store's errors (kindOfState).
  */
-export { ConnectionGate } from "./connectionGate.js";
+export { ConnectionGate } from "./storeDatabase.js";
 export { parseConnectionUrl } from "./connectionOptions.js";
 export { redact, wrapDatabaseError } from "./databaseErrors.js";
 export { createDatabasePool, DEFAULT_MAX_CONNECTIONS } from "./databasePool.js";

@@ -5,10 +5,9 @@ import { groupBy } from "../../core/groupBy.js";
 import type { ValidatedAllocation, ValidatedSnapshot, ValidatedSubnet } from "../../core/snapshot.js";
 import { failureOf, wrapDatabaseError } from "../database/databaseErrors.js";
 import { rebuildFreeRanges } from "../space/freeSpace.js";
-import { inLockedTransaction, type TransactionSettings } from "../database/lockedTransaction.js";
 import { auditHint, upsertNamespace } from "../rows/subnetQueries.js";
 import type { Tables } from "../database/tables.js";
-import { type BoundConnection, bindTables } from "../database/storeDatabase.js";
+import { type BoundConnection, bindTables, inLockedTransaction, type TransactionSettings } from "../database/storeDatabase.js";
 
 export interface ImportOptions {
   /** Assign fresh ids instead of keeping the file's (to merge into a database that already uses them). */
