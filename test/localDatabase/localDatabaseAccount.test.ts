@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmbeddedServer } from "../../provider/store/embeddedServer.js";
+import { startEmbeddedServer } from "../../provider/localDatabase/embeddedServer.js";
 import { runCli } from "../helpers/cliRunner.js";
 import { isRoot } from "../helpers/osAccount.js";
 
