@@ -154,10 +154,29 @@ DECLARE
   v_subnet integer;
   v_problem text;
 BEGIN
-  SELECT a.address, a.subnet_id, address_problem(a.address, s) INTO v_address, v_subnet, v_problem
-  FROM added a JOIN subnet s ON s.id = a.subnet_id
-  WHERE address_problem(a.address, s) IS NOT NULL
-  LIMIT 1;
+  -- The test is written out here rather than calling address_problem per row: a statement may add
+  -- a million addresses, and a function call per row would cost seconds. address_problem then
+  -- words the first offender.
+  WITH subnets AS (
+    SELECT s.*, CASE family(s.cidr) WHEN 4 THEN 32 ELSE 128 END AS m FROM subnet s WHERE s.id IN (SELECT DISTINCT subnet_id FROM added)
+  ),
+  kept AS (
+    SELECT s.id, r::inet AS block FROM subnets s CROSS JOIN LATERAL jsonb_array_elements_text(s.reserved) AS r
+    UNION ALL
+    SELECT s.id, set_masklen(s.gateway, s.m) FROM subnets s WHERE s.gateway IS NOT NULL
+    UNION ALL
+    SELECT s.id, set_masklen(s.cidr::inet, s.m) FROM subnets s WHERE masklen(s.cidr) < s.m - 1
+    UNION ALL
+    SELECT s.id, set_masklen(broadcast(s.cidr), s.m) FROM subnets s WHERE s.m = 32 AND masklen(s.cidr) < 31
+  ),
+  offender AS (
+    SELECT a.address, a.subnet_id FROM added a JOIN subnets s ON s.id = a.subnet_id
+    WHERE family(a.address) <> family(s.cidr) OR masklen(a.address) <> s.m OR NOT a.address <<= s.cidr
+       OR EXISTS (SELECT 1 FROM kept k WHERE k.id = a.subnet_id AND a.address <<= k.block)
+    LIMIT 1
+  )
+  SELECT o.address, o.subnet_id, address_problem(o.address, s) INTO v_address, v_subnet, v_problem
+  FROM offender o JOIN subnet s ON s.id = o.subnet_id;
   IF v_problem IS NOT NULL THEN
     RAISE EXCEPTION 'address % % (subnet %)', host(v_address), v_problem, v_subnet
       USING ERRCODE = 'check_violation', CONSTRAINT = 'allocated_address_allocatable';
