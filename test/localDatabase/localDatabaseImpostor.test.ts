@@ -65,7 +65,12 @@ describeAsRoot("the local database answers only its owner: an impostor on its po
     env = { IPAM_HOME: join(root, "home"), CI: "true" };
   }, 60_000);
   afterAll(async () => {
-    if (fake?.pid !== undefined) process.kill(fake.pid, "SIGKILL");
+    // The account can only be removed once its process is gone.
+    if (fake !== undefined && fake.exitCode === null && fake.signalCode === null) {
+      const gone = new Promise((resolve) => fake!.once("exit", resolve));
+      fake.kill("SIGKILL");
+      await gone;
+    }
     if (env) await runCli(["db", "stop"], env);
     await attacker?.remove();
     if (root) await rm(root, { recursive: true, force: true });
