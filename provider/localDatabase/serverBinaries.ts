@@ -3,8 +3,9 @@ import { createHash } from "node:crypto";
 import { chmod, cp, lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { DatabaseUnavailableError } from "../core/errors.js";
+import { ConfigurationError, DatabaseUnavailableError } from "../core/errors.js";
 import { canEnter, firstLine, runAs, type ServerAccount } from "./serverAccount.js";
+import { serverEnvironment } from "./serverEnvironment.js";
 
 const run = promisify(execFile);
 
@@ -42,6 +43,7 @@ export async function serverBinaries(account: ServerAccount, cacheHome: string):
   const copy = join(cacheHome, "server-binaries", key);
   const binaries = relocated(packaged, native, copy);
   if (!(await isDirectory(join(copy, "bin")))) await copyTree(native, copy);
+  await assertOwnCopy(cacheHome, [join(cacheHome, "server-binaries"), copy, dirname(binaries.postgres), binaries.initdb, binaries.postgres, binaries.pg_ctl]);
   if (!(await canExecute(account, binaries.postgres))) {
     throw new DatabaseUnavailableError(
       `the OS user ${account?.name ?? "running the server"} can run neither ${packaged.postgres} nor its copy under ${cacheHome} (a directory above it is private): set IPAM_HOME to a directory that user can reach`,
@@ -60,11 +62,27 @@ async function canExecute(account: ServerAccount, binary: string): Promise<boole
   if (account === null) return true;
   if (!(await canEnter(account, dirname(binary)))) return false;
   try {
-    await run(binary, ["--version"], { ...runAs(account), timeout: 30_000 });
+    await run(binary, ["--version"], { ...runAs(account), env: serverEnvironment(), timeout: 30_000 });
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EACCES") return false;
     throw new DatabaseUnavailableError(`the embedded PostgreSQL at ${binary} does not run (${firstLine(error)})`);
+  }
+}
+
+/**
+ * Root runs these programs: the copy must be one we made, i.e. the invoking user's and writable by
+ * nobody else, with no link on the way (issue 22 item 3: another account swapped its own
+ * `server-binaries/<key>` into a home it owned).
+ * @throws ConfigurationError naming the path at fault
+ */
+async function assertOwnCopy(cacheHome: string, paths: readonly string[]): Promise<void> {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  for (const path of paths) {
+    const found = await lstat(path);
+    const why = found.isSymbolicLink() ? "is a symbolic link" : found.uid !== uid ? `is owned by uid ${found.uid}` : (found.mode & 0o022) !== 0 ? "is writable by others" : null;
+    if (why !== null) throw new ConfigurationError(`the local database's copy of its binaries under ${cacheHome} cannot be trusted: ${path} ${why}; remove ${join(cacheHome, "server-binaries")} and start again`);
   }
 }
 

@@ -56,7 +56,7 @@ describe.skipIf(skipInstallTests)("a clone of the repository", () => {
     const started = await runCommand(join(clone, "node_modules", ".bin", "node"), [join(clone, "dist/provider/cli/main.js"), "db", "start"], clone, env);
     expect(started.code).toBe(1);
     expect(started.stderr.trim().split("\n")).toEqual([
-      `error: DATABASE_UNAVAILABLE: cannot reach the IPAM database: the local database runs as OS user postgres, which cannot enter ${join(privateDir, "home")} (a directory above it is private): set IPAM_HOME to a directory it can reach, e.g. /var/lib/pulumi-ipam`,
+      `error: DATABASE_UNAVAILABLE: cannot reach the IPAM database: the local database runs as OS user pulumi-ipam, which cannot enter ${join(privateDir, "home")} (a directory above it is private): set IPAM_HOME to a directory it can reach, e.g. /var/lib/pulumi-ipam`,
     ]);
   }, 120_000);
 

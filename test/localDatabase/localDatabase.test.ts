@@ -36,9 +36,11 @@ describe("ipam db and ipam demo on the embedded default database", () => {
 
     const started = jsonOf(await ipam(["db", "start", "--json"]));
     expect(started).toMatchObject({ home, initialised: true, running: true, port: expect.any(Number) });
-    expect((await ipam(["db", "start"])).stdout).toContain(`running on 127.0.0.1:${started.port}`);
+    expect((await ipam(["db", "start"])).stdout).toContain(`running (data and its socket under ${home}; no TCP port)`);
     const url = (await ipam(["db", "url"])).stdout.trim();
-    expect(url).toMatch(new RegExp(`^postgres://postgres:[^@]+@127\\.0\\.0\\.1:${started.port}/ipam$`));
+    // A Unix socket in the private data directory (issue 22 item 1), never a TCP port.
+    const socketHost = encodeURIComponent(join(home, "postgres")).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    expect(url).toMatch(new RegExp(`^postgres://postgres:[A-Za-z0-9_-]+@${socketHost}:${started.port}/ipam$`));
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     expect((await client.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);

@@ -89,6 +89,19 @@ function cliAs(args: string[], env: Record<string, string>, account?: { uid: num
   });
 }
 
+/** initialiseCluster's private directory for initdb's password file (INIT_SCRATCH_PREFIX in initScratch). */
+const SCRATCH_PREFIX = ".initdb-";
+/** What a started home holds: the cluster, its state file and (as root in a private clone) the server's copy of its binaries. */
+const EXPECTED_IN_HOME = new Set(["postgres", "local.json", "server-binaries"]);
+const scratchDirectories = async (home: string) => (await readdir(home).catch(() => [] as string[])).filter((name) => name.startsWith(SCRATCH_PREFIX));
+/**
+ * The files that hold the superuser's password are exactly the ones we write: local.json, and the
+ * password file initdb reads in a private scratch directory. (Not a name pattern: the server's own
+ * binaries include lib/postgresql/passwordcheck.so.)
+ */
+const isSecretFile = (home: string, path: string) =>
+  path === join(home, "local.json") || (relative(home, path).startsWith(SCRATCH_PREFIX) && basename(path) === "password");
+
 const passwordOf = async (home: string) => (JSON.parse(await readFile(join(home, "local.json"), "utf8")) as { password: string }).password;
 const dataDirOf = (home: string) => (path: string) => path.startsWith(join(home, "postgres"));
 
@@ -129,33 +142,40 @@ describe("the local database's superuser password is never readable by another u
     }
   });
 
-  it("an init killed midway leaves nothing another user can read, and the next start cleans it up", async () => {
+  it("an init killed at any moment leaves nothing another user can read, and the next start cleans it up", async () => {
     const { home, shared, env } = await freshSetup("killed");
     try {
       // Its own process group, so SIGKILL reaches initdb too (a closed terminal, an OOM kill): no cleanup code runs.
       const child = spawn(process.execPath, [MAIN, "db", "start"], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, detached: true, stdio: "ignore" });
       const exited = new Promise((resolve) => child.once("exit", resolve));
       const killed = (async () => {
-        // Kill as soon as initdb is under way: its data directory has a PG_VERSION file.
-        for (let i = 0; i < 6_000 && !existsSync(join(home, "postgres", "PG_VERSION")); i += 1) await new Promise((r) => setTimeout(r, 5));
+        // Kill once the initialisation has begun (its private directory exists, or the process has
+        // already gone further): what follows holds wherever the kill lands, so no timing matters.
+        for (let i = 0; i < 60_000 && child.exitCode === null && (await scratchDirectories(home)).length === 0 && !existsSync(join(home, "local.json")); i += 1) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
         process.kill(-child.pid!, "SIGKILL");
         await exited;
       })();
       const seen = await watch([{ top: shared }, { top: home, skip: dataDirOf(home) }], killed);
-      // The killed run's password is unknown (it never reached local.json): nothing in the shared
-      // tmp, and nothing named for a password anywhere, may have been readable by another user.
-      const exposed = seen.filter((s) => s.exposed && (s.path.startsWith(shared) || /password/.test(s.path)));
+      // The killed run's password is unknown (it may never have reached local.json). The files that
+      // hold it are the ones we write: local.json and the password file in a private scratch
+      // directory. None of them, and nothing at all in the shared tmp, may have been readable by another user.
+      const exposed = seen.filter((s) => s.exposed && (s.path.startsWith(shared) || isSecretFile(home, s.path)));
       expect(exposed.map((s) => `${relative(root, s.path)} (mode ${s.mode.toString(8)})`)).toEqual([]);
 
-      const leftBehind = seen.filter((s) => /password/.test(basename(s.path)) && existsSync(s.path));
-      expect(leftBehind.length, "the kill came too late: initdb had already finished and cleaned up").toBeGreaterThan(0);
+      // A kill during initdb leaves its scratch directory (password inside); whether this kill
+      // landed there or not, one is planted exactly as initialiseCluster makes it (mkdtemp 0700,
+      // password 0600), so the clean-up below is checked on every run.
+      const planted = await mkdtemp(join(home, SCRATCH_PREFIX));
+      await writeFile(join(planted, "password"), "killed-run-password\n", { mode: 0o600 });
 
       const restarted = await runCli(["db", "start", "--json"], env);
       expect(restarted.code, restarted.stderr).toBe(0);
-      for (const s of leftBehind) expect(existsSync(s.path), `${s.path} is still there`).toBe(false);
+      expect(await scratchDirectories(home)).toEqual([]);
       expect(await readdir(shared)).toEqual([]);
       // server-binaries: the server's own copy of its binaries, made when its user cannot reach the installed ones (a root clone under 0700).
-      const homeEntries = (await readdir(home)).filter((name) => name !== "postgres" && name !== "local.json" && name !== "server-binaries");
+      const homeEntries = (await readdir(home)).filter((name) => !EXPECTED_IN_HOME.has(name));
       expect(homeEntries, `left in the home: ${homeEntries.join(", ")}`).toEqual([]);
     } finally {
       await runCli(["db", "stop"], env);

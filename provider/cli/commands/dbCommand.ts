@@ -18,7 +18,7 @@ export function registerDbCommand(program: Command): void {
       await ensureLocalDatabase({ allowInCi: true });
       const status = await localDatabaseStatus();
       if (options.json) return printJson(status);
-      printLine(`local database running on 127.0.0.1:${status.port} (data under ${status.home})`);
+      printLine(`local database running (data and its socket under ${status.home}; no TCP port)`);
       warnWhenOverridden();
     });
 

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { ConfigurationError } from "../../core/errors.js";
+import { withLibpqTlsEnvironment } from "./libpqEnvironment.js";
 
 /** libpq's sslmode values we can honour exactly. `allow`/`prefer` fall back to plaintext silently, so they are refused. */
 export const SSL_MODES = ["disable", "require", "verify-ca", "verify-full"] as const;
@@ -36,7 +37,8 @@ const FORBIDDEN_HINT: Record<string, string> = {
  * Parse a postgres:// URL into the options every client uses. TLS parameters follow libpq:
  * `sslmode` disable | require | verify-ca | verify-full (default: disable, as libpq's `prefer` would
  * be, but never a silent downgrade: `prefer`/`allow` are refused), `sslrootcert` a CA file (with
- * `require` it makes the mode verify-ca, as in libpq), `sslcert` + `sslkey` a client certificate.
+ * `require` it makes the mode verify-ca, as in libpq), `sslcert` + `sslkey` a client certificate. A TLS
+ * parameter the URL leaves out comes from its libpq variable (PGSSLMODE, PGSSLROOTCERT, …), as in libpq.
  * @throws ConfigurationError naming the parameter (never its value, never the URL)
  */
 export function parseConnectionUrl(url: string): ConnectionOptions {
@@ -60,7 +62,8 @@ export function parseConnectionUrl(url: string): ConnectionOptions {
     }
     params.set(name, value);
   }
-  const sslMode = sslModeOf(params);
+  const tls = withLibpqTlsEnvironment(params, SSL_MODES);
+  const sslMode = sslModeOf(tls);
   const port = parsed.port === "" ? undefined : Number(parsed.port);
   const decode = (text: string) => (text === "" ? undefined : decodeURIComponent(text));
   const database = parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : undefined;
@@ -72,7 +75,7 @@ export function parseConnectionUrl(url: string): ConnectionOptions {
     database,
     applicationName: params.get("application_name"),
     sslMode,
-    ssl: tlsOptions(sslMode, params),
+    ssl: tlsOptions(sslMode, tls),
   };
 }
 
@@ -130,11 +133,12 @@ export function slonikUrl(options: ConnectionOptions): string {
   const user = options.user === undefined ? "" : encodeURIComponent(options.user);
   const password = options.password === undefined ? "" : `:${encodeURIComponent(options.password)}`;
   const auth = user === "" && password === "" ? "" : `${user}${password}@`;
-  const host = options.host === undefined || options.host.startsWith("/") ? "" : options.host.includes(":") ? `[${options.host}]` : options.host;
+  // A Unix socket directory travels percent-encoded in the host part, as libpq and slonik read it
+  // (an empty host with ?host= is no valid URL once a port follows).
+  const host = options.host === undefined ? "" : options.host.startsWith("/") ? encodeURIComponent(options.host) : options.host.includes(":") ? `[${options.host}]` : options.host;
   const port = options.port === undefined ? "" : `:${options.port}`;
   const database = options.database === undefined ? "" : `/${encodeURIComponent(options.database)}`;
   const query = new URLSearchParams();
-  if (options.host?.startsWith("/")) query.set("host", options.host);
   if (options.applicationName !== undefined) query.set("application_name", options.applicationName);
   const search = query.size === 0 ? "" : `?${query.toString()}`;
   return `postgres://${auth}${host}${port}${database}${search}`;

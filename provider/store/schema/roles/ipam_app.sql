@@ -12,11 +12,17 @@
 -- On PostgreSQL 14 and older every role may create objects in schema public; PostgreSQL 15 and
 -- later do not. If yours is older, consider: REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 
+-- Roles are cluster-wide: another IPAM database (or an administrator) may have created it already.
+-- Look first: CREATE ROLE checks CREATEROLE before it checks the name, so a schema owner without
+-- CREATEROLE would fail here (42501) even when the role exists, and under ON_ERROR_STOP nothing
+-- below would run. (duplicate_object still covers a concurrent run creating it meanwhile.)
 DO $$
 BEGIN
-  CREATE ROLE ipam_app NOLOGIN;
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'ipam_app') THEN
+    CREATE ROLE ipam_app NOLOGIN;
+  END IF;
 EXCEPTION WHEN duplicate_object THEN
-  NULL; -- roles are cluster-wide: another IPAM database may have created it already
+  NULL;
 END
 $$;
 
