@@ -20,6 +20,7 @@ import { randomBulkFragmentation } from "./scenarios/randomBulkFragmentation.js"
 import { snapshotAtScale } from "./scenarios/snapshotAtScale.js";
 import { usageAtScale } from "./scenarios/usageAtScale.js";
 import { usageTreeAtScale } from "./scenarios/usageTreeAtScale.js";
+import { holdDownAtScale } from "./scenarios/holdDownAtScale.js";
 import { manySubnets, oneSubnetContended } from "./scenarios/throughputScenarios.js";
 
 const CLIENTS = 16;
@@ -34,7 +35,7 @@ const { values } = parseArgs({
   },
 });
 
-const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
 
 /** `--only 1,2`: the scenarios to run (all when absent); a scenario another one needs figures from runs too, unreported. */
 function selection(text: string | undefined): ReadonlySet<number> | null {
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
       if (want(10)) scenarios.push(await usageAtScale(context));
       if (want(11)) scenarios.push(await snapshotAtScale(context));
       if (want(12)) scenarios.push(await usageTreeAtScale(context));
+      if (want(13)) scenarios.push(await holdDownAtScale(context));
       const report: BenchReport = {
         startedAt,
         server: database.serverVersion,
