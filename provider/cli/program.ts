@@ -9,6 +9,7 @@ import { registerMigrateCommand } from "./commands/migrateCommand.js";
 import { registerSnapshotCommands } from "./commands/snapshotCommands.js";
 import { registerSubnetCommand } from "./commands/subnetCommand.js";
 import { registerUsageCommand } from "./commands/usageCommand.js";
+import { registerRestoreCommands } from "./commands/restoreCommands.js";
 
 /**
  * The `ipam` command tree. exitOverride comes first so every subcommand inherits it: parse errors
@@ -32,5 +33,6 @@ export function buildProgram(): Command {
   registerHistoryCommand(program);
   registerSnapshotCommands(program);
   registerDemoCommand(program);
+  registerRestoreCommands(program);
   return program;
 }

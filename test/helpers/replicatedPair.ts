@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { freePort } from "../../provider/store/embeddedServer.js";
-import { runAs, serverAccount } from "../../provider/store/serverAccount.js";
+import { freePort } from "../../provider/localDatabase/embeddedServer.js";
+import { runAs, serverAccount } from "../../provider/localDatabase/serverAccount.js";
 
 /**
  * A primary and a streaming standby (PostgreSQL 15 of the machine: initdb, pg_basebackup, pg_ctl,

@@ -4,19 +4,9 @@ import type { Command } from "commander";
 import { ConflictError, InvalidInputError } from "../../core/errors.js";
 import { allocationsInState } from "../../core/stateExport.js";
 import { ownerKey } from "../../dynamic/resourceIdentity.js";
-import type { ReconcileItem, ReconcileReport } from "../../store/restore/reconcile.js";
-import type { FailoverPolicy, FenceStatus } from "../../store/restore/writeFence.js";
+import type { FailoverPolicy, FenceStatus, ReconcileItem, ReconcileReport } from "../../store/restore/index.js";
 import { withIpam } from "../databaseSelection.js";
 import { paint, printJson, printLine, renderFields } from "../terminal.js";
-
-// TEMPORARY until the Ipam facade gains these methods (after issue 21's restructure lands).
-interface RestoreOperations {
-  reconcile(items: readonly ReconcileItem[], options: { dryRun: boolean }): Promise<ReconcileReport>;
-  writeFence(): Promise<FenceStatus>;
-  acceptRestore(): Promise<FenceStatus["problem"]>;
-  setFailoverPolicy(policy: FailoverPolicy): Promise<void>;
-}
-const ops = (ipam: unknown) => ipam as RestoreOperations;
 
 /**
  * After a restore or a failover (docs/operations.md): `ipam reconcile --from-state <exports...>`,
@@ -32,7 +22,7 @@ export function registerRestoreCommands(program: Command): void {
     .option("--json", "print the report as JSON")
     .action(async (options: { fromState: string[]; dryRun?: boolean; json?: boolean }, command: Command) => {
       const items = (await Promise.all(options.fromState.map(readStateFile))).flat();
-      const report = await withIpam(command, "write", (ipam) => ops(ipam).reconcile(items, { dryRun: options.dryRun === true }));
+      const report = await withIpam(command, "write", (ipam) => ipam.reconcile(items, { dryRun: options.dryRun === true }));
       if (options.json) printJson(report);
       else printReport(report);
       const unresolved = report.conflicts.length + report.skipped.length;
@@ -47,7 +37,7 @@ export function registerRestoreCommands(program: Command): void {
     .option("--json", "print JSON")
     .action((options: { json?: boolean }, command: Command) =>
       withIpam(command, "read", async (ipam) => {
-        const status = await ops(ipam).writeFence();
+        const status = await ipam.writeFence();
         if (options.json) return printJson(status);
         printLine(renderFence(status));
       }),
@@ -58,7 +48,7 @@ export function registerRestoreCommands(program: Command): void {
     .option("--json", "print JSON")
     .action((options: { json?: boolean }, command: Command) =>
       withIpam(command, "write", async (ipam) => {
-        const detected = await ops(ipam).acceptRestore();
+        const detected = await ipam.acceptRestore();
         if (options.json) return printJson({ detected, reopened: true });
         printLine(detected === null ? "nothing was detected: writes were already open" : `accepted: ${describe(detected)}; writes are open again, new ids start past the old ones`);
       }),
@@ -67,13 +57,12 @@ export function registerRestoreCommands(program: Command): void {
   db.command("failover-policy")
     .description("manual (default): a promoted standby refuses writes until an operator acts; synchronous: every standby that can be promoted is synchronous, accept a new timeline")
     .argument("<policy>", "manual | synchronous")
-    .action((policy: string, _options: unknown, command: Command) => {
-      if (policy !== "manual" && policy !== "synchronous") throw InvalidInputError.of("policy", "must be manual or synchronous");
-      return withIpam(command, "write", async (ipam) => {
-        await ops(ipam).setFailoverPolicy(policy as FailoverPolicy);
+    .action((policy: string, _options: unknown, command: Command) =>
+      withIpam(command, "write", async (ipam) => {
+        await ipam.setFailoverPolicy(policy as FailoverPolicy);
         printLine(`failover policy: ${policy}`);
-      });
-    });
+      }),
+    );
 }
 
 async function readStateFile(file: string): Promise<ReconcileItem[]> {
