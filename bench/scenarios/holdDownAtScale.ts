@@ -11,7 +11,7 @@ const HELD = 10_000;
  * should not move.
  */
 export async function holdDownAtScale(context: BenchContext): Promise<ScenarioResult> {
-  const held = await context.ipam.createSubnet({ cidr: "10.213.0.0/16", releaseHoldSeconds: 3_600, description: "bench: 10k held" } as never);
+  const held = await context.ipam.createSubnet({ cidr: "10.213.0.0/16", releaseHoldSeconds: 3_600, description: "bench: 10k held" });
   const control = await context.ipam.createSubnet({ cidr: "10.214.0.0/16", description: "bench: no holds" });
   context.log(`scenario 13: ${HELD} addresses allocated in both subnets, then released into hold in one`);
   const bulk = await context.ipam.allocate({ subnetId: held.id, owner: OWNER, count: HELD });

@@ -38,6 +38,7 @@ export function subnetOutputs(subnet: Subnet): Props {
     minPrefixLength: subnet.minPrefixLength,
     maxPrefixLength: subnet.maxPrefixLength,
     defaultPrefixLength: subnet.defaultPrefixLength,
+    releaseHoldSeconds: subnet.releaseHoldSeconds,
     __poolsExplicit: subnet.allocationPoolsExplicit,
   };
 }
