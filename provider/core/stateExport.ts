@@ -56,7 +56,8 @@ function resourcesOf(document: unknown): unknown[] | undefined {
 
 function allocationOf(source: string, resource: Json): StateAllocation | null {
   const outputs = resource.outputs;
-  if (resource.type !== "pulumi-nodejs:dynamic:Resource" || !isObject(outputs) || resource.delete === true) return null;
+  // "pulumi-nodejs:dynamic/ipam:IpAllocation" (or "pulumi-nodejs:dynamic:Resource" in older state); the outputs say what it is.
+  if (typeof resource.type !== "string" || !resource.type.startsWith("pulumi-nodejs:dynamic") || !isObject(outputs) || resource.delete === true) return null;
   const { allocationId, subnetId, addresses, owner, strategy } = outputs;
   if (typeof allocationId !== "string" || typeof subnetId !== "string" || typeof owner !== "string") return null;
   if (!Array.isArray(addresses) || !addresses.every((address) => typeof address === "string")) return null;

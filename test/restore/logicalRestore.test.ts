@@ -154,5 +154,5 @@ describe("restore from a pg_dump", () => {
       }),
     ]);
     expect((await holders()).find((h) => h.address === "10.30.3.200")?.owner).toContain("ci-3");
-  });
+  }, 600_000);
 });
