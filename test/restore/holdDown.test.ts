@@ -1,6 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Ipam } from "../../provider/store/index.js";
+import { runCli } from "../helpers/cliRunner.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
 /**
@@ -80,4 +81,19 @@ it("shrinking an allocation holds the released addresses too; a layout change dr
   expect((await take(subnet.id)).addresses).toEqual(["10.23.3.6"]);
   await admin.query("UPDATE ipam.held_address SET held_until = now() - interval '1 second' WHERE subnet_id = $1", [Number(subnet.id)]);
   expect((await take(subnet.id)).addresses).toEqual(["10.23.3.4"]);
+});
+
+it("ipam shows held addresses with the time left: subnet create --release-hold, subnet show, usage", async () => {
+  const cli = (args: string[]) => runCli(args, { IPAM_DATABASE_URL: db.url });
+  const created = JSON.parse((await cli(["subnet", "create", "10.23.4.0/28", "--release-hold", "300", "--json"])).stdout);
+  expect(created.releaseHoldSeconds).toBe(300);
+  const a = (await ipam.allocate({ subnetId: created.id, owner: "stack-a/web" })).allocation;
+  await ipam.release(a.id);
+  const shown = await cli(["subnet", "show", created.id]);
+  expect(shown.stdout).toMatch(/release hold[\s│]+300 s/);
+  expect(shown.stdout).toMatch(/1 held after release/);
+  expect(shown.stdout).toMatch(new RegExp(`10\\.23\\.4\\.1[\\s│]+held[\\s│]+\\d+ s[\\s│]+stack-a/web[\\s│]+${a.id}`));
+  const usage = await cli(["usage", created.id]);
+  expect(usage.stdout).toMatch(/Held after release/);
+  expect(usage.stdout).toMatch(/10\.23\.4\.1[\s│]+held, \d+ s left[\s│]+stack-a\/web/);
 });
