@@ -1,11 +1,11 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import type { StateAllocation } from "../../core/stateExport.js";
-import { allocationFromRow, allocationHolding, getAllocationByKey, getAllocationRow } from "../allocations/allocationQueries.js";
+import { allocationFromRow, allocationHolding, getAllocationByKey, getAllocationRow } from "../rows/allocationQueries.js";
 import type { BoundConnection, StoreDatabase } from "../database/storeDatabase.js";
 import { takeRangeFromFreeSpace } from "../space/freeSpace.js";
 import { releaseHold } from "../space/holdDown.js";
-import { auditHint, getSubnetRow } from "../subnets/subnetQueries.js";
+import { auditHint, getSubnetRow } from "../rows/subnetQueries.js";
 import { readInstallationId } from "../schema/installation.js";
 import { finishReopen, ownerOnly, recordFence, type FenceProblem } from "./writeFence.js";
 
