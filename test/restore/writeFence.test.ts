@@ -2,6 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Ipam } from "../../provider/store/index.js";
 import { runCli } from "../helpers/cliRunner.js";
+import { createLeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
 /**
@@ -72,4 +73,31 @@ it("the failover policy is set and audited while writes are open", async () => {
   expect(JSON.parse((await cli(["db", "fence", "--json"])).stdout)).toMatchObject({ writable: true, policy: "synchronous" });
   await expect(allocate("still-open")).resolves.toMatchObject({ created: true });
   expect((await cli(["db", "failover-policy", "sometimes"])).code).toBe(1);
+});
+
+it("the least-privilege role reads the fence but can neither re-open writes nor rewrite the fence", async () => {
+  const app = await createLeastPrivilegeDatabase("fenceapp");
+  try {
+    const owner = new pg.Client({ connectionString: app.url });
+    const login = new pg.Client({ connectionString: app.appUrl });
+    await owner.connect();
+    await login.connect();
+    try {
+      await owner.query("UPDATE ipam.write_fence SET recorded_by = recorded_by");
+      const asApp = (args: string[]) => runCli(args, { IPAM_DATABASE_URL: app.appUrl });
+      expect(JSON.parse((await asApp(["db", "fence", "--json"])).stdout)).toMatchObject({ writable: false, problem: { kind: "copied" } });
+      const refused = await asApp(["db", "accept-restore"]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/schema owner/);
+      for (const statement of ["SELECT ipam.record_write_fence('app')", "UPDATE ipam.write_fence SET failover_policy = 'synchronous'", "SELECT ipam.advance_ids_past(0, 0)"]) {
+        await expect(login.query(statement), statement).rejects.toMatchObject({ code: "42501" });
+      }
+      expect(JSON.parse((await asApp(["db", "fence", "--json"])).stdout)).toMatchObject({ writable: false });
+    } finally {
+      await login.end();
+      await owner.end();
+    }
+  } finally {
+    await app.drop();
+  }
 });
