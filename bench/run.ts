@@ -22,6 +22,7 @@ import { previewReportAtScale } from "./scenarios/previewReportAtScale.js";
 import { usageAtScale } from "./scenarios/usageAtScale.js";
 import { usageTreeAtScale } from "./scenarios/usageTreeAtScale.js";
 import { webViewAtScale } from "./scenarios/webViewAtScale.js";
+import { holdDownAtScale } from "./scenarios/holdDownAtScale.js";
 import { manySubnets, oneSubnetContended } from "./scenarios/throughputScenarios.js";
 
 const CLIENTS = 16;
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
       if (want(12)) scenarios.push(await usageTreeAtScale(context));
       if (want(14)) scenarios.push(await webViewAtScale(context));
       if (want(15)) scenarios.push(await previewReportAtScale(context));
+      if (want(16)) scenarios.push(await holdDownAtScale(context));
       const report: BenchReport = {
         startedAt,
         server: database.serverVersion,

@@ -32,6 +32,8 @@ export interface SubnetArgs {
   maxPrefixLength?: pulumi.Input<number>;
   /** Prefix length of a child that names none. */
   defaultPrefixLength?: pulumi.Input<number>;
+  /** Seconds a released address is kept out of next-free, random and bulk picks (hold-down; docs/operations.md). 0 hands it out again at once. */
+  releaseHoldSeconds?: pulumi.Input<number>;
   /** The ranges `IpAllocation`s take addresses from; without it, every usable address of the CIDR but the gateway. */
   allocationPools?: pulumi.Input<pulumi.Input<AllocationPoolArgs>[]>;
   /** The gateway's address: never allocated, and outside every pool. */
@@ -70,6 +72,7 @@ export class Subnet extends pulumi.dynamic.Resource {
   declare readonly minPrefixLength: pulumi.Output<number | null>;
   declare readonly maxPrefixLength: pulumi.Output<number | null>;
   declare readonly defaultPrefixLength: pulumi.Output<number | null>;
+  declare readonly releaseHoldSeconds: pulumi.Output<number>;
   declare readonly ipVersion: pulumi.Output<4 | 6>;
   /** Number of addresses in the CIDR, as a decimal string (IPv6 exceeds 2^53). */
   declare readonly size: pulumi.Output<string>;
@@ -94,6 +97,7 @@ export class Subnet extends pulumi.dynamic.Resource {
         minPrefixLength: undefined,
         maxPrefixLength: undefined,
         defaultPrefixLength: undefined,
+        releaseHoldSeconds: undefined,
         gateway: undefined,
         allocationPools: undefined,
         reserved: undefined,

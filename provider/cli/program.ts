@@ -11,6 +11,7 @@ import { registerSnapshotCommands } from "./commands/snapshotCommands.js";
 import { registerSubnetCommand } from "./commands/subnetCommand.js";
 import { registerUsageCommand } from "./commands/usageCommand.js";
 import { registerServeCommand } from "./commands/serveCommand.js";
+import { registerRestoreCommands } from "./commands/restoreCommands.js";
 
 /**
  * The `ipam` command tree. exitOverride comes first so every subcommand inherits it: parse errors
@@ -36,5 +37,6 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerServeCommand(program);
   registerPreviewReportCommand(program);
+  registerRestoreCommands(program);
   return program;
 }

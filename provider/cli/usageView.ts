@@ -94,6 +94,12 @@ export function renderUsage(reports: readonly SubnetTreeReport[], truncatedReaso
       renderTable(["ID", "SUBNET", "ADDRESS", "OWNER", "ALLOCATION"], outside, ["right", "left", "left", "left", "right"]),
     );
   }
+  const held = reports.flatMap(({ subnet, usage, held: list }) =>
+    usage.held === "0" ? [] : (list ?? []).length > 0 ? list!.map((h) => [subnet.id, subnet.cidr, h.address, `held, ${h.secondsLeft} s left`, displayText(h.owner)]) : [[subnet.id, subnet.cidr, `${usage.held} address(es)`, "held", "-"]],
+  );
+  if (held.length > 0) {
+    sections.push("", paint("bold", "Held after release (hold-down: not handed out until the time is up)"), renderTable(["ID", "SUBNET", "ADDRESS", "STATE", "RELEASED BY"], held, ["right", "left", "left", "left", "left"]));
+  }
   return sections.join("\n");
 }
 

@@ -24,7 +24,9 @@ export type IpamErrorCode =
   | "DATABASE_UNAVAILABLE"
   | "DATABASE_ERROR"
   | "CONFIGURATION"
-  | "DATABASE_MISMATCH";
+  | "DATABASE_MISMATCH"
+  | "DATABASE_RESTORED"
+  | "ADDRESS_HELD";
 
 export class IpamError extends Error {
   readonly code: IpamErrorCode;
@@ -390,5 +392,34 @@ export class SnapshotConflictError extends IpamError {
     super("CONFLICT", `${field}: ${reason}${ids.length > 0 ? `: ${ids.join(", ")}` : ""}`);
     this.field = field;
     this.ids = ids;
+  }
+}
+
+/**
+ * The database refuses writes: it is no longer the one that issued its latest allocations (restored
+ * from a backup, a promoted standby, a copy; migration 0011's write fence), or a resource's state
+ * holds what the database lost. Nothing was changed; reads keep working. Not retryable: an
+ * operator acts (docs/operations.md).
+ */
+export class DatabaseRestoredError extends IpamError {
+  constructor(reason: string, cause?: unknown) {
+    super(
+      "DATABASE_RESTORED",
+      `${reason}; nothing was changed. Run \`ipam reconcile --from-state <pulumi stack export files>\` with the schema owner's login (or \`ipam db accept-restore\`): docs/operations.md`,
+      { cause },
+    );
+  }
+}
+
+/** A specific address released moments ago is held back (the subnet's releaseHoldSeconds) for another owner. */
+export class AddressHeldError extends IpamError {
+  readonly subnetId: string;
+  readonly address: string;
+  readonly secondsLeft: number;
+  constructor(subnetId: string, address: string, secondsLeft: number) {
+    super("ADDRESS_HELD", `address ${address} in subnet ${subnetId} was released and is held for ${secondsLeft} s more (releaseHoldSeconds); nothing was changed`);
+    this.subnetId = subnetId;
+    this.address = address;
+    this.secondsLeft = secondsLeft;
   }
 }

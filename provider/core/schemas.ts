@@ -118,6 +118,8 @@ const settableSubnetFields = {
   minPrefixLength: childRuleFieldsSchema.minPrefixLength.optional(),
   maxPrefixLength: childRuleFieldsSchema.maxPrefixLength.optional(),
   defaultPrefixLength: childRuleFieldsSchema.defaultPrefixLength.optional(),
+  /** Hold-down: seconds a released address stays out of next-free, random and bulk picks (0: none; at most a year). */
+  releaseHoldSeconds: wholeNumber(0, 31_536_000).optional(),
 };
 
 const CHILD_ONLY = "can only be given with parentId (when carving a child from a parent)";

@@ -43,6 +43,12 @@ export const SUBNET_CONTRACT = {
     minPrefixLength: { type: "number", doc: "Shortest prefix a child may ask for (its largest size).", change: "update", default: null, defaultText: "no limit" },
     maxPrefixLength: { type: "number", doc: "Longest prefix a child may ask for (its smallest size).", change: "update", default: null, defaultText: "no limit" },
     defaultPrefixLength: { type: "number", doc: "Prefix length of a child that names none.", change: "update", default: null, defaultText: "none (a child must name one)" },
+    releaseHoldSeconds: {
+      type: "number",
+      doc: "Seconds a released address is kept out of next-free, random and bulk picks (hold-down; docs/operations.md). 0 hands it out again at once.",
+      change: "update",
+      default: 0,
+    },
   },
 } as const satisfies ResourceContract;
 

@@ -24,6 +24,8 @@ export interface Subnet {
   readonly maxPrefixLength: number | null;
   /** Prefix length of a child requested without one; null: children must say. */
   readonly defaultPrefixLength: number | null;
+  /** Hold-down: seconds a released address is kept from other holders (0: handed out again at once). */
+  readonly releaseHoldSeconds: number;
   /** The key it was created with (repeating the request returns this subnet); null for none. */
   readonly idempotencyKey: string | null;
   /** Token of its latest claimant (see README "Claims"); null while no second claimant appeared. */
@@ -76,6 +78,8 @@ export interface SubnetUsage {
   readonly free: string;
   /** Allocated addresses outside the current pools (left behind by a pool change, or specific requests). */
   readonly outsidePool: string;
+  /** Released addresses still held back (hold-down): neither allocated nor free until their hold expires. */
+  readonly held: string;
   /** Direct children (subnets carved from this one). */
   readonly childPrefixes: number;
   /** Addresses covered by the direct children; `allocated` and `free` never include them. */

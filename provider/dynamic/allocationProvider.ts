@@ -8,6 +8,7 @@ import type { Allocation, AllocationResult } from "../core/types.js";
 import { guarded, identityOf, ipam, ipamWithIdentity } from "./connection.js";
 import { assertLegacyRow, assertLegacyRowMatches, assertSameDatabase, DATABASE, needsStateUpgrade } from "./databaseIdentity.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE, STACK } from "./resourceIdentity.js";
+import { refuseCrossedIds, refuseUnlessEnded } from "./lostResources.js";
 import { knownIssues, knownView } from "./unknowns.js";
 import { failuresOf, isUnknown, same, userInputs, type Props } from "./wire.js";
 
@@ -193,6 +194,7 @@ export async function read(id: string, props: Props) {
       const a = await db.getAllocation(id);
       if (isGone(a.claim, props)) return { id: "", props: {} };
       await assertLegacyRowMatches(db, props, "allocation", legacyProblem(a, props));
+      refuseCrossedIds("allocation", id, crossedProblem(a, props), props);
       // State from a release that kept no __inputs: the engine keeps the inputs it has.
       if (props.__inputs === undefined) return { id, props: await outputs(a, props, claimOf(props), database) };
       const old = props.__inputs as Props;
@@ -204,6 +206,7 @@ export async function read(id: string, props: Props) {
       // Gone, unless the state predates identities: then this may be the wrong database, and saying
       // "gone" would drop a live resource from the stack.
       await assertLegacyRowMatches(db, props, "allocation", "there is no allocation with that id");
+      await refuseUnlessEnded(db, "allocation", id, props);
       return { id: "", props: {} };
     }
   });
@@ -250,4 +253,11 @@ function legacyProblem(a: Allocation, props: Props): string | null {
 /** Pre-identity state only: refuse a row that is not this resource's (a missing or superseded one is left to the call). */
 function assertLegacyAllocation(db: Awaited<ReturnType<typeof ipam>>, id: string, props: Props): Promise<void> {
   return assertLegacyRow(db, props, "allocation", () => db.getAllocation(id), (row) => legacyProblem(row, props));
+}
+
+/** What makes the row under this id another holder's (ids issued again after a restore), or null. */
+function crossedProblem(a: Allocation, props: Props): string | null {
+  if (typeof props.subnetId === "string" && props.subnetId !== a.subnetId) return `it is in subnet ${a.subnetId}, not ${props.subnetId}`;
+  if (typeof props.owner === "string" && props.owner !== a.owner) return `it is held by ${a.owner}`;
+  return null;
 }

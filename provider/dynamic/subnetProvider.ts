@@ -10,6 +10,7 @@ import type { Subnet } from "../core/types.js";
 import { guarded, identityOf, ipam, ipamWithIdentity } from "./connection.js";
 import { assertLegacyRow, assertLegacyRowMatches, assertSameDatabase, DATABASE, needsStateUpgrade } from "./databaseIdentity.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE, STACK } from "./resourceIdentity.js";
+import { refuseCrossedIds, refuseUnlessEnded } from "./lostResources.js";
 import { knownIssues, knownView } from "./unknowns.js";
 import { failuresOf, isUnknown, same, userInputs, type Props } from "./wire.js";
 
@@ -37,6 +38,7 @@ export function subnetOutputs(subnet: Subnet): Props {
     minPrefixLength: subnet.minPrefixLength,
     maxPrefixLength: subnet.maxPrefixLength,
     defaultPrefixLength: subnet.defaultPrefixLength,
+    releaseHoldSeconds: subnet.releaseHoldSeconds,
     __poolsExplicit: subnet.allocationPoolsExplicit,
   };
 }
@@ -195,6 +197,7 @@ export async function read(id: string, props: Props) {
       const subnet = await db.getSubnet(id);
       if (isGone(subnet.claim, props)) return { id: "", props: {} };
       await assertLegacyRowMatches(db, props, "subnet", legacyProblem(subnet, props));
+      refuseCrossedIds("subnet", id, crossedProblem(subnet, props), props);
       // State from a release that kept no __inputs: the engine keeps the inputs it has.
       if (props.__inputs === undefined) return { id, props: stored(subnet, {}, props, claimOf(props), database) };
       const inputs = refreshedInputs(subnet, props);
@@ -204,6 +207,7 @@ export async function read(id: string, props: Props) {
       // Gone, unless the state predates identities: then this may be the wrong database, and saying
       // "gone" would drop a live resource from the stack.
       await assertLegacyRowMatches(db, props, "subnet", "there is no subnet with that id");
+      await refuseUnlessEnded(db, "subnet", id, props);
       return { id: "", props: {} };
     }
   });
@@ -270,4 +274,10 @@ function legacyProblem(subnet: Subnet, props: Props): string | null {
 /** Pre-identity state only: refuse a row that is not this resource's (a missing or superseded one is left to the call). */
 function assertLegacySubnet(db: Awaited<ReturnType<typeof ipam>>, id: string, props: Props): Promise<void> {
   return assertLegacyRow(db, props, "subnet", () => db.getSubnet(id), (row) => legacyProblem(row, props));
+}
+
+/** What makes the row under this id another subnet (ids issued again after a restore), or null. */
+function crossedProblem(subnet: Subnet, props: Props): string | null {
+  if (typeof props.cidr === "string" && props.cidr !== subnet.cidr) return `it is ${subnet.cidr}, not ${props.cidr}`;
+  return null;
 }

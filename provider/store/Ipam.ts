@@ -11,6 +11,7 @@ import type { AddressSearchResult, SubnetMapData, SubnetMetric, SubnetTreeReport
 import { hasPendingMigrations, migrate, readInstallationId } from "./schema/index.js";
 import { exportSnapshot, importSnapshot, writeSnapshot, type ImportOptions, type ImportResult, type SnapshotWrite } from "./snapshots/index.js";
 import { createSubnet, deleteSubnet, getSubnet, listSubnetPage, listSubnets, updateSubnet } from "./subnets/index.js";
+import { acceptRestore, changeFailoverPolicy, reconcileAllocations, writeFence, type FenceProblem, type FenceStatus, type ReconcileItem, type ReconcileReport } from "./restore/index.js";
 
 export type { IpamOptions } from "./ipamOptions.js";
 export type { AddressSearchResult, SubnetMapData, SubnetMetric, SubnetTreeReport, SubnetUsageReport } from "./reports/index.js";
@@ -215,6 +216,26 @@ export class Ipam {
   /** `exportSnapshot` streamed to `write` as it is read (memory does not grow with the data). */
   writeSnapshot(filter: { namespace?: string }, write: SnapshotWrite): Promise<{ subnets: number; allocations: number }> {
     return writeSnapshot(this.db, filter, write);
+  }
+
+  /** Whether this database accepts writes, or refuses them after a detected restore or failover (migration 0011). */
+  writeFence(): Promise<FenceStatus> {
+    return writeFence(this.db);
+  }
+
+  /** Re-open writes after a detected restore or failover without reconciling (the schema owner only); audited. */
+  acceptRestore(): Promise<FenceProblem | null> {
+    return acceptRestore(this.db);
+  }
+
+  /** "manual" (default) or "synchronous": whether a promoted standby is accepted without an operator. */
+  setFailoverPolicy(policy: "manual" | "synchronous"): Promise<void> {
+    return changeFailoverPolicy(this.db, policy);
+  }
+
+  /** Re-assert the allocations Pulumi state holds after a restore, report conflicts, re-open writes (the schema owner only). */
+  reconcile(items: readonly ReconcileItem[], options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
+    return reconcileAllocations(this.db, items, { dryRun: options.dryRun ?? false });
   }
 
   /** Load a snapshot all-or-nothing, in one transaction holding each new subnet's lock. */

@@ -249,6 +249,7 @@ describe("parents and their own addresses", () => {
       allocated: "2",
       free: String(4094 - 1 - 255 - 2 - 256 - 1024),
       outsidePool: "0",
+      held: "0",
       childPrefixes: 2,
       childAddresses: "1280",
       childSpaceFree: String(4096 - 1 - 256 - 1280 - 2),

@@ -29,7 +29,7 @@ describe("ipam usage", () => {
     const webReport = report.subnets.find((s: { subnet: Subnet }) => s.subnet.id === web.id);
     // pool 10-59 (50) minus reserved 20-23 (4) = 46; web holds 2 in the pool, lb 1 outside it.
     expect(webReport.usage).toEqual({
-      subnetId: web.id, cidr: "10.50.0.0/24", total: "256", poolSize: "46", allocated: "3", free: "44", outsidePool: "1",
+      subnetId: web.id, cidr: "10.50.0.0/24", total: "256", poolSize: "46", allocated: "3", free: "44", outsidePool: "1", held: "0",
       childPrefixes: 0, childAddresses: "0", childSpaceFree: String(256 - 1 - 4 - 3),
     });
     expect(webReport.owners).toEqual([

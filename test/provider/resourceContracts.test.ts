@@ -67,6 +67,7 @@ const SUBNET_CHANGES: Record<keyof typeof SUBNET_CONTRACT.inputs, unknown> = {
   minPrefixLength: 25,
   maxPrefixLength: 28,
   defaultPrefixLength: 26,
+  releaseHoldSeconds: 300,
 };
 const storedSubnet = {
   ...current,

@@ -122,6 +122,7 @@ describe("subnets", () => {
       allocated: "10",
       free: (2n ** 64n - 256n - 10n).toString(),
       outsidePool: "0",
+      held: "0",
       childPrefixes: 0,
       childAddresses: "0",
       childSpaceFree: (2n ** 64n - 256n - 10n).toString(),

@@ -4,7 +4,7 @@ import type { Allocation, Subnet } from "../../core/types.js";
 import type { Ipam } from "../../store/Ipam.js";
 import { summarizeAddresses } from "../addressSummary.js";
 import { withIpam } from "../databaseSelection.js";
-import { collect, collectPool, collectTag } from "../optionParsers.js";
+import { collect, collectPool, collectTag, wholeNumber } from "../optionParsers.js";
 import { resolveSubnet, subnetIdOf } from "../subnetReference.js";
 import { subnetTree, treeLabel } from "../subnetTree.js";
 import { displayText, printJson, printLine, renderFields, renderTable } from "../terminal.js";
@@ -20,6 +20,7 @@ interface LayoutOptions {
   description?: string;
   tag?: Record<string, string>;
   clearTags?: boolean;
+  releaseHold?: number;
   json?: boolean;
 }
 
@@ -53,11 +54,14 @@ export function registerSubnetCommand(program: Command): void {
         const found = await resolveSubnet(ipam, reference, options.namespace);
         const usage = await ipam.usage(found.id);
         const allocations = await allAllocations(ipam, found.id);
-        if (options.json) return printJson({ subnet: found, usage, allocations });
+        const held = usage.held === "0" ? [] : ((await ipam.usageReport(found.id)).held ?? []);
+        if (options.json) return printJson({ subnet: found, usage, allocations, held });
         printLine(renderSubnetFields(found));
         const inUse = BigInt(usage.poolSize) - BigInt(usage.free);
-        printLine(`usage: ${usageBar(inUse, BigInt(usage.poolSize))}  ${inUse} of ${usage.poolSize} pool addresses in use, ${usage.allocated} allocated, ${usage.outsidePool} outside the pools`);
+        const heldText = usage.held === "0" ? "" : `, ${usage.held} held after release`;
+        printLine(`usage: ${usageBar(inUse, BigInt(usage.poolSize))}  ${inUse} of ${usage.poolSize} pool addresses in use, ${usage.allocated} allocated, ${usage.outsidePool} outside the pools${heldText}`);
         printLine(renderAllocations(allocations));
+        if (held.length > 0) printLine(renderHeld(held));
       }),
     );
 
@@ -78,6 +82,7 @@ export function registerSubnetCommand(program: Command): void {
         ...(options.pool ? { allocationPools: options.pool } : {}),
         ...(options.reserved ? { reserved: options.reserved } : {}),
         ...(options.description !== undefined ? { description: options.description } : {}),
+        ...(options.releaseHold !== undefined ? { releaseHoldSeconds: options.releaseHold } : {}),
         ...(options.tag ? { tags: options.tag } : {}),
       });
       if (options.json) return printJson(created);
@@ -105,6 +110,7 @@ export function registerSubnetCommand(program: Command): void {
         ...(options.pool ? { allocationPools: options.pool } : options.defaultPools ? { allocationPools: null } : {}),
         ...(options.reserved ? { reserved: options.reserved } : options.clearReserved ? { reserved: [] } : {}),
         ...(options.description !== undefined ? { description: options.description } : {}),
+        ...(options.releaseHold !== undefined ? { releaseHoldSeconds: options.releaseHold } : {}),
         ...(options.tag ? { tags: options.tag } : options.clearTags ? { tags: {} } : {}),
       });
       if (options.json) return printJson(result);
@@ -138,6 +144,7 @@ function addLayoutOptions(command: Command, reservedFlag: string): Command {
     .option(reservedFlag, "an address or CIDR never handed out, repeatable", collect)
     .option("--description <text>", "free text")
     .option("--tag <key=value>", "a tag, repeatable (update replaces all tags)", collectTag)
+    .option("--release-hold <seconds>", "keep released addresses from other holders this long (hold-down; 0: none)", wholeNumber)
     .option("--json", "print JSON");
 }
 
@@ -171,6 +178,7 @@ export function renderSubnetFields(subnet: Subnet): string {
     ["size", subnet.size],
     ["description", displayText(subnet.description) || "-"],
     ["tags", displayText(Object.entries(subnet.tags).map(([k, v]) => `${k}=${v}`).join(", ")) || "-"],
+    ...(subnet.releaseHoldSeconds > 0 ? [["release hold", `${subnet.releaseHoldSeconds} s`] as const] : []),
     ["created", subnet.createdAt],
     ["updated", subnet.updatedAt],
   ]);
@@ -181,4 +189,10 @@ function renderAllocations(allocations: readonly Allocation[]): string {
   const rows = allocations.slice(0, SHOW_ROWS).map((a) => [a.id, displayText(a.owner), summarizeAddresses(a.addresses), a.strategy, displayText(a.idempotencyKey ?? "-"), a.createdAt]);
   const more = allocations.length > SHOW_ROWS ? `\n… ${allocations.length - SHOW_ROWS} more allocations (--json lists all)` : "";
   return `${renderTable(["ALLOCATION", "OWNER", "ADDRESSES", "STRATEGY", "IDEMPOTENCY KEY", "CREATED"], rows)}${more}`;
+}
+
+/** Released addresses still held back (hold-down), soonest free first, with the time left. */
+export function renderHeld(held: readonly { address: string; owner: string; allocationId: string; secondsLeft: number }[]): string {
+  const rows = held.slice(0, SHOW_ROWS).map((h) => [h.address, "held", `${h.secondsLeft} s`, displayText(h.owner), h.allocationId]);
+  return renderTable(["ADDRESS", "STATE", "TIME LEFT", "RELEASED BY", "ALLOCATION"], rows);
 }

@@ -1,5 +1,5 @@
 import { parseAddress, type IpAddress } from "../../core/address.js";
-import { AddressInUseError, InvalidInputError, LockTimeoutError, SubnetExhaustedError } from "../../core/errors.js";
+import { AddressHeldError, AddressInUseError, InvalidInputError, LockTimeoutError, SubnetExhaustedError } from "../../core/errors.js";
 import { allocateSchema, parseInput, type AllocateInput } from "../../core/schemas.js";
 
 type AllocateRequest = ReturnType<typeof allocateSchema.parse>;
@@ -18,6 +18,8 @@ import { type AllocationRow } from "../rows/rowShapes.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
 import { requireSubnetRow } from "../rows/subnetQueries.js";
 import { layoutOf } from "../rows/subnetRecords.js";
+import { holdOn, releaseHold, returnExpiredHolds } from "../space/holdDown.js";
+import type { BoundConnection } from "../database/storeDatabase.js";
 
 /* Allocating addresses: the next-free hot path (group commit) or one locked transaction, both under the keyed-write sequence. */
 
@@ -84,6 +86,8 @@ async function allocateLocked(db: StoreDatabase, request: AllocateRequest, addre
       const problem = specificAddressProblem(layout, address);
       if (problem !== null) throw InvalidInputError.of("address", problem);
     }
+    await returnExpiredHolds(tx, subnetId);
+    if (address !== null) await takeHeldBack(tx, subnetId, address, request.owner);
     await assertDirectAllocationAllowed(tx, row, address);
     const id = await allocateAddresses(tx, {
       subnetId,
@@ -111,4 +115,16 @@ export async function replayAllocation(db: StoreDatabase, subnetId: number, key:
   refuseAllocationMismatch(key, allocationFromRow(row), asked);
   if (claim === undefined || row.claim === claim) return row;
   return claimAllocation(db, row.id, claim, null);
+}
+
+/**
+ * A specific address still held after its release (hold-down) goes only to the owner that released
+ * it (a resource replaced delete-first asks for its own address back); for anyone else it is refused.
+ * @throws AddressHeldError
+ */
+async function takeHeldBack(tx: BoundConnection, subnetId: number, address: IpAddress, owner: string): Promise<void> {
+  const hold = await holdOn(tx, subnetId, address.value);
+  if (hold === null) return;
+  if (hold.owner !== owner) throw new AddressHeldError(String(subnetId), address.text, hold.secondsLeft);
+  await releaseHold(tx, subnetId, address.value);
 }

@@ -6,7 +6,7 @@ import { allocationFromRow, allocationSubnet, deleteAllocation, getAllocationRow
 import { allocationClaim, isSuperseded, recordAllocationClaim } from "../claims/claims.js";
 import { type AllocationRow } from "../rows/rowShapes.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
-import { returnToFreeSpace } from "../space/freeSpace.js";
+import { releaseOrHold } from "../space/holdDown.js";
 import { getSubnetRow } from "../rows/subnetQueries.js";
 import { layoutOf } from "../rows/subnetRecords.js";
 import { sql } from "slonik";
@@ -52,7 +52,7 @@ export async function release(db: StoreDatabase, allocationId: string, options: 
     const row = await getSubnetRow(tx, subnetId);
     const freed = await deleteAllocation(tx, id);
     if (freed.owner === null) return { released: false, addresses: [] };
-    await returnToFreeSpace(tx, subnetId, layoutOf(row!), freed.ordinals);
+    await releaseOrHold(tx, subnetId, layoutOf(row!), row!.release_hold_seconds, freed.ordinals, { owner: freed.owner, allocationId: id });
     const addresses = sortedAddresses(row!, freed.ordinals);
     return { released: true, addresses };
   });
@@ -80,7 +80,7 @@ export async function resizeAllocation(db: StoreDatabase, input: { allocationId:
       await growAllocation(tx, { subnetId, layout, owner: current.owner, strategy: current.strategy }, allocationId, count - held);
     } else if (count < held) {
       const freed = await releaseHighest(tx, subnetId, allocationId, held - count);
-      await returnToFreeSpace(tx, subnetId, layout, freed.ordinals);
+      await releaseOrHold(tx, subnetId, layout, row.release_hold_seconds, freed.ordinals, { owner: current.owner, allocationId });
       released = sortedAddresses(row, freed.ordinals);
     }
     return { allocation: allocationFromRow((await getAllocationRow(tx, allocationId))!), released };

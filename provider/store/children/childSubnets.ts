@@ -67,6 +67,7 @@ export async function carveChildSubnet(db: BoundConnection, fields: CreateSubnet
     tags: fields.tags ?? {},
     childrenOnly,
     rules,
+    releaseHoldSeconds: fields.releaseHoldSeconds ?? 0,
     idempotencyKey: key,
   });
   if (!childrenOnly) await initialFreeRanges(db, id, layout.available);

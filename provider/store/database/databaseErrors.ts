@@ -2,6 +2,7 @@ import { SchemaValidationError } from "slonik";
 import {
   ConfigurationError,
   DatabaseError,
+  DatabaseRestoredError,
   DatabaseUnavailableError,
   IpamError,
   RetryableDatabaseError,
@@ -29,6 +30,7 @@ export function sqlStateOf(error: unknown): string | undefined {
  * a failure's kind (`failureOf`), never compares SQLSTATE text.
  */
 export type FailureKind =
+  | "database-restored"
   | "unique-violation"
   | "exclusion-violation"
   | "insufficient-privilege"
@@ -51,6 +53,8 @@ export function kindOfState(state: string | undefined): FailureKind | undefined 
   switch (state) {
     case undefined:
       return undefined;
+    case "IPR23":
+      return "database-restored";
     case "23505":
       return "unique-violation";
     case "23P01":
@@ -221,6 +225,8 @@ export function wrapDatabaseError(error: unknown, doing: string): IpamError {
   // Before any look at the text: it quotes the value, which could read like anything.
   if (kindOfState(state) === "data-exception") return new DatabaseError(`the database refused a value while ${doing} (${dataExceptionName(state!)}; the value is not repeated)`, state, error);
   const message = error instanceof Error ? error.message : String(error);
+  // Migration 0011's write fence: its message is ours ("DATABASE_RESTORED: <what was detected>").
+  if (kindOfState(state) === "database-restored") return new DatabaseRestoredError(`writes are refused while ${doing}: ${redact(message.replace(/^DATABASE_RESTORED: /, "")).slice(0, 300)}`, error);
   const lower = message.toLowerCase();
   const transient = transientKind(state, lower, nodeErrorCode(error));
   if (transient !== undefined) return new RetryableDatabaseError(TRANSIENT_REASONS[transient](doing), error, transient);

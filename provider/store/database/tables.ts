@@ -15,6 +15,9 @@ export interface Tables {
   readonly ordinalToInet: IdentifierSqlToken;
   readonly inetToOrdinal: IdentifierSqlToken;
   readonly allocateNextBatch: IdentifierSqlToken;
+  /** Migration 0011: released addresses held back (hold-down), and the write fence. */
+  readonly heldAddress: IdentifierSqlToken;
+  readonly writeFence: IdentifierSqlToken;
 }
 
 export function tablesFor(schema: string): Tables {
@@ -33,5 +36,7 @@ export function tablesFor(schema: string): Tables {
     ordinalToInet: name("ordinal_to_inet"),
     inetToOrdinal: name("inet_to_ordinal"),
     allocateNextBatch: name("allocate_next_batch"),
+    heldAddress: name("held_address"),
+    writeFence: name("write_fence"),
   };
 }

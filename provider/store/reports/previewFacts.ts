@@ -7,7 +7,7 @@ import type { Subnet, SubnetUsage } from "../../core/types.js";
 import { pickSequential } from "../allocations/addressPicker.js";
 import { keptFromChildren } from "../children/childAllocator.js";
 import { childCidrs } from "../children/childQueries.js";
-import { inConsistentRead } from "../database/consistentRead.js";
+import { inConsistentRead } from "../database/storeDatabase.js";
 import { wrapDatabaseError } from "../database/databaseErrors.js";
 import { createDatabasePool } from "../database/databasePool.js";
 import { bindTables, type BoundConnection } from "../database/storeDatabase.js";

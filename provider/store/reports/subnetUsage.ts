@@ -12,6 +12,7 @@ const usageRow = z.object({
   allocated: z.string(),
   free: z.string(),
   outside: z.string(),
+  held: z.string(),
   child_prefixes: z.number(),
   child_addresses: z.string(),
 });
@@ -50,6 +51,7 @@ export async function readSubnetUsages(db: BoundConnection, rows: readonly Subne
            (SELECT coalesce(sum(last_ordinal - first_ordinal + 1), 0) FROM ${db.t.freeRange} WHERE subnet_id = i.id)::text AS free,
            (SELECT count(*) FROM ${db.t.allocatedAddress} x WHERE x.subnet_id = i.id
               AND NOT EXISTS (SELECT 1 FROM pool p WHERE p.subnet_id = i.id AND x.ordinal BETWEEN p.lo AND p.hi))::text AS outside,
+           (SELECT count(*) FROM ${db.t.heldAddress} h WHERE h.subnet_id = i.id AND h.held_until > now())::text AS held,
            coalesce(c.prefixes, 0) AS child_prefixes, coalesce(c.addresses, 0)::numeric(39, 0)::text AS child_addresses
     FROM ids i LEFT JOIN children c ON c.parent_id = i.id
   `);
@@ -66,6 +68,7 @@ export async function readSubnetUsages(db: BoundConnection, rows: readonly Subne
       allocated: count.allocated,
       free: count.free,
       outsidePool: count.outside,
+      held: count.held,
       childPrefixes: count.child_prefixes,
       childAddresses: count.child_addresses,
       childSpaceFree: (room < 0n ? 0n : room).toString(),

@@ -1,3 +1,4 @@
+import type { HeldAddress } from "../space/holdDown.js";
 import { sql, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
 import type { SubnetLayout } from "../../core/subnetLayout.js";
@@ -11,6 +12,8 @@ export interface SubnetUsageReport {
   readonly owners: readonly OwnerUsage[];
   /** Allocated addresses outside the pools, lowest first (at most LIMITS.pageSize; `usage.outsidePool` has the count). */
   readonly outsidePool: readonly OutsidePoolAddress[];
+  /** Released addresses held back (hold-down), soonest to expire first (at most LIMITS.pageSize; `usage.held` has the count). */
+  readonly held?: readonly HeldAddress[];
 }
 
 export interface OwnerUsage {

@@ -1,3 +1,4 @@
+import { listHolds } from "../space/holdDown.js";
 import { subnetPageRows } from "../subnets/subnetReads.js";
 import { NotFoundError } from "../../core/errors.js";
 import { LIMITS, parseInput, subnetFilterSchema, subnetPageSchema } from "../../core/schemas.js";
@@ -34,7 +35,8 @@ export async function usageReport(db: StoreDatabase, subnetId: string): Promise<
       const layout = layoutOf(row);
       const owners = await ownerUsageRows(tx, id);
       const outsidePool = await outsidePoolAddresses(tx, id, layout, LIMITS.pageSize);
-      return { subnet: subnetFromRow(row, layout), usage: totals, owners, outsidePool };
+      const held = totals.held === "0" ? [] : (await listHolds(tx, id, LIMITS.pageSize)).first;
+      return { subnet: subnetFromRow(row, layout), usage: totals, owners, outsidePool, held };
   });
 }
 

@@ -1,3 +1,4 @@
+import { listHolds } from "../space/holdDown.js";
 import { sql } from "slonik";
 import { z } from "zod";
 import { LIMITS } from "../../core/schemas.js";
@@ -43,14 +44,15 @@ export async function readUsageReports(db: BoundConnection, rows: readonly Subne
 async function withHolders<E extends { subnet: Subnet; usage: SubnetUsage }>(
   db: BoundConnection,
   entries: readonly E[],
-): Promise<(E & Pick<SubnetUsageReport, "owners" | "outsidePool">)[]> {
+): Promise<(E & Pick<SubnetUsageReport, "owners" | "outsidePool" | "held">)[]> {
   const owners = await ownersBySubnet(db, entries.map((entry) => Number(entry.subnet.id)));
-  const reports: (E & Pick<SubnetUsageReport, "owners" | "outsidePool">)[] = [];
+  const reports: (E & Pick<SubnetUsageReport, "owners" | "outsidePool" | "held">)[] = [];
   for (const entry of entries) {
     const id = Number(entry.subnet.id);
     // Only subnets with such addresses pay for the query (its condition depends on each layout).
     const outsidePool = entry.usage.outsidePool === "0" ? [] : await outsidePoolAddresses(db, id, layoutOf((await getSubnetRow(db, id))!), LIMITS.pageSize);
-    reports.push({ ...entry, owners: owners.get(id) ?? [], outsidePool });
+    const held = entry.usage.held === "0" ? [] : (await listHolds(db, id, LIMITS.pageSize)).first;
+    reports.push({ ...entry, owners: owners.get(id) ?? [], outsidePool, held });
   }
   return reports;
 }

@@ -14,6 +14,7 @@ export const subnetRow = z.object({
   description: z.string(),
   tags: z.record(z.string(), z.string()),
   children_only: z.boolean(),
+  release_hold_seconds: z.number(),
   min_prefix_length: z.number().nullable(),
   max_prefix_length: z.number().nullable(),
   default_prefix_length: z.number().nullable(),

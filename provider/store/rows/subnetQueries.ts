@@ -13,6 +13,7 @@ export interface SubnetColumns {
   readonly tags: Record<string, string>;
   readonly childrenOnly: boolean;
   readonly rules: ChildRules;
+  readonly releaseHoldSeconds: number;
 }
 
 /** Every column a SubnetRow needs (alias `s` for subnet, `n` for namespace). */
@@ -20,7 +21,7 @@ export function selectSubnet(t: Tables) {
   return sql.fragment`
     SELECT s.id, s.namespace_id, n.name AS namespace, s.parent_id, s.cidr::text AS cidr, host(s.gateway) AS gateway, s.pools,
            s.pools_explicit, s.reserved, s.description, s.tags, s.children_only, s.min_prefix_length, s.max_prefix_length,
-           s.default_prefix_length, s.idempotency_key, s.claim, s.free_blocks_built, s.created_at, s.updated_at
+           s.default_prefix_length, s.release_hold_seconds, s.idempotency_key, s.claim, s.free_blocks_built, s.created_at, s.updated_at
     FROM ${t.subnet} s JOIN ${t.namespace} n ON n.id = s.namespace_id
   `;
 }
@@ -99,11 +100,11 @@ export async function insertSubnet(
   const rules = columns.rules;
   return db.oneFirst(sql.type(z.object({ id: z.number() }))`
     INSERT INTO ${db.t.subnet} (namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags,
-                             children_only, min_prefix_length, max_prefix_length, default_prefix_length, idempotency_key)
+                             children_only, min_prefix_length, max_prefix_length, default_prefix_length, release_hold_seconds, idempotency_key)
     VALUES (${namespaceId}, ${parentId}, ${columns.layout.cidr.text}::cidr, ${values.gateway}::inet, ${values.pools},
             ${columns.layout.poolsExplicit}, ${values.reserved}, ${columns.description}, ${sql.jsonb(columns.tags)},
             ${columns.childrenOnly}, ${rules.minPrefixLength}, ${rules.maxPrefixLength}, ${rules.defaultPrefixLength},
-            ${columns.idempotencyKey ?? null})
+            ${columns.releaseHoldSeconds}, ${columns.idempotencyKey ?? null})
     RETURNING id
   `);
 }
@@ -118,6 +119,7 @@ export async function updateSubnetRow(db: BoundConnection, id: number, columns: 
         reserved = ${values.reserved}, description = ${columns.description}, tags = ${sql.jsonb(columns.tags)},
         children_only = ${columns.childrenOnly}, min_prefix_length = ${rules.minPrefixLength},
         max_prefix_length = ${rules.maxPrefixLength}, default_prefix_length = ${rules.defaultPrefixLength},
+        release_hold_seconds = ${columns.releaseHoldSeconds},
         free_blocks_built = free_blocks_built AND gateway IS NOT DISTINCT FROM ${values.gateway}::inet AND reserved = ${values.reserved},
         updated_at = now()
     WHERE id = ${id}

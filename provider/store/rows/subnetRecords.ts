@@ -38,6 +38,7 @@ export function subnetFromRow(row: SubnetRow, layout: SubnetLayout = layoutOf(ro
     minPrefixLength: row.min_prefix_length,
     maxPrefixLength: row.max_prefix_length,
     defaultPrefixLength: row.default_prefix_length,
+    releaseHoldSeconds: row.release_hold_seconds,
     idempotencyKey: row.idempotency_key,
     claim: row.claim,
     createdAt: row.created_at,

@@ -12,7 +12,7 @@ export function rangesFromRows(rows: readonly { first_ordinal: string; last_ordi
 
 /**
  * Recompute a subnet's free ranges from scratch: the available segments minus every allocated
- * address and every child block (nothing at all for a children-only subnet). Used when a subnet is
+ * address, every held one (hold-down, migration 0011) and every child block (nothing at all for a children-only subnet). Used when a subnet is
  * created or imported and when its pools, gateway, reserved ranges or childrenOnly change.
  * The gaps are found in one set-based statement (running max over the holes of each segment).
  */
@@ -31,6 +31,9 @@ export async function rebuildFreeRanges(db: BoundConnection, subnetId: number, a
     hole AS (
       SELECT s.lo AS seg_lo, s.hi AS seg_hi, a.ordinal AS lo, a.ordinal AS hi
       FROM segment s JOIN ${db.t.allocatedAddress} a ON a.subnet_id = ${subnetId} AND a.ordinal BETWEEN s.lo AND s.hi
+      UNION ALL
+      SELECT s.lo, s.hi, h.ordinal, h.ordinal
+      FROM segment s JOIN ${db.t.heldAddress} h ON h.subnet_id = ${subnetId} AND h.ordinal BETWEEN s.lo AND s.hi
       UNION ALL
       SELECT s.lo, s.hi, greatest(c.lo, s.lo), least(c.hi, s.hi) FROM segment s JOIN child c ON c.lo <= s.hi AND c.hi >= s.lo
     ),

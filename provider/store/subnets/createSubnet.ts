@@ -43,7 +43,7 @@ export async function createSubnet(db: StoreDatabase, input: CreateSubnetInput):
     write: () =>
       db.locked([], "creating a subnet", async (tx) => {
         const namespaceId = await upsertNamespace(tx, namespace);
-        const columns = { layout, description: fields.description ?? "", tags: fields.tags ?? {}, childrenOnly: fields.childrenOnly ?? false, rules, idempotencyKey: key };
+        const columns = { layout, description: fields.description ?? "", tags: fields.tags ?? {}, childrenOnly: fields.childrenOnly ?? false, rules, releaseHoldSeconds: fields.releaseHoldSeconds ?? 0, idempotencyKey: key };
         const id = await insertSubnet(tx, namespaceId, null, columns);
         await rebuildFreeRanges(tx, id, layout.available);
         return subnetFromRow((await getSubnetRow(tx, id))!, layout);

@@ -11,6 +11,7 @@ import { checkParentUpdate } from "../children/parentGuards.js";
 import { isSuperseded } from "../claims/claims.js";
 import { type BoundConnection, type StoreDatabase } from "../database/storeDatabase.js";
 import { rebuildFreeRanges } from "../space/freeSpace.js";
+import { dropHoldsOutside } from "../space/holdDown.js";
 import { deleteSubnetRow, getSubnetRow, requireSubnetRow, updateSubnetRow } from "../rows/subnetQueries.js";
 import { layoutOf, subnetFromRow, subnetKey } from "../rows/subnetRecords.js";
 import { sql } from "slonik";
@@ -39,10 +40,15 @@ export async function updateSubnet(db: StoreDatabase, subnetId: string, patch: U
     });
     await refuseBlockedAddresses(tx, id, layout);
     const forChildren = await checkParentUpdate(tx, row, layout, changes);
-    const columns = { layout, description: changes.description ?? row.description, tags: changes.tags ?? row.tags, ...forChildren };
+    const releaseHoldSeconds = changes.releaseHoldSeconds ?? row.release_hold_seconds;
+    const columns = { layout, description: changes.description ?? row.description, tags: changes.tags ?? row.tags, releaseHoldSeconds, ...forChildren };
     await updateSubnetRow(tx, id, columns);
     const layoutChanged = !sameRanges(layout.available, current.available) || forChildren.childrenOnly !== row.children_only;
-    if (layoutChanged) await rebuildFreeRanges(tx, id, layout.available);
+    if (layoutChanged) {
+      // Holds stay inside what is allocatable (none in a children-only subnet), and outside the free space.
+      await dropHoldsOutside(tx, id, forChildren.childrenOnly ? [] : layout.available);
+      await rebuildFreeRanges(tx, id, layout.available);
+    }
     const outside = await addressesOutsidePools(tx, id, layout);
     return { subnet: subnetFromRow((await getSubnetRow(tx, id))!, layout), allocationsOutsidePools: outside };
   });

@@ -38,6 +38,13 @@ GRANT SELECT ON ipam.installation TO ipam_app;
 -- Namespaces are created on first use (INSERT ... ON CONFLICT DO UPDATE needs UPDATE).
 GRANT SELECT, INSERT, UPDATE ON ipam.namespace TO ipam_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.subnet, ipam.allocation, ipam.allocated_address, ipam.free_range, ipam.free_block TO ipam_app;
+-- Addresses held back after a release (migration 0011, hold-down) are written by releases and picks.
+GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.held_address TO ipam_app;
+
+-- The write fence (migration 0011): read by every write, never written or re-opened by this role.
+REVOKE ALL ON ipam.write_fence FROM ipam_app;
+GRANT SELECT ON ipam.write_fence TO ipam_app;
+REVOKE EXECUTE ON FUNCTION ipam.record_write_fence(text), ipam.advance_ids_past(bigint, integer) FROM ipam_app;
 
 -- History: written by the database itself (triggers of migration 0007, run as the schema owner)
 -- with every change to subnets and allocations. The role reads it and never writes it, so it can
