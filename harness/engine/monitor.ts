@@ -32,6 +32,12 @@ export interface Goal {
   /** undefined when the program did not set the option (`deleteBeforeReplaceDefined` false). */
   deleteBeforeReplace: boolean | undefined;
   protect: boolean;
+  retainOnDelete: boolean;
+  /** The URN given to `deletedWith`, or "". */
+  deletedWith: string;
+  additionalSecretOutputs: string[];
+  /** The `import` option's id, or "". */
+  importId: string;
 }
 
 /** What ReadResource carries: `Resource.get` and StackReference. */
@@ -57,6 +63,7 @@ export interface Monitor {
 }
 
 const SEVERITY = ["debug", "info", "warning", "error"];
+const SUPPORTED = new Set(["secrets", "deletedWith"]);
 
 function propertyDependencies(map: any): Record<string, string[]> {
   const out: Record<string, string[]> = {};
@@ -82,9 +89,11 @@ export async function startMonitor(handlers: MonitorHandlers): Promise<Monitor> 
   let rootUrn = "";
 
   server.addService(resrpc.ResourceMonitorService, {
-    // No optional feature (secrets, output values, resource references...) is advertised: the SDK
-    // then sends plain values and the unknown sentinel, which is all the dynamic-provider host reads.
-    supportsFeature: unary(() => new resproto.SupportsFeatureResponse().setHassupport(false)),
+    // "secrets" and "deletedWith", as the CLI's monitor supports them (source_eval.go, `SupportsFeature`):
+    // the SDK then sends secret values wrapped (secrets.ts) and unwraps them from answers, and sends the
+    // deletedWith option. No other optional feature (output values, resource references...) is
+    // advertised: the SDK then sends plain values and the unknown sentinel.
+    supportsFeature: unary((req: any) => new resproto.SupportsFeatureResponse().setHassupport(SUPPORTED.has(req.getId()))),
     registerResource: unary(async (req: any) => {
       const goal: Goal = {
         type: req.getType(),
@@ -98,6 +107,10 @@ export async function startMonitor(handlers: MonitorHandlers): Promise<Monitor> 
         replaceOnChanges: req.getReplaceonchangesList(),
         deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
         protect: req.getProtect() === true,
+        retainOnDelete: req.getRetainondelete() === true,
+        deletedWith: req.getDeletedwith() ?? "",
+        additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+        importId: req.getImportid() ?? "",
       };
       const res = await handlers.registerResource(goal);
       return new resproto.RegisterResourceResponse()

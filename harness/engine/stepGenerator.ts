@@ -1,12 +1,13 @@
 import type { ProviderHost } from "../providerHost.js";
 import type { ResourceState } from "./checkpoint.js";
 import type { Goal, Props } from "./monitor.js";
+import { stripSecrets } from "./secrets.js";
 
 /**
  * Deciding what to do with one registration, as pulumi/pulumi pkg/resource/deploy/step_generator.go
  * decides it (`continueStepsFromImport`, `generateStepsFromDiff`, `continueStepsFromDiff`, `diff`,
- * `diffResource`). Each rule below names the function it copies. Not modelled: aliases, targets,
- * imports, providers as resources, plans, policy packs, dependents of a delete-before-replace.
+ * `diffResource`). Each rule below names the function it copies. Not modelled: aliases, providers as
+ * resources, plans, policy packs. --target is in targets.ts, the `import` option in deployment.ts.
  */
 
 export const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
@@ -46,12 +47,15 @@ export function nameOf(urn: string): string {
 /**
  * processIgnoreChanges (step_generator.go) with resource.PropertyPath.Reset (sdk/go/common/resource/
  * properties_path.go): each ignored path takes its value from the OLD INPUTS, copied when they have
- * it and removed when they don't; a path missing in both is a no-op, one the old inputs have but the
- * new lack is an error. Dotted object paths only (`*` and `[i]` are not modelled).
+ * it and removed when they don't; a path missing in both is a no-op; one that cannot be reset (an
+ * element of it added or removed) is left as the program gave it, and the engine says so in an info
+ * message, not an error (`d.Infof`, "cannot ignore changes in added or removed elements of the path").
+ * Dotted object paths only (`*` and `[i]` are not modelled).
  */
-export function processIgnoreChanges(inputs: Props, oldInputs: Props, ignoreChanges: readonly string[]): Props {
+export function processIgnoreChanges(inputs: Props, oldInputs: Props, ignoreChanges: readonly string[], info: (message: string) => void = () => undefined): Props {
   const out = structuredClone(inputs);
   const isObject = (v: unknown): v is Props => v !== null && typeof v === "object" && !Array.isArray(v);
+  const invalid: string[] = [];
   for (const path of ignoreChanges) {
     const keys = path.split(".");
     const last = keys.pop()!;
@@ -62,13 +66,14 @@ export function processIgnoreChanges(inputs: Props, oldInputs: Props, ignoreChan
       dst = isObject(dst) ? dst[k] : undefined;
     }
     if (!isObject(dst)) {
-      if (src === undefined) continue;
-      throw new Error(`cannot ignore changes to the following properties because one or more elements of the path are missing: "${path}"`);
+      if (src !== undefined) invalid.push(path);
+      continue;
     }
     const old = isObject(src) ? src[last] : undefined;
     if (old === undefined) delete dst[last];
     else dst[last] = structuredClone(old);
   }
+  if (invalid.length > 0) info(`cannot ignore changes in added or removed elements of the path: ${JSON.stringify(invalid.join(", "))}`);
   return out;
 }
 
@@ -86,7 +91,7 @@ export function applyReplaceOnChanges(replaces: string[], changedKeys: readonly 
   return [...out];
 }
 
-/** DeepEquals on plain JSON, key order ignored (resource.PropertyMap.DeepEquals). */
+/** DeepEquals on plain JSON, key order ignored (resource.PropertyMap.DeepEquals); compare secrets with `inputsEqual`. */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
   if (a !== null && b !== null && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
@@ -96,10 +101,17 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
+/** Inputs compared as the engine compares them: secret or not, the same value is the same (step_generator.go, `unwrapResourceSecretsAndOutputs`). */
+export function inputsEqual(a: Props, b: Props): boolean {
+  return deepEqual(stripSecrets(a), stripSecrets(b));
+}
+
 export interface DecideOptions {
   dryRun: boolean;
   /** `--replace <urn>`: isTargetedReplace. */
   targetedReplace: boolean;
+  /** The engine's info messages (processIgnoreChanges). */
+  info?: (message: string) => void;
 }
 
 /** One registration: Check, then Diff against the old state, then create / same / update / replace. */
@@ -108,11 +120,11 @@ export async function decide(host: ProviderHost | undefined, urn: string, goal: 
   // Components have no provider: sg.diff compares inputs (`prov == nil`).
   if (!goal.custom || host === undefined) {
     if (old === undefined) return { op: "create", inputs: goal.inputs, ...none };
-    return { op: deepEqual(old.inputs, goal.inputs) ? "same" : "update", inputs: goal.inputs, ...none };
+    return { op: inputsEqual(old.inputs, goal.inputs) ? "same" : "update", inputs: goal.inputs, ...none };
   }
 
   // continueStepsFromImport: ignored properties are reset to the old inputs before Check.
-  let inputs = old === undefined ? goal.inputs : processIgnoreChanges(goal.inputs, old.inputs, goal.ignoreChanges);
+  let inputs = old === undefined ? goal.inputs : processIgnoreChanges(goal.inputs, old.inputs, goal.ignoreChanges, opts.info);
   // ... and Check sees no olds for a new resource or a targeted replacement (it must compute fresh defaults).
   const checked =
     old === undefined || opts.targetedReplace ? await host.check(urn, {}, goal.inputs) : await host.check(urn, old.inputs, inputs);
@@ -130,7 +142,7 @@ export async function decide(host: ProviderHost | undefined, urn: string, goal: 
     // DIFF_UNKNOWN: the engine diffs the inputs itself (after resetting ignored ones).
     if (diff.changes === DIFF_UNKNOWN) {
       const ignored = processIgnoreChanges(inputs, old.inputs, goal.ignoreChanges);
-      diff = { ...diff, changes: deepEqual(old.inputs, ignored) ? 1 : DIFF_SOME };
+      diff = { ...diff, changes: inputsEqual(old.inputs, ignored) ? 1 : DIFF_SOME };
     }
   }
   if (diff.changes !== DIFF_SOME) return { op: "same", inputs, ...none };
