@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { readCheckpoint } from "../../harness/engine/checkpoint.js";
 import { DeploymentError, type Stack } from "../../harness/engine/index.js";
 import { jsonOf, runCli } from "../helpers/cliRunner.js";
 import { changes, engineBed, opsOf, type EngineBed } from "../helpers/engineStacks.js";
@@ -78,19 +79,42 @@ it("Subnet.get and IpAllocation.get read live values of things made elsewhere; d
   await missing.destroy();
 });
 
-it("a create interrupted after the provider answered is retried by the next up without leaking", async () => {
+it("a create interrupted after the provider answered: the next up warns and keeps the pending create until refresh --clear-pending-creates; nothing leaks or doubles", async () => {
   const stack = await bed.stack(program, "crash");
+  const pendingOf = async () => (await readCheckpoint(stack.checkpointFile))!.checkpoint.latest.pending_operations ?? [];
   const before = await bed.counts();
-  await expect(stack.up({ crashAfterCreate: "web" })).rejects.toThrow(/crashed after creating/);
-  const latest = JSON.parse(await (await import("node:fs/promises")).readFile(stack.checkpointFile, "utf8")).checkpoint.latest;
-  expect(latest.pending_operations).toEqual([expect.objectContaining({ type: "creating", resource: expect.objectContaining({ urn: expect.stringMatching(/::web$/) }) })]);
+  // One step at a time, so web's is the only create in flight when the CLI dies (with more, every
+  // create then in flight would be left pending too, as under the real engine).
+  await expect(stack.up({ crashAfterCreate: "web", parallel: 1 })).rejects.toThrow(/crashed after creating/);
+  const webPending = [expect.objectContaining({ type: "creating", resource: expect.objectContaining({ urn: expect.stringMatching(/::web$/) }) })];
+  expect(await pendingOf()).toEqual(webPending);
   const leaked = (await bed.counts()).allocations;
   expect(leaked).toBe(before.allocations + 1); // the provider made web's allocation; the state does not know it
 
+  // Preview does not warn (deployment_executor.go, Execute: `!DryRun`); up does, and keeps the pending create.
+  await stack.preview();
+  expect(stack.messages().filter((m) => m.includes("pending operations"))).toEqual([]);
   expect(opsOf(await stack.up())).toMatchObject({ web: "create" });
-  expect(stack.messages().filter((m) => m.includes("interrupted"))).toEqual([expect.stringMatching(/^warning: interrupted while creating: urn:pulumi:crash::ipam-options::.*::web$/)]);
+  const warning = stack.messages().filter((m) => m.includes("pending operations"));
+  expect(warning).toEqual([expect.stringMatching(/^warning: Attempting to deploy or update resources with 1 pending operations from previous deployment\.\n {2}\* urn:pulumi:crash::ipam-options::.*::web, interrupted while creating\n/)]);
+  expect(warning[0]).toContain("`pulumi refresh` will need to be run interactively to clear pending CREATE operations");
+  expect(await bed.counts()).toMatchObject({ allocations: leaked }); // the retry got the same allocation back (idempotency key)
+  expect(await pendingOf()).toEqual(webPending);
+
+  // A non-interactive refresh leaves it; --clear-pending-creates removes it.
+  await stack.refresh();
+  expect(await pendingOf()).toEqual(webPending);
+  await stack.refresh({ clearPendingCreates: true });
+  expect(await pendingOf()).toEqual([]);
+  expect(changes(await stack.up())).toEqual([]);
+  expect(stack.messages().filter((m) => m.includes("pending operations"))).toEqual([]);
   expect(await bed.counts()).toMatchObject({ allocations: leaked });
-  expect(JSON.parse(await (await import("node:fs/promises")).readFile(stack.checkpointFile, "utf8")).checkpoint.latest.pending_operations).toBeUndefined();
+
+  // An ordinary failure ends its operation (snapshot.go, End(step, false)): nothing stays pending.
+  const webAddress = String((await stack.outputs()).webAddress);
+  const failing = await bed.stack(program, "crash", { config: { "ipam-options:takenAddress": webAddress } });
+  await expect(failing.up()).rejects.toThrow(/ADDRESS_IN_USE/);
+  expect(await pendingOf()).toEqual([]);
   await stack.destroy();
   expect(await bed.counts()).toEqual(before);
 });

@@ -23,3 +23,7 @@ export const existingCidr = existing?.cidr;
 export const existingTags = existing?.tags;
 export const heldAddresses = held?.addresses;
 export const heldOwner = held?.owner;
+
+// An address someone else holds (switched on by config): the create fails with ADDRESS_IN_USE.
+const takenAddress = config.get("takenAddress");
+if (takenAddress !== undefined) new IpAllocation("taken", { subnetId: kept.subnetId, address: takenAddress });
