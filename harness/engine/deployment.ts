@@ -76,7 +76,7 @@ export class Deployment implements MonitorHandlers {
   private readonly pending: PendingOperation[];
   private readonly seen = new Set<string>();
   /** Deleted ahead of a delete-before-replace of something they depend on: registering them again is a replacement. */
-  private readonly deletedForReplacement = new Set<string>();
+  private readonly deletedForReplacement = new Map<string, ResourceState>();
   private readonly generator = new Serial();
   private readonly workers: Workers;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -127,6 +127,14 @@ export class Deployment implements MonitorHandlers {
     this.seen.add(urn);
     const old = this.remaining.find((r) => r.urn === urn && r.delete !== true);
     const base = stateOf(urn, goal);
+    const deleted = this.deletedForReplacement.get(urn);
+    if (deleted !== undefined && this.o.targets !== undefined && !this.o.targets.has(urn)) {
+      // continueStepsFromImport, case 1 ("recreating") comes before the target check: deleted for a
+      // dependency's delete-before-replace, it is replaced even when untargeted, and its Check is
+      // stubbed to the OLD inputs (`!isTargeted`), so it is re-created from its old inputs.
+      this.steps.push({ urn, type: goal.type, name: goal.name, op: "replace", replaces: [], deleteBeforeReplace: true });
+      return { urn, goal, base: { ...base, inputs: deleted.inputs }, old: undefined, d: { op: "create", inputs: deleted.inputs, replaces: [], deleteBeforeReplace: true, failures: [] } };
+    }
     const untargeted = targetRule(this.o.targets, urn, goal, old, this.o.dryRun);
     if (untargeted !== undefined) {
       this.steps.push({ urn, type: goal.type, name: goal.name, op: "same" });
@@ -193,7 +201,7 @@ export class Deployment implements MonitorHandlers {
       // dependency order, then the old one; then the replacement is created.
       for (const dependent of (await this.dependentReplacements(old)).reverse()) {
         await this.delete(dependent, { replacing: true });
-        this.deletedForReplacement.add(dependent.urn);
+        this.deletedForReplacement.set(dependent.urn, dependent);
       }
       await this.delete(old, { replacing: true });
       return this.create(base, secret);
