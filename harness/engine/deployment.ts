@@ -5,7 +5,7 @@ import type { Goal, MonitorHandlers, ReadGoal } from "./monitor.js";
 import { carriedPending } from "./pending.js";
 import { markAdditionalSecretOutputs } from "./secrets.js";
 import { SnapshotWriter } from "./snapshotWriter.js";
-import { applyReplaceOnChanges, decide, makeUrn, nameOf, type Decision, type Failure } from "./stepGenerator.js";
+import { decide, dependentReplacements, makeUrn, nameOf, stateOf, UNKNOWN, type Decision, type Failure } from "./stepGenerator.js";
 import { assertNoSkippedDependency, targetRule, type Targets } from "./targets.js";
 import { Serial, Workers } from "./workers.js";
 
@@ -19,7 +19,7 @@ import { Serial, Workers } from "./workers.js";
  * operation in flight recorded as pending first (pkg/backend/snapshot.go, `BeginMutation`/`End`).
  */
 
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+export { UNKNOWN };
 
 export type Op = "create" | "update" | "replace" | "delete" | "same" | "read" | "refresh" | "import";
 
@@ -112,7 +112,7 @@ export class Deployment implements MonitorHandlers {
   registerResource(goal: Goal) {
     return this.guard(async () => {
       const plan = await this.generator.run(() => this.generate(goal));
-      if (plan.state !== undefined) return { urn: plan.urn, id: plan.state.id ?? "", outputs: plan.state.outputs };
+      if (plan.state !== undefined) return { urn: plan.urn, id: plan.state.id ?? "", outputs: plan.state.outputs, unknown: this.skippedCreates.has(plan.urn) };
       const state = await this.workers.run(() => this.execute(plan));
       await this.persist();
       return { urn: plan.urn, id: state.id ?? "", outputs: state.outputs };
@@ -199,7 +199,7 @@ export class Deployment implements MonitorHandlers {
     if (d!.deleteBeforeReplace) {
       // DeleteBeforeReplace: first the dependents that this replacement would replace, in reverse
       // dependency order, then the old one; then the replacement is created.
-      for (const dependent of (await this.dependentReplacements(old)).reverse()) {
+      for (const dependent of (await dependentReplacements(this.o.host, this.remaining, old)).reverse()) {
         await this.delete(dependent, { replacing: true });
         this.deletedForReplacement.set(dependent.urn, dependent);
       }
@@ -338,30 +338,6 @@ export class Deployment implements MonitorHandlers {
     }
   }
 
-  /**
-   * calculateDependentReplacements (step_generator.go): every resource whose inputs come from one being
-   * replaced is diffed with those inputs unknown; those the provider would then replace join the set.
-   * Returned in dependency (snapshot) order.
-   */
-  private async dependentReplacements(root: ResourceState): Promise<ResourceState[]> {
-    const replaceSet = new Set([root.urn]);
-    const out: ResourceState[] = [];
-    for (const r of this.remaining) {
-      if (!r.custom || r.external === true || r.delete === true || r === root) continue;
-      const affected = Object.entries(r.propertyDependencies ?? {}).filter(([, urns]) => urns.some((u) => replaceSet.has(u)));
-      if (affected.length === 0) continue;
-      const inputs: Props = { ...r.inputs };
-      for (const [key] of affected) inputs[key] = UNKNOWN;
-      const diff = await this.o.host.diff(r.urn, r.id ?? "", r.outputs, inputs);
-      if (diff.changes === 2 && applyReplaceOnChanges(diff.replaces, diff.diffs, r.replaceOnChanges ?? []).length > 0) {
-        if (r.protect === true) throw new Error(`unable to replace resource "${r.urn}" as part of replacing "${root.urn}" as it is currently marked for protection`);
-        replaceSet.add(r.urn);
-        out.push(r);
-      }
-    }
-    return out;
-  }
-
   private replaceOld(old: ResourceState, state: ResourceState): void {
     this.remaining.splice(this.remaining.indexOf(old), 1);
     this.news.push(state);
@@ -386,24 +362,4 @@ interface Plan {
 
 function importDecision(goal: Goal): Decision {
   return { op: "create", inputs: goal.inputs, replaces: [], deleteBeforeReplace: false, failures: [] };
-}
-
-/** The new state's fields from a registration (step_generator.go, `generateSteps`: resource.NewState). */
-function stateOf(urn: string, goal: Goal): ResourceState {
-  return {
-    urn,
-    custom: goal.custom,
-    type: goal.type,
-    inputs: goal.inputs,
-    outputs: {},
-    ...(goal.parent === "" ? {} : { parent: goal.parent }),
-    dependencies: goal.dependencies,
-    propertyDependencies: goal.propertyDependencies,
-    ...(goal.ignoreChanges.length > 0 ? { ignoreChanges: goal.ignoreChanges } : {}),
-    ...(goal.replaceOnChanges.length > 0 ? { replaceOnChanges: goal.replaceOnChanges } : {}),
-    ...(goal.protect ? { protect: true } : {}),
-    ...(goal.retainOnDelete ? { retainOnDelete: true } : {}),
-    ...(goal.deletedWith === "" ? {} : { deletedWith: goal.deletedWith }),
-    ...(goal.additionalSecretOutputs.length > 0 ? { additionalSecretOutputs: goal.additionalSecretOutputs } : {}),
-  };
 }

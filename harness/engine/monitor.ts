@@ -51,7 +51,8 @@ export interface ReadGoal {
 }
 
 export interface MonitorHandlers {
-  registerResource(goal: Goal): Promise<{ urn: string; id: string; outputs: Props }>;
+  /** `unknown`: a skipped create (--target); the SDK then resolves every output as unknown (source_eval.go, RegisterResult.Unknown). */
+  registerResource(goal: Goal): Promise<{ urn: string; id: string; outputs: Props; unknown?: boolean }>;
   readResource(goal: ReadGoal): Promise<{ urn: string; outputs: Props }>;
   registerResourceOutputs(urn: string, outputs: Props): Promise<void>;
   log(severity: string, message: string, urn: string): void;
@@ -116,7 +117,8 @@ export async function startMonitor(handlers: MonitorHandlers): Promise<Monitor> 
       return new resproto.RegisterResourceResponse()
         .setUrn(res.urn)
         .setId(res.id)
-        .setObject(structproto.Struct.fromJavaScript(res.outputs));
+        .setObject(structproto.Struct.fromJavaScript(res.outputs))
+        .setUnknown(res.unknown === true);
     }),
     readResource: unary(async (req: any) => {
       const res = await handlers.readResource({

@@ -11,6 +11,8 @@ import { stripSecrets } from "./secrets.js";
  */
 
 export const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
+/** The SDK's unknown sentinel (sdk/nodejs/runtime/rpc.ts, `unknownValue`). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** plugin.DiffChanges (sdk/proto/provider.proto DiffResponse.DiffChanges). */
 const DIFF_UNKNOWN = 0;
 const DIFF_SOME = 2;
@@ -159,4 +161,48 @@ export async function decide(host: ProviderHost | undefined, urn: string, goal: 
   // The program's deleteBeforeReplace option overrides the provider's answer.
   const deleteBeforeReplace = goal.deleteBeforeReplace ?? diff.deleteBeforeReplace;
   return { op: "replace", inputs, replaces, deleteBeforeReplace, failures: [] };
+}
+
+/**
+ * calculateDependentReplacements (step_generator.go): every resource whose inputs come from one being
+ * replaced is diffed with those inputs unknown; those the provider would then replace join the set.
+ * Returned in dependency (snapshot) order.
+ */
+export async function dependentReplacements(host: ProviderHost, remaining: readonly ResourceState[], root: ResourceState): Promise<ResourceState[]> {
+  const replaceSet = new Set([root.urn]);
+  const out: ResourceState[] = [];
+  for (const r of remaining) {
+    if (!r.custom || r.external === true || r.delete === true || r === root) continue;
+    const affected = Object.entries(r.propertyDependencies ?? {}).filter(([, urns]) => urns.some((u) => replaceSet.has(u)));
+    if (affected.length === 0) continue;
+    const inputs: Props = { ...r.inputs };
+    for (const [key] of affected) inputs[key] = UNKNOWN;
+    const diff = await host.diff(r.urn, r.id ?? "", r.outputs, inputs);
+    if (diff.changes === 2 && applyReplaceOnChanges(diff.replaces, diff.diffs, r.replaceOnChanges ?? []).length > 0) {
+      if (r.protect === true) throw new Error(`unable to replace resource "${r.urn}" as part of replacing "${root.urn}" as it is currently marked for protection`);
+      replaceSet.add(r.urn);
+      out.push(r);
+    }
+  }
+  return out;
+}
+
+/** The new state's fields from a registration (step_generator.go, `generateSteps`: resource.NewState). */
+export function stateOf(urn: string, goal: Goal): ResourceState {
+  return {
+    urn,
+    custom: goal.custom,
+    type: goal.type,
+    inputs: goal.inputs,
+    outputs: {},
+    ...(goal.parent === "" ? {} : { parent: goal.parent }),
+    dependencies: goal.dependencies,
+    propertyDependencies: goal.propertyDependencies,
+    ...(goal.ignoreChanges.length > 0 ? { ignoreChanges: goal.ignoreChanges } : {}),
+    ...(goal.replaceOnChanges.length > 0 ? { replaceOnChanges: goal.replaceOnChanges } : {}),
+    ...(goal.protect ? { protect: true } : {}),
+    ...(goal.retainOnDelete ? { retainOnDelete: true } : {}),
+    ...(goal.deletedWith === "" ? {} : { deletedWith: goal.deletedWith }),
+    ...(goal.additionalSecretOutputs.length > 0 ? { additionalSecretOutputs: goal.additionalSecretOutputs } : {}),
+  };
 }

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { readCheckpoint, writeCheckpoint, type ResourceState } from "../../harness/engine/checkpoint.js";
@@ -41,14 +40,14 @@ it("a stack deployed by 0.1.0: --target lan names the stack identity to add; wit
   await stack.up();
   const legacy = await asDeployedBy010(stack.checkpointFile, "old");
   const counts = await bed.counts();
-  const state = await readFile(stack.checkpointFile, "utf8");
+  const state = await stack.state();
   const identityUrn = "urn:pulumi:old::ipam-quickstart::pulumi-nodejs:dynamic/ipam:StackIdentity::pulumi-ipam-stack";
 
   // validateSteps: lan now depends on the identity, a create the --target list leaves out.
   const refused = (await stack.up({ target: ["lan"] }).catch((e: unknown) => e)) as DeploymentError;
   expect(refused).toBeInstanceOf(DeploymentError);
   expect(refused.message).toContain(`depends on '${identityUrn}' which was was not specified in --target list`);
-  expect(await readFile(stack.checkpointFile, "utf8")).toBe(state);
+  expect(await stack.state()).toEqual(state);
   expect(await bed.counts()).toEqual(counts);
 
   // With the identity targeted too: lan is upgraded in place, web and db keep their 0.1.0 state.
