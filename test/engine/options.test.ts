@@ -25,7 +25,9 @@ it("ignoreChanges: ['tags'] keeps tags edited outside Pulumi across refresh + up
   expect(webStrategy).toBe("sequential");
 
   for (const id of [keptId, plainId]) expect((await cli(["subnet", "update", String(id), "--tag", "env=dev", "--tag", "owner=ops"])).code).toBe(0);
-  await stack.refresh();
+  // RefreshStep.Apply's follow-up Diff: both subnets drifted from what the program last set; web did not.
+  const drift = Object.fromEntries((await stack.refresh()).map((s) => [s.name, s.drift]));
+  expect(drift).toMatchObject({ kept: "update", plain: "update", web: "same" });
   expect(opsOf(await stack.preview())).toEqual({ kept: "same", plain: "update", web: "same" });
   await stack.up();
   await stack.refresh(); // the live values, read back from the database
@@ -77,6 +79,27 @@ it("Subnet.get and IpAllocation.get read live values of things made elsewhere; d
   expect(error.message).toMatch(/subnet 999999.*NOT_FOUND|NOT_FOUND.*999999/s);
   expect((await missing.state()).some((r) => r.urn.endsWith("::existing"))).toBe(false);
   await missing.destroy();
+});
+
+it("one name, new then get (another id) then new: the owned subnet is deleted, then the read one only forgotten", async () => {
+  const before = await bed.counts();
+  const other = jsonOf(await cli(["subnet", "create", "10.51.0.0/24", "--json"]));
+  const owned = await bed.stack(program, "switch", { config: { "ipam-options:ownExisting": "true" } });
+  expect(opsOf(await owned.up())).toMatchObject({ existing: "create" });
+  expect(await bed.counts()).toMatchObject({ subnets: before.subnets + 4 });
+
+  // new -> get: GenerateReadSteps reads the other subnet and deletes the owned one after the program.
+  const read = await bed.stack(program, "switch", { config: { "ipam-options:getSubnetId": other.id } });
+  expect(opsOf(await read.up())).toMatchObject({ existing: "read" });
+  expect((await read.outputs()).existingCidr).toBe("10.51.0.0/24");
+  expect(await bed.counts()).toMatchObject({ subnets: before.subnets + 3 });
+
+  // get -> new: a replacement (continueStepsFromImport, wasExternal): the read one is forgotten, never deleted.
+  const again = await bed.stack(program, "switch", { config: { "ipam-options:ownExisting": "true" } });
+  expect((await again.up()).find((s) => s.name === "existing")).toMatchObject({ op: "replace" });
+  expect(await bed.counts()).toMatchObject({ subnets: before.subnets + 4 });
+  await again.destroy();
+  expect(await bed.counts()).toMatchObject({ subnets: before.subnets + 1 }); // the CLI's subnet stays
 });
 
 it("a create interrupted after the provider answered: the next up warns and keeps the pending create until refresh --clear-pending-creates; nothing leaks or doubles", async () => {
