@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { readCheckpoint, writeCheckpoint, type ResourceState } from "../../harness/engine/checkpoint.js";
 import { DeploymentError, repoRoot } from "../../harness/engine/index.js";
-import { legacyProvider } from "../helpers/legacyState.js";
+import { asDeployedBy010 } from "../helpers/legacyState.js";
 import { engineBed, opsOf, type EngineBed } from "../helpers/engineStacks.js";
 
 // `pulumi up --target` through the modelled engine (harness/engine/targets.ts) on the quickstart stack
@@ -16,21 +16,8 @@ beforeAll(async () => {
 afterAll(async () => bed?.close());
 
 /** The checkpoint rewritten as 0.1.0 wrote it (test/helpers/legacyState.ts). */
-async function asDeployedBy010(file: string, stack: string): Promise<ResourceState[]> {
-  const implementation = join(repoRoot, "dist", "provider", "dynamic", "index.js");
-  const saved = (await readCheckpoint(file))!.checkpoint.latest.resources;
-  const identityUrn = saved.find((r) => r.type.endsWith(":StackIdentity"))!.urn;
-  const legacy = saved
-    .filter((r) => r.urn !== identityUrn)
-    .map((r): ResourceState => {
-      if (!r.type.startsWith("pulumi-nodejs:dynamic/ipam:")) return r;
-      const provider = legacyProvider(r.type.endsWith(":Subnet") ? "subnet" : "allocation", implementation);
-      const { __stack: _s, ...inputs } = r.inputs;
-      const { __stack: _t, __database: _d, ...outputs } = r.outputs;
-      const { __stack: _p, ...propertyDependencies } = r.propertyDependencies ?? {};
-      const { additionalSecretOutputs: _a, ...rest } = r;
-      return { ...rest, inputs: { ...inputs, __provider: provider }, outputs: { ...outputs, __provider: provider }, dependencies: (r.dependencies ?? []).filter((u) => u !== identityUrn), propertyDependencies };
-    });
+async function asDeployedBy010InPlace(file: string, stack: string): Promise<ResourceState[]> {
+  const legacy = asDeployedBy010((await readCheckpoint(file))!.checkpoint.latest.resources, join(repoRoot, "dist", "provider", "dynamic", "index.js"));
   await writeCheckpoint(file, stack, legacy, []);
   return legacy;
 }
@@ -38,7 +25,7 @@ async function asDeployedBy010(file: string, stack: string): Promise<ResourceSta
 it("a stack deployed by 0.1.0: --target lan names the stack identity to add; with it, only lan (and the identity) change", async () => {
   const stack = await bed.stack(quickstart, "old");
   await stack.up();
-  const legacy = await asDeployedBy010(stack.checkpointFile, "old");
+  const legacy = await asDeployedBy010InPlace(stack.checkpointFile, "old");
   const counts = await bed.counts();
   const state = await stack.state();
   const identityUrn = "urn:pulumi:old::ipam-quickstart::pulumi-nodejs:dynamic/ipam:StackIdentity::pulumi-ipam-stack";
