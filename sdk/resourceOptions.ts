@@ -1,4 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
+import { HIDDEN_KEYS } from "../provider/core/resourceContract.js";
 
 /**
  * Outputs that hold a copy of the inputs under another name: the provider keeps the inputs it was
@@ -9,7 +10,7 @@ import type * as pulumi from "@pulumi/pulumi";
  * `additionalSecretOutputs`, the engine marks the copy secret after every step, a no-change one
  * included (step_executor.go), which also seals state written by earlier releases at the next `up`.
  */
-const INPUT_COPIES = ["__inputs"];
+const INPUT_COPIES: string[] = [HIDDEN_KEYS.inputs.key];
 
 /**
  * The resource options a Subnet or IpAllocation registers with.
