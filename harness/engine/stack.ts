@@ -156,7 +156,13 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
       const said = [...deployment.messages, run.output].join("\n");
       throw new DeploymentError(`${dryRun ? "preview" : "update"} failed: ${why}\n${said}`, deployment.steps, said);
     }
-    await deployment.finish();
+    try {
+      await deployment.finish();
+    } catch (error) {
+      // A delete after the program failed (a protected resource, the provider's refusal): the run stops there.
+      const said = deployment.messages.join("\n");
+      throw new DeploymentError(`${dryRun ? "preview" : "update"} failed: ${(error as Error).message}\n${said}`, deployment.steps, said);
+    }
     return deployment.steps;
   }
 
