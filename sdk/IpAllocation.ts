@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "./implementation.js";
 import { resourceIdentity } from "./resourceIdentity.js";
+import { resourceOptions } from "./resourceOptions.js";
 import type { Assert, InputName, SameNames } from "../provider/core/resourceContract.js";
 import type { ALLOCATION_CONTRACT } from "../provider/core/allocationContract.js";
 
@@ -67,7 +68,7 @@ export class IpAllocation extends pulumi.dynamic.Resource {
         gateway: undefined,
         owner: undefined,
       },
-      opts,
+      resourceOptions("IpAllocation", name, opts),
       "ipam",
       "IpAllocation",
     );

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "./implementation.js";
 import { resourceIdentity } from "./resourceIdentity.js";
+import { resourceOptions } from "./resourceOptions.js";
 import type { Assert, InputName, SameNames } from "../provider/core/resourceContract.js";
 import type { SUBNET_CONTRACT } from "../provider/core/subnetContract.js";
 
@@ -108,7 +109,7 @@ export class Subnet extends pulumi.dynamic.Resource {
         ipVersion: undefined,
         size: undefined,
       },
-      opts,
+      resourceOptions("Subnet", name, opts),
       "ipam",
       "Subnet",
     );

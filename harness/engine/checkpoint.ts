@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { Crypter } from "./secrets.js";
 
 export type Props = Record<string, unknown>;
 
@@ -24,12 +25,18 @@ export interface ResourceState {
   ignoreChanges?: string[];
   replaceOnChanges?: string[];
   protect?: boolean;
+  /** The delete only forgets it (step.go, DeleteStep.Apply). */
+  retainOnDelete?: boolean;
+  /** Its delete is skipped when this URN is deleted in the same run (step.go, isDeletedWith). */
+  deletedWith?: string;
+  /** Output keys the engine marks secret after every step (step_executor.go). */
+  additionalSecretOutputs?: string[];
 }
 
 /** An operation the engine started and had not finished when the checkpoint was last written. */
 export interface PendingOperation {
   resource: ResourceState;
-  type: "creating" | "updating" | "deleting" | "reading";
+  type: "creating" | "updating" | "deleting" | "reading" | "importing";
 }
 
 /** apitype.CheckpointV3 / DeploymentV3, as the DIY (file) backend stores it. */
@@ -37,7 +44,13 @@ export interface Checkpoint {
   version: 3;
   checkpoint: {
     stack: string;
-    latest: { manifest: { time: string; version: string }; resources: ResourceState[]; pending_operations?: PendingOperation[] };
+    latest: {
+      manifest: { time: string; version: string };
+      /** The passphrase secrets manager's state (apitype.DeploymentV3 `secrets_providers`). */
+      secrets_providers?: { type: "passphrase"; state: { salt: string } };
+      resources: ResourceState[];
+      pending_operations?: PendingOperation[];
+    };
   };
 }
 
@@ -49,32 +62,63 @@ export function checkpointPath(backendDir: string, project: string, stack: strin
   return join(backendDir, ".pulumi", "stacks", project, `${stack}.json`);
 }
 
-export async function readCheckpoint(file: string): Promise<Checkpoint | undefined> {
-  try {
-    return JSON.parse(await readFile(file, "utf8")) as Checkpoint;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
+/**
+ * The stack's passphrase (PULUMI_CONFIG_PASSPHRASE; the CLI also accepts an empty one). Secrets in a
+ * checkpoint are ciphertext under it; in memory (what readCheckpoint returns) they are
+ * `{ [SECRET_SIG]: SECRET_VALUE, value }`, as `pulumi stack export --show-secrets` would reveal them.
+ */
+export const passphraseOf = (env: NodeJS.ProcessEnv = process.env) => env.PULUMI_CONFIG_PASSPHRASE ?? "";
+const crypters = new Map<string, Crypter>();
+
+export async function readCheckpoint(file: string, passphrase = passphraseOf()): Promise<Checkpoint | undefined> {
+  const stored = await readStored(file);
+  if (stored === undefined) return undefined;
+  const latest = stored.checkpoint.latest;
+  if (latest.secrets_providers === undefined) return stored;
+  const crypter = crypters.get(file) ?? Crypter.open(passphrase, latest.secrets_providers.state);
+  crypters.set(file, crypter);
+  latest.resources = crypter.open(latest.resources) as ResourceState[];
+  if (latest.pending_operations !== undefined) latest.pending_operations = crypter.open(latest.pending_operations) as PendingOperation[];
+  return stored;
 }
 
-/** Write atomically (a crash never leaves half a file), as the backend's snapshot persister does. */
-export async function writeCheckpoint(file: string, stack: string, resources: ResourceState[], pending: PendingOperation[]): Promise<void> {
+/**
+ * Write atomically (a crash never leaves half a file), as the backend's snapshot persister does,
+ * every secret sealed (secrets.ts). The stack's salt is kept from the file it replaces.
+ */
+export async function writeCheckpoint(file: string, stack: string, resources: ResourceState[], pending: PendingOperation[], passphrase = passphraseOf()): Promise<void> {
+  let crypter = crypters.get(file);
+  if (crypter === undefined) {
+    const salt = (await readStored(file))?.checkpoint.latest.secrets_providers?.state;
+    crypter = salt === undefined ? Crypter.create(passphrase) : Crypter.open(passphrase, salt);
+    crypters.set(file, crypter);
+  }
   const body: Checkpoint = {
     version: 3,
     checkpoint: {
       stack,
       latest: {
         manifest: { time: new Date().toISOString(), version: "ipam-harness" },
-        resources,
-        ...(pending.length > 0 ? { pending_operations: pending } : {}),
+        secrets_providers: { type: "passphrase", state: crypter.state },
+        resources: crypter.seal(resources) as ResourceState[],
+        ...(pending.length > 0 ? { pending_operations: crypter.seal(pending) as PendingOperation[] } : {}),
       },
     },
   };
   await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${process.pid}.${++writes}.tmp`;
   await writeFile(tmp, JSON.stringify(body, null, 2));
   await rename(tmp, file);
+}
+let writes = 0;
+
+async function readStored(file: string): Promise<Checkpoint | undefined> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as Checkpoint;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
 }
 
 /** The root Stack resource's outputs: what `pulumi stack output` and StackReferences see. */

@@ -6,8 +6,9 @@
  *
  *   const stack = await openStack({ programDir, stack: "dev", backendDir, config: { "ipam:databaseUrl": url } });
  *   await stack.preview();            // Step[]: { urn, type, name, op, replaces?, deleteBeforeReplace?, failures? }
- *   await stack.up({ replace: ["db"] });
- *   await stack.refresh();            // Step[] with op "refresh" (gone: true when it left the state)
+ *   await stack.up({ replace: ["db"] });   // also target: [...], parallel: 1 (--parallel; default 4 per CPU)
+ *   await stack.refresh();            // Step[] with op "refresh" (gone: true when it left the state; drift)
+ *   await stack.refresh({ clearPendingCreates: true });
  *   await stack.destroy();
  *   await stack.outputs();            // the stack's exports
  *   await stack.state();              // the checkpoint's resources
@@ -19,8 +20,11 @@
  * are Check failures). `provideSdk` decides how the program's copy gets pulumi-ipam (default: links).
  */
 export { openStack, DeploymentError, type Stack, type StackOptions, type UpOptions } from "./stack.js";
+export type { RefreshOptions } from "./stateOperations.js";
 export type { Step, Op } from "./deployment.js";
-export type { ResourceState, Checkpoint } from "./checkpoint.js";
-export { checkpointPath } from "./checkpoint.js";
-export { previewDigest, type PreviewDigest } from "./previewDigest.js";
+export type { ResourceState, Checkpoint, PendingOperation } from "./checkpoint.js";
+export { checkpointPath, readCheckpoint } from "./checkpoint.js";
+export { isSecret, stripSecrets, SECRET_SIG, SECRET_VALUE } from "./secrets.js";
+export { defaultParallel } from "./workers.js";
 export { editedProgram, linkCheckout, workingCopy, repoRoot, type ProvideSdk } from "./program.js";
+export { previewDigest, type PreviewDigest } from "./previewDigest.js";

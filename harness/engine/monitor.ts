@@ -32,6 +32,12 @@ export interface Goal {
   /** undefined when the program did not set the option (`deleteBeforeReplaceDefined` false). */
   deleteBeforeReplace: boolean | undefined;
   protect: boolean;
+  retainOnDelete: boolean;
+  /** The URN given to `deletedWith`, or "". */
+  deletedWith: string;
+  additionalSecretOutputs: string[];
+  /** The `import` option's id, or "". */
+  importId: string;
 }
 
 /** What ReadResource carries: `Resource.get` and StackReference. */
@@ -45,7 +51,8 @@ export interface ReadGoal {
 }
 
 export interface MonitorHandlers {
-  registerResource(goal: Goal): Promise<{ urn: string; id: string; outputs: Props }>;
+  /** `unknown`: a skipped create (--target); the SDK then resolves every output as unknown (source_eval.go, RegisterResult.Unknown). */
+  registerResource(goal: Goal): Promise<{ urn: string; id: string; outputs: Props; unknown?: boolean }>;
   readResource(goal: ReadGoal): Promise<{ urn: string; outputs: Props }>;
   registerResourceOutputs(urn: string, outputs: Props): Promise<void>;
   log(severity: string, message: string, urn: string): void;
@@ -57,6 +64,7 @@ export interface Monitor {
 }
 
 const SEVERITY = ["debug", "info", "warning", "error"];
+const SUPPORTED = new Set(["secrets", "deletedWith"]);
 
 function propertyDependencies(map: any): Record<string, string[]> {
   const out: Record<string, string[]> = {};
@@ -82,9 +90,11 @@ export async function startMonitor(handlers: MonitorHandlers): Promise<Monitor> 
   let rootUrn = "";
 
   server.addService(resrpc.ResourceMonitorService, {
-    // No optional feature (secrets, output values, resource references...) is advertised: the SDK
-    // then sends plain values and the unknown sentinel, which is all the dynamic-provider host reads.
-    supportsFeature: unary(() => new resproto.SupportsFeatureResponse().setHassupport(false)),
+    // "secrets" and "deletedWith", as the CLI's monitor supports them (source_eval.go, `SupportsFeature`):
+    // the SDK then sends secret values wrapped (secrets.ts) and unwraps them from answers, and sends the
+    // deletedWith option. No other optional feature (output values, resource references...) is
+    // advertised: the SDK then sends plain values and the unknown sentinel.
+    supportsFeature: unary((req: any) => new resproto.SupportsFeatureResponse().setHassupport(SUPPORTED.has(req.getId()))),
     registerResource: unary(async (req: any) => {
       const goal: Goal = {
         type: req.getType(),
@@ -98,12 +108,17 @@ export async function startMonitor(handlers: MonitorHandlers): Promise<Monitor> 
         replaceOnChanges: req.getReplaceonchangesList(),
         deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
         protect: req.getProtect() === true,
+        retainOnDelete: req.getRetainondelete() === true,
+        deletedWith: req.getDeletedwith() ?? "",
+        additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+        importId: req.getImportid() ?? "",
       };
       const res = await handlers.registerResource(goal);
       return new resproto.RegisterResourceResponse()
         .setUrn(res.urn)
         .setId(res.id)
-        .setObject(structproto.Struct.fromJavaScript(res.outputs));
+        .setObject(structproto.Struct.fromJavaScript(res.outputs))
+        .setUnknown(res.unknown === true);
     }),
     readResource: unary(async (req: any) => {
       const res = await handlers.readResource({

@@ -62,6 +62,8 @@ export interface RunOptions {
   config: Record<string, string>;
   secretKeys: string[];
   env?: NodeJS.ProcessEnv;
+  /** The engine's --parallel, which the language host passes on (the SDK bounds its own concurrent RPCs with it). */
+  parallel?: number;
   /** Bound on the whole program run. */
   timeoutMs?: number;
 }
@@ -86,7 +88,7 @@ export async function runProgram(opts: RunOptions): Promise<{ code: number | nul
     "--pwd", opts.workDir,
     ...(opts.dryRun ? ["--dry-run"] : []),
     "--query-mode", "false",
-    "--parallel", "16",
+    "--parallel", String(opts.parallel ?? 16),
     ".",
   ];
   const env: NodeJS.ProcessEnv = {

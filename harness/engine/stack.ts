@@ -1,11 +1,16 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { HOST_SCRIPT, startProviderHost, type ProviderHost } from "../providerHost.js";
-import { checkpointPath, readCheckpoint, stackOutputs, writeCheckpoint, type Props, type ResourceState } from "./checkpoint.js";
+import { checkpointPath, passphraseOf, readCheckpoint, stackOutputs, type Props, type ResourceState } from "./checkpoint.js";
 import { Crash, Deployment, type Step } from "./deployment.js";
+import { pendingOperationsWarning } from "./pending.js";
+import { secretsUnawarePlugin } from "./providerPlugin.js";
+import { destroy, refresh, type RefreshOptions } from "./stateOperations.js";
 import { startMonitor } from "./monitor.js";
 import { linkCheckout, projectOf, runProgram, workingCopy, type ProvideSdk } from "./program.js";
+import { stripSecrets } from "./secrets.js";
 import { nameOf } from "./stepGenerator.js";
+import { defaultParallel } from "./workers.js";
 import { previewDigest, type PreviewDigest } from "./previewDigest.js";
 
 export interface StackOptions {
@@ -26,11 +31,17 @@ export interface StackOptions {
   env?: NodeJS.ProcessEnv;
   /** How the program's copy gets pulumi-ipam and @pulumi/pulumi (default: links to this checkout). */
   provideSdk?: ProvideSdk;
+  /** `--parallel` for every operation of this stack (default as the CLI's: 4 per CPU, or PULUMI_PARALLEL). */
+  parallel?: number;
 }
 
 export interface UpOptions {
   /** `--replace`: resource names or URNs to replace. */
   replace?: string[];
+  /** `--target`: resource names or URNs; only these are created, updated, replaced or deleted. */
+  target?: string[];
+  /** `--parallel` for this run (overrides the stack's). */
+  parallel?: number;
   /** Test hook: stop as a CLI killed right after this resource's Create returned. */
   crashAfterCreate?: string;
 }
@@ -52,16 +63,16 @@ export interface Stack {
   readonly checkpointFile: string;
   /** Run a different program (an edited copy) from now on. */
   setProgram(programDir: string): void;
-  /** `pulumi preview` (with `replace`: `--replace`). */
-  preview(opts?: UpOptions): Promise<Step[]>;
+  preview(opts?: Pick<UpOptions, "replace" | "target" | "parallel">): Promise<Step[]>;
   /** What `pulumi preview --json` printed for the last preview (PreviewDigest). */
   previewJson(): PreviewDigest;
   up(opts?: UpOptions): Promise<Step[]>;
-  refresh(): Promise<Step[]>;
-  destroy(): Promise<Step[]>;
-  /** The stack's outputs as last recorded (`pulumi stack output`). */
+  /** `pulumi refresh` (non-interactive): `{ clearPendingCreates: true }` is `--clear-pending-creates`. */
+  refresh(opts?: RefreshOptions): Promise<Step[]>;
+  destroy(opts?: { parallel?: number }): Promise<Step[]>;
+  /** The stack's outputs as last recorded (`pulumi stack output --show-secrets`: secrets unwrapped). */
   outputs(): Promise<Props>;
-  /** The checkpoint's resources. */
+  /** The checkpoint's resources, secrets as `{ [SECRET_SIG]: SECRET_VALUE, value }` (see secrets.ts). */
   state(): Promise<ResourceState[]>;
   /** What the last preview or up logged (warnings and errors: the program's and the engine's). */
   messages(): string[];
@@ -89,9 +100,11 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
     (host ??= programCopy().then(async (workDir) => {
       const h = await startProviderHost(opts.env ?? process.env, { cwd: workDir, hostScript: join(workDir, "node_modules", HOST_SCRIPT) });
       await h.configure(config);
-      return h;
+      return secretsUnawarePlugin(h);
     }));
-  const load = async () => (await readCheckpoint(file))?.checkpoint.latest;
+  const passphrase = passphraseOf(opts.env ?? process.env);
+  const load = async () => (await readCheckpoint(file, passphrase))?.checkpoint.latest;
+  const parallelOf = (o: { parallel?: number }) => o.parallel ?? opts.parallel ?? defaultParallel(opts.env ?? process.env);
   let lastMessages: string[] = [];
   let lastDigest: PreviewDigest = {};
 
@@ -107,15 +120,19 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
       olds,
       checkpointFile: file,
       replaceTargets: new Set((up.replace ?? []).map(urnOf)),
+      ...(up.target === undefined ? {} : { targets: new Set(up.target.map(urnOf)) }),
+      parallel: parallelOf(up),
+      basePending: latest?.pending_operations ?? [],
       stackOutputs: (name) => referencedOutputs(opts.backendDir, project, name),
       ...(up.crashAfterCreate === undefined ? {} : { crashAfterCreate: up.crashAfterCreate }),
     });
     lastMessages = deployment.messages;
     const secretKeys = opts.secretKeys ?? Object.keys(config).filter((k) => k === "ipam:databaseUrl");
     const digest = () => (lastDigest = previewDigest({ steps: deployment.steps, states: deployment.stepStates, config, secretKeys, messages: deployment.messages }));
-    // Pending operations of an interrupted run are reported and dropped: the engine cannot know whether
-    // they completed (a pending create is simply created again; the provider's idempotency makes that safe).
-    for (const p of latest?.pending_operations ?? []) deployment.log("warning", `interrupted while ${p.type}: ${p.resource.urn}`, "");
+    // deployment_executor.go `Execute`: pending operations of an interrupted run are warned about (not in
+    // preview); pending creates stay in every snapshot until a refresh resolves them (pending.ts).
+    const pending = latest?.pending_operations ?? [];
+    if (pending.length > 0 && !dryRun) deployment.log("warning", pendingOperationsWarning(pending), "");
     const workDir = await programCopy();
     const monitor = await startMonitor(deployment);
     let run: { code: number | null; output: string };
@@ -127,6 +144,7 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
         project,
         stack: opts.stack,
         dryRun,
+        parallel: parallelOf(up),
         typescript: (await projectOf(programDir)).typescript,
         config,
         secretKeys,
@@ -135,6 +153,7 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
     } finally {
       await monitor.close();
     }
+    await deployment.settled();
     const failure = deployment.failure;
     if (dryRun) digest();
     if (failure instanceof Crash) throw new DeploymentError(failure.message, deployment.steps, run.output);
@@ -144,7 +163,13 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
       const said = [...deployment.messages, run.output].join("\n");
       throw new DeploymentError(`${dryRun ? "preview" : "update"} failed: ${why}\n${said}`, deployment.steps, said);
     }
-    await deployment.finish();
+    try {
+      await deployment.finish();
+    } catch (error) {
+      // A delete after the program failed (a protected resource, the provider's refusal): the run stops there.
+      const said = deployment.messages.join("\n");
+      throw new DeploymentError(`${dryRun ? "preview" : "update"} failed: ${(error as Error).message}\n${said}`, deployment.steps, said);
+    }
     if (dryRun) digest();
     return deployment.steps;
   }
@@ -159,9 +184,9 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
     preview: (o) => deploy(true, o),
     previewJson: () => structuredClone(lastDigest),
     up: (o) => deploy(false, o),
-    refresh: async () => refresh(await providerHost(), file, opts.stack, (await load())?.resources ?? []),
-    destroy: async () => destroy(await providerHost(), file, opts.stack, (await load())?.resources ?? []),
-    outputs: async () => stackOutputs((await load())?.resources ?? []),
+    refresh: async (o = {}) => refresh(await providerHost(), file, opts.stack, (await load()) ?? { resources: [] }, { parallel: parallelOf(o), ...o }),
+    destroy: async (o = {}) => destroy(await providerHost(), file, opts.stack, (await load()) ?? { resources: [] }, parallelOf(o)),
+    outputs: async () => stripSecrets(stackOutputs((await load())?.resources ?? [])),
     state: async () => (await load())?.resources ?? [],
     messages: () => [...lastMessages],
     async close() {
@@ -171,41 +196,6 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
       copies.clear();
     },
   };
-}
-
-/**
- * `pulumi refresh` (without running the program): RefreshStep.Apply (step.go) reads each custom
- * resource with its old inputs and outputs; a blank id means it is gone and leaves the state;
- * otherwise the read outputs replace the old ones, and the inputs too when the provider returns some.
- */
-async function refresh(host: ProviderHost, file: string, stack: string, resources: ResourceState[]): Promise<Step[]> {
-  const steps: Step[] = [];
-  const kept: ResourceState[] = [];
-  for (const r of resources) {
-    if (!r.custom || r.type === "pulumi:pulumi:StackReference") {
-      kept.push(r);
-      continue;
-    }
-    const read = await host.read(r.urn, r.id ?? "", r.outputs, r.inputs);
-    const gone = read.id === "";
-    steps.push({ urn: r.urn, type: r.type, name: nameOf(r.urn), op: "refresh", ...(gone ? { gone: true } : {}) });
-    if (!gone) kept.push({ ...r, outputs: read.properties, inputs: Object.keys(read.inputs).length > 0 ? read.inputs : r.inputs });
-  }
-  await writeCheckpoint(file, stack, kept, []);
-  return steps;
-}
-
-/** `pulumi destroy`: DeleteStep for every resource, in reverse dependency (snapshot) order. */
-async function destroy(host: ProviderHost, file: string, stack: string, resources: ResourceState[]): Promise<Step[]> {
-  const steps: Step[] = [];
-  const left = [...resources];
-  for (const r of [...resources].reverse()) {
-    if (r.custom && r.external !== true) await host.delete(r.urn, r.id ?? "", r.outputs);
-    steps.push({ urn: r.urn, type: r.type, name: nameOf(r.urn), op: "delete" });
-    left.splice(left.indexOf(r), 1);
-    await writeCheckpoint(file, stack, left, []);
-  }
-  return steps;
 }
 
 /** A StackReference name: "org/project/stack", "project/stack" or "stack" (this project), as the DIY backend parses it. */

@@ -32,8 +32,9 @@ export interface ResourceContract {
 }
 
 /**
- * Keys beside the user's inputs and outputs, in the engine's requests and in state. None holds a
- * secret: the connection string is provider configuration and never reaches them.
+ * Keys beside the user's inputs and outputs, in the engine's requests and in state. The connection
+ * string is provider configuration and never reaches them; `__inputs` copies the user's inputs, secret
+ * ones included, so the SDK lists it in `additionalSecretOutputs` (sdk/resourceOptions.ts).
  */
 export const HIDDEN_KEYS = {
   provider: { key: "__provider", in: "inputs and outputs", doc: "the serialized provider the SDK host loads; it names the package, never a path (docs/identity.md)" },

@@ -18,6 +18,12 @@ describe("engine rules", () => {
     expect(news.tags).toEqual({ a: "new" }); // inputs are copied, never changed
   });
 
+  it("processIgnoreChanges: a path that cannot be reset is left as given, with an info message, not an error", () => {
+    const said: string[] = [];
+    expect(processIgnoreChanges({ cidr: "x" }, { tags: { a: "old" } }, ["tags.a"], (m) => said.push(m))).toEqual({ cidr: "x" });
+    expect(said).toEqual(['cannot ignore changes in added or removed elements of the path: "tags.a"']);
+  });
+
   it("applyReplaceOnChanges adds only keys the provider reported as changed", () => {
     expect(applyReplaceOnChanges([], [], ["tags"])).toEqual([]); // the SDK's dynamic-provider host reports none
     expect(applyReplaceOnChanges([], ["tags", "count"], ["tags"])).toEqual(["tags"]);

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { readCheckpoint } from "../../harness/engine/checkpoint.js";
 import { DeploymentError, type Stack } from "../../harness/engine/index.js";
 import { jsonOf, runCli } from "../helpers/cliRunner.js";
 import { changes, engineBed, opsOf, type EngineBed } from "../helpers/engineStacks.js";
@@ -24,7 +25,9 @@ it("ignoreChanges: ['tags'] keeps tags edited outside Pulumi across refresh + up
   expect(webStrategy).toBe("sequential");
 
   for (const id of [keptId, plainId]) expect((await cli(["subnet", "update", String(id), "--tag", "env=dev", "--tag", "owner=ops"])).code).toBe(0);
-  await stack.refresh();
+  // RefreshStep.Apply's follow-up Diff: both subnets drifted from what the program last set; web did not.
+  const drift = Object.fromEntries((await stack.refresh()).map((s) => [s.name, s.drift]));
+  expect(drift).toMatchObject({ kept: "update", plain: "update", web: "same" });
   expect(opsOf(await stack.preview())).toEqual({ kept: "same", plain: "update", web: "same" });
   await stack.up();
   await stack.refresh(); // the live values, read back from the database
@@ -78,19 +81,63 @@ it("Subnet.get and IpAllocation.get read live values of things made elsewhere; d
   await missing.destroy();
 });
 
-it("a create interrupted after the provider answered is retried by the next up without leaking", async () => {
-  const stack = await bed.stack(program, "crash");
+it("one name, new then get (another id) then new: the owned subnet is deleted, then the read one only forgotten", async () => {
   const before = await bed.counts();
-  await expect(stack.up({ crashAfterCreate: "web" })).rejects.toThrow(/crashed after creating/);
-  const latest = JSON.parse(await (await import("node:fs/promises")).readFile(stack.checkpointFile, "utf8")).checkpoint.latest;
-  expect(latest.pending_operations).toEqual([expect.objectContaining({ type: "creating", resource: expect.objectContaining({ urn: expect.stringMatching(/::web$/) }) })]);
+  const other = jsonOf(await cli(["subnet", "create", "10.51.0.0/24", "--json"]));
+  const owned = await bed.stack(program, "switch", { config: { "ipam-options:ownExisting": "true" } });
+  expect(opsOf(await owned.up())).toMatchObject({ existing: "create" });
+  expect(await bed.counts()).toMatchObject({ subnets: before.subnets + 4 });
+
+  // new -> get: GenerateReadSteps reads the other subnet and deletes the owned one after the program.
+  const read = await bed.stack(program, "switch", { config: { "ipam-options:getSubnetId": other.id } });
+  expect(opsOf(await read.up())).toMatchObject({ existing: "read" });
+  expect((await read.outputs()).existingCidr).toBe("10.51.0.0/24");
+  expect(await bed.counts()).toMatchObject({ subnets: before.subnets + 3 });
+
+  // get -> new: a replacement (continueStepsFromImport, wasExternal): the read one is forgotten, never deleted.
+  const again = await bed.stack(program, "switch", { config: { "ipam-options:ownExisting": "true" } });
+  expect((await again.up()).find((s) => s.name === "existing")).toMatchObject({ op: "replace" });
+  expect(await bed.counts()).toMatchObject({ subnets: before.subnets + 4 });
+  await again.destroy();
+  expect(await bed.counts()).toMatchObject({ subnets: before.subnets + 1 }); // the CLI's subnet stays
+});
+
+it("a create interrupted after the provider answered: the next up warns and keeps the pending create until refresh --clear-pending-creates; nothing leaks or doubles", async () => {
+  const stack = await bed.stack(program, "crash");
+  const pendingOf = async () => (await readCheckpoint(stack.checkpointFile))!.checkpoint.latest.pending_operations ?? [];
+  const before = await bed.counts();
+  // One step at a time, so web's is the only create in flight when the CLI dies (with more, every
+  // create then in flight would be left pending too, as under the real engine).
+  await expect(stack.up({ crashAfterCreate: "web", parallel: 1 })).rejects.toThrow(/crashed after creating/);
+  const webPending = [expect.objectContaining({ type: "creating", resource: expect.objectContaining({ urn: expect.stringMatching(/::web$/) }) })];
+  expect(await pendingOf()).toEqual(webPending);
   const leaked = (await bed.counts()).allocations;
   expect(leaked).toBe(before.allocations + 1); // the provider made web's allocation; the state does not know it
 
+  // Preview does not warn (deployment_executor.go, Execute: `!DryRun`); up does, and keeps the pending create.
+  await stack.preview();
+  expect(stack.messages().filter((m) => m.includes("pending operations"))).toEqual([]);
   expect(opsOf(await stack.up())).toMatchObject({ web: "create" });
-  expect(stack.messages().filter((m) => m.includes("interrupted"))).toEqual([expect.stringMatching(/^warning: interrupted while creating: urn:pulumi:crash::ipam-options::.*::web$/)]);
+  const warning = stack.messages().filter((m) => m.includes("pending operations"));
+  expect(warning).toEqual([expect.stringMatching(/^warning: Attempting to deploy or update resources with 1 pending operations from previous deployment\.\n {2}\* urn:pulumi:crash::ipam-options::.*::web, interrupted while creating\n/)]);
+  expect(warning[0]).toContain("`pulumi refresh` will need to be run interactively to clear pending CREATE operations");
+  expect(await bed.counts()).toMatchObject({ allocations: leaked }); // the retry got the same allocation back (idempotency key)
+  expect(await pendingOf()).toEqual(webPending);
+
+  // A non-interactive refresh leaves it; --clear-pending-creates removes it.
+  await stack.refresh();
+  expect(await pendingOf()).toEqual(webPending);
+  await stack.refresh({ clearPendingCreates: true });
+  expect(await pendingOf()).toEqual([]);
+  expect(changes(await stack.up())).toEqual([]);
+  expect(stack.messages().filter((m) => m.includes("pending operations"))).toEqual([]);
   expect(await bed.counts()).toMatchObject({ allocations: leaked });
-  expect(JSON.parse(await (await import("node:fs/promises")).readFile(stack.checkpointFile, "utf8")).checkpoint.latest.pending_operations).toBeUndefined();
+
+  // An ordinary failure ends its operation (snapshot.go, End(step, false)): nothing stays pending.
+  const webAddress = String((await stack.outputs()).webAddress);
+  const failing = await bed.stack(program, "crash", { config: { "ipam-options:takenAddress": webAddress } });
+  await expect(failing.up()).rejects.toThrow(/ADDRESS_IN_USE/);
+  expect(await pendingOf()).toEqual([]);
   await stack.destroy();
   expect(await bed.counts()).toEqual(before);
 });

@@ -1,3 +1,5 @@
+import type { ResourceState } from "../../harness/engine/checkpoint.js";
+import { stripSecrets } from "../../harness/engine/secrets.js";
 import type { Props } from "../../harness/providerHost.js";
 
 /**
@@ -72,4 +74,26 @@ export const LEGACY_HIDDEN_KEYS = {
 export function asLegacyOutputs(kind: "subnet" | "allocation", outputs: Props, implementationPath: string): Props {
   const { __database: _database, __stack: _stack, ...rest } = outputs;
   return { ...rest, __provider: legacyProvider(kind, implementationPath) };
+}
+
+/**
+ * A checkpoint's resources (written by this release) as 0.1.0 left them: no stack identity resource,
+ * no `__stack` input or dependency, no `__database`, the provider named by `implementationPath`, and
+ * no `additionalSecretOutputs` (0.1.0 listed none, so its `__inputs` copy was plain).
+ */
+export function asDeployedBy010(saved: readonly ResourceState[], implementationPath: string): ResourceState[] {
+  const identityUrn = saved.find((r) => r.type.endsWith(":StackIdentity"))?.urn;
+  return saved
+    .filter((r) => r.urn !== identityUrn)
+    .map((r): ResourceState => {
+      if (!r.type.startsWith("pulumi-nodejs:dynamic/ipam:")) return r;
+      const provider = legacyProvider(r.type.endsWith(":Subnet") ? "subnet" : "allocation", implementationPath);
+      const { __stack: _s, ...inputs } = r.inputs;
+      const { __stack: _t, __database: _d, ...outputs } = r.outputs;
+      const dependencies = (r.dependencies ?? []).filter((urn) => urn !== identityUrn);
+      const { __stack: _p, ...propertyDependencies } = r.propertyDependencies ?? {};
+      const { additionalSecretOutputs: _a, ...rest } = r;
+      const plainCopy = outputs.__inputs === undefined ? {} : { __inputs: stripSecrets(outputs.__inputs) };
+      return { ...rest, inputs: { ...inputs, __provider: provider }, outputs: { ...outputs, ...plainCopy, __provider: provider }, dependencies, propertyDependencies };
+    });
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -54,6 +54,16 @@ describe.skipIf(skipInstallTests)("installed from the npm pack tarball", () => {
       expect(files, file).toContain(file);
     }
     expect(files.filter((file) => /^package\/(test|bench|harness|examples|dist\/bench|dist\/harness)\//.test(file))).toEqual([]);
+  });
+
+  it("@pulumi/pulumi is a peer dependency: the install holds one copy of it, the program's own", async () => {
+    const manifest = JSON.parse(execFileSync("tar", ["-xzOf", tarball, "package/package.json"], { encoding: "utf8" })) as Manifest & { peerDependencies?: Record<string, string> };
+    expect(manifest.peerDependencies?.["@pulumi/pulumi"]).toMatch(/^\^3\./);
+    expect(manifest.dependencies?.["@pulumi/pulumi"]).toBeUndefined();
+    const listed = await runCommand("npm", ["ls", "@pulumi/pulumi", "--all", "--parseable", "--offline"], installed);
+    expect(listed.code, describeRun("npm ls @pulumi/pulumi", listed)).toBe(0);
+    expect([...new Set(listed.stdout.trim().split("\n").filter((line) => line.endsWith(join("@pulumi", "pulumi"))))]).toEqual([join(installed, "node_modules", "@pulumi", "pulumi")]);
+    expect(existsSync(join(installed, "node_modules", "pulumi-ipam", "node_modules", "@pulumi", "pulumi"))).toBe(false);
   });
 
   it("`npx ipam --help` runs the installed bin", async () => {

@@ -15,7 +15,9 @@ export const webStrategy = web.strategy;
 
 // Read-only references to things made elsewhere (the CLI), by id.
 const subnetId = config.get("getSubnetId");
-const existing = subnetId === undefined ? undefined : Subnet.get("existing", subnetId);
+// With ownExisting, the same name is a subnet this stack owns (get -> new, new -> get).
+const ownExisting = config.getBoolean("ownExisting") ?? false;
+const existing = ownExisting ? new Subnet("existing", { cidr: "10.42.0.0/24" }) : subnetId === undefined ? undefined : Subnet.get("existing", subnetId);
 const allocationId = config.get("getAllocationId");
 const held = allocationId === undefined ? undefined : IpAllocation.get("held", allocationId);
 
@@ -23,3 +25,7 @@ export const existingCidr = existing?.cidr;
 export const existingTags = existing?.tags;
 export const heldAddresses = held?.addresses;
 export const heldOwner = held?.owner;
+
+// An address someone else holds (switched on by config): the create fails with ADDRESS_IN_USE.
+const takenAddress = config.get("takenAddress");
+if (takenAddress !== undefined) new IpAllocation("taken", { subnetId: kept.subnetId, address: takenAddress });
