@@ -111,7 +111,22 @@ export function validateSnapshot(input: unknown): ValidatedSnapshot {
   const allocations = validateAllocations(snapshot.allocations, subnets, report);
   if (issues.length > 0) throw new InvalidInputError(issues);
   const ordered = [...subnets.values()].sort((a, b) => a.layout.cidr.prefixLength - b.layout.cidr.prefixLength);
-  return { subnets: ordered, allocations };
+  const validated: ValidatedSnapshot = { subnets: ordered, allocations };
+  validatedHere.add(validated);
+  return validated;
+}
+
+/** Results of validateSnapshot: only these are taken as valid without checking again. */
+const validatedHere = new WeakSet<ValidatedSnapshot>();
+
+/**
+ * `input` as validateSnapshot returns it: as given when it is already one of its results (the CLI
+ * validates before connecting; validating a 1M-allocation file again cost as much as the first
+ * time, issue 22 item 7), validated otherwise. A look-alike object built elsewhere is validated.
+ * @throws InvalidInputError as validateSnapshot
+ */
+export function validatedSnapshot(input: unknown): ValidatedSnapshot {
+  return typeof input === "object" && input !== null && validatedHere.has(input as ValidatedSnapshot) ? (input as ValidatedSnapshot) : validateSnapshot(input);
 }
 
 type Report = (field: string, reason: string) => void;

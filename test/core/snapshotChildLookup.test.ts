@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SortedRanges } from "../../provider/core/sortedRanges.js";
-import { SNAPSHOT_FORMAT, validateSnapshot } from "../../provider/core/snapshot.js";
+import { SNAPSHOT_FORMAT, validatedSnapshot, validateSnapshot } from "../../provider/core/snapshot.js";
 
 const subnet = (id: string, cidr: string, parentId: string | null = null) => ({
   id, namespace: "n", parentId, cidr, gateway: null, allocationPools: null, reserved: [], description: "", tags: {},
@@ -63,5 +63,18 @@ describe("validateSnapshot: addresses inside child subnets (indexed lookup, issu
       allocations: [allocation("1", "1", ["10.0.0.5"]), allocation("2", "2", ["10.1.0.5"]), allocation("3", "1", ["10.0.0.5"])],
     };
     expect(fieldsOf(twoSubnets)).toEqual(["allocations.2.addresses.0: 10.0.0.5 is also held by allocation 1"]);
+  });
+});
+
+describe("validatedSnapshot: validated once (issue 22 item 7)", () => {
+  const input = { format: SNAPSHOT_FORMAT, subnets: [subnet("1", "10.0.0.0/24")], allocations: [allocation("1", "1", ["10.0.0.7"])] };
+  it("takes validateSnapshot's own result as it is", () => {
+    const valid = validateSnapshot(input);
+    expect(validatedSnapshot(valid)).toBe(valid);
+  });
+  it("validates raw input and look-alikes of a result", () => {
+    expect(validatedSnapshot(input).allocations[0]!.addresses[0]!.text).toBe("10.0.0.7");
+    const forged = { subnets: [], allocations: [{ record: allocation("1", "9", ["10.0.0.1"]), addresses: [] }] };
+    expect(() => validatedSnapshot(forged)).toThrow(/format/);
   });
 });
