@@ -74,7 +74,7 @@ async function upAndDestroy(programDir: string, config: Record<string, string>, 
   let stack: Stack | undefined;
   try {
     const before = new Set(await providerHostPids());
-    stack = await openStack({ programDir, stack: "bench", backendDir, config });
+    stack = await openStack({ programDir, stack: "bench", backendDir, config, programTimeoutMs: 3_600_000 });
     const upStarted = performance.now();
     const created = (await stack.up()).filter((step) => step.op === "create").length;
     const upMs = performance.now() - upStarted;

@@ -25,6 +25,8 @@ export interface StackOptions {
   env?: NodeJS.ProcessEnv;
   /** How the program's copy gets pulumi-ipam and @pulumi/pulumi (default: links to this checkout). */
   provideSdk?: ProvideSdk;
+  /** Bound on one run of the program (default 120 s); the bench's 1,000-resource programs need longer. */
+  programTimeoutMs?: number;
 }
 
 export interface UpOptions {
@@ -124,6 +126,7 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
         config,
         secretKeys: opts.secretKeys ?? Object.keys(config).filter((k) => k === "ipam:databaseUrl"),
         ...(opts.env === undefined ? {} : { env: opts.env }),
+        ...(opts.programTimeoutMs === undefined ? {} : { timeoutMs: opts.programTimeoutMs }),
       });
     } finally {
       await monitor.close();
