@@ -45,11 +45,15 @@ describe("import of many brand-new subnets (issue 22 item 6)", () => {
         return rows[0]?.pid;
       });
       const { rows } = await observer.query<{ held: string }>(`SELECT count(*)::text AS held FROM pg_locks WHERE locktype = 'advisory' AND pid = $1 AND granted`, [waiting]);
+      // A second import meanwhile is refused at once, saying why, and writes nothing.
+      const second = { format: SNAPSHOT_FORMAT, subnets: [{ ...subnet(0, "second"), id: "5000", cidr: "192.168.7.0/24" }], allocations: [] };
+      await expect(context.ipam.importSnapshot(second)).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("another import") });
       await blocker.query("ROLLBACK");
       const result = await importing;
       expect(Number(rows[0]!.held)).toBeLessThanOrEqual(1);
       expect(result).toMatchObject({ subnets: SUBNETS, allocations: 1, addresses: 1 });
       expect((await context.ipam.listSubnets({ namespace: "held-back" })).map((s) => s.cidr)).toEqual([subnet(SUBNETS - 1, "").cidr]);
+      expect(await context.ipam.listSubnets({ namespace: "second" })).toEqual([]);
     } finally {
       await blocker.end();
       await observer.end();
