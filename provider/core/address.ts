@@ -42,6 +42,15 @@ export function formatAddress(version: IpVersion, value: bigint): string {
   return hostname.slice(1, -1);
 }
 
+/** The value of an IPv6 string, or null when ip-num's validator refuses it. */
+function ipv6Value(input: string): bigint | null {
+  try {
+    return IPv6.fromString(input).getValue();
+  } catch {
+    return null;
+  }
+}
+
 /**
  * RFC 5952 text of a valid IPv6 string straight from the URL serializer, skipping ip-num's
  * value-to-text round trip (a third of the cost of parsing an address, which snapshot validation
@@ -67,8 +76,9 @@ export function parseAddress(input: unknown, field: string): IpAddress {
   if (input.includes("/")) fail(field, `must be a single address, not a CIDR (${input})`);
   if (input.includes("%")) fail(field, "zone ids (%…) are not supported");
   if (input.includes(":")) {
-    if (!Validator.isValidIPv6String(input)[0]) fail(field, `${JSON.stringify(input)} is not a valid IPv6 address`);
-    const value = IPv6.fromString(input).getValue();
+    // ip-num's constructor runs Validator.isValidIPv6String on the same text and throws when it
+    // fails: calling the validator first as well doubled the cost of the check.
+    const value = ipv6Value(input) ?? fail(field, `${JSON.stringify(input)} is not a valid IPv6 address`);
     if (value >= IPV4_MAPPED_FIRST && value <= IPV4_MAPPED_LAST) {
       fail(field, "IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are not supported; use the IPv4 form");
     }
