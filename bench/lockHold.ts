@@ -1,6 +1,6 @@
 import { sql, type DatabasePool } from "slonik";
 import { z } from "zod";
-import { IPAM_LOCK_CLASS } from "../provider/store/lockKeys.js";
+import { IPAM_LOCK_CLASS } from "../provider/store/database/lockKeys.js";
 
 /** How often pg_locks is read: a hold shorter than this may be missed, a longer one is measured to within it. */
 const SAMPLE_MS = 20;

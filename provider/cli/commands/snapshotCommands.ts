@@ -40,9 +40,9 @@ export function registerSnapshotCommands(program: Command): void {
     .option("--check", "only validate the file; touch no database")
     .option("--json", "print the result as JSON")
     .action(async (file: string, options: { newIds?: boolean; check?: boolean; json?: boolean }, command: Command) => {
-      const input = await readSnapshotFile(file);
-      // Validated before connecting, so a bad file fails fast; the core validates it again.
-      const valid = validateSnapshot(input);
+      // Validated before connecting, so a bad file fails fast; the store takes this result as it is
+      // (validated once), and the parsed file is not kept beside it.
+      const valid = validateSnapshot(await readSnapshotFile(file));
       if (options.check) {
         const summary = { valid: true, subnets: valid.subnets.length, allocations: valid.allocations.length };
         return options.json ? printJson(summary) : printLine(`valid: ${summary.subnets} subnet(s), ${summary.allocations} allocation(s)`);
@@ -50,7 +50,7 @@ export function registerSnapshotCommands(program: Command): void {
       return withIpam(command, "write", async (ipam) => {
         let bar: Progress | undefined;
         const result = await ipam
-          .importSnapshot(input, {
+          .importSnapshot(valid, {
             newIds: options.newIds ?? false,
             onProgress: (done, total) => {
               bar ??= startProgress("importing", total);
