@@ -75,7 +75,7 @@ function* manyAllocations(subnets: number, perSubnet: number): Generator<object>
 export async function importScaling(context: BenchContext): Promise<ScenarioResult> {
   const children = context.quick ? 1_024 : 16_384;
   const addresses = context.quick ? 4_096 : 65_536;
-  const subnets = context.quick ? 2_000 : 50_000;
+  const subnets = context.quick ? 200 : 50_000;
   const perSubnet = context.quick ? 2 : 20;
   const dir = await mkdtemp(join(tmpdir(), "ipam-bench-import-"));
   try {
