@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { displayJson } from "../../provider/core/displayText.js";
 import type { SubnetUsageReport } from "../../provider/store/index.js";
+import { subnetsAbove } from "../../provider/cli/capacityGate.js";
 import { inTreeOrder } from "../../provider/cli/subnetTree.js";
 import { namespaceTotals, renderUsage } from "../../provider/cli/usageView.js";
 import { runCli } from "../helpers/cliRunner.js";
@@ -18,7 +19,10 @@ async function heldAndOrdered(filter: { namespace?: string }) {
     after = page.next;
   }
   const reports = inTreeOrder(unordered);
-  return { json: `${displayJson({ namespaces: namespaceTotals(reports), subnets: reports, truncated: false, truncatedReason: null }, 2)}\n`, text: `${renderUsage(reports)}\n` };
+  const gate = { failAbove: { percent: 0.01, subnets: subnetsAbove(reports, 1) } };
+  return {
+    gated: `${displayJson({ namespaces: namespaceTotals(reports), subnets: reports, truncated: false, truncatedReason: null, ...gate }, 2)}\n`,
+    json: `${displayJson({ namespaces: namespaceTotals(reports), subnets: reports, truncated: false, truncatedReason: null }, 2)}\n`, text: `${renderUsage(reports)}\n` };
 }
 
 beforeAll(async () => {
@@ -58,6 +62,14 @@ describe("ipam usage streamed in the database's order (issue 25)", () => {
     expect(parsed.subnets.map((s: { subnet: { cidr: string }; depth: number }) => `${s.depth} ${s.subnet.cidr}`)).toEqual([
       "0 10.90.0.0/16", "1 10.90.0.0/24", "1 10.90.4.0/22", "2 10.90.5.0/24", "0 2001:db8:90::/48", "1 2001:db8:90::/64",
     ]);
+  });
+
+  it("--fail-above: the same document with the subnets above the threshold last, and exit code 3", async () => {
+    const expected = await heldAndOrdered({});
+    const gated = await ipam(["usage", "--json", "--fail-above", "0.01"]);
+    expect(gated.code).toBe(3);
+    expect(gated.stdout).toBe(expected.gated);
+    expect(JSON.parse(gated.stdout).failAbove.subnets.length).toBeGreaterThan(0);
   });
 
   it("prints an empty namespace as before", async () => {
