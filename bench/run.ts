@@ -19,6 +19,8 @@ import { historyAtScale } from "./scenarios/historyAtScale.js";
 import { randomBulkFragmentation } from "./scenarios/randomBulkFragmentation.js";
 import { snapshotAtScale } from "./scenarios/snapshotAtScale.js";
 import { previewReportAtScale } from "./scenarios/previewReportAtScale.js";
+import { importScaling } from "./scenarios/importScaling.js";
+import { wholeUp } from "./scenarios/wholeUp.js";
 import { usageAtScale } from "./scenarios/usageAtScale.js";
 import { usageTreeAtScale } from "./scenarios/usageTreeAtScale.js";
 import { webViewAtScale } from "./scenarios/webViewAtScale.js";
@@ -37,7 +39,7 @@ const { values } = parseArgs({
   },
 });
 
-const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 
 /** `--only 1,2`: the scenarios to run (all when absent); a scenario another one needs figures from runs too, unreported. */
 function selection(text: string | undefined): ReadonlySet<number> | null {
@@ -88,9 +90,11 @@ async function main(): Promise<void> {
       if (want(10)) scenarios.push(await usageAtScale(context));
       if (want(11)) scenarios.push(await snapshotAtScale(context));
       if (want(12)) scenarios.push(await usageTreeAtScale(context));
+      if (want(13)) scenarios.push(await wholeUp(context));
       if (want(14)) scenarios.push(await webViewAtScale(context));
       if (want(15)) scenarios.push(await previewReportAtScale(context));
       if (want(16)) scenarios.push(await holdDownAtScale(context));
+      if (want(17)) scenarios.push(await importScaling(context));
       const report: BenchReport = {
         startedAt,
         server: database.serverVersion,

@@ -222,6 +222,9 @@ function result(
     checks: [
       check(`host CPU per resource (Check + Create), ms, average of ${HOSTS} hosts`, ours.cpuMsPerCreate, "atMost", 1.5, () => cpuShare),
       check(`host peak RSS, MiB, largest of ${HOSTS} after ${fewest.toLocaleString("en-US")}+ resources each`, maxPeak, "atMost", 200, () => rssShare),
+      // Issue 25: what ours adds over the SDK's own host running a provider that does nothing (same run).
+      check(`host CPU per resource over the SDK's floor (no-op provider), ms`, round(ours.cpuMsPerCreate - floor.cpuMsPerCreate, 3), "atMost", 0.5, () => cpuShare),
+      check(`host peak RSS over the SDK's floor (no-op provider), MiB`, round(maxPeak - floorPeak, 1), "atMost", 32, () => rssShare),
     ],
     reported: [
       { name: "provider ÷ direct creates/s", value: ratio(provider.perSecond, direct.perSecond) },

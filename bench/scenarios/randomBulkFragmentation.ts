@@ -1,5 +1,6 @@
 import { sql } from "slonik";
 import { OWNER, type BenchContext } from "../benchContext.js";
+import { withLockHoldWatch } from "../lockHold.js";
 import { percentile, ratio, round, timed } from "../measure.js";
 import { check, type ScenarioResult } from "../scenarioResult.js";
 
@@ -39,6 +40,7 @@ export async function randomBulkFragmentation(context: BenchContext): Promise<Sc
   const runs = 3;
   const figures: Record<string, number> = { count };
   const medians: number[] = [];
+  let longestHoldMs = 0;
   for (const [index, ranges] of levels.entries()) {
     const subnet = await context.ipam.createSubnet({ cidr: `2001:db8:fa${index}::/64`, description: "bench: random bulk vs fragmentation" });
     context.log(`scenario 9: splitting a /64 into ${ranges.toLocaleString("en-US")} free ranges`);
@@ -46,7 +48,9 @@ export async function randomBulkFragmentation(context: BenchContext): Promise<Sc
     const times: number[] = [];
     for (let run = 0; run < runs; run += 1) {
       context.log(`scenario 9: ${ranges.toLocaleString("en-US")} ranges, random count ${count}, run ${run + 1}/${runs}`);
-      const { result, ms } = await timed(() => context.ipam.allocate({ subnetId: subnet.id, owner: OWNER, strategy: "random", count }));
+      const watched = await withLockHoldWatch(context.pool, Number(subnet.id), () => timed(() => context.ipam.allocate({ subnetId: subnet.id, owner: OWNER, strategy: "random", count })));
+      const { result, ms } = watched.result;
+      longestHoldMs = Math.max(longestHoldMs, watched.longestHoldMs);
       if (result.allocation.addresses.length !== count) throw new Error(`random bulk: got ${result.allocation.addresses.length} addresses for count ${count}`);
       times.push(ms);
     }
@@ -56,6 +60,7 @@ export async function randomBulkFragmentation(context: BenchContext): Promise<Sc
   }
   const slowest = Math.max(...medians);
   const fastest = Math.min(...medians);
+  figures.longestLockHoldMs = round(longestHoldMs, 0);
   return {
     id: "9-random-bulk-fragmented",
     title: `Random bulk: count ${count.toLocaleString("en-US")} in a /64 of ${levels.map((n) => n.toLocaleString("en-US")).join(", ")} free ranges (median of ${runs})`,
@@ -63,6 +68,9 @@ export async function randomBulkFragmentation(context: BenchContext): Promise<Sc
     checks: [
       check(`slowest ÷ fastest median (${levels.length} fragmentation levels, ${levels.at(-1)! / levels[0]!}× apart)`, ratio(slowest, fastest), "atMost", 2, () =>
         `medians ${medians.map((ms) => `${round(ms, 0)} ms`).join(", ")} for ${levels.join(", ")} free ranges`),
+      // Issue 25: what every other allocation in the subnet waits behind, read from pg_locks.
+      check(`longest subnet lock hold, seconds (pg_locks + the holder's xact_start, sampled every 20 ms)`, round(longestHoldMs / 1000, 2), "atMost", 2, () =>
+        `one random bulk of ${count} writes its addresses and free-range splits in one transaction under the lock: ${round(longestHoldMs, 0)} ms`),
     ],
   };
 }

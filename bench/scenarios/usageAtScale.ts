@@ -56,6 +56,8 @@ export async function usageAtScale(context: BenchContext): Promise<ScenarioResul
     const cliLarge = await cliUsage();
     const shown = (JSON.parse(cliLarge.stdout) as { subnets: unknown[] }).subnets.length;
     if (shown !== large) throw new Error(`scenario 10: ipam usage showed ${shown} subnets, not ${large}`);
+    context.log(`scenario 10: ipam usage --namespace (text) at ${large.toLocaleString("en-US")} subnets`);
+    const cliLargeText = await runCli(context.url, ["--schema", SCHEMA, "usage", "--namespace", NAMESPACE]);
     const sizes = `${small.toLocaleString("en-US")} vs ${large.toLocaleString("en-US")} subnets`;
     const perSubnetBound = round((2 * large) / small, 1);
     const ms = (l: Latency) => `${l.p50Ms} ms`;
@@ -75,6 +77,8 @@ export async function usageAtScale(context: BenchContext): Promise<ScenarioResul
         cliUsageSmallSeconds: round(cliSmall.ms / 1000, 2),
         cliUsageLargeSeconds: round(cliLarge.ms / 1000, 2),
         cliUsageLargePeakRssMiB: round(cliLarge.peakRssMiB, 1),
+        cliUsageLargeTextSeconds: round(cliLargeText.ms / 1000, 2),
+        cliUsageLargeTextPeakRssMiB: round(cliLargeText.peakRssMiB, 1),
       },
       checks: [
         check(`listSubnetPage p50, deep vs first page at ${large.toLocaleString("en-US")} (ratio)`, ratio(deepLarge.list.p50Ms, firstLarge.list.p50Ms), "atMost", 2, () => `${ms(deepLarge.list)} vs ${ms(firstLarge.list)}`),
@@ -82,6 +86,9 @@ export async function usageAtScale(context: BenchContext): Promise<ScenarioResul
         check(`usagePage p50, deep vs first page at ${large.toLocaleString("en-US")} (ratio)`, ratio(deepLarge.usage.p50Ms, firstLarge.usage.p50Ms), "atMost", 2, () => `${ms(deepLarge.usage)} vs ${ms(firstLarge.usage)}`),
         check(`usagePage p50, deep page at ${sizes} (ratio)`, ratio(deepLarge.usage.p50Ms, atSmall.usage.p50Ms), "atMost", 2, () => `${ms(deepLarge.usage)} vs ${ms(atSmall.usage)}`),
         check(`ipam usage --namespace, ${sizes} (ratio; flat per subnet: ≤ 2 × ${large / small})`, ratio(cliLarge.ms, cliSmall.ms), "atMost", perSubnetBound, () => `${round(cliLarge.ms / 1000, 2)} s vs ${round(cliSmall.ms / 1000, 2)} s`),
+        // Issue 25: the CLI streams pages in tree order instead of holding every report.
+        check(`ipam usage --json at ${large.toLocaleString("en-US")} subnets, peak RSS MiB`, cliLarge.peakRssMiB, "atMost", 300, () => `${round(cliLarge.peakRssMiB, 1)} MiB`),
+        check(`ipam usage (text) at ${large.toLocaleString("en-US")} subnets, peak RSS MiB`, cliLargeText.peakRssMiB, "atMost", 300, () => `${round(cliLargeText.peakRssMiB, 1)} MiB (the text view keeps every table cell to size the columns)`),
       ],
     };
   } finally {

@@ -33,6 +33,8 @@ export interface StackOptions {
   provideSdk?: ProvideSdk;
   /** `--parallel` for every operation of this stack (default as the CLI's: 4 per CPU, or PULUMI_PARALLEL). */
   parallel?: number;
+  /** Bound on one run of the program (default 120 s); the bench's 1,000-resource programs need longer. */
+  programTimeoutMs?: number;
 }
 
 export interface UpOptions {
@@ -149,6 +151,7 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
         config,
         secretKeys,
         ...(opts.env === undefined ? {} : { env: opts.env }),
+        ...(opts.programTimeoutMs === undefined ? {} : { timeoutMs: opts.programTimeoutMs }),
       });
     } finally {
       await monitor.close();

@@ -3,6 +3,7 @@ import { parseAddress, parseSubnetCidr } from "./address.js";
 import { InvalidInputError, type InputIssue } from "./errors.js";
 import { groupBy } from "./groupBy.js";
 import { rangesOverlap } from "./range.js";
+import { SortedRanges } from "./sortedRanges.js";
 import { timestampSchema } from "./timestamps.js";
 import { childRuleIssues } from "./prefixPolicy.js";
 import {
@@ -110,7 +111,22 @@ export function validateSnapshot(input: unknown): ValidatedSnapshot {
   const allocations = validateAllocations(snapshot.allocations, subnets, report);
   if (issues.length > 0) throw new InvalidInputError(issues);
   const ordered = [...subnets.values()].sort((a, b) => a.layout.cidr.prefixLength - b.layout.cidr.prefixLength);
-  return { subnets: ordered, allocations };
+  const validated: ValidatedSnapshot = { subnets: ordered, allocations };
+  validatedHere.add(validated);
+  return validated;
+}
+
+/** Results of validateSnapshot: only these are taken as valid without checking again. */
+const validatedHere = new WeakSet<ValidatedSnapshot>();
+
+/**
+ * `input` as validateSnapshot returns it: as given when it is already one of its results (the CLI
+ * validates before connecting; validating a 1M-allocation file again cost as much as the first
+ * time, issue 22 item 7), validated otherwise. A look-alike object built elsewhere is validated.
+ * @throws InvalidInputError as validateSnapshot
+ */
+export function validatedSnapshot(input: unknown): ValidatedSnapshot {
+  return typeof input === "object" && input !== null && validatedHere.has(input as ValidatedSnapshot) ? (input as ValidatedSnapshot) : validateSnapshot(input);
 }
 
 type Report = (field: string, reason: string) => void;
@@ -183,10 +199,14 @@ function validateAllocations(
   report: Report,
 ): ValidatedAllocation[] {
   const ids = new Set<string>();
-  const holders = new Map<string, string>();
+  // Per subnet: address value to the allocation holding it (bigint keys compare by value).
+  const holders = new Map<string, Map<bigint, string>>();
   const keys = new Set<string>();
   const result: ValidatedAllocation[] = [];
-  const childrenOf = groupBy([...subnets.values()].filter((subnet) => subnet.record.parentId !== null), (subnet) => subnet.record.parentId!);
+  const childrenOf = new Map<string, SortedRanges<ValidatedSubnet>>();
+  for (const [parentId, children] of groupBy([...subnets.values()].filter((subnet) => subnet.record.parentId !== null), (subnet) => subnet.record.parentId!)) {
+    childrenOf.set(parentId, new SortedRanges(children, (child) => child.layout.cidr));
+  }
   records.forEach((record, index) => {
     const at = `allocations.${index}`;
     if (ids.has(record.id)) return report(`${at}.id`, `allocation id ${record.id} appears twice`);
@@ -194,7 +214,9 @@ function validateAllocations(
     const subnet = subnets.get(record.subnetId);
     if (subnet === undefined) return report(`${at}.subnetId`, `subnet ${record.subnetId} is not in the file (or is invalid)`);
     if (subnet.record.childrenOnly === true) return report(`${at}.subnetId`, `subnet ${record.subnetId} is childrenOnly: it holds no addresses of its own`);
-    const children = childrenOf.get(record.subnetId) ?? [];
+    const children = childrenOf.get(record.subnetId);
+    let held = holders.get(record.subnetId);
+    if (held === undefined) holders.set(record.subnetId, (held = new Map()));
     if (record.idempotencyKey !== null) {
       const key = `${record.subnetId}\u0000${record.idempotencyKey}`;
       if (keys.has(key)) report(`${at}.idempotencyKey`, `${JSON.stringify(record.idempotencyKey)} is used twice in subnet ${record.subnetId}`);
@@ -210,12 +232,11 @@ function validateAllocations(
         const address = parseAddress(text, field);
         const problem = specificAddressProblem(subnet.layout, address);
         if (problem !== null) return report(field, problem);
-        const child = children.find((c) => c.layout.cidr.first <= address.value && address.value <= c.layout.cidr.last);
+        const child = children?.find(address.value);
         if (child !== undefined) return report(field, `${address.text} is inside child subnet ${child.record.id} (${child.layout.cidr.text})`);
-        const holderKey = `${record.subnetId}\u0000${address.value}`;
-        const holder = holders.get(holderKey);
+        const holder = held.get(address.value);
         if (holder !== undefined) return report(field, `${address.text} is also held by allocation ${holder}`);
-        holders.set(holderKey, record.id);
+        held.set(address.value, record.id);
         addresses.push({ text: address.text, value: address.value });
       } catch (error) {
         if (!(error instanceof InvalidInputError)) throw error;

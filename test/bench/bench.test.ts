@@ -38,7 +38,7 @@ describe("npm run bench --quick", () => {
         expect(report.baselines[baseline].operations).toBeGreaterThan(0);
       }
       const ids = report.scenarios.map((scenario: { id: string }) => scenario.id);
-      expect(ids).toEqual(["1-one-subnet", "2-many-subnets", "3-latency-vs-fill", "4-bulk", "5-random-at-90pct", "6-neutron-ablation", "7-provider-path", "8-history-at-scale", "9-random-bulk-fragmented", "10-usage-and-paging-at-scale", "11-export-import-at-scale", "12-usage-tree-at-scale", "14-web-view-at-scale", "15-preview-report-at-scale", "16-hold-down"]);
+      expect(ids).toEqual(["1-one-subnet", "2-many-subnets", "3-latency-vs-fill", "4-bulk", "5-random-at-90pct", "6-neutron-ablation", "7-provider-path", "8-history-at-scale", "9-random-bulk-fragmented", "10-usage-and-paging-at-scale", "11-export-import-at-scale", "12-usage-tree-at-scale", "13-whole-up", "14-web-view-at-scale", "15-preview-report-at-scale", "16-hold-down", "17-import-scaling"]);
       for (const scenario of report.scenarios) {
         expect(scenario.notMeasured, scenario.id).toBeUndefined();
         // A scenario without a target in the issue reports its headline figures instead of checks.

@@ -1,6 +1,5 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { text } from "node:stream/consumers";
 import type { Command } from "commander";
 import { InvalidInputError } from "../../core/errors.js";
 import { validateSnapshot } from "../../core/snapshot.js";
@@ -41,9 +40,9 @@ export function registerSnapshotCommands(program: Command): void {
     .option("--check", "only validate the file; touch no database")
     .option("--json", "print the result as JSON")
     .action(async (file: string, options: { newIds?: boolean; check?: boolean; json?: boolean }, command: Command) => {
-      const input = await readSnapshotFile(file);
-      // Validated before connecting, so a bad file fails fast; the core validates it again.
-      const valid = validateSnapshot(input);
+      // Validated before connecting, so a bad file fails fast; the store takes this result as it is
+      // (validated once), and the parsed file is not kept beside it.
+      const valid = validateSnapshot(await readSnapshotFile(file));
       if (options.check) {
         const summary = { valid: true, subnets: valid.subnets.length, allocations: valid.allocations.length };
         return options.json ? printJson(summary) : printLine(`valid: ${summary.subnets} subnet(s), ${summary.allocations} allocation(s)`);
@@ -51,7 +50,7 @@ export function registerSnapshotCommands(program: Command): void {
       return withIpam(command, "write", async (ipam) => {
         let bar: Progress | undefined;
         const result = await ipam
-          .importSnapshot(input, {
+          .importSnapshot(valid, {
             newIds: options.newIds ?? false,
             onProgress: (done, total) => {
               bar ??= startProgress("importing", total);
@@ -72,12 +71,24 @@ function writeStdout(chunk: string): Promise<void> {
   });
 }
 
-/** @throws InvalidInputError (field `file`) for unreadable or non-JSON input */
+/**
+ * The largest snapshot file read: JavaScript cannot hold a longer string (V8's limit is 2^29 - 24
+ * characters), and a bigger file failed with "Cannot create a string longer than..." after reading
+ * it all. 512 MiB holds about 1.5M allocations in the export's layout.
+ */
+export const MAX_SNAPSHOT_BYTES = 512 * 2 ** 20;
+
+const tooLarge = (file: string) =>
+  InvalidInputError.of("file", `${file} is larger than ${MAX_SNAPSHOT_BYTES / 2 ** 20} MiB, the most one import reads; split the export by namespace (ipam export --namespace)`);
+
+/** @throws InvalidInputError (field `file`) for unreadable, oversized or non-JSON input */
 async function readSnapshotFile(file: string): Promise<unknown> {
   let content: string;
   try {
-    content = file === "-" ? await text(process.stdin) : await readFile(file, "utf8");
+    if (file !== "-" && (await stat(file)).size > MAX_SNAPSHOT_BYTES) throw tooLarge(file);
+    content = file === "-" ? await readStdin(file) : await readFile(file, "utf8");
   } catch (error) {
+    if (error instanceof InvalidInputError) throw error;
     throw InvalidInputError.of("file", `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
   }
   try {
@@ -85,4 +96,19 @@ async function readSnapshotFile(file: string): Promise<unknown> {
   } catch (error) {
     throw InvalidInputError.of("file", `${file} is not JSON: ${(error as Error).message.slice(0, 120)}`);
   }
+}
+
+/** Standard input up to MAX_SNAPSHOT_BYTES; more is refused without reading on. */
+async function readStdin(file: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > MAX_SNAPSHOT_BYTES) {
+      process.stdin.destroy();
+      throw tooLarge(file);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }

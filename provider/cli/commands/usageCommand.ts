@@ -1,13 +1,11 @@
 import type { Command } from "commander";
-import { LIMITS } from "../../core/schemas.js";
 import type { TreeTruncation } from "../../store/reports/subnetTree.js";
-import type { SubnetUsageReport } from "../../store/reports/usageQueries.js";
 import type { SubnetTreeReport } from "../../store/reports/usageTree.js";
 import { CapacityExceededError, percentThreshold, subnetsAbove } from "../capacityGate.js";
 import { withIpam } from "../databaseSelection.js";
 import { subnetIdOf } from "../subnetReference.js";
-import { inTreeOrder } from "../subnetTree.js";
 import { printJson, printLine } from "../terminal.js";
+import { usageText, writeUsageJson } from "../usageStream.js";
 import { namespaceTotals, renderUsage } from "../usageView.js";
 
 /**
@@ -24,21 +22,17 @@ export function registerUsageCommand(program: Command): void {
     .option("--json", "print JSON")
     .action((reference: string | undefined, options: { namespace?: string; failAbove?: number; json?: boolean }, command: Command) =>
       withIpam(command, "read", async (ipam) => {
-        let reports: SubnetTreeReport[];
-        let truncation: TreeTruncation = { truncated: false, truncatedReason: null };
         if (reference === undefined) {
-          // Pages of LIMITS.pageSize subnets, each read at one moment and costing the same however deep.
-          const unordered: SubnetUsageReport[] = [];
+          // Pages of LIMITS.pageSize subnets, each read at one moment and costing the same however deep,
+          // already in tree order: only table cells (text) or nothing (JSON) are kept, not the reports.
           const filter = options.namespace === undefined ? {} : { namespace: options.namespace };
-          for (let after: string | null | undefined; after !== null; ) {
-            const page = await ipam.usagePage(filter, { limit: LIMITS.pageSize, ...(after === undefined ? {} : { after }) });
-            unordered.push(...page.reports);
-            after = page.next;
-          }
-          reports = inTreeOrder(unordered);
-        } else {
-          ({ reports, ...truncation } = await ipam.usageTreeReport(await subnetIdOf(ipam, reference, options.namespace)));
+          const above = options.json
+            ? await writeUsageJson(ipam, filter, writeStdout, options.failAbove)
+            : await usageText(ipam, filter, options.failAbove).then(({ text, above: breaches }) => (printLine(text), breaches));
+          if (above.length > 0) throw new CapacityExceededError(above, String(options.failAbove! / 100));
+          return;
         }
+        const { reports, ...truncation }: { reports: SubnetTreeReport[] } & TreeTruncation = await ipam.usageTreeReport(await subnetIdOf(ipam, reference, options.namespace));
         const above = options.failAbove === undefined ? [] : subnetsAbove(reports, options.failAbove);
         const gate = options.failAbove === undefined ? {} : { failAbove: { percent: options.failAbove / 100, subnets: above } };
         if (options.json) printJson({ namespaces: namespaceTotals(reports), subnets: reports, ...truncation, ...gate });
@@ -46,4 +40,11 @@ export function registerUsageCommand(program: Command): void {
         if (above.length > 0) throw new CapacityExceededError(above, String(options.failAbove! / 100));
       }),
     );
+}
+
+/** Resolves once stdout has taken the chunk (a slow reader slows the report, not memory). */
+function writeStdout(chunk: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(chunk, (error) => (error ? reject(error) : resolve()));
+  });
 }

@@ -8,7 +8,7 @@ export { ConnectionGate } from "./storeDatabase.js";
 export { parseConnectionUrl } from "./connectionOptions.js";
 export { redact, wrapDatabaseError } from "./databaseErrors.js";
 export { createDatabasePool, DEFAULT_MAX_CONNECTIONS } from "./databasePool.js";
-export { IPAM_LOCK_CLASS } from "./lockKeys.js";
+export { IMPORT_LOCK_KEY, IPAM_LOCK_CLASS } from "./lockKeys.js";
 export { DEFAULT_SCHEMA } from "./schemaName.js";
 export { StoreDatabase } from "./storeDatabase.js";
 export { tablesFor } from "./tables.js";

@@ -5,3 +5,5 @@
  */
 export const IPAM_LOCK_CLASS = 0x4950_4d; // "IPM"
 export const MIGRATION_LOCK_KEY = 0;
+/** One import at a time (a negative key: never a subnet id). */
+export const IMPORT_LOCK_KEY = -1;

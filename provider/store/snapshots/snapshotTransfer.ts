@@ -1,5 +1,5 @@
 import { parseInput, subnetFilterSchema } from "../../core/schemas.js";
-import { refuseIdsNearLimit, type Snapshot, validateSnapshot } from "../../core/snapshot.js";
+import { refuseIdsNearLimit, type Snapshot, validatedSnapshot } from "../../core/snapshot.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
 import { readSnapshot, writeSnapshot as streamSnapshot, type SnapshotWrite } from "./snapshotExport.js";
 import { importSnapshot as loadSnapshot, type ImportOptions, type ImportResult } from "./snapshotImport.js";
@@ -30,12 +30,13 @@ export async function writeSnapshot(db: StoreDatabase, filter: { namespace?: str
 }
 
 /**
- * Load a snapshot all-or-nothing: validated like every core request, written in one transaction
- * holding each new subnet's lock, ids kept unless `newIds`.
+ * Load a snapshot all-or-nothing: validated like every core request (once: a result of
+ * validateSnapshot is taken as it is), written in one transaction holding the import lock, ids kept unless `newIds`.
  * @throws InvalidInputError naming each bad field, SnapshotConflictError, OverlapError
  */
 export async function importSnapshot(db: StoreDatabase, input: unknown, options: Partial<ImportOptions> = {}): Promise<ImportResult> {
-  const snapshot = validateSnapshot(input);
+  // Validated once: the CLI passes validateSnapshot's result, which is taken as it is.
+  const snapshot = validatedSnapshot(input);
   if (options.newIds !== true) refuseIdsNearLimit(snapshot);
   const importOptions = { newIds: options.newIds ?? false, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
   return db.gate.run("importing a snapshot", () => loadSnapshot(db.pool, db.t, db.settings, snapshot, importOptions));
