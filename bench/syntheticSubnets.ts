@@ -37,7 +37,7 @@ export async function growSubnets(pool: DatabasePool, t: Tables, run: SubnetRun,
       RETURNING id, subnet_id
     )
     INSERT INTO ${t.allocatedAddress} (subnet_id, address, ordinal, allocation_id)
-    SELECT a.subnet_id, s.n + 254, (s.n + 254) - '0.0.0.0'::inet, a.id FROM allocated a JOIN (${added}) AS s ON s.id = a.subnet_id
+    SELECT a.subnet_id, set_masklen(s.n + 254, 32), (s.n + 254) - '0.0.0.0'::inet, a.id FROM allocated a JOIN (${added}) AS s ON s.id = a.subnet_id
   `);
   await pool.query(sql.unsafe`
     INSERT INTO ${t.freeRange} (subnet_id, first_ordinal, last_ordinal)

@@ -4,8 +4,8 @@ import { rangeContains, rangeSize, subtractRanges, type ValueRange } from "./ran
 
 /**
  * What a set of planned changes would do to the address space if it were applied now: the
- * allocator's own rules (lowest free address first, releases going back to the pools, a child
- * block first-fit from the parent's space) replayed over a copy of each subnet's free space. Pure:
+ * allocator's own rules (lowest free address first, releases going back to the pools or into
+ * hold-down, a child block first-fit from the parent's space) replayed over a copy of each subnet's free space. Pure:
  * the caller reads the facts (read-only) and decides the order of the changes; nothing here
  * knows where they came from. Everything it returns is a prediction: another client may take an
  * address between now and the real run.
@@ -29,11 +29,28 @@ export interface SubnetSpace {
   readonly holders: ReadonlyMap<string, string>;
   /** Space left for child blocks (CIDR minus gateway, reserved, children, own addresses), ascending. */
   readonly childSpace: readonly ValueRange[];
+  /**
+   * The subnet's releaseHoldSeconds (default 0): a release then puts addresses in hold-down, out of
+   * next-free, random and bulk picks, and a specific request gets them only from their releaser.
+   */
+  readonly holdSeconds?: number;
+  /**
+   * Live holds on addresses the plan asks for by value (canonical text → releaser and seconds left).
+   * Expired holds are not here: the allocator returns them to the free space before its next pick,
+   * so the caller counts them in `free` and `freeTotal`.
+   */
+  readonly holds?: ReadonlyMap<string, AddressHold>;
+}
+
+export interface AddressHold {
+  readonly owner: string;
+  readonly secondsLeft: number;
 }
 
 export type PredictedFailure =
   | { readonly code: "SUBNET_EXHAUSTED"; readonly subnet: string; readonly wanted: number; readonly free: string }
   | { readonly code: "ADDRESS_IN_USE"; readonly subnet: string; readonly address: string; readonly holder: string }
+  | { readonly code: "ADDRESS_HELD"; readonly subnet: string; readonly address: string; readonly releasedBy: string; readonly secondsLeft: number }
   | { readonly code: "SUBNET_EXHAUSTED"; readonly subnet: string; readonly prefixLength: number }
   | { readonly code: "INVALID_INPUT"; readonly subnet: string; readonly childrenOnly: true };
 
@@ -58,6 +75,7 @@ interface Working {
   allocated: bigint;
   childSpace: ValueRange[];
   readonly holders: Map<string, string>;
+  readonly holds: Map<string, AddressHold>;
 }
 
 export class AddressForecast {
@@ -76,6 +94,7 @@ export class AddressForecast {
       allocated: space.allocated,
       childSpace: [...space.childSpace],
       holders: new Map(space.holders),
+      holds: new Map(space.holds ?? []),
     });
   }
 
@@ -115,26 +134,42 @@ export class AddressForecast {
     return { addresses };
   }
 
-  /** A specific address: a failure when someone holds it (the plan's own earlier takes included). */
+  /**
+   * A specific address: a failure when someone holds it (the plan's own earlier takes included), or
+   * when it is in hold-down for another owner; its releaser takes it back (the allocator's takeHeldBack).
+   */
   takeSpecific(key: string, address: { value: bigint; text: string }, holder: string): Taken | PredictedFailure {
     const s = this.working(key);
     if (s.space.childrenOnly) return { code: "INVALID_INPUT", subnet: s.space.cidr.text, childrenOnly: true };
     const current = s.holders.get(address.text);
     if (current !== undefined) return { code: "ADDRESS_IN_USE", subnet: s.space.cidr.text, address: address.text, holder: current };
+    const hold = s.holds.get(address.text);
+    if (hold !== undefined && hold.owner !== holder) {
+      return { code: "ADDRESS_HELD", subnet: s.space.cidr.text, address: address.text, releasedBy: hold.owner, secondsLeft: hold.secondsLeft };
+    }
+    s.holds.delete(address.text);
     s.holders.set(address.text, holder);
     s.allocated += 1n;
     if (this.removeFree(s, address.value)) s.freeTotal -= 1n;
     return { addresses: [address.text] };
   }
 
-  /** Addresses given back: free again where the pools cover them (the store's returnToFreeSpace). */
-  release(key: string, addresses: readonly { value: bigint; text: string }[]): void {
+  /**
+   * Addresses given back where the pools cover them (the store's releaseOrHold): free again, or, when
+   * the subnet has a hold-down, held for `owner` (the releasing allocation's), out of every pick.
+   */
+  release(key: string, addresses: readonly { value: bigint; text: string }[], owner: string): void {
     const s = this.subnets.get(key);
     if (s === undefined) return;
+    const holdSeconds = s.space.holdSeconds ?? 0;
     for (const address of addresses) {
+      const releaser = s.holders.get(address.text) ?? owner;
       s.holders.delete(address.text);
       s.allocated -= 1n;
-      if (s.space.available.some((range) => rangeContains(range, address.value))) {
+      if (!s.space.available.some((range) => rangeContains(range, address.value))) continue;
+      if (holdSeconds > 0) {
+        s.holds.set(address.text, { owner: releaser, secondsLeft: holdSeconds });
+      } else {
         this.insertFree(s, address.value);
         s.freeTotal += 1n;
       }

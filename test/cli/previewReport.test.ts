@@ -140,3 +140,36 @@ it("bad input exits 2 and names the problem; a preview without IPAM steps needs 
   expect(out.code, out.stderr).toBe(0);
   expect(out.stdout).toContain("No IPAM resource changes in this preview.");
 });
+
+it("hold-down: next-free skips a live hold and reuses an expired one, a held address by name is ADDRESS_HELD except for its releaser", async () => {
+  const { ipam } = context;
+  const subnet = await ipam.createSubnet({ cidr: "10.71.0.0/28", releaseHoldSeconds: 300 });
+  const taken = [];
+  for (const owner of ["other/prod/a", "other/prod/b", "other/prod/c"]) taken.push((await ipam.allocate({ subnetId: subnet.id, owner })).allocation);
+  expect(taken.map((t) => t.addresses[0])).toEqual(["10.71.0.1", "10.71.0.2", "10.71.0.3"]);
+  await ipam.release(taken[0]!.id);
+  await ipam.release(taken[1]!.id);
+  // .2's hold has run out but no pick has returned it yet: the allocator returns it before its next pick.
+  const client = new pg.Client({ connectionString: context.db.url });
+  await client.connect();
+  await client.query("UPDATE ipam.held_address SET held_until = now() - interval '1 second' WHERE address = '10.71.0.2'::inet");
+  const before = await databaseFingerprint(client);
+  const file = await writeDigest("held.json", [
+    create("next", { subnetId: subnet.id, count: 2 }),
+    create("by-name", { subnetId: subnet.id, address: "10.71.0.1" }),
+    create("back", { subnetId: subnet.id, address: "10.71.0.1", __owner: "other/prod/a" }),
+  ]);
+  const out = await cli(["preview-report", file, "--json"]);
+  expect(out.code).toBe(3);
+  const report = jsonOf(out);
+  expect(report.entries.map((e: { taken: string[] }) => e.taken)).toEqual([["10.71.0.2", "10.71.0.4"], [], ["10.71.0.1"]]);
+  expect(report.failures).toEqual([
+    { resource: "by-name", code: "ADDRESS_HELD", message: expect.stringMatching(/^10\.71\.0\.1 in 10\.71\.0\.0\/28 was released by other\/prod\/a and is in hold-down for \d+ s more/) },
+  ]);
+  expect(await databaseFingerprint(client)).toEqual(before);
+  await client.end();
+  // The allocator agrees with the prediction.
+  expect((await ipam.allocate({ subnetId: subnet.id, owner: "shop/ci/next", count: 2 })).allocation.addresses).toEqual(["10.71.0.2", "10.71.0.4"]);
+  await expect(ipam.allocate({ subnetId: subnet.id, owner: "shop/ci/by-name", address: "10.71.0.1" })).rejects.toMatchObject({ code: "ADDRESS_HELD" });
+  expect((await ipam.allocate({ subnetId: subnet.id, owner: "other/prod/a", address: "10.71.0.1" })).allocation.addresses).toEqual(["10.71.0.1"]);
+});

@@ -28,7 +28,7 @@ describe("AddressForecast", () => {
   it("takes the lowest free addresses, gives released pool addresses back in order, and counts utilisation", () => {
     const f = new AddressForecast([space()]);
     expect(f.take("s", 2, "sequential", "me")).toEqual({ addresses: ["10.0.0.4", "10.0.0.6"] });
-    f.release("s", [a("10.0.0.3"), a("10.0.0.12")]); // .12 is outside the pools: never free again
+    f.release("s", [a("10.0.0.3"), a("10.0.0.12")], "other"); // .12 is outside the pools: never free again
     expect(f.take("s", 2, "sequential", "me")).toEqual({ addresses: ["10.0.0.3", "10.0.0.7"] });
     expect(f.take("s", 1, "random", "me")).toEqual({ random: 1 });
     expect(f.take("s", 2, "sequential", "me")).toEqual({ code: "SUBNET_EXHAUSTED", subnet: "10.0.0.0/28", wanted: 2, free: "1" });
@@ -41,6 +41,20 @@ describe("AddressForecast", () => {
     expect(f.takeSpecific("s", a("10.0.0.8"), "me")).toEqual({ addresses: ["10.0.0.8"] });
     expect(f.takeSpecific("s", a("10.0.0.8"), "you")).toMatchObject({ code: "ADDRESS_IN_USE", holder: "me" });
     expect(f.take("s", 3, "sequential", "me")).toEqual({ addresses: ["10.0.0.4", "10.0.0.6", "10.0.0.7"] });
+  });
+
+  it("hold-down: a live hold is skipped by next-free and refused by name to others; its releaser takes it back", () => {
+    // .4 is held for "gone" (live); the facts already count expired holds as free, so .6 is next.
+    const f = new AddressForecast([{ ...space(), free: [{ first: a("10.0.0.6").value, last: a("10.0.0.9").value }], freeTotal: 4n, holdSeconds: 300, holds: new Map([["10.0.0.4", { owner: "gone", secondsLeft: 120 }]]) }]);
+    expect(f.take("s", 1, "sequential", "me")).toEqual({ addresses: ["10.0.0.6"] });
+    expect(f.takeSpecific("s", a("10.0.0.4"), "me")).toEqual({ code: "ADDRESS_HELD", subnet: "10.0.0.0/28", address: "10.0.0.4", releasedBy: "gone", secondsLeft: 120 });
+    // A release in the plan holds the address for its owner: next-free skips it, its owner may take it back.
+    f.release("s", [a("10.0.0.2")], "fallback");
+    expect(f.take("s", 1, "sequential", "me")).toEqual({ addresses: ["10.0.0.7"] });
+    expect(f.takeSpecific("s", a("10.0.0.2"), "me")).toMatchObject({ code: "ADDRESS_HELD", releasedBy: "other", secondsLeft: 300 });
+    expect(f.takeSpecific("s", a("10.0.0.2"), "other")).toEqual({ addresses: ["10.0.0.2"] });
+    expect(f.takeSpecific("s", a("10.0.0.4"), "gone")).toEqual({ addresses: ["10.0.0.4"] });
+    expect(f.take("s", 3, "sequential", "me")).toEqual({ code: "SUBNET_EXHAUSTED", subnet: "10.0.0.0/28", wanted: 3, free: "2" });
   });
 
   it("carves child blocks first-fit and aligned, and reports when none is left", () => {

@@ -50,13 +50,15 @@ export function spaceOf(key: string, f: SubnetFacts): SubnetSpace {
     key,
     cidr: f.layout.cidr,
     free: f.free,
-    freeTotal: BigInt(f.usage.free),
+    freeTotal: f.freeTotal,
     available: f.layout.available,
     poolSize: BigInt(f.usage.poolSize),
     allocated: BigInt(f.usage.allocated),
     childrenOnly: f.subnet.childrenOnly,
     holders,
     childSpace: f.childSpace,
+    holdSeconds: f.subnet.releaseHoldSeconds,
+    holds: f.holds,
   };
 }
 

@@ -166,7 +166,7 @@ class Planner {
       record(entry, this.forecast.take(dbKey(oldId), count - held.length, strategy === "random" ? "random" : "sequential", ownerOf(step)));
     } else if (count < held.length) {
       entry.released = held.slice(count);
-      this.forecast.release(dbKey(oldId), parsed(entry.released));
+      this.forecast.release(dbKey(oldId), parsed(entry.released), ownerOf(step));
     }
   }
 
@@ -179,7 +179,7 @@ class Planner {
     if (step.kind === "IpAllocation") {
       entry.released = heldAddresses(step.old);
       entry.subnet ??= this.cidrText(oldId);
-      if (oldId !== undefined) this.forecast.release(dbKey(oldId), parsed(entry.released));
+      if (oldId !== undefined) this.forecast.release(dbKey(oldId), parsed(entry.released), ownerOf(step));
       return;
     }
     if (oldId === undefined) return;
@@ -230,6 +230,7 @@ class Planner {
       allocated: 0n,
       childrenOnly: step.inputs.childrenOnly === true,
       holders: new Map(),
+      holdSeconds: typeof step.inputs.releaseHoldSeconds === "number" ? step.inputs.releaseHoldSeconds : 0,
       childSpace: subtractRanges([cidr], [...(layout.gateway === null ? [] : [{ first: layout.gateway.value, last: layout.gateway.value }]), ...layout.reserved]),
     });
   }

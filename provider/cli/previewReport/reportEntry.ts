@@ -56,6 +56,8 @@ export function failureMessage(f: PredictedFailure): string {
       return "prefixLength" in f ? `no free /${f.prefixLength} block left in ${f.subnet}` : `${f.subnet} has ${f.free} free address(es); ${f.wanted} needed`;
     case "ADDRESS_IN_USE":
       return `${f.address} in ${f.subnet} is held by ${f.holder}`;
+    case "ADDRESS_HELD":
+      return `${f.address} in ${f.subnet} was released by ${f.releasedBy} and is in hold-down for ${f.secondsLeft} s more (releaseHoldSeconds): only its releaser may take it back until then`;
     case "INVALID_INPUT":
       return `${f.subnet} hands out child subnets only`;
   }

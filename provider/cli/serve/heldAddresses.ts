@@ -1,11 +1,11 @@
 import type { SubnetUsage } from "../../core/types.js";
 
 /**
- * Addresses of a subnet in hold-down after release (not free yet, not held by anyone): every page,
- * JSON answer and metric takes "held" from here. The store does not track hold-down yet (issue 23
- * adds it), so this is 0 until the usage figures carry it: then read it here, in this one place.
+ * Addresses of a subnet in hold-down after release (not free yet, not held by anyone, issue 23): every
+ * page, JSON answer and metric takes "held" from here, so the tree, the subnet page, /fullest and
+ * /metrics agree with `ipam usage --json` (live holds only: an expired one returns to the free space
+ * at the subnet's next pick).
  */
-export function heldAddresses(usage: Pick<SubnetUsage, "subnetId">): bigint {
-  void usage;
-  return 0n;
+export function heldAddresses(usage: Pick<SubnetUsage, "held">): bigint {
+  return BigInt(usage.held);
 }

@@ -1,7 +1,8 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { formatAddress, parseAddress, parseCidr } from "../../core/address.js";
-import { subtractRanges, runsOf, type ValueRange } from "../../core/range.js";
+import { normalizeRanges, subtractRanges, runsOf, type ValueRange } from "../../core/range.js";
+import type { AddressHold } from "../../core/addressForecast.js";
 import type { SubnetLayout } from "../../core/subnetLayout.js";
 import type { Subnet, SubnetUsage } from "../../core/types.js";
 import { pickSequential } from "../allocations/addressPicker.js";
@@ -43,10 +44,17 @@ export interface SubnetFacts {
   readonly subnet: Subnet;
   readonly layout: SubnetLayout;
   readonly usage: SubnetUsage;
-  /** The lowest free ranges, ascending, covering at least the demand (when there is that much). */
+  /**
+   * The lowest free ranges, ascending, covering at least the demand (when there is that much),
+   * expired holds included: the allocator returns those to the free space before its next pick.
+   */
   readonly free: readonly ValueRange[];
+  /** Free addresses in all: `usage.free` plus the expired holds the next pick returns first. */
+  readonly freeTotal: bigint;
   /** Owner of each asked-for address that is held. */
   readonly holders: ReadonlyMap<string, string>;
+  /** Live hold-down on each asked-for address that is in one (released, not free yet). */
+  readonly holds: ReadonlyMap<string, AddressHold>;
   /** Every allocation in the subnet, when asked for (at most ALLOCATION_LIMIT, then `truncated`). */
   readonly allocations: readonly HeldAllocation[];
   readonly truncated: boolean;
@@ -58,6 +66,8 @@ const ALLOCATION_LIMIT = 10_000;
 
 const heldRow = z.object({ id: z.string(), owner: z.string(), ordinals: z.array(z.string()) });
 const holderRow = z.object({ address: z.string(), owner: z.string() });
+const holdRow = z.object({ address: z.string(), owner: z.string(), seconds_left: z.number() });
+const expiredRow = z.object({ total: z.string(), lowest: z.array(z.string()) });
 
 /**
  * @returns facts by subnet id; a subnet that does not exist is absent from the map.
@@ -89,8 +99,11 @@ async function readOne(db: BoundConnection, request: FactsRequest): Promise<Subn
   if (row === null) return null;
   const layout = layoutOf(row);
   const [usage] = await readSubnetUsages(db, [row]);
-  const free = await lowestFree(db, id, request.demand, BigInt(usage!.free));
+  const expired = await expiredHolds(db, id, request.demand);
+  const free = lowest(normalizeRanges([...(await lowestFree(db, id, request.demand, BigInt(usage!.free))), ...runsOf(expired.lowest)]), request.demand);
+  const freeTotal = BigInt(usage!.free) + expired.total;
   const holders = await holdersOf(db, id, request.addresses);
+  const holds = await holdsOn(db, id, request.addresses);
   let allocations: HeldAllocation[] = [];
   let childSpace: ValueRange[] = [];
   if (request.allocations) {
@@ -106,15 +119,50 @@ async function readOne(db: BoundConnection, request: FactsRequest): Promise<Subn
     const children = (await childCidrs(db, id)).map((c) => parseCidr(c, "cidr"));
     const own = runsOf(allocations.flatMap((a) => a.values).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
     childSpace = subtractRanges([layout.cidr], [...keptFromChildren(layout), ...children, ...own]);
-    return { subnet: subnetFromRow(row, layout), layout, usage: usage!, free, holders, allocations, truncated: rows.length > ALLOCATION_LIMIT, childSpace };
+    return { subnet: subnetFromRow(row, layout), layout, usage: usage!, free, freeTotal, holders, holds, allocations, truncated: rows.length > ALLOCATION_LIMIT, childSpace };
   }
-  return { subnet: subnetFromRow(row, layout), layout, usage: usage!, free, holders, allocations, truncated: false, childSpace };
+  return { subnet: subnetFromRow(row, layout), layout, usage: usage!, free, freeTotal, holders, holds, allocations, truncated: false, childSpace };
 }
 
 /** The lowest free ranges covering `demand` addresses (or all there are): the allocator's own sequential pick, read only. */
 async function lowestFree(db: BoundConnection, subnetId: number, demand: number, free: bigint): Promise<readonly ValueRange[]> {
   const count = BigInt(demand) < free ? demand : Number(free);
   return count === 0 ? [] : (await pickSequential(db, subnetId, count)).touched;
+}
+
+/** The lowest `count` values of ascending ranges: beyond them one of the two sources may have skipped some. */
+function lowest(ranges: readonly ValueRange[], count: number): ValueRange[] {
+  const out: ValueRange[] = [];
+  let left = BigInt(count);
+  for (const range of ranges) {
+    if (left <= 0n) break;
+    const last = range.last - range.first + 1n > left ? range.first + left - 1n : range.last;
+    out.push({ first: range.first, last });
+    left -= last - range.first + 1n;
+  }
+  return out;
+}
+
+/**
+ * Holds past `held_until` that no pick has returned yet (return_expired_holds runs under the subnet's
+ * lock, which a read-only preview never takes): how many, and the lowest `demand` of them.
+ */
+async function expiredHolds(db: BoundConnection, subnetId: number, demand: number): Promise<{ total: bigint; lowest: bigint[] }> {
+  const row = await db.one(sql.type(expiredRow)`
+    SELECT (SELECT count(*) FROM ${db.t.heldAddress} WHERE subnet_id = ${subnetId} AND held_until <= now())::text AS total,
+           ARRAY(SELECT ordinal::text FROM ${db.t.heldAddress} WHERE subnet_id = ${subnetId} AND held_until <= now() ORDER BY ordinal LIMIT ${demand}) AS lowest
+  `);
+  return { total: BigInt(row.total), lowest: row.lowest.map((o) => BigInt(o)) };
+}
+
+/** Live holds (hold-down) on the asked-for addresses: who released each and how long is left. */
+async function holdsOn(db: BoundConnection, subnetId: number, addresses: readonly string[]): Promise<Map<string, AddressHold>> {
+  if (addresses.length === 0) return new Map();
+  const rows = await db.any(sql.type(holdRow)`
+    SELECT host(address) AS address, owner, ceil(extract(epoch FROM held_until - now()))::int AS seconds_left
+    FROM ${db.t.heldAddress} WHERE subnet_id = ${subnetId} AND address = ANY(${sql.array([...addresses], "inet")}) AND held_until > now()
+  `);
+  return new Map(rows.map((r) => [parseAddress(r.address, "address").text, { owner: r.owner, secondsLeft: r.seconds_left }]));
 }
 
 async function holdersOf(db: BoundConnection, subnetId: number, addresses: readonly string[]): Promise<Map<string, string>> {

@@ -17,6 +17,8 @@ export interface SubnetMetric {
   readonly poolSize: string;
   readonly allocated: string;
   readonly free: string;
+  /** Released addresses in hold-down (live holds), as `SubnetUsage.held`. */
+  readonly held: string;
   readonly childPrefixes: number;
 }
 
@@ -32,6 +34,7 @@ const metricRow = z.object({
   children_only: z.boolean(),
   allocated: z.string(),
   free: z.string(),
+  held: z.string(),
   child_prefixes: z.number(),
 });
 
@@ -69,10 +72,12 @@ async function readSubnetMetrics(db: BoundConnection, namespace: string | undefi
   const where = namespace === undefined ? sql.fragment`TRUE` : sql.fragment`n.name = ${namespace}`;
   const rows = await db.any(sql.type(metricRow)`
     SELECT s.id, n.name AS namespace, s.cidr::text AS cidr, host(s.gateway) AS gateway, s.pools, s.pools_explicit, s.reserved, s.children_only,
-           coalesce(a.n, 0)::text AS allocated, coalesce(f.n, 0)::numeric(39, 0)::text AS free, coalesce(c.n, 0)::int AS child_prefixes
+           coalesce(a.n, 0)::text AS allocated, coalesce(f.n, 0)::numeric(39, 0)::text AS free,
+           coalesce(h.n, 0)::text AS held, coalesce(c.n, 0)::int AS child_prefixes
     FROM ${t.subnet} s JOIN ${t.namespace} n ON n.id = s.namespace_id
     LEFT JOIN (SELECT subnet_id, count(*) AS n FROM ${t.allocatedAddress} GROUP BY subnet_id) a ON a.subnet_id = s.id
     LEFT JOIN (SELECT subnet_id, sum(last_ordinal - first_ordinal + 1) AS n FROM ${t.freeRange} GROUP BY subnet_id) f ON f.subnet_id = s.id
+    LEFT JOIN (SELECT subnet_id, count(*) AS n FROM ${t.heldAddress} WHERE held_until > now() GROUP BY subnet_id) h ON h.subnet_id = s.id
     LEFT JOIN (SELECT parent_id, count(*) AS n FROM ${t.subnet} WHERE parent_id IS NOT NULL GROUP BY parent_id) c ON c.parent_id = s.id
     WHERE ${where}
     ORDER BY s.id
@@ -88,6 +93,7 @@ async function readSubnetMetrics(db: BoundConnection, namespace: string | undefi
       poolSize: size.poolSize,
       allocated: row.allocated,
       free: row.free,
+      held: row.held,
       childPrefixes: row.child_prefixes,
     };
   });

@@ -19,8 +19,10 @@ beforeAll(async () => {
   db = await createTestDatabase("servesec");
   const ipam = await Ipam.open({ databaseUrl: db.url });
   try {
-    const web = await ipam.createSubnet({ cidr: "10.60.0.0/24", namespace: "alpha", allocationPools: [{ start: "10.60.0.10", end: "10.60.0.19" }] });
-    await ipam.allocate({ subnetId: web.id, owner: "app/prod/web", count: 9 });
+    // A 1 h hold-down: the released address below is held (neither used nor free) while the tests run.
+    const web = await ipam.createSubnet({ cidr: "10.60.0.0/24", namespace: "alpha", allocationPools: [{ start: "10.60.0.10", end: "10.60.0.19" }], releaseHoldSeconds: 3600 });
+    await ipam.allocate({ subnetId: web.id, owner: "app/prod/web", count: 8 });
+    await ipam.release((await ipam.allocate({ subnetId: web.id, owner: "app/prod/gone" })).allocation.id);
     await ipam.allocate({ subnetId: web.id, owner: `app/prod/${HOSTILE}`, address: "10.60.0.200", description: HOSTILE });
     const parent = await ipam.createSubnet({ cidr: "10.61.0.0/16", namespace: "beta", childrenOnly: true, defaultPrefixLength: 24 });
     await ipam.createSubnet({ parentId: parent.id });
@@ -114,6 +116,16 @@ describe("read-only and strict by construction", () => {
     expect(json.allocations.allocations.map((a) => a.description)).toContain(HOSTILE);
   });
 
+  it("shows the held address with its time left on the subnet page and in its JSON", async () => {
+    const page = await (await fetch(new URL("/subnets/1", server.url), { headers: bearer })).text();
+    expect(page).toMatch(/1 held, 1 free of 10/);
+    expect(page).toMatch(/<tr data-held-address="10\.60\.0\.18"><td class="mono">10\.60\.0\.18<\/td><td class="num">\d+ s<\/td><td class="owner">app\/prod\/gone<\/td>/);
+    const json = (await (await fetch(new URL("/api/v1/subnets/1", server.url), { headers: bearer })).json()) as { held: string; heldAddresses: { address: string; secondsLeft: number }[] };
+    expect(json.held).toBe("1");
+    expect(json.heldAddresses).toEqual([expect.objectContaining({ address: "10.60.0.18", owner: "app/prod/gone" })]);
+    expect(json.heldAddresses[0]!.secondsLeft).toBeGreaterThan(0);
+  });
+
   it("answers bad input and missing things with clear errors and no internals", async () => {
     const missing = await fetch(new URL("/subnets/999999", server.url), { headers: bearer });
     expect(missing.status).toBe(404);
@@ -168,6 +180,7 @@ describe("/metrics", () => {
       ["ipam_subnet_pool_addresses", "poolSize"],
       ["ipam_subnet_used_addresses", "allocated"],
       ["ipam_subnet_free_addresses", "free"],
+      ["ipam_subnet_held_addresses", "held"],
       ["ipam_subnet_children", "childPrefixes"],
     ];
     for (const { subnet, usage: figures } of usage.subnets) {
@@ -179,8 +192,9 @@ describe("/metrics", () => {
         // Gauges are doubles: an IPv6 /64 (2^64) compares as the same double.
         expect(Number(sample[0]!.value), `${name} ${subnet.cidr}`).toBe(Number(figures[field]));
       }
-      expect(family("ipam_subnet_held_addresses").metrics.find((m) => m.labels?.id === subnet.id)!.value).toBe("0");
     }
+    // The released address is held, not free: the comparison above covered a non-zero hold.
+    expect(usage.subnets.find((s) => s.subnet.cidr === "10.60.0.0/24")!.usage).toMatchObject({ held: "1", free: "1", allocated: "9" });
   });
 });
 
@@ -190,7 +204,7 @@ describe("/fullest", () => {
       (await (await fetch(new URL(`/api/v1/fullest${query}`, server.url), { headers: bearer })).json()) as { total: number; subnets: { cidr: string; childrenOnly: boolean }[] };
     const all = await page("");
     expect(all.total).toBe(4);
-    // 9 of 10 pool addresses in use (90%), then the empty pools by id; the children-only parent last.
+    // 9 of 10 pool addresses used or held (90%), then the empty pools by id; the children-only parent last.
     expect(all.subnets.map((s) => s.cidr)).toEqual(["10.60.0.0/24", "10.61.0.0/24", "2001:db8:60::/64", "10.61.0.0/16"]);
     const second = await page("?limit=2&offset=2");
     expect(second.subnets.map((s) => s.cidr)).toEqual(["2001:db8:60::/64", "10.61.0.0/16"]);

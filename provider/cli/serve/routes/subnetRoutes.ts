@@ -25,6 +25,7 @@ export function registerSubnetRoutes(app: Hono, data: ServeData): void {
     return c.json({
       ...report,
       held: heldAddresses(report.usage).toString(),
+      heldAddresses: report.held ?? [],
       children: { subnets: children.subnets, next: children.next },
       allocations: { allocations: allocations.allocations, next: allocations.next },
     });

@@ -24,6 +24,6 @@ export function registerTreeRoutes(app: Hono, data: ServeData): void {
   });
   app.get("/api/v1/subnets", async (c) => {
     const { reports, next } = await readPage(c.req.query());
-    return c.json({ subnets: reports.map((report) => ({ ...report, held: heldAddresses(report.usage).toString() })), next });
+    return c.json({ subnets: reports.map((report) => ({ ...report, held: heldAddresses(report.usage).toString(), heldAddresses: report.held ?? [] })), next });
   });
 }

@@ -34,6 +34,7 @@ export function subnetPage(view: SubnetView): Html {
 <dt>history</dt><dd><a href="/history?subnet=${subnet.id}">changes to this subnet</a></dd>
 <dt>JSON</dt><dd><a href="/api/v1/subnets/${subnet.id}">/api/v1/subnets/${subnet.id}</a></dd>
 </dl>
+${heldTable(view.report)}
 <h2>Address map</h2>
 ${addressMap(view.map)}
 <h2>Child subnets</h2>
@@ -47,6 +48,17 @@ ${view.allocations.allocations.length === 0 ? html`<p class="muted">none</p>` : 
     view.allocations.next === null ? "" : html`<a href="${here({ allocations_after: view.allocations.next })}" rel="next">more allocations →</a>`
   }</p>`;
   return page(`Subnet ${subnet.cidr}`, content);
+}
+
+/** Released addresses in hold-down, soonest to expire first, with the time left (as `ipam subnet show`). */
+function heldTable(report: SubnetUsageReport): Html | string {
+  const held = report.held ?? [];
+  if (held.length === 0) return "";
+  const more = BigInt(report.usage.held) - BigInt(held.length);
+  return html`<h2>Held (hold-down after release)</h2>
+<table class="held"><thead><tr><th>Address</th><th class="num">Time left</th><th>Released by</th><th class="num">Allocation</th></tr></thead><tbody>${held.map(
+    (h) => html`<tr data-held-address="${h.address}"><td class="mono">${h.address}</td><td class="num">${h.secondsLeft} s</td><td class="owner">${h.owner}</td><td class="num">${h.allocationId}</td></tr>`,
+  )}</tbody></table>${more > 0n ? html`<p class="muted">and ${countText(more)} more</p>` : ""}`;
 }
 
 function allocationTable(allocations: readonly Allocation[]): Html {
