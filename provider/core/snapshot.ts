@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseAddress, parseSubnetCidr } from "./address.js";
+import { parseAddressAfter, parseSubnetCidr, type IpAddress } from "./address.js";
 import { InvalidInputError, type InputIssue } from "./errors.js";
 import { groupBy } from "./groupBy.js";
 import { rangesOverlap } from "./range.js";
@@ -226,10 +226,13 @@ function validateAllocations(
       report(`${at}.addresses`, "an allocation of a specific address holds exactly one address");
     }
     const addresses: { text: string; value: bigint }[] = [];
+    // Bulk allocations are mostly consecutive: each address is first compared with the text of the one after the last parsed.
+    let previous: IpAddress | null = null;
     record.addresses.forEach((text, position) => {
       const field = `${at}.addresses.${position}`;
       try {
-        const address = parseAddress(text, field);
+        const address = parseAddressAfter(text, field, previous);
+        previous = address;
         const problem = specificAddressProblem(subnet.layout, address);
         if (problem !== null) return report(field, problem);
         const child = children?.find(address.value);
