@@ -39,7 +39,7 @@ const { values } = parseArgs({
   },
 });
 
-const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17];
 
 /** `--only 1,2`: the scenarios to run (all when absent); a scenario another one needs figures from runs too, unreported. */
 function selection(text: string | undefined): ReadonlySet<number> | null {

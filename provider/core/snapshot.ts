@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseAddress, parseSubnetCidr } from "./address.js";
+import { parseAddressAfter, parseSubnetCidrAfter, type Cidr, type IpAddress } from "./address.js";
 import { InvalidInputError, type InputIssue } from "./errors.js";
 import { groupBy } from "./groupBy.js";
 import { rangesOverlap } from "./range.js";
@@ -133,11 +133,15 @@ type Report = (field: string, reason: string) => void;
 
 function validateSubnets(records: readonly SnapshotSubnet[], report: Report): Map<string, ValidatedSubnet & { index: number }> {
   const byId = new Map<string, ValidatedSubnet & { index: number }>();
+  // Children carved one after another are exported one after another: each CIDR is first compared with the block after the last parsed.
+  let previous: Cidr | null = null;
   records.forEach((record, index) => {
     const at = `subnets.${index}`;
     if (byId.has(record.id)) return report(`${at}.id`, `subnet id ${record.id} appears twice`);
     try {
-      const layout = buildLayout(parseSubnetCidr(record.cidr, "cidr"), record);
+      const cidr = parseSubnetCidrAfter(record.cidr, "cidr", previous);
+      previous = cidr;
+      const layout = buildLayout(cidr, record);
       const rules = { minPrefixLength: record.minPrefixLength ?? null, maxPrefixLength: record.maxPrefixLength ?? null, defaultPrefixLength: record.defaultPrefixLength ?? null };
       for (const issue of childRuleIssues(layout.cidr, rules)) report(`${at}.${issue.field}`, issue.reason);
       byId.set(record.id, { record, layout, index });
@@ -226,10 +230,13 @@ function validateAllocations(
       report(`${at}.addresses`, "an allocation of a specific address holds exactly one address");
     }
     const addresses: { text: string; value: bigint }[] = [];
+    // Bulk allocations are mostly consecutive: each address is first compared with the text of the one after the last parsed.
+    let previous: IpAddress | null = null;
     record.addresses.forEach((text, position) => {
       const field = `${at}.addresses.${position}`;
       try {
-        const address = parseAddress(text, field);
+        const address = parseAddressAfter(text, field, previous);
+        previous = address;
         const problem = specificAddressProblem(subnet.layout, address);
         if (problem !== null) return report(field, problem);
         const child = children?.find(address.value);
