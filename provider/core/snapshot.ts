@@ -13,6 +13,7 @@ import {
   LIMITS,
   namespaceSchema,
   parseInput,
+  releaseHoldSecondsSchema,
   subnetFieldsSchema,
   subnetIdSchema,
 } from "./schemas.js";
@@ -43,6 +44,8 @@ export const snapshotSubnetSchema = z.strictObject({
   minPrefixLength: childRuleFieldsSchema.minPrefixLength.optional(),
   maxPrefixLength: childRuleFieldsSchema.maxPrefixLength.optional(),
   defaultPrefixLength: childRuleFieldsSchema.defaultPrefixLength.optional(),
+  // Hold-down (migration 0011): written only when not 0, absent in older files (0 on import).
+  releaseHoldSeconds: releaseHoldSecondsSchema.optional(),
   idempotencyKey: allocateSchema.shape.idempotencyKey.unwrap().nullable().optional(),
   createdAt: timestamp.optional(),
   updatedAt: timestamp.optional(),

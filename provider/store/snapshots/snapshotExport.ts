@@ -95,6 +95,8 @@ function snapshotSubnet(subnet: Subnet): SnapshotSubnet {
     minPrefixLength: subnet.minPrefixLength,
     maxPrefixLength: subnet.maxPrefixLength,
     defaultPrefixLength: subnet.defaultPrefixLength,
+    // Only when set, so a file without hold-downs reads as files of earlier releases did.
+    ...(subnet.releaseHoldSeconds > 0 ? { releaseHoldSeconds: subnet.releaseHoldSeconds } : {}),
     idempotencyKey: subnet.idempotencyKey,
     createdAt: subnet.createdAt,
     updatedAt: subnet.updatedAt,

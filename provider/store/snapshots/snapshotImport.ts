@@ -204,13 +204,13 @@ async function insertSubnetRow(db: BoundConnection, namespaces: NamespaceIds, id
   if (namespaceId === undefined) namespaces.set(record.namespace, (namespaceId = await upsertNamespace(db, record.namespace)));
   await db.query(sql.unsafe`
     INSERT INTO ${db.t.subnet} (id, namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags,
-                             children_only, min_prefix_length, max_prefix_length, default_prefix_length, idempotency_key, created_at, updated_at)
+                             children_only, min_prefix_length, max_prefix_length, default_prefix_length, release_hold_seconds, idempotency_key, created_at, updated_at)
     OVERRIDING SYSTEM VALUE
     VALUES (${id}, ${namespaceId}, ${parentId}, ${layout.cidr.text}::cidr, ${layout.gateway?.text ?? null}::inet,
             ${sql.jsonb(layout.pools.map((pool) => ({ start: pool.start, end: pool.end })))}, ${layout.poolsExplicit},
             ${sql.jsonb(layout.reserved.map((range) => range.text))}, ${record.description}, ${sql.jsonb(record.tags)},
             ${record.childrenOnly ?? false}, ${record.minPrefixLength ?? null}, ${record.maxPrefixLength ?? null},
-            ${record.defaultPrefixLength ?? null}, ${record.idempotencyKey ?? null},
+            ${record.defaultPrefixLength ?? null}, ${record.releaseHoldSeconds ?? 0}, ${record.idempotencyKey ?? null},
             coalesce(${record.createdAt ?? null}::timestamptz, now()), coalesce(${record.updatedAt ?? null}::timestamptz, now()))
   `);
 }
