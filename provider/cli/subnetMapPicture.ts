@@ -1,7 +1,7 @@
 import { formatAddress } from "../core/address.js";
 import { rangesOverlap, type ValueRange } from "../core/range.js";
 import { parseSubnetLayout, usableRange, type SubnetLayout } from "../core/subnetLayout.js";
-import type { MapChildBlock, SubnetMapData } from "../store/reports/subnetMapData.js";
+import type { MapChildBlock, MapHeldCell, SubnetMapData } from "../store/reports/subnetMapData.js";
 
 /** Fixed colours: the test reads them back from rendered pixels. */
 export const MAP_COLOURS = {
@@ -14,6 +14,8 @@ export const MAP_COLOURS = {
   otherOwners: "#78716c",
   /** Addresses handed to a child subnet: the parent's, but no longer its to allocate. */
   childSubnet: "#7c3aed",
+  /** Released and held back (hold-down): not free yet, not anyone's either. */
+  heldDown: "#fde047",
   outsidePoolFlag: "#dc2626",
   text: "#111827",
 } as const;
@@ -46,6 +48,8 @@ interface CellView {
   readonly flagged: boolean;
   /** The lowest child subnet in the cell, if any. */
   readonly child?: string;
+  /** Shown as held after release (hold-down). */
+  readonly onHold?: boolean;
 }
 
 /** One cell of the grid where it is drawn, what it shows and which addresses it covers. */
@@ -62,6 +66,8 @@ export interface MapPictureCell {
   /** Some address of the cell is allocated. */
   readonly held: boolean;
   readonly child?: string;
+  /** Painted as held after release (hold-down): released addresses, and none allocated. */
+  readonly onHold?: boolean;
 }
 
 /** The address map as positioned shapes and text: drawn as an SVG file (`ipam map`) and in the web view (`ipam serve`). */
@@ -94,6 +100,7 @@ export function subnetMapPicture(data: SubnetMapData): MapPicture {
   const colours = new Map(data.owners.slice(0, LEGEND_OWNERS).map((owner, rank) => [owner.owner, ownerColour(rank)]));
   const holdings = new Map(data.cells.map((cell) => [cell.cell, cell]));
   const childCells = cellsOfChildren(data.childBlocks);
+  const holds = new Map(data.heldCells.map((cell) => [cell.cell, cell]));
   const rowLabels: MapPicture["rowLabels"][number][] = [];
   const cells: MapPictureCell[] = [];
   for (let row = 0; row < rows; row += 1) {
@@ -104,7 +111,11 @@ export function subnetMapPicture(data: SubnetMapData): MapPicture {
       const range = { first: layout.cidr.first + BigInt(index) * cellSize, last: layout.cidr.first + BigInt(index + 1) * cellSize - 1n };
       const block = childCells.get(index);
       const holding = holdings.get(index);
-      const view = block === undefined ? cellView(layout, range, holding, colours, subnet.childrenOnly) : childCellView(layout, range, block, holding);
+      const hold = holds.get(index);
+      const view =
+        block !== undefined ? childCellView(layout, range, block, holding)
+        : holding === undefined && hold !== undefined ? heldCellView(layout, range, hold)
+        : cellView(layout, range, holding, colours, subnet.childrenOnly);
       cells.push({ ...view, x: gridLeft + column * PITCH, y, first: formatAddress(version, range.first), last: formatAddress(version, range.last), held: holding !== undefined });
     }
   }
@@ -144,6 +155,16 @@ function cellView(
   if (single && hasGateway) return { fill: MAP_COLOURS.gateway, title: `${label}: gateway`, gatewayMarker: false, flagged: false };
   const [fill, what] = freeCellKind(layout, range, childrenOnly);
   return { fill, title: `${label}: ${what}${hasGateway ? " (gateway inside)" : ""}`, gatewayMarker: hasGateway, flagged: false };
+}
+
+/** A cell whose only taken addresses are released ones in hold-down: neither free nor anyone's. */
+function heldCellView(layout: SubnetLayout, range: ValueRange, hold: MapHeldCell): CellView {
+  const version = layout.cidr.version;
+  const single = range.first === range.last;
+  const label = single ? formatAddress(version, range.first) : `${formatAddress(version, range.first)}-${formatAddress(version, range.last)}`;
+  const what = single ? `held after release, ${hold.secondsLeft} s left` : `${hold.held} held after release, the last for ${hold.secondsLeft} s more`;
+  const hasGateway = layout.gateway !== null && layout.gateway.value >= range.first && layout.gateway.value <= range.last;
+  return { fill: MAP_COLOURS.heldDown, title: `${label}: ${what}`, gatewayMarker: hasGateway, flagged: false, onHold: true };
 }
 
 /** Each cell covered by a child subnet, with its block (the grid has at most 2^14 cells). */
@@ -216,6 +237,8 @@ function legendEntries(data: SubnetMapData, colours: ReadonlyMap<string, string>
   if (children.count > 0) {
     fixed.push({ fill: MAP_COLOURS.childSubnet, text: `child subnet — ${children.count} child subnet(s), ${children.addresses} address(es)`, kind: "child-subnet" });
   }
+  const held = data.heldCells.reduce((sum, cell) => sum + BigInt(cell.held), 0n);
+  if (held > 0n) fixed.push({ fill: MAP_COLOURS.heldDown, text: `held after release (hold-down) — ${held} address(es)`, kind: "held" });
   const owners = data.owners.slice(0, LEGEND_OWNERS).map((owner) => ({
     fill: colours.get(owner.owner)!,
     text: `${owner.owner.length > 80 ? `${owner.owner.slice(0, 80)}…` : owner.owner} — ${owner.addresses} address(es) in ${owner.allocations} allocation(s)`,

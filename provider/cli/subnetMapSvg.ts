@@ -13,8 +13,9 @@ export function renderSubnetMap(data: SubnetMapData): string {
   for (const cell of picture.cells) {
     const stroke = cell.flagged ? ` stroke="${MAP_COLOURS.outsidePoolFlag}" stroke-width="2"` : "";
     const child = cell.child === undefined ? "" : ` data-child="${escapeXml(cell.child)}"`;
+    const hold = cell.onHold === true ? ` data-hold="held"` : "";
     parts.push(
-      `<rect x="${cell.x}" y="${cell.y}" width="${size}" height="${size}" fill="${cell.fill}"${stroke} data-first="${escapeXml(cell.first)}"${child}><title>${escapeXml(cell.title)}</title></rect>`,
+      `<rect x="${cell.x}" y="${cell.y}" width="${size}" height="${size}" fill="${cell.fill}"${stroke} data-first="${escapeXml(cell.first)}"${child}${hold}><title>${escapeXml(cell.title)}</title></rect>`,
     );
     if (cell.gatewayMarker) parts.push(`<rect x="${cell.x + 5}" y="${cell.y + 5}" width="6" height="6" fill="${MAP_COLOURS.gateway}"/>`);
   }

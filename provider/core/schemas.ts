@@ -107,6 +107,9 @@ export const childRuleFieldsSchema = {
   defaultPrefixLength: prefixLengthSchema.nullable(),
 };
 
+/** Hold-down: seconds a released address stays out of next-free, random and bulk picks (0: none; at most a year). */
+export const releaseHoldSecondsSchema = wholeNumber(0, 31_536_000);
+
 /** What a create may set and an update may change, each optional. */
 const settableSubnetFields = {
   allocationPools: subnetFieldsSchema.allocationPools.optional(),
@@ -118,8 +121,7 @@ const settableSubnetFields = {
   minPrefixLength: childRuleFieldsSchema.minPrefixLength.optional(),
   maxPrefixLength: childRuleFieldsSchema.maxPrefixLength.optional(),
   defaultPrefixLength: childRuleFieldsSchema.defaultPrefixLength.optional(),
-  /** Hold-down: seconds a released address stays out of next-free, random and bulk picks (0: none; at most a year). */
-  releaseHoldSeconds: wholeNumber(0, 31_536_000).optional(),
+  releaseHoldSeconds: releaseHoldSecondsSchema.optional(),
 };
 
 const CHILD_ONLY = "can only be given with parentId (when carving a child from a parent)";

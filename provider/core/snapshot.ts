@@ -13,6 +13,7 @@ import {
   LIMITS,
   namespaceSchema,
   parseInput,
+  releaseHoldSecondsSchema,
   subnetFieldsSchema,
   subnetIdSchema,
 } from "./schemas.js";
@@ -26,6 +27,14 @@ import { buildLayout, specificAddressProblem, type SubnetLayout } from "./subnet
 export const SNAPSHOT_FORMAT = "pulumi-ipam/v1";
 
 const timestamp = timestampSchema;
+
+/** An address released and held back until `heldUntil` (hold-down), for whoever released it. */
+const snapshotHoldSchema = z.strictObject({
+  address: z.string({ error: "must be an address string" }),
+  heldUntil: timestamp,
+  owner: allocateSchema.shape.owner,
+  allocationId: allocationIdSchema,
+});
 
 export const snapshotSubnetSchema = z.strictObject({
   id: subnetIdSchema,
@@ -43,6 +52,12 @@ export const snapshotSubnetSchema = z.strictObject({
   minPrefixLength: childRuleFieldsSchema.minPrefixLength.optional(),
   maxPrefixLength: childRuleFieldsSchema.maxPrefixLength.optional(),
   defaultPrefixLength: childRuleFieldsSchema.defaultPrefixLength.optional(),
+  // Hold-down (migration 0011): written only when not 0 / not empty, absent in older files.
+  releaseHoldSeconds: releaseHoldSecondsSchema.optional(),
+  heldAddresses: z
+    .array(snapshotHoldSchema, { error: "must be an array of holds" })
+    .max(LIMITS.maxCount, { error: `must hold at most ${LIMITS.maxCount} holds` })
+    .optional(),
   idempotencyKey: allocateSchema.shape.idempotencyKey.unwrap().nullable().optional(),
   createdAt: timestamp.optional(),
   updatedAt: timestamp.optional(),
@@ -89,6 +104,15 @@ export interface ValidatedSnapshot {
   /** Parents before children. */
   readonly subnets: readonly ValidatedSubnet[];
   readonly allocations: readonly ValidatedAllocation[];
+  /** Active holds (hold-down) by source subnet id, canonical addresses. */
+  readonly holds: ReadonlyMap<string, readonly ValidatedHold[]>;
+}
+
+export interface ValidatedHold {
+  readonly address: { readonly text: string; readonly value: bigint };
+  readonly heldUntil: string;
+  readonly owner: string;
+  readonly allocationId: string;
 }
 
 /** Enough issues to fix a file in a few rounds without flooding the terminal. */
@@ -109,9 +133,10 @@ export function validateSnapshot(input: unknown): ValidatedSnapshot {
   };
   const subnets = validateSubnets(snapshot.subnets, report);
   const allocations = validateAllocations(snapshot.allocations, subnets, report);
+  const holds = validateHolds(subnets, allocations, report);
   if (issues.length > 0) throw new InvalidInputError(issues);
   const ordered = [...subnets.values()].sort((a, b) => a.layout.cidr.prefixLength - b.layout.cidr.prefixLength);
-  const validated: ValidatedSnapshot = { subnets: ordered, allocations };
+  const validated: ValidatedSnapshot = { subnets: ordered, allocations, holds };
   validatedHere.add(validated);
   return validated;
 }
@@ -253,6 +278,41 @@ function validateAllocations(
     addresses.sort((a, b) => (a.value < b.value ? -1 : 1));
     result.push({ record, addresses });
   });
+  return result;
+}
+
+/**
+ * Holds are addresses the subnet could hand out (usable, not the gateway, not reserved, not in a
+ * child) that no allocation of the file holds, each once.
+ */
+function validateHolds(subnets: ReadonlyMap<string, ValidatedSubnet & { index: number }>, allocations: readonly ValidatedAllocation[], report: Report): Map<string, ValidatedHold[]> {
+  const allocated = new Set(allocations.flatMap((allocation) => allocation.addresses.map((address) => `${allocation.record.subnetId}\u0000${address.value}`)));
+  const result = new Map<string, ValidatedHold[]>();
+  for (const subnet of subnets.values()) {
+    if ((subnet.record.heldAddresses ?? []).length === 0) continue;
+    const children = [...subnets.values()].filter((child) => child.record.parentId === subnet.record.id);
+    const holds: ValidatedHold[] = [];
+    const seen = new Set<bigint>();
+    (subnet.record.heldAddresses ?? []).forEach((hold, position) => {
+      const field = `subnets.${subnet.index}.heldAddresses.${position}.address`;
+      try {
+        const address = parseAddress(hold.address, field);
+        const problem = specificAddressProblem(subnet.layout, address);
+        if (problem !== null) return report(field, problem);
+        if (subnet.record.childrenOnly === true) return report(field, "a childrenOnly subnet holds no addresses of its own");
+        const child = children.find((c) => address.value >= c.layout.cidr.first && address.value <= c.layout.cidr.last);
+        if (child !== undefined) return report(field, `${address.text} is inside child subnet ${child.record.id} (${child.layout.cidr.text})`);
+        if (seen.has(address.value)) return report(field, `${address.text} is held twice`);
+        if (allocated.has(`${subnet.record.id}\u0000${address.value}`)) return report(field, `${address.text} is also allocated in the file`);
+        seen.add(address.value);
+        holds.push({ address: { text: address.text, value: address.value }, heldUntil: hold.heldUntil, owner: hold.owner, allocationId: hold.allocationId });
+      } catch (error) {
+        if (!(error instanceof InvalidInputError)) throw error;
+        for (const issue of error.issues) report(issue.field, issue.reason);
+      }
+    });
+    if (holds.length > 0) result.set(subnet.record.id, holds);
+  }
   return result;
 }
 

@@ -109,6 +109,34 @@ describe("ipam map", () => {
     expect(image.pixel(corner(svg, "data-first", "2001:db8:70:0:400::").x + 8, first.y + 8)).toEqual(hex(MAP_COLOURS.free));
   });
 
+  it("marks addresses held after release (hold-down) in their own colour, with a legend entry", async () => {
+    const subnet = await context.ipam.createSubnet({ cidr: "10.73.0.0/28", releaseHoldSeconds: 300 });
+    const taken = [];
+    for (let i = 0; i < 3; i += 1) taken.push((await context.ipam.allocate({ subnetId: subnet.id, owner: "hold-app" })).allocation);
+    await context.ipam.release(taken[1]!.id);
+    const out = join(dir, "held.svg");
+    expect((await ipam(["map", subnet.id, "--out", out])).code).toBe(0);
+    const svg = await readFile(out, "utf8");
+    const image = rasterize(svg);
+    const centre = (address: string) => {
+      const { x, y } = corner(svg, "data-first", address);
+      return image.pixel(x + 8, y + 8);
+    };
+    expect(centre("10.73.0.2")).toEqual(hex(MAP_COLOURS.heldDown));
+    expect(svg).toMatch(/data-first="10\.73\.0\.2" data-hold="held"><title>10\.73\.0\.2: held after release, \d+ s left<\/title>/);
+    const legend = corner(svg, "data-legend", "held");
+    expect(image.pixel(legend.x + 7, legend.y + 7)).toEqual(hex(MAP_COLOURS.heldDown));
+    expect(svg).toContain("held after release (hold-down) — 1 address(es)");
+    // Neighbours keep their meaning: allocated in the owner's colour, the rest free.
+    expect(centre("10.73.0.1")).toEqual(centre("10.73.0.3"));
+    expect(centre("10.73.0.1")).not.toEqual(hex(MAP_COLOURS.heldDown));
+    expect(centre("10.73.0.4")).toEqual(hex(MAP_COLOURS.free));
+    // A map without holds has no such entry.
+    const plain = await context.ipam.createSubnet({ cidr: "10.74.0.0/28" });
+    expect((await ipam(["map", plain.id, "--out", join(dir, "plain.svg")])).code).toBe(0);
+    expect(await readFile(join(dir, "plain.svg"), "utf8")).not.toContain('data-legend="held"');
+  });
+
   it("fails with the core's errors and needs --out", async () => {
     expect((await ipam(["map", "1"])).code).toBe(2);
     const missing = await ipam(["map", "424242", "--out", join(dir, "x.svg"), "--json"]);

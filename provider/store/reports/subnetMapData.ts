@@ -13,6 +13,8 @@ export interface SubnetMapData {
   readonly owners: readonly OwnerUsage[];
   /** Cells held by child subnets (read in the same snapshot as `cells`), lowest first. */
   readonly childBlocks: readonly MapChildBlock[];
+  /** Cells with addresses in hold-down after release (issue 23), lowest first. */
+  readonly heldCells: readonly MapHeldCell[];
 }
 
 /** At most 2^14 cells: a picture, not a table of every address. */
@@ -128,4 +130,25 @@ export async function readMapChildBlocks(db: BoundConnection, subnetId: number, 
     subnetId: String(row.subnet_id),
     cidr: row.cidr,
   }));
+}
+
+/** Addresses of one cell released and still held back (hold-down), and when the last hold ends. */
+export interface MapHeldCell {
+  readonly cell: number;
+  readonly held: string;
+  /** Seconds until the cell's last hold expires (the database's clock). */
+  readonly secondsLeft: number;
+}
+
+const heldCellRow = z.object({ cell: z.string(), held: z.string(), seconds_left: z.number() });
+
+/** Per cell, the live holds (expired ones are free space waiting for the next pick to return them). */
+export async function readMapHeldCells(db: BoundConnection, subnetId: number, layout: SubnetLayout, grid: MapGrid): Promise<MapHeldCell[]> {
+  const cellSize = (1n << BigInt(grid.cellBits)).toString();
+  const rows = await db.any(sql.type(heldCellRow)`
+    SELECT div(ordinal - ${layout.cidr.first.toString()}::numeric, ${cellSize}::numeric)::text AS cell, count(*)::text AS held,
+           ceil(extract(epoch FROM max(held_until) - now()))::int AS seconds_left
+    FROM ${db.t.heldAddress} WHERE subnet_id = ${subnetId} AND held_until > now() GROUP BY 1 ORDER BY 1
+  `);
+  return rows.map((row) => ({ cell: Number(row.cell), held: row.held, secondsLeft: row.seconds_left }));
 }

@@ -5,7 +5,7 @@ import { LIMITS, parseInput } from "../../core/schemas.js";
 import { type SubnetTreeEntry } from "../../core/types.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
 import { listAuditEvents } from "./historyQueries.js";
-import { mapCellBitsSchema, mapGrid, readMapCells, readMapChildBlocks, type SubnetMapData } from "./subnetMapData.js";
+import { mapCellBitsSchema, mapGrid, readMapCells, readMapChildBlocks, readMapHeldCells, type SubnetMapData } from "./subnetMapData.js";
 import { MAX_TREE_DEPTH, readSubnetTree, type TreeTruncation } from "./subnetTree.js";
 import { ownerUsageRows } from "./usageQueries.js";
 import { requireSubnetRow } from "../rows/subnetQueries.js";
@@ -45,7 +45,8 @@ export async function subnetMap(db: StoreDatabase, subnetId: string, options: { 
       const grid = mapGrid(layout, bits);
       const cells = await readMapCells(tx, id, layout, grid);
       const childBlocks = await readMapChildBlocks(tx, id, layout, grid);
-      return { subnet: subnetFromRow(row, layout), grid, cells, owners: await ownerUsageRows(tx, id), childBlocks };
+      const heldCells = await readMapHeldCells(tx, id, layout, grid);
+      return { subnet: subnetFromRow(row, layout), grid, cells, owners: await ownerUsageRows(tx, id), childBlocks, heldCells };
   });
 }
 

@@ -1,3 +1,5 @@
+import { sql } from "slonik";
+import { z } from "zod";
 import { displayJson } from "../../core/displayText.js";
 import { SNAPSHOT_FORMAT, type Snapshot, type SnapshotAllocation, type SnapshotSubnet } from "../../core/snapshot.js";
 import { LIMITS } from "../../core/schemas.js";
@@ -65,7 +67,10 @@ async function* snapshotPages(db: BoundConnection, filter: { namespace?: string 
   const subnetIds: number[] = [];
   for (let after: number | undefined; ; ) {
     const page = await listSubnetRows(db, { namespace: filter.namespace }, { limit: pageSize, after });
-    if (page.length > 0) yield { kind: "subnets", items: page.map((row) => snapshotSubnet(subnetFromRow(row))) };
+    if (page.length > 0) {
+      const holds = await liveHolds(db, page.map((row) => row.id));
+      yield { kind: "subnets", items: page.map((row) => snapshotSubnet(subnetFromRow(row), holds.get(row.id) ?? [])) };
+    }
     subnetIds.push(...page.map((row) => row.id));
     if (page.length < pageSize) break;
     after = page.at(-1)!.id;
@@ -80,7 +85,26 @@ async function* snapshotPages(db: BoundConnection, filter: { namespace?: string 
   }
 }
 
-function snapshotSubnet(subnet: Subnet): SnapshotSubnet {
+type SnapshotHold = NonNullable<SnapshotSubnet["heldAddresses"]>[number];
+const holdRow = z.object({ subnet_id: z.number(), address: z.string(), held_until: z.string(), owner: z.string(), allocation_id: z.string() });
+
+/** Live holds (hold-down) of a page of subnets, by subnet id, in address order. */
+async function liveHolds(db: BoundConnection, subnetIds: readonly number[]): Promise<Map<number, SnapshotHold[]>> {
+  const rows = await db.any(sql.type(holdRow)`
+    SELECT subnet_id, host(address) AS address, to_char(held_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS held_until,
+           owner, allocation_id::text AS allocation_id
+    FROM ${db.t.heldAddress} WHERE subnet_id = ANY(${sql.array([...subnetIds], "int4")}) AND held_until > now() ORDER BY subnet_id, ordinal
+  `);
+  const holds = new Map<number, SnapshotHold[]>();
+  for (const row of rows) {
+    const list = holds.get(row.subnet_id) ?? [];
+    list.push({ address: row.address, heldUntil: row.held_until, owner: row.owner, allocationId: row.allocation_id });
+    holds.set(row.subnet_id, list);
+  }
+  return holds;
+}
+
+function snapshotSubnet(subnet: Subnet, holds: readonly SnapshotHold[]): SnapshotSubnet {
   return {
     id: subnet.id,
     namespace: subnet.namespace,
@@ -95,6 +119,9 @@ function snapshotSubnet(subnet: Subnet): SnapshotSubnet {
     minPrefixLength: subnet.minPrefixLength,
     maxPrefixLength: subnet.maxPrefixLength,
     defaultPrefixLength: subnet.defaultPrefixLength,
+    // Only when set, so a file without hold-downs reads as files of earlier releases did.
+    ...(subnet.releaseHoldSeconds > 0 ? { releaseHoldSeconds: subnet.releaseHoldSeconds } : {}),
+    ...(holds.length > 0 ? { heldAddresses: [...holds] } : {}),
     idempotencyKey: subnet.idempotencyKey,
     createdAt: subnet.createdAt,
     updatedAt: subnet.updatedAt,

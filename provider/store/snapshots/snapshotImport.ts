@@ -2,7 +2,7 @@ import { sql, type DatabasePool } from "slonik";
 import { z } from "zod";
 import { DatabaseError, OverlapError, SnapshotConflictError } from "../../core/errors.js";
 import { groupBy } from "../../core/groupBy.js";
-import type { ValidatedAllocation, ValidatedSnapshot, ValidatedSubnet } from "../../core/snapshot.js";
+import type { ValidatedAllocation, ValidatedHold, ValidatedSnapshot, ValidatedSubnet } from "../../core/snapshot.js";
 import { failureOf, wrapDatabaseError } from "../database/databaseErrors.js";
 import { rebuildFreeRanges } from "../space/freeSpace.js";
 import { IMPORT_LOCK_KEY, IPAM_LOCK_CLASS } from "../database/lockKeys.js";
@@ -84,7 +84,8 @@ export async function importSnapshot(
           progress(chunk.length);
         }
       }
-      // Once every child is in: a parent's free ranges leave its children's blocks out.
+      for (const subnet of snapshot.subnets) await insertHolds(tx, Number(subnetIds.get(subnet.record.id)), snapshot.holds.get(subnet.record.id) ?? []);
+      // Once every child is in: a parent's free ranges leave its children's blocks (and held addresses) out.
       for (const subnet of snapshot.subnets) await rebuildFreeRanges(tx, Number(subnetIds.get(subnet.record.id)), subnet.layout.available);
       return {
         subnets: snapshot.subnets.length,
@@ -204,14 +205,27 @@ async function insertSubnetRow(db: BoundConnection, namespaces: NamespaceIds, id
   if (namespaceId === undefined) namespaces.set(record.namespace, (namespaceId = await upsertNamespace(db, record.namespace)));
   await db.query(sql.unsafe`
     INSERT INTO ${db.t.subnet} (id, namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags,
-                             children_only, min_prefix_length, max_prefix_length, default_prefix_length, idempotency_key, created_at, updated_at)
+                             children_only, min_prefix_length, max_prefix_length, default_prefix_length, release_hold_seconds, idempotency_key, created_at, updated_at)
     OVERRIDING SYSTEM VALUE
     VALUES (${id}, ${namespaceId}, ${parentId}, ${layout.cidr.text}::cidr, ${layout.gateway?.text ?? null}::inet,
             ${sql.jsonb(layout.pools.map((pool) => ({ start: pool.start, end: pool.end })))}, ${layout.poolsExplicit},
             ${sql.jsonb(layout.reserved.map((range) => range.text))}, ${record.description}, ${sql.jsonb(record.tags)},
             ${record.childrenOnly ?? false}, ${record.minPrefixLength ?? null}, ${record.maxPrefixLength ?? null},
-            ${record.defaultPrefixLength ?? null}, ${record.idempotencyKey ?? null},
+            ${record.defaultPrefixLength ?? null}, ${record.releaseHoldSeconds ?? 0}, ${record.idempotencyKey ?? null},
             coalesce(${record.createdAt ?? null}::timestamptz, now()), coalesce(${record.updatedAt ?? null}::timestamptz, now()))
+  `);
+}
+
+/** Holds still live in this database's clock; an expired one is simply free space. */
+async function insertHolds(db: BoundConnection, subnetId: number, holds: readonly ValidatedHold[]): Promise<void> {
+  if (holds.length === 0) return;
+  const column = (pick: (hold: ValidatedHold) => string) => sql.array(holds.map(pick), "text");
+  await db.query(sql.unsafe`
+    INSERT INTO ${db.t.heldAddress} (subnet_id, ordinal, address, held_until, owner, allocation_id)
+    SELECT ${subnetId}, r.ordinal::numeric, r.address::inet, r.until::timestamptz, r.owner, r.allocation::bigint
+    FROM unnest(${column((h) => h.address.value.toString())}, ${column((h) => h.address.text)}, ${column((h) => h.heldUntil)},
+                ${column((h) => h.owner)}, ${column((h) => h.allocationId)}) AS r(ordinal, address, until, owner, allocation)
+    WHERE r.until::timestamptz > now()
   `);
 }
 
