@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseAddressAfter, parseSubnetCidrAfter, type Cidr, type IpAddress } from "./address.js";
+import { parseAddress, parseAddressAfter, parseSubnetCidrAfter, type Cidr, type IpAddress } from "./address.js";
 import { InvalidInputError, type InputIssue } from "./errors.js";
 import { groupBy } from "./groupBy.js";
 import { rangesOverlap } from "./range.js";
@@ -286,11 +286,17 @@ function validateAllocations(
  * child) that no allocation of the file holds, each once.
  */
 function validateHolds(subnets: ReadonlyMap<string, ValidatedSubnet & { index: number }>, allocations: readonly ValidatedAllocation[], report: Report): Map<string, ValidatedHold[]> {
-  const allocated = new Set(allocations.flatMap((allocation) => allocation.addresses.map((address) => `${allocation.record.subnetId}\u0000${address.value}`)));
   const result = new Map<string, ValidatedHold[]>();
+  const holding = new Set([...subnets.values()].filter((subnet) => (subnet.record.heldAddresses ?? []).length > 0).map((subnet) => subnet.record.id));
+  // Most files hold no holds: then nothing below is built (a 1M-address set would cost a snapshot's import dearly).
+  if (holding.size === 0) return result;
+  const allocated = new Set(
+    allocations.filter((allocation) => holding.has(allocation.record.subnetId)).flatMap((allocation) => allocation.addresses.map((address) => `${allocation.record.subnetId}\u0000${address.value}`)),
+  );
+  const childrenOf = groupBy([...subnets.values()].filter((child) => child.record.parentId !== null && holding.has(child.record.parentId)), (child) => child.record.parentId!);
   for (const subnet of subnets.values()) {
-    if ((subnet.record.heldAddresses ?? []).length === 0) continue;
-    const children = [...subnets.values()].filter((child) => child.record.parentId === subnet.record.id);
+    if (!holding.has(subnet.record.id)) continue;
+    const children = childrenOf.get(subnet.record.id) ?? [];
     const holds: ValidatedHold[] = [];
     const seen = new Set<bigint>();
     (subnet.record.heldAddresses ?? []).forEach((hold, position) => {
