@@ -48,6 +48,9 @@ export async function startReplicatedPair(options: { synchronous: boolean }): Pr
     await run("initdb", ["-D", primaryDir, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
     const settings = [
       "listen_addresses = '127.0.0.1'",
+      // The socket beside the data (the account running the servers owns this directory; the
+      // system's /var/run/postgresql belongs to the host's postgres account).
+      `unix_socket_directories = '${parent}'`,
       `port = ${primaryPort}`,
       "wal_level = replica",
       "max_wal_senders = 4",
