@@ -2,7 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ipam, loadMigrations, migrate } from "../../provider/store/index.js";
 import { jsonOf, runCli } from "../helpers/cliRunner.js";
-import { databaseFingerprint } from "../helpers/databaseFingerprint.js";
+import { databaseFingerprint, tableColumns } from "../helpers/databaseFingerprint.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
 // Migration 0006 (docs/identity.md): every database gets a random identity at its first migration,
@@ -50,17 +50,31 @@ describe("database identity (migration 0006)", () => {
     // As roles/ipam_app.sql left an older install: new tables get data access by default.
     await client.query("DO $$ BEGIN CREATE ROLE ipam_app NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$");
     await client.query("ALTER DEFAULT PRIVILEGES IN SCHEMA ipam GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ipam_app");
-    const before = await Ipam.open({ databaseUrl: older.url, migrate: false });
-    const subnet = await before.createSubnet({ cidr: "10.0.0.0/24", idempotencyKey: "proj/dev/net#default:10.0.0.0/24" });
-    await before.allocate({ subnetId: subnet.id, owner: "proj/dev/web", count: 3 });
-    await before.close();
-    const data = await databaseFingerprint(client);
+    // Data as the release before 0006 left it, written in that schema's own terms (today's code reads
+    // columns later migrations add, so it cannot write into a 0005 schema).
+    await client.query("INSERT INTO ipam.namespace (name) VALUES ('default')");
+    const subnetRow = await client.query<{ id: number }>(
+      `INSERT INTO ipam.subnet (namespace_id, cidr, gateway, pools, pools_explicit)
+       SELECT id, '10.0.0.0/24', '10.0.0.1', '[{"start": "10.0.0.2", "end": "10.0.0.254"}]', false FROM ipam.namespace WHERE name = 'default' RETURNING id`,
+    );
+    const subnetId = subnetRow.rows[0]!.id;
+    const allocation = await client.query<{ id: string }>(
+      "INSERT INTO ipam.allocation (subnet_id, owner, idempotency_key, strategy) VALUES ($1, 'proj/dev/web', 'proj/dev/web#1', 'sequential') RETURNING id",
+      [subnetId],
+    );
+    await client.query(
+      "INSERT INTO ipam.allocated_address (subnet_id, address, ordinal, allocation_id) SELECT $1, ('10.0.0.' || n)::inet, n, $2 FROM generate_series(2, 4) AS n",
+      [subnetId, allocation.rows[0]!.id],
+    );
+    await client.query("INSERT INTO ipam.free_range (subnet_id, first_ordinal, last_ordinal) VALUES ($1, 5, 254)", [subnetId]);
+    const columns = await tableColumns(client);
+    const data = await databaseFingerprint(client, "ipam", columns);
 
     expect(await migrate(older.url, "ipam")).toContain("0006_installation_identity");
     const [id] = await identities(client);
     expect(await identities(client)).toHaveLength(1);
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(await databaseFingerprint(client)).toEqual(data);
+    expect(await databaseFingerprint(client, "ipam", columns)).toEqual(data);
     // ...but the identity is read-only for the application role all the same.
     const privileges = await client.query("SELECT has_table_privilege('ipam_app', 'ipam.installation', 'SELECT') AS can_read, has_table_privilege('ipam_app', 'ipam.installation', 'UPDATE') AS can_change");
     expect(privileges.rows[0]).toEqual({ can_read: true, can_change: false });
