@@ -84,7 +84,7 @@ describe("npm run bench --quick", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 600_000); // seventeen scenarios, even at --quick sizes, take about two minutes: past the default 120 s bound
 
   it("--only runs the chosen scenarios and refuses an unknown one", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ipam-bench-test-"));
