@@ -120,30 +120,30 @@ describe("the local database's superuser password is never readable by another u
     // check below still holds for every start).
     let observed = 0;
     for (let attempt = 1; attempt <= 5 && observed === 0; attempt++) {
-    const { home, shared, env } = await freshSetup(`${account === undefined ? "start" : "nobody"}-${attempt}`);
-    if (account !== undefined) {
-      await mkdir(home, { mode: 0o700 });
-      await chown(home, account.uid, account.gid);
-    }
-    try {
-      const run = cliAs(["db", "start", "--json"], env, account);
-      const seen = await watch([{ top: shared }, { top: home, skip: dataDirOf(home) }], run);
-      const result = await run;
-      expect(result.code, result.stderr).toBe(0);
-      expect(JSON.parse(result.stdout)).toMatchObject({ initialised: true, running: true });
-      const password = await passwordOf(home);
-      const holders = seen.filter((s) => s.path !== join(home, "local.json") && s.content.includes(password));
-      observed = holders.length;
-      // ... and no file holding it was ever readable by another user, through every directory above it.
-      const leaks = seen.filter((s) => s.exposed && s.content.includes(password)).map((s) => `${relative(root, s.path)} (mode ${s.mode.toString(8)})`);
-      expect(leaks).toEqual([]);
-      // Where initdb runs as this same user, the file itself is the owner's alone too.
-      if (account !== undefined) for (const s of holders) expect(s.mode & 0o077, `${s.path} mode ${s.mode.toString(8)}`).toBe(0);
-      expect(await readdir(shared)).toEqual([]);
-      expect((await lstat(join(home, "local.json"))).mode & 0o777).toBe(0o600);
-    } finally {
-      await cliAs(["db", "stop"], env, account);
-    }
+      const { home, shared, env } = await freshSetup(`${account === undefined ? "start" : "nobody"}-${attempt}`);
+      if (account !== undefined) {
+        await mkdir(home, { mode: 0o700 });
+        await chown(home, account.uid, account.gid);
+      }
+      try {
+        const run = cliAs(["db", "start", "--json"], env, account);
+        const seen = await watch([{ top: shared }, { top: home, skip: dataDirOf(home) }], run);
+        const result = await run;
+        expect(result.code, result.stderr).toBe(0);
+        expect(JSON.parse(result.stdout)).toMatchObject({ initialised: true, running: true });
+        const password = await passwordOf(home);
+        const holders = seen.filter((s) => s.path !== join(home, "local.json") && s.content.includes(password));
+        observed = holders.length;
+        // ... and no file holding it was ever readable by another user, through every directory above it.
+        const leaks = seen.filter((s) => s.exposed && s.content.includes(password)).map((s) => `${relative(root, s.path)} (mode ${s.mode.toString(8)})`);
+        expect(leaks).toEqual([]);
+        // Where initdb runs as this same user, the file itself is the owner's alone too.
+        if (account !== undefined) for (const s of holders) expect(s.mode & 0o077, `${s.path} mode ${s.mode.toString(8)}`).toBe(0);
+        expect(await readdir(shared)).toEqual([]);
+        expect((await lstat(join(home, "local.json"))).mode & 0o777).toBe(0o600);
+      } finally {
+        await cliAs(["db", "stop"], env, account);
+      }
     }
     // The watcher did catch the file initdb read the password from (so it would have seen a leak).
     expect(observed, "the password file was never seen in 5 starts: the watcher is too slow to prove anything").toBeGreaterThan(0);
