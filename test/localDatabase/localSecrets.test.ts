@@ -28,43 +28,92 @@ interface Sighting {
   readonly mode: number;
   /** Another user (not the owner, not in its group) could open and read it, through every directory above it. */
   readonly exposed: boolean;
-  readonly content: string;
+  /** Raw bytes (not decoded: most files here are binaries); `includes` looks for the password's UTF-8 bytes. */
+  readonly content: Buffer;
+}
+
+/** What one watch has recorded: every distinct sighting, and each file's content by the stat it was read under. */
+interface Watched {
+  readonly seen: Map<string, Sighting>;
+  readonly contents: Map<string, Buffer>;
+}
+
+/** Whether another user can walk from the test's root down into `dir` (every directory on the way has o+x). */
+async function reachableByOthers(dir: string): Promise<boolean | null> {
+  let path = root;
+  for (const part of ["", ...relative(root, dir).split("/").filter((name) => name !== "")]) {
+    path = join(path, part);
+    const stat = await lstat(path).catch(() => null);
+    if (stat === null) return null;
+    if ((stat.mode & 0o001) === 0) return false;
+  }
+  return true;
 }
 
 /** Files under `top`, with whether the "other" permission bits let another user reach and read each. */
-async function scan(top: string, skip: (path: string) => boolean, seen: Map<string, Sighting>): Promise<void> {
+async function scan(top: string, skip: (path: string) => boolean, watched: Watched): Promise<void> {
   const visit = async (dir: string, reachable: boolean): Promise<void> => {
     const names = await readdir(dir).catch(() => [] as string[]);
     for (const name of names) {
       const path = join(dir, name);
       if (skip(path)) continue;
-      const stat = await lstat(path).catch(() => null);
+      const stat = await lstat(path, { bigint: true }).catch(() => null);
       if (stat === null) continue;
-      if (stat.isDirectory()) await visit(path, reachable && (stat.mode & 0o001) !== 0);
+      if (stat.isDirectory()) await visit(path, reachable && (stat.mode & 0o001n) !== 0n);
       else if (stat.isFile()) {
-        const exposed = reachable && (stat.mode & 0o004) !== 0;
-        const content = await readFile(path, "utf8").catch(() => "");
-        const key = `${path}:${stat.mode}:${content}`; // a file is seen empty first, then written
-        if (!seen.has(key)) seen.set(key, { path, mode: stat.mode & 0o7777, exposed, content });
+        const mode = Number(stat.mode & 0o7777n);
+        const exposed = reachable && (mode & 0o004) !== 0;
+        // A file is read again only when its inode's stat changed (a write moves size and ctime, a
+        // chmod ctime; a rename of a directory above changes neither).
+        const version = `${stat.dev}:${stat.ino}:${stat.mode}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+        let content = watched.contents.get(version);
+        if (content === undefined) {
+          content = await readFile(path).catch(() => Buffer.alloc(0));
+          watched.contents.set(version, content);
+        }
+        // One sighting per path and version: a file is seen empty first, then written. (Not keyed by
+        // the content itself: hashing 60 MB of keys on every pass made passes slow.)
+        const key = `${path}\0${version}`;
+        if (!watched.seen.has(key)) watched.seen.set(key, { path, mode, exposed, content });
       }
     }
   };
-  const topStat = await lstat(top).catch(() => null);
-  if (topStat !== null) await visit(top, (topStat.mode & 0o001) !== 0);
+  const topReachable = await reachableByOthers(top);
+  if (topReachable !== null) await visit(top, topReachable);
 }
 
-/** Watch `dirs` until `until` settles, as fast as the event loop allows. */
+/**
+ * Watch `dirs` until `until` settles, as fast as the event loop allows: each in a loop of its own,
+ * so that a large tree does not slow the passes over a small one.
+ */
 async function watch(dirs: { top: string; skip?: (path: string) => boolean }[], until: Promise<unknown>): Promise<Sighting[]> {
-  const seen = new Map<string, Sighting>();
+  const watched: Watched = { seen: new Map(), contents: new Map() };
   let done = false;
   void until.finally(() => (done = true));
-  while (!done) {
-    for (const { top, skip } of dirs) await scan(top, skip ?? (() => false), seen);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  for (const { top, skip } of dirs) await scan(top, skip ?? (() => false), seen);
-  return [...seen.values()];
+  await Promise.all(
+    dirs.map(async ({ top, skip }) => {
+      while (!done) {
+        await scan(top, skip ?? (() => false), watched);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await scan(top, skip ?? (() => false), watched);
+    }),
+  );
+  return [...watched.seen.values()];
 }
+
+/**
+ * What to watch during a start: the shared tmp, and the home (not the cluster's data). As root in a
+ * private clone the home also holds the server's copy of its binaries (server-binaries/, 60 MB, 1,000
+ * files, copied just before initdb runs): it is watched in a loop of its own. In one loop, a pass
+ * over it lasted up to 1.4 s on a loaded machine, about as long as initdb keeps its password file,
+ * so the watcher could miss that file (the embedded pass of CI failed that way once).
+ */
+const startWatch = (home: string, shared: string) => {
+  const binaries = join(home, "server-binaries");
+  const data = dataDirOf(home);
+  return [{ top: shared }, { top: home, skip: (path: string) => data(path) || path === binaries }, { top: binaries }];
+};
 
 /** A fresh home and a fresh shared temporary directory (mode 1777, like /tmp). */
 async function freshSetup(label: string): Promise<{ home: string; shared: string; env: Record<string, string> }> {
@@ -127,7 +176,7 @@ describe("the local database's superuser password is never readable by another u
       }
       try {
         const run = cliAs(["db", "start", "--json"], env, account);
-        const seen = await watch([{ top: shared }, { top: home, skip: dataDirOf(home) }], run);
+        const seen = await watch(startWatch(home, shared), run);
         const result = await run;
         expect(result.code, result.stderr).toBe(0);
         expect(JSON.parse(result.stdout)).toMatchObject({ initialised: true, running: true });
@@ -164,7 +213,7 @@ describe("the local database's superuser password is never readable by another u
         process.kill(-child.pid!, "SIGKILL");
         await exited;
       })();
-      const seen = await watch([{ top: shared }, { top: home, skip: dataDirOf(home) }], killed);
+      const seen = await watch(startWatch(home, shared), killed);
       // The killed run's password is unknown (it may never have reached local.json). The files that
       // hold it are the ones we write: local.json and the password file in a private scratch
       // directory. None of them, and nothing at all in the shared tmp, may have been readable by another user.
