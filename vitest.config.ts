@@ -1,12 +1,40 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Files that run one at a time, after the others (every other file has a database of its own, STYLE.md
+ * #10, and may run beside another):
+ * - suites that create OS accounts or machine-wide things: the `pulumi-ipam` account, local homes,
+ *   PostgreSQL clusters of their own, npm and git installs;
+ * - suites that hold most of a default server's 100 connections at once (4 processes × 16 connections,
+ *   2 × 16 twice): two of them side by side would run out.
+ */
+const SERIAL = [
+  "test/localDatabase/**/*.test.ts",
+  "test/install/**/*.test.ts",
+  "test/restore/failover.test.ts",
+  "test/allocation/storm.test.ts",
+  "test/allocation/groupCommit.test.ts",
+  "test/allocation/concurrency.test.ts",
+  "test/children/childConcurrency.test.ts",
+];
+
+/**
+ * Test files run in parallel on IPAM_TEST_WORKERS workers; without it, vitest's default (one less than
+ * the cores: one on a 2-core machine). CI sets 2 (.ci/run). The serial files run afterwards, one at a time.
+ */
+const workers = process.env.IPAM_TEST_WORKERS;
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     globalSetup: ["test/helpers/globalSetup.ts"],
     pool: "forks",
+    ...(workers !== undefined && workers !== "" ? { maxWorkers: Number(workers) } : {}),
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ["default"],
+    projects: [
+      { extends: true, test: { name: "parallel", include: ["test/**/*.test.ts", ...SERIAL.map((pattern) => `!${pattern}`)] } },
+      { extends: true, test: { name: "serial", include: [...SERIAL], fileParallelism: false, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

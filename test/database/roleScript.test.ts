@@ -25,8 +25,9 @@ beforeAll(async () => {
   await superuser.connect();
   await superuser.query(`CREATE ROLE ${owner} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB PASSWORD '${password}'`);
   await superuser.query(`ALTER DATABASE ${superuser.escapeIdentifier(db.name)} OWNER TO ${owner}`);
-  // The role exists already (another IPAM database, or an administrator, created it).
-  await superuser.query("DO $$ BEGIN CREATE ROLE ipam_app NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+  // The role exists already (another IPAM database, or an administrator, created it). A file running
+  // beside this one may be creating it at the same instant: that collides on pg_authid's unique index.
+  await superuser.query("DO $$ BEGIN CREATE ROLE ipam_app NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$");
   const url = new URL(db.url);
   url.username = owner;
   url.password = password;

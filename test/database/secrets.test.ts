@@ -186,7 +186,11 @@ describe("secrets: a password in the connection URL never appears in an error", 
       await withIpam({}, async (ipam) => {
         const waiting = failure(() => ipam.allocate({ subnetId, owner: "o" }));
         await waitFor("the request to wait for the lock", async () => {
-          const { rows } = await admin.query("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+          // This file's database only: other files may be waiting on advisory locks of their own meanwhile.
+          const { rows } = await admin.query(
+            "SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = $1",
+            [db.name],
+          );
           return rows[0]?.pid as number | undefined;
         });
         await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [ROLE]);
