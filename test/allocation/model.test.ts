@@ -1,11 +1,9 @@
 import fc from "fast-check";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseAddress, parseCidr, formatAddress } from "../../provider/core/address.js";
-import { Ipam } from "../../provider/store/index.js";
 import { AllocatorModel, GATEWAY, type Offset } from "../helpers/allocatorModel.js";
 import { checkInvariants } from "../helpers/invariants.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
+import { useTestIpamWithAdmin } from "../helpers/openTestIpam.js";
 
 interface Real {
   readonly subnetId: string;
@@ -13,22 +11,8 @@ interface Real {
   readonly base: bigint;
 }
 
-let db: TestDatabase;
-let ipam: Ipam;
-let admin: pg.Client;
+const t = useTestIpamWithAdmin("model");
 let runs = 0;
-
-beforeAll(async () => {
-  db = await createTestDatabase("model");
-  ipam = await Ipam.open({ databaseUrl: db.url });
-  admin = new pg.Client({ connectionString: db.url });
-  await admin.connect();
-});
-afterAll(async () => {
-  await admin?.end();
-  await ipam?.close();
-  await db?.drop();
-});
 
 const CIDR = { 4: "10.90.0.0/28", 6: "fd00:90::/124" } as const;
 const POOL_SETS: ([Offset, Offset][] | null)[] = [null, [[2, 8]], [[4, 14]], [[2, 5], [10, 14]], [[12, 14]], [[3, 3], [7, 7]]];
@@ -41,16 +25,16 @@ const poolsFor = (real: Real, pools: [Offset, Offset][] | null) => pools?.map(([
 
 /** After every command: the database holds exactly the model's allocations and free index. */
 async function compare(model: AllocatorModel, real: Real): Promise<void> {
-  const { allocations } = await ipam.listAllocations({ subnetId: real.subnetId }, { limit: 100 });
+  const { allocations } = await t.ipam.listAllocations({ subnetId: real.subnetId }, { limit: 100 });
   expect(allocations.map((a) => `${a.id}:${offsetsOf(real, a.addresses).join(",")}`).sort()).toEqual(
     [...model.allocations].map(([id, a]) => `${id}:${[...a.offsets].sort((x, y) => x - y).join(",")}`).sort(),
   );
-  const { rows } = await admin.query<{ first: string; last: string }>(
+  const { rows } = await t.admin.query<{ first: string; last: string }>(
     "SELECT first_ordinal::text AS first, last_ordinal::text AS last FROM ipam.free_range WHERE subnet_id = $1 ORDER BY first_ordinal",
     [Number(real.subnetId)],
   );
   expect(rows.map((row) => [Number(BigInt(row.first) - real.base), Number(BigInt(row.last) - real.base)])).toEqual(model.freeRuns());
-  const usage = await ipam.usage(real.subnetId);
+  const usage = await t.ipam.usage(real.subnetId);
   expect({ allocated: usage.allocated, free: usage.free }).toEqual({ allocated: String(model.allocated().size), free: String(model.free().length) });
 }
 
@@ -61,7 +45,7 @@ class Allocate implements Cmd {
   check = () => true;
   async run(model: AllocatorModel, real: Real): Promise<void> {
     const free = model.free();
-    const request = ipam.allocate({ subnetId: real.subnetId, owner: "model", strategy: this.strategy, ...(this.count > 1 ? { count: this.count } : {}) });
+    const request = t.ipam.allocate({ subnetId: real.subnetId, owner: "model", strategy: this.strategy, ...(this.count > 1 ? { count: this.count } : {}) });
     if (free.length < this.count) {
       await expect(request).rejects.toMatchObject({ code: "SUBNET_EXHAUSTED" });
     } else {
@@ -85,7 +69,7 @@ class AllocateSpecific implements Cmd {
   check = () => true;
   async run(model: AllocatorModel, real: Real): Promise<void> {
     const refusal = model.specificRefusal(this.offset);
-    const request = ipam.allocate({ subnetId: real.subnetId, owner: "model", address: address(real, this.offset) });
+    const request = t.ipam.allocate({ subnetId: real.subnetId, owner: "model", address: address(real, this.offset) });
     if (refusal !== null) {
       await expect(request).rejects.toMatchObject({ code: refusal });
     } else {
@@ -103,13 +87,13 @@ class Release implements Cmd {
   check = (model: Readonly<AllocatorModel>) => model.allocations.size > 0;
   async run(model: AllocatorModel, real: Real): Promise<void> {
     const id = model.ids()[this.pick % model.allocations.size]!;
-    const result = await ipam.release(id);
+    const result = await t.ipam.release(id);
     expect({ released: result.released, offsets: offsetsOf(real, result.addresses) }).toEqual({
       released: true,
       offsets: [...model.allocations.get(id)!.offsets].sort((a, b) => a - b),
     });
     model.allocations.delete(id);
-    expect(await ipam.release(id)).toEqual({ released: false, addresses: [] });
+    expect(await t.ipam.release(id)).toEqual({ released: false, addresses: [] });
     await compare(model, real);
   }
   toString = () => `release(#${this.pick})`;
@@ -123,7 +107,7 @@ class Resize implements Cmd {
     const current = model.allocations.get(id)!;
     const held = [...current.offsets].sort((a, b) => a - b);
     const free = model.free();
-    const request = ipam.resizeAllocation({ allocationId: id, count: this.count });
+    const request = t.ipam.resizeAllocation({ allocationId: id, count: this.count });
     if (current.strategy === "specific" && this.count > 1) {
       await expect(request).rejects.toMatchObject({ code: "INVALID_INPUT" });
     } else if (this.count - held.length > free.length) {
@@ -155,7 +139,7 @@ class UpdatePools implements Cmd {
   check = () => true;
   async run(model: AllocatorModel, real: Real): Promise<void> {
     const pools = POOL_SETS[this.set]!;
-    const result = await ipam.updateSubnet(real.subnetId, { allocationPools: poolsFor(real, pools) });
+    const result = await t.ipam.updateSubnet(real.subnetId, { allocationPools: poolsFor(real, pools) });
     model.pools = pools;
     const inPools = model.poolOffsets();
     // Addresses the new pools leave out stay allocated and are reported.
@@ -170,7 +154,7 @@ class UpdateReserved implements Cmd {
   check = () => true;
   async run(model: AllocatorModel, real: Real): Promise<void> {
     const reserved = RESERVED_SETS[this.set]!;
-    const request = ipam.updateSubnet(real.subnetId, { reserved: reserved.map((o) => address(real, o)) });
+    const request = t.ipam.updateSubnet(real.subnetId, { reserved: reserved.map((o) => address(real, o)) });
     const allocated = model.allocated();
     const blocked = reserved.filter((o) => allocated.has(o)).sort((a, b) => a - b);
     if (blocked.length > 0) {
@@ -205,7 +189,7 @@ describe("model-based: random operation sequences against an in-memory model", (
           const cidr = parseCidr(CIDR[version], "cidr");
           const model = new AllocatorModel(version);
           const real: Real = { subnetId: "", version, base: cidr.first };
-          const subnet = await ipam.createSubnet({
+          const subnet = await t.ipam.createSubnet({
             cidr: cidr.text,
             namespace: `model-${runs}`,
             gateway: address(real, GATEWAY),
@@ -214,7 +198,7 @@ describe("model-based: random operation sequences against an in-memory model", (
           subnetIds.push(subnet.id);
           return { model, real: { ...real, subnetId: subnet.id } };
         }, cmds);
-        expect((await checkInvariants(db.url, { subnetIds })).violations).toEqual([]);
+        expect((await checkInvariants(t.db.url, { subnetIds })).violations).toEqual([]);
       }),
       { numRuns: 40 },
     );
