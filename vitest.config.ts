@@ -1,22 +1,18 @@
 import { defineConfig } from "vitest/config";
 
+/** Suites that create OS accounts or machine-wide things: the `pulumi-ipam` account, local homes, PostgreSQL clusters of their own, npm pack (it rebuilds dist/) and git installs. */
+const OS_WIDE = ["test/localDatabase/**/*.test.ts", "test/install/**/*.test.ts", "test/restore/failover.test.ts"];
+
+/** Suites that hold most of a default server's 100 connections at once (4 processes × 16 connections, 2 × 16 twice): two side by side would run out. */
+const CONNECTION_HUNGRY = ["test/allocation/storm.test.ts", "test/allocation/groupCommit.test.ts", "test/allocation/concurrency.test.ts", "test/children/childConcurrency.test.ts"];
+
 /**
  * Files that run one at a time, after the others (every other file has a database of its own, STYLE.md
- * #10, and may run beside another):
- * - suites that create OS accounts or machine-wide things: the `pulumi-ipam` account, local homes,
- *   PostgreSQL clusters of their own, npm and git installs;
- * - suites that hold most of a default server's 100 connections at once (4 processes × 16 connections,
- *   2 × 16 twice): two of them side by side would run out.
+ * #10, and may run beside another). The embedded server globalSetup starts allows 300 connections
+ * (embeddedServer.ts), so there the connection-hungry suites run side by side too.
  */
-const SERIAL = [
-  "test/localDatabase/**/*.test.ts",
-  "test/install/**/*.test.ts",
-  "test/restore/failover.test.ts",
-  "test/allocation/storm.test.ts",
-  "test/allocation/groupCommit.test.ts",
-  "test/allocation/concurrency.test.ts",
-  "test/children/childConcurrency.test.ts",
-];
+const embedded = (process.env.DATABASE_URL ?? "") === "";
+const SERIAL = [...OS_WIDE, ...(embedded ? [] : CONNECTION_HUNGRY)];
 
 /**
  * Test files run in parallel on IPAM_TEST_WORKERS workers; without it, vitest's default (one less than
