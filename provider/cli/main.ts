@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
+// The young generation is capped (4 MiB semi-spaces; by default V8 grows its new space to 128 MiB
+// here as a long run's pages survive scavenges): an export of 1M allocations peaked at 2.3x the RSS
+// of one of 10k, capped 1.6x (docs/benchmark-round-3.md, issue 25).
 // The `ipam` bin. Checked before anything else is loaded, so an old Node prints a clear message
 // instead of a syntax or import error from a dependency.
 const major = Number(process.versions.node.split(".")[0]);

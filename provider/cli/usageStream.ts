@@ -3,7 +3,8 @@ import { LIMITS } from "../core/schemas.js";
 import type { Ipam } from "../store/Ipam.js";
 import type { SubnetTreeReport } from "../store/reports/usageTree.js";
 import { subnetsAbove, type CapacityBreach } from "./capacityGate.js";
-import { NamespaceTotals, UsageView } from "./usageView.js";
+import { ColumnWidths, TableInParts } from "./terminal.js";
+import { HELD_TABLE, NamespaceTotals, namespacesSection, OUTSIDE_TABLE, OWNERS_TABLE, subnetsTable, usageRows } from "./usageView.js";
 
 export interface TreeOrderedReport {
   readonly report: SubnetTreeReport;
@@ -36,17 +37,69 @@ export async function* usageInTreeOrder(ipam: Ipam, filter: { namespace?: string
 }
 
 /**
- * `ipam usage` as text: what renderUsage prints for every subnet, gathered as cells, not reports;
- * with `failAbove` (hundredths of a percent), the subnets above it (subnetsAbove, a report at a time).
+ * `ipam usage` as text: exactly what renderUsage prints, written as it is read. A first pass adds up
+ * the totals and sizes every table's columns (numbers, not cells: 100k subnets held ~470 MiB of
+ * cells, issue 25); then one pass per table writes its rows a page at a time with those widths (the
+ * Owners, outside-the-pools and held tables come after the Subnets table, each in tree order). Each
+ * pass reads pages at their own moments, as the JSON view's two passes do; should the data change
+ * between passes, a wider cell widens its page's column instead of being cut.
+ * With `failAbove` (hundredths of a percent), the subnets above it (subnetsAbove, a report at a time).
  */
-export async function usageText(ipam: Ipam, filter: { namespace?: string }, failAbove?: number): Promise<{ text: string; above: CapacityBreach[] }> {
-  const view = new UsageView();
+export async function writeUsageText(ipam: Ipam, filter: { namespace?: string }, write: (chunk: string) => Promise<void>, failAbove?: number): Promise<CapacityBreach[]> {
+  const totals = new NamespaceTotals();
   const above: CapacityBreach[] = [];
+  const full = subnetsTable(true);
+  const subnetWidths = new ColumnWidths(full.head);
+  const others = [OWNERS_TABLE, OUTSIDE_TABLE, HELD_TABLE].map((table) => ({ table, widths: new ColumnWidths(table.head), rows: 0 }));
+  let subnets = 0;
+  let withChildren = false;
   for await (const { report, ownPool } of usageInTreeOrder(ipam, filter)) {
-    view.add(report, ownPool);
+    totals.add(report, ownPool);
     if (failAbove !== undefined) above.push(...subnetsAbove([report], failAbove));
+    const rows = usageRows(report);
+    subnets += 1;
+    withChildren ||= rows.withChildren;
+    subnetWidths.add(rows.subnet);
+    otherRows(rows).forEach((list, index) => {
+      for (const row of list) others[index]!.widths.add(row);
+      others[index]!.rows += list.length;
+    });
   }
-  return { text: view.render(null), above };
+  if (subnets === 0) {
+    await write("no subnets\n");
+    return above;
+  }
+  const table = subnetsTable(withChildren);
+  const columns = table.head.length;
+  await writeTable(`${namespacesSection(totals)}\n\n${table.title()}`, new TableInParts(table.head, table.align, subnetWidths.widths.slice(0, columns)), async function* () {
+    for await (const { report } of usageInTreeOrder(ipam, filter)) yield [usageRows(report).subnet.slice(0, columns)];
+  }, write);
+  for (const [index, { table: other, widths, rows }] of others.entries()) {
+    if (rows === 0) continue;
+    await writeTable(`\n\n${other.title()}`, new TableInParts(other.head, other.align, widths.widths), async function* () {
+      for await (const { report } of usageInTreeOrder(ipam, filter)) yield otherRows(usageRows(report))[index]!;
+    }, write);
+  }
+  await write("\n");
+  return above;
+}
+
+function otherRows(rows: ReturnType<typeof usageRows>): string[][][] {
+  return [rows.owners, rows.outside, rows.held];
+}
+
+/** `before`, then the table: its top, its rows a page at a time, its bottom. */
+async function writeTable(before: string, table: TableInParts, rowsOf: () => AsyncGenerator<string[][]>, write: (chunk: string) => Promise<void>): Promise<void> {
+  await write(`${before}\n${table.top()}`);
+  let page: string[][] = [];
+  for await (const rows of rowsOf()) {
+    page.push(...rows);
+    if (page.length >= LIMITS.pageSize) {
+      await write(`\n${table.body(page)}`);
+      page = [];
+    }
+  }
+  await write(`${page.length > 0 ? `\n${table.body(page)}` : ""}\n${table.bottom()}`);
 }
 
 /**

@@ -85,57 +85,87 @@ export class UsageView {
 
   /** Add the next report in tree order; `ownPool` as namespaceTotals decides it. */
   add(report: SubnetTreeReport, ownPool: boolean): void {
-    const { subnet, usage, owners, outsidePool } = report;
     this.totals.add(report, ownPool);
-    if (usage.childPrefixes > 0) this.withChildren = true;
-    const row = [subnet.id, displayText(subnet.namespace), treeLabel(report), ...poolColumns(subnet.childrenOnly, usage), usage.allocated, flagged(usage.outsidePool), String(owners.length)];
-    this.subnets.push([...row, String(usage.childPrefixes), usage.childAddresses, usage.childSpaceFree]);
-    for (const o of owners) this.owners.push([subnet.id, subnet.cidr, displayText(o.owner), String(o.allocations), o.addresses]);
-    for (const o of outsidePool) this.outside.push([subnet.id, subnet.cidr, o.address, displayText(o.owner), o.allocationId]);
-    if (usage.held !== "0") {
-      const list = report.held ?? [];
-      if (list.length > 0) for (const h of list) this.held.push([subnet.id, subnet.cidr, h.address, `held, ${h.secondsLeft} s left`, displayText(h.owner)]);
-      else this.held.push([subnet.id, subnet.cidr, `${usage.held} address(es)`, "held", "-"]);
-    }
+    const rows = usageRows(report);
+    if (rows.withChildren) this.withChildren = true;
+    this.subnets.push(rows.subnet);
+    this.owners.push(...rows.owners);
+    this.outside.push(...rows.outside);
+    this.held.push(...rows.held);
   }
 
   render(truncatedReason: string | null = null): string {
     if (this.subnets.length === 0) return "no subnets";
-    const sections: string[] = [];
-    const namespaces = this.totals.list().map((n) => [
-      displayText(n.namespace),
-      `IPv${n.ipVersion}`,
-      String(n.subnets),
-      usageBar(BigInt(n.inUse), BigInt(n.poolSize)),
-      `${n.inUse} / ${n.poolSize}`,
-      flagged(n.outsidePool),
-    ]);
-    sections.push(paint("bold", "Namespaces"), renderTable(["NAMESPACE", "IP", "SUBNETS", "POOL USE", "IN USE / POOL", "OUTSIDE POOLS"], namespaces, ["left", "left", "right", "left", "right", "right"]));
-
-    const head = ["ID", "NAMESPACE", "SUBNET", "POOL USE", "IN USE / POOL", "FREE", "ALLOCATED", "OUTSIDE POOLS", "OWNERS"];
-    const align = ["right", "left", "left", "left", "right", "right", "right", "right", "right"] as const;
-    sections.push(
-      "",
-      paint("bold", "Subnets"),
-      this.withChildren
-        ? renderTable([...head, "CHILDREN", "CHILD ADDRESSES", "ROOM FOR CHILDREN"], this.subnets, [...align, "right", "right", "right"])
-        : renderTable(head, this.subnets.map((row) => row.slice(0, head.length)), align),
-    );
+    const sections: string[] = [namespacesSection(this.totals)];
+    const subnets = subnetsTable(this.withChildren);
+    sections.push("", subnets.title(), renderTable(subnets.head, this.withChildren ? this.subnets : this.subnets.map((row) => row.slice(0, subnets.head.length)), subnets.align));
     if (truncatedReason !== null) sections.push(`… not the whole tree: ${truncatedReason}`);
-
-    if (this.owners.length > 0) sections.push("", paint("bold", "Owners"), renderTable(["ID", "SUBNET", "OWNER", "ALLOCATIONS", "ADDRESSES"], this.owners, ["right", "left", "left", "right", "right"]));
-    if (this.outside.length > 0) {
-      sections.push(
-        "",
-        paint(["bold", "yellow"], "⚠ Allocated outside the pools (still valid; once released they are not handed out again)"),
-        renderTable(["ID", "SUBNET", "ADDRESS", "OWNER", "ALLOCATION"], this.outside, ["right", "left", "left", "left", "right"]),
-      );
-    }
-    if (this.held.length > 0) {
-      sections.push("", paint("bold", "Held after release (hold-down: not handed out until the time is up)"), renderTable(["ID", "SUBNET", "ADDRESS", "STATE", "RELEASED BY"], this.held, ["right", "left", "left", "left", "left"]));
+    for (const [table, rows] of [[OWNERS_TABLE, this.owners], [OUTSIDE_TABLE, this.outside], [HELD_TABLE, this.held]] as const) {
+      if (rows.length > 0) sections.push("", table.title(), renderTable(table.head, rows, table.align));
     }
     return sections.join("\n");
   }
+}
+
+/** A table of the usage view: its section title (painted when printed), column titles and alignment. */
+export interface UsageTable {
+  readonly title: () => string;
+  readonly head: readonly string[];
+  readonly align: readonly ("left" | "right")[];
+}
+
+const SUBNET_HEAD = ["ID", "NAMESPACE", "SUBNET", "POOL USE", "IN USE / POOL", "FREE", "ALLOCATED", "OUTSIDE POOLS", "OWNERS"];
+const SUBNET_ALIGN = ["right", "left", "left", "left", "right", "right", "right", "right", "right"] as const;
+
+/** The Subnets table: with columns for children when any subnet shown has some (rows hold them always). */
+export function subnetsTable(withChildren: boolean): UsageTable {
+  return withChildren
+    ? { title: () => paint("bold", "Subnets"), head: [...SUBNET_HEAD, "CHILDREN", "CHILD ADDRESSES", "ROOM FOR CHILDREN"], align: [...SUBNET_ALIGN, "right", "right", "right"] }
+    : { title: () => paint("bold", "Subnets"), head: SUBNET_HEAD, align: SUBNET_ALIGN };
+}
+
+export const OWNERS_TABLE: UsageTable = { title: () => paint("bold", "Owners"), head: ["ID", "SUBNET", "OWNER", "ALLOCATIONS", "ADDRESSES"], align: ["right", "left", "left", "right", "right"] };
+export const OUTSIDE_TABLE: UsageTable = {
+  title: () => paint(["bold", "yellow"], "⚠ Allocated outside the pools (still valid; once released they are not handed out again)"),
+  head: ["ID", "SUBNET", "ADDRESS", "OWNER", "ALLOCATION"],
+  align: ["right", "left", "left", "left", "right"],
+};
+export const HELD_TABLE: UsageTable = {
+  title: () => paint("bold", "Held after release (hold-down: not handed out until the time is up)"),
+  head: ["ID", "SUBNET", "ADDRESS", "STATE", "RELEASED BY"],
+  align: ["right", "left", "left", "left", "left"],
+};
+
+/** The Namespaces section (title and table) from the totals. */
+export function namespacesSection(totals: NamespaceTotals): string {
+  const namespaces = totals.list().map((n) => [
+    displayText(n.namespace),
+    `IPv${n.ipVersion}`,
+    String(n.subnets),
+    usageBar(BigInt(n.inUse), BigInt(n.poolSize)),
+    `${n.inUse} / ${n.poolSize}`,
+    flagged(n.outsidePool),
+  ]);
+  return `${paint("bold", "Namespaces")}\n${renderTable(["NAMESPACE", "IP", "SUBNETS", "POOL USE", "IN USE / POOL", "OUTSIDE POOLS"], namespaces, ["left", "left", "right", "left", "right", "right"])}`;
+}
+
+/** The rows one report adds to each table (the subnet's row with its children columns; drop them when no subnet has children). */
+export function usageRows(report: SubnetTreeReport): { subnet: string[]; withChildren: boolean; owners: string[][]; outside: string[][]; held: string[][] } {
+  const { subnet, usage, owners, outsidePool } = report;
+  const row = [subnet.id, displayText(subnet.namespace), treeLabel(report), ...poolColumns(subnet.childrenOnly, usage), usage.allocated, flagged(usage.outsidePool), String(owners.length)];
+  const held: string[][] = [];
+  if (usage.held !== "0") {
+    const list = report.held ?? [];
+    if (list.length > 0) for (const h of list) held.push([subnet.id, subnet.cidr, h.address, `held, ${h.secondsLeft} s left`, displayText(h.owner)]);
+    else held.push([subnet.id, subnet.cidr, `${usage.held} address(es)`, "held", "-"]);
+  }
+  return {
+    subnet: [...row, String(usage.childPrefixes), usage.childAddresses, usage.childSpaceFree],
+    withChildren: usage.childPrefixes > 0,
+    owners: owners.map((o) => [subnet.id, subnet.cidr, displayText(o.owner), String(o.allocations), o.addresses]),
+    outside: outsidePool.map((o) => [subnet.id, subnet.cidr, o.address, displayText(o.owner), o.allocationId]),
+    held,
+  };
 }
 
 /**

@@ -5,7 +5,7 @@ import { CapacityExceededError, percentThreshold, subnetsAbove } from "../capaci
 import { withIpam } from "../databaseSelection.js";
 import { subnetIdOf } from "../subnetReference.js";
 import { printJson, printLine } from "../terminal.js";
-import { usageText, writeUsageJson } from "../usageStream.js";
+import { writeUsageJson, writeUsageText } from "../usageStream.js";
 import { namespaceTotals, renderUsage } from "../usageView.js";
 
 /**
@@ -24,11 +24,9 @@ export function registerUsageCommand(program: Command): void {
       withIpam(command, "read", async (ipam) => {
         if (reference === undefined) {
           // Pages of LIMITS.pageSize subnets, each read at one moment and costing the same however deep,
-          // already in tree order: only table cells (text) or nothing (JSON) are kept, not the reports.
+          // already in tree order: only totals and column widths are kept, not the reports or the cells.
           const filter = options.namespace === undefined ? {} : { namespace: options.namespace };
-          const above = options.json
-            ? await writeUsageJson(ipam, filter, writeStdout, options.failAbove)
-            : await usageText(ipam, filter, options.failAbove).then(({ text, above: breaches }) => (printLine(text), breaches));
+          const above = await (options.json ? writeUsageJson : writeUsageText)(ipam, filter, writeStdout, options.failAbove);
           if (above.length > 0) throw new CapacityExceededError(above, String(options.failAbove! / 100));
           return;
         }
