@@ -100,23 +100,30 @@ function userInputsKeepingUnknowns(props: Props): Props {
 }
 
 /**
+ * Diff as the SDK host calls it: `diffOf`, and, for a delete-first replacement, what the old subnet
+ * holds read first.
  * @throws (SUBNET_IN_USE) for a replacement that must delete the old subnet first while it holds
  *   allocations or child subnets (deleteFirstGuard.ts): Diff runs before any step, so nothing changes.
  */
 export async function diff(id: string, olds: Props, news: Props) {
+  const result = diffOf(olds, news);
+  // In a preview, an unknown cidr, namespace or parentId does not collide (yet): the `up` that knows
+  // them asks again, and refuses here before any step of it touches this subnet or its allocations.
+  if (result.deleteBeforeReplace) await refuseDeleteFirstWhileHeld(id, olds, String(news.cidr));
+  return result;
+}
+
+/** What the contract says a change does (replace or update in place), and whether the old subnet must go first; reads nothing. */
+export function diffOf(olds: Props, news: Props) {
   const oldInputs = (olds.__inputs as Props | undefined) ?? {};
   const replaces = inputsThat(SUBNET_CONTRACT, "replace").filter((k) => REPLACED_WHEN[k](olds, oldInputs, news));
   // The rest compares with current outputs (a refresh brings in edits made outside Pulumi), absent inputs as defaults.
   const updates = UPDATE_ON.filter((k) => (k === "allocationPools" ? poolsChanged(olds, news) : !same(olds[k] ?? DEFAULTS[k], news[k] ?? DEFAULTS[k])));
-  const deleteBeforeReplace = replaces.length > 0 && collides(olds, news);
-  // In a preview, an unknown cidr, namespace or parentId does not collide (yet): the `up` that knows
-  // them asks again, and refuses here before any step of it touches this subnet or its allocations.
-  if (deleteBeforeReplace) await refuseDeleteFirstWhileHeld(id, olds, String(news.cidr));
   return {
     // State from before database identities (or naming the provider by path) is rewritten by an Update.
     changes: replaces.length > 0 || updates.length > 0 || needsStateUpgrade(olds),
     replaces,
-    deleteBeforeReplace,
+    deleteBeforeReplace: replaces.length > 0 && collides(olds, news),
   };
 }
 
