@@ -25,6 +25,14 @@ export function resourceOptions(type: "Subnet" | "IpAllocation", name: string, o
         `(a subnet that still holds allocations cannot be deleted). Remove deletedWith: pulumi destroy already deletes allocations before their subnet.`,
     );
   }
+  if (type === "Subnet" && opts?.deleteBeforeReplace === true) {
+    throw new Error(
+      `Subnet "${name}": the deleteBeforeReplace option is not supported. With it Pulumi replaces the subnet delete-first whatever its provider says, ` +
+        `and deletes every allocation and child subnet wired to it before the subnet, releasing their addresses, even those a --target list leaves out. ` +
+        `Remove deleteBeforeReplace: the subnet is replaced delete-first when its new CIDR overlaps the old one, and that is refused while it still holds ` +
+        `allocations or child subnets (docs/pulumi.md, "Renumbering a subnet").`,
+    );
+  }
   if (opts?.import !== undefined) {
     const instead =
       type === "IpAllocation"

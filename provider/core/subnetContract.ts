@@ -7,7 +7,8 @@ import type { CreateSubnetInput, UpdateSubnetInput } from "./schemas.js";
  */
 export const SUBNET_CONTRACT = {
   resource: "Subnet",
-  replaceOrder: "create the new subnet first; delete the old one first when old and new overlap (same namespace and parent)",
+  replaceOrder:
+    "create the new subnet first; delete the old one first when old and new overlap (same namespace and parent), refused while the old one holds allocations or child subnets ([renumbering](pulumi.md#renumbering-a-subnet))",
   inputs: {
     cidr: {
       type: "string",

@@ -11,6 +11,7 @@ import { guarded, identityOf, ipam, ipamWithIdentity } from "./connection.js";
 import { assertLegacyRow, assertLegacyRowMatches, assertSameDatabase, DATABASE, needsStateUpgrade } from "./databaseIdentity.js";
 import { CLAIM, claimOf, isGone, ownerKey, OWNER, SCOPE, STACK } from "./resourceIdentity.js";
 import { refuseCrossedIds, refuseUnlessEnded } from "./lostResources.js";
+import { DeleteFirstReplacementError } from "./deleteFirstGuard.js";
 import { knownIssues, knownView } from "./unknowns.js";
 import { failuresOf, isUnknown, same, userInputs, type Props } from "./wire.js";
 
@@ -98,7 +99,22 @@ function userInputsKeepingUnknowns(props: Props): Props {
   return Object.fromEntries(SUBNET_INPUTS.filter((k) => props[k] !== undefined && props[k] !== null).map((k) => [k, props[k]]));
 }
 
-export async function diff(_id: string, olds: Props, news: Props) {
+/**
+ * Diff as the SDK host calls it: `diffOf`, and, for a delete-first replacement, what the old subnet
+ * holds read first.
+ * @throws (SUBNET_IN_USE) for a replacement that must delete the old subnet first while it holds
+ *   allocations or child subnets (deleteFirstGuard.ts): Diff runs before any step, so nothing changes.
+ */
+export async function diff(id: string, olds: Props, news: Props) {
+  const result = diffOf(olds, news);
+  // In a preview, an unknown cidr, namespace or parentId does not collide (yet): the `up` that knows
+  // them asks again, and refuses here before any step of it touches this subnet or its allocations.
+  if (result.deleteBeforeReplace) await refuseDeleteFirstWhileHeld(id, olds, String(news.cidr));
+  return result;
+}
+
+/** What the contract says a change does (replace or update in place), and whether the old subnet must go first; reads nothing. */
+export function diffOf(olds: Props, news: Props) {
   const oldInputs = (olds.__inputs as Props | undefined) ?? {};
   const replaces = inputsThat(SUBNET_CONTRACT, "replace").filter((k) => REPLACED_WHEN[k](olds, oldInputs, news));
   // The rest compares with current outputs (a refresh brings in edits made outside Pulumi), absent inputs as defaults.
@@ -109,6 +125,18 @@ export async function diff(_id: string, olds: Props, news: Props) {
     replaces,
     deleteBeforeReplace: replaces.length > 0 && collides(olds, news),
   };
+}
+
+/** Read-only: what the old subnet holds, in the database its state names (deleteFirstGuard.ts says why). */
+async function refuseDeleteFirstWhileHeld(id: string, olds: Props, newCidr: string): Promise<void> {
+  await guarded("checking a subnet replacement", async () => {
+    const db = await ipam();
+    await assertSameDatabase(db, olds);
+    await assertLegacySubnet(db, id, olds);
+    const holders = await db.subnetHolders(id);
+    if (holders === null || holders.allocations.count + holders.children.count === 0) return;
+    throw new DeleteFirstReplacementError(id, String(olds.cidr), canonicalCidr(newCidr) as string, holders);
+  });
 }
 
 /**

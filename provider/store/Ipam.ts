@@ -10,7 +10,7 @@ import { allocationsInRange, history, searchAddressSpace, subnetMap, subnetMetri
 import type { AddressSearchResult, SubnetMapData, SubnetMetric, SubnetTreeReport, SubnetUsageReport, TreeTruncation } from "./reports/index.js";
 import { hasPendingMigrations, migrate, readInstallationId } from "./schema/index.js";
 import { exportSnapshot, importSnapshot, writeSnapshot, type ImportOptions, type ImportResult, type SnapshotWrite } from "./snapshots/index.js";
-import { createSubnet, deleteSubnet, getSubnet, listSubnetPage, listSubnets, updateSubnet } from "./subnets/index.js";
+import { createSubnet, deleteSubnet, getSubnet, listSubnetPage, listSubnets, subnetHolders, updateSubnet, type SubnetHolders } from "./subnets/index.js";
 import { acceptRestore, changeFailoverPolicy, reconcileAllocations, writeFence, type FenceProblem, type FenceStatus, type ReconcileItem, type ReconcileReport } from "./restore/index.js";
 
 export type { IpamOptions } from "./ipamOptions.js";
@@ -106,6 +106,11 @@ export class Ipam {
   /** Remove a subnet without allocations or children (a child's block goes back to its parent). */
   deleteSubnet(subnetId: string, options: { claim?: string } = {}): Promise<{ deleted: boolean; superseded?: boolean }> {
     return deleteSubnet(this.db, subnetId, options);
+  }
+
+  /** The allocations and child subnets that keep a subnet from being deleted (counts, first few named); null when there is none. */
+  subnetHolders(subnetId: string): Promise<SubnetHolders | null> {
+    return subnetHolders(this.db, subnetId);
   }
 
   /** A parent's direct children in address order, in pages. */

@@ -61,6 +61,12 @@ describe("child subnets through the SDK host", () => {
     const tags = await context.host.diff(urn("team"), team.id, team.properties, { ...same, tags: { team: "pay" } });
     expect(tags).toMatchObject({ changes: 2, replaces: [] });
 
+    // The parent given a CIDR overlapping its own would be replaced delete-first, its children deleted
+    // before it: refused at Diff while it has children, naming them (deleteFirstGuard.ts).
+    const grown = await context.host.diff(urn("platform"), parent.id, parent.properties, subnetProps("platform", { ...parentInputs, cidr: "10.60.0.0/15" })).catch((e: Error) => e);
+    expect((grown as Error).message).toContain(`subnet ${parent.id} (10.60.0.0/16) cannot be replaced by 10.60.0.0/15 while it holds 3 child subnets (first: ${team.id} (10.60.0.0/22)`);
+    expect((await context.direct.listChildren(parent.id)).subnets).toHaveLength(3);
+
     const rules = subnetProps("platform", { ...parentInputs, maxPrefixLength: 26 });
     expect(await context.host.diff(urn("platform"), parent.id, parent.properties, rules)).toMatchObject({ changes: 2, replaces: [] });
     const updated = await context.host.update(urn("platform"), parent.id, parent.properties, rules);

@@ -50,13 +50,21 @@ describe("Subnet and IpAllocation through the SDK host", () => {
     alloc = again;
   });
 
-  it("diff: description/tags/pools update; cidr/namespace replace (deleteBeforeReplace on overlap)", async () => {
+  it("diff: description/tags/pools update; cidr/namespace replace (deleteBeforeReplace on overlap, refused while the subnet holds allocations)", async () => {
     const olds = subnet.properties;
     const upd = await context.host.diff(subnetUrn, subnet.id, olds, subnetProps({ cidr: "10.0.0.0/24", gateway: "10.0.0.1", tags: { env: "prod" } }));
     expect(upd).toMatchObject({ changes: 2, replaces: [] });
-    const rep = await context.host.diff(subnetUrn, subnet.id, olds, subnetProps({ cidr: "10.0.0.0/23", gateway: "10.0.0.1" }));
+    const before = await context.direct.listAllocations({ subnetId: subnet.id });
+    const refused = await context.host.diff(subnetUrn, subnet.id, olds, subnetProps({ cidr: "10.0.0.0/23", gateway: "10.0.0.1" })).catch((e: Error) => e);
+    expect((refused as Error).message).toContain(`subnet ${subnet.id} (10.0.0.0/24) cannot be replaced by 10.0.0.0/23 while it holds 1 allocation (first: 10.0.0.2 (proj/dev/web))`);
+    expect(await context.direct.listAllocations({ subnetId: subnet.id })).toEqual(before);
+    // An empty subnet is replaced delete-first, as before.
+    const emptyUrn = urnOf("ipam:Subnet", "empty");
+    const empty = await up(emptyUrn, subnetProps({ cidr: "10.0.8.0/24" }));
+    const rep = await context.host.diff(emptyUrn, empty.id, empty.properties, subnetProps({ cidr: "10.0.8.0/23" }));
     expect(rep.replaces).toEqual(["cidr"]);
     expect(rep.deleteBeforeReplace).toBe(true);
+    await context.host.delete(emptyUrn, empty.id, empty.properties);
     const repNs = await context.host.diff(subnetUrn, subnet.id, olds, subnetProps({ cidr: "10.0.0.0/24", namespace: "other", gateway: "10.0.0.1" }));
     expect(repNs.replaces).toEqual(["namespace"]);
     expect(repNs.deleteBeforeReplace).toBe(false);

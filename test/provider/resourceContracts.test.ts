@@ -6,6 +6,7 @@ import type { ResourceContract } from "../../provider/core/resourceContract.js";
 import { SUBNET_CONTRACT } from "../../provider/core/subnetContract.js";
 import * as allocation from "../../provider/dynamic/allocationProvider.js";
 import * as subnet from "../../provider/dynamic/subnetProvider.js";
+import type { Props } from "../../provider/dynamic/wire.js";
 import { RESOURCE_DOC, withResourceTables } from "../../scripts/resourceDocs.js";
 
 // Each resource's contract (provider/core/*Contract.ts) is the one source of its inputs: the doc's
@@ -112,7 +113,8 @@ const storedAllocation = {
 };
 
 describe.each([
-  ["Subnet", SUBNET_CONTRACT, subnet.diff, storedSubnet, { cidr: "10.0.0.0/24" }, SUBNET_CHANGES],
+  // The Subnet's decision without the read a delete-first replacement adds (deleteFirstGuard.ts; test/engine/targets.test.ts).
+  ["Subnet", SUBNET_CONTRACT, async (_id: string, olds: Props, news: Props) => subnet.diffOf(olds, news), storedSubnet, { cidr: "10.0.0.0/24" }, SUBNET_CHANGES],
   ["IpAllocation", ALLOCATION_CONTRACT, allocation.diff, storedAllocation, { subnetId: "1" }, ALLOCATION_CHANGES],
 ] as const)("%s Diff does what its contract says", (_resource, contract: ResourceContract, diff, stored, same, changes: Record<string, unknown>) => {
   it("the same inputs, the rest absent (their defaults), change nothing", async () => {

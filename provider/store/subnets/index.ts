@@ -4,4 +4,4 @@
  */
 export { createSubnet } from "./createSubnet.js";
 export { deleteSubnet, updateSubnet } from "./subnetChanges.js";
-export { getSubnet, listSubnetPage, listSubnets } from "./subnetReads.js";
+export { getSubnet, listSubnetPage, listSubnets, subnetHolders, type SubnetHolders } from "./subnetReads.js";

@@ -1,10 +1,12 @@
 import { parseInput, subnetFilterSchema, subnetPageSchema } from "../../core/schemas.js";
 import { type Subnet } from "../../core/types.js";
 import { type BoundConnection, type StoreDatabase } from "../database/storeDatabase.js";
-import { requireSubnetRow, listSubnetRows } from "../rows/subnetQueries.js";
+import { countAllocations } from "../rows/allocationQueries.js";
+import { getSubnetRow, requireSubnetRow, listSubnetRows } from "../rows/subnetQueries.js";
+import { countChildren } from "../children/childQueries.js";
 import { subnetFromRow, subnetKey } from "../rows/subnetRecords.js";
 
-/* Reading subnets: one, all, a page. */
+/* Reading subnets: one, all, a page, what holds one. */
 
 /** @throws InvalidInputError, NotFoundError */
 export async function getSubnet(db: StoreDatabase, subnetId: string): Promise<Subnet> {
@@ -36,4 +38,25 @@ export async function listSubnetPage(db: StoreDatabase, filter: { namespace?: st
 export async function subnetPageRows(tx: BoundConnection, namespace: string | undefined, limit: number, after: string | undefined) {
   if (after !== undefined) await requireSubnetRow(tx, Number(after), after);
   return listSubnetRows(tx, { namespace }, { limit, after: after === undefined ? undefined : Number(after) });
+}
+
+/** What keeps a subnet from being deleted: its allocations and child subnets, each counted with the first few named. */
+export interface SubnetHolders {
+  /** Labelled `address (owner)`. */
+  readonly allocations: { readonly count: number; readonly examples: readonly string[] };
+  /** Labelled `id (cidr)`. */
+  readonly children: { readonly count: number; readonly examples: readonly string[] };
+}
+
+/**
+ * What holds a subnet, read at one moment and without its lock (deleteSubnet counts the same under
+ * it): null when there is no such subnet. For callers that must refuse before anything changes.
+ * @throws InvalidInputError (an id that is not a subnet key)
+ */
+export async function subnetHolders(db: StoreDatabase, subnetId: string): Promise<SubnetHolders | null> {
+  const id = subnetKey(subnetId);
+  return db.consistent("reading what holds a subnet", async (tx) => {
+    if ((await getSubnetRow(tx, id)) === null) return null;
+    return { allocations: await countAllocations(tx, id), children: await countChildren(tx, id) };
+  });
 }
