@@ -239,3 +239,33 @@ describe("the free-space index is written only by the schema's own functions", (
     expect(await asApp([["SELECT ipam.resync_free_blocks($1, 0, 1)", [parent.id]]])).toMatchObject(PERMISSION_DENIED);
   });
 });
+
+// Hold-down rows (migration 0011) are one of the truths the free index is derived from: a hold the
+// application role wrote for a free address would keep it out of the free ranges at the next
+// derivation (which the role may itself call), with no audit row. Since 0012 a hold is accepted only
+// for an address its own transaction released, no longer than the subnet's hold time.
+describe("a hold is written only by the release of its address", () => {
+  it("ipam_app's forged hold on a free address, and a real hold stretched or moved, are refused; the address stays free", async () => {
+    const subnet = await ipam.createSubnet({ cidr: "10.90.0.0/24", namespace: "freespace", releaseHoldSeconds: 60 });
+    const { allocation } = await ipam.allocate({ subnetId: subnet.id, owner: "freespace/held", count: 2 });
+    await ipam.release(allocation.id);
+    const held = await admin.query<{ n: string }>("SELECT count(*)::text AS n FROM ipam.held_address WHERE subnet_id = $1", [subnet.id]);
+    expect(held.rows[0]!.n).toBe("2");
+    const forged = await asApp([
+      [
+        "INSERT INTO ipam.held_address (subnet_id, ordinal, address, held_until, owner, allocation_id) VALUES ($1, $2, '10.90.0.50', now() + interval '1 minute', 'freespace/held', $3)",
+        [subnet.id, await ordinal("10.90.0.50"), allocation.id],
+      ],
+      ["SELECT ipam.rebuild_free_ranges($1)", [subnet.id]],
+    ]);
+    expect(forged).toMatchObject({ code: "23514", constraint: "held_address_released" });
+    const stretched = await asApp([["UPDATE ipam.held_address SET held_until = now() + interval '10 years' WHERE subnet_id = $1", [subnet.id]]]);
+    expect(stretched).toMatchObject({ code: "23514", constraint: "held_address_released" });
+    const moved = await asApp([["UPDATE ipam.held_address SET ordinal = $2 WHERE subnet_id = $1 AND address = '10.90.0.1'", [subnet.id, await ordinal("10.90.0.50")]]]);
+    expect(moved).toMatchObject({ code: "23514", constraint: "held_address_released" });
+    // The next two allocations skip the two real holds and reach .50 in order: nothing else is held.
+    await asApp([["SELECT ipam.rebuild_free_ranges($1)", [subnet.id]]]);
+    const next = await ipam.allocate({ subnetId: subnet.id, owner: "freespace/next", count: 48 });
+    expect(next.allocation.addresses.at(-1)).toBe("10.90.0.50");
+  });
+});

@@ -18,7 +18,8 @@
 --   the same call (and the allocation is audited by 0007's triggers).
 -- The store's role then loses INSERT, UPDATE, DELETE and TRUNCATE on both tables (below, and in
 -- roles/ipam_app.sql), and free_blocks_built may only become true through rebuild_free_blocks (a
--- parent marked built with no blocks would hide its space for children).
+-- parent marked built with no blocks would hide its space for children), and a hold (held_address,
+-- a truth the derivations read) is accepted only from the release of its address.
 --
 -- Multiranges (nummultirange, range_agg) need PostgreSQL 14 or later. Ordinals are integers, so
 -- the range [lo, hi] is numrange(lo, hi + 1) (half-open), and multirange arithmetic stays exact.
@@ -387,6 +388,48 @@ CREATE TRIGGER refuse_free_blocks_mark_insert BEFORE INSERT ON subnet FOR EACH R
   WHEN (NEW.free_blocks_built) EXECUTE FUNCTION refuse_free_blocks_mark();
 CREATE TRIGGER refuse_free_blocks_mark_update BEFORE UPDATE OF free_blocks_built ON subnet FOR EACH ROW
   WHEN (NEW.free_blocks_built AND NOT OLD.free_blocks_built) EXECUTE FUNCTION refuse_free_blocks_mark();
+
+-- Hold-down rows (0011) are a truth source for the derivations above: a hold the application role
+-- forged could keep a free address out of the free ranges. A hold is accepted only for an address
+-- this transaction released (its 'release' or 'shrink' audit row, written by 0007's triggers, has
+-- the same allocation, owner and address), with the ordinal of that address, held no longer than
+-- the subnet's release_hold_seconds; or in an import, for a role that may import (0010). Deleting
+-- a hold only gives space back, and stays allowed.
+CREATE FUNCTION guard_held_addresses() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_address inet;
+  v_subnet integer;
+BEGIN
+  IF audit_importing() THEN
+    RETURN NULL;
+  END IF;
+  SELECT h.address, h.subnet_id INTO v_address, v_subnet FROM added h JOIN subnet s ON s.id = h.subnet_id
+  WHERE h.held_until > now() + make_interval(secs => s.release_hold_seconds) OR h.address IS DISTINCT FROM ordinal_to_inet(h.ordinal, family(s.cidr))
+  LIMIT 1;
+  IF NOT FOUND THEN
+    WITH released AS (
+      SELECT e.subnet_id, e.allocation_id, e.owner, a.address
+      FROM audit_event e CROSS JOIN LATERAL unnest(e.addresses) AS a(address)
+      WHERE e.allocation_id IN (SELECT DISTINCT h.allocation_id FROM added h) AND e.at = now() AND e.action IN ('release', 'shrink')
+    )
+    SELECT h.address, h.subnet_id INTO v_address, v_subnet FROM added h
+    WHERE NOT EXISTS (SELECT 1 FROM released r
+                      WHERE r.subnet_id = h.subnet_id AND r.allocation_id = h.allocation_id AND r.owner = h.owner AND r.address = h.address)
+    LIMIT 1;
+  END IF;
+  IF FOUND THEN
+    RAISE EXCEPTION 'a hold on % (subnet %) is written only by the release of that address', host(v_address), v_subnet
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'held_address_released';
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER guard_held_address_insert AFTER INSERT ON held_address REFERENCING NEW TABLE AS added
+  FOR EACH STATEMENT EXECUTE FUNCTION guard_held_addresses();
+CREATE TRIGGER guard_held_address_update AFTER UPDATE ON held_address REFERENCING NEW TABLE AS added
+  FOR EACH STATEMENT EXECUTE FUNCTION guard_held_addresses();
 
 -- The internal helper writes without checking its caller's lock or purpose: the owner's only.
 REVOKE EXECUTE ON FUNCTION resync_free_blocks(integer, numeric, numeric) FROM PUBLIC;
