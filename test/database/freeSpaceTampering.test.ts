@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Ipam } from "../../provider/store/index.js";
+import { IPAM_LOCK_CLASS, Ipam } from "../../provider/store/index.js";
 import { createLeastPrivilegeDatabase, type LeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
 
 // Issue 22 item 4: a login in ipam_app deleted a subnet's free ranges and inserted one starting at
@@ -237,6 +237,20 @@ describe("the free-space index is written only by the schema's own functions", (
     expect(await auditCount()).toBe(events);
     // The helper that writes blocks inside a window without deriving a purpose is the owner's only.
     expect(await asApp([["SELECT ipam.resync_free_blocks($1, 0, 1)", [parent.id]]])).toMatchObject(PERMISSION_DENIED);
+  });
+
+  it("a direct call waits for the subnet's lock, so it never interleaves with an operation of the store", async () => {
+    const subnet = await ipam.createSubnet({ cidr: "10.91.0.0/24", namespace: "freespace" });
+    await admin.query("BEGIN");
+    try {
+      await admin.query("SELECT pg_advisory_xact_lock($1, $2)", [IPAM_LOCK_CLASS, Number(subnet.id)]);
+      for (const call of ["SELECT ipam.rebuild_free_ranges($1)", "SELECT ipam.rebuild_free_blocks($1)"]) {
+        const waited = await asApp([["SET LOCAL lock_timeout = '200ms'", []], [call, [subnet.id]]]);
+        expect(waited, call).toMatchObject({ code: "55P03" });
+      }
+    } finally {
+      await admin.query("ROLLBACK");
+    }
   });
 });
 

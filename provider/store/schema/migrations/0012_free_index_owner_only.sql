@@ -72,6 +72,13 @@ BEGIN
   IF NOT FOUND THEN
     RETURN;
   END IF;
+  -- The subnet's advisory lock (provider/store/database/lockKeys.ts), which the store already holds
+  -- (taking it again is free): a direct caller waits for it, so a derivation never interleaves with
+  -- an operation of the store. An import takes none: its subnets are new and it holds the import
+  -- lock, and a lock per subnet runs out of lock memory (item 6).
+  IF NOT audit_importing() THEN
+    PERFORM pg_advisory_xact_lock(4804685, p_subnet_id);
+  END IF;
   -- Windows are clipped to the subnet's CIDR.
   SELECT range_agg(numrange(w.lo, w.hi + 1)) * numrange(inet_to_ordinal(network(v_cidr)), inet_to_ordinal(broadcast(v_cidr)) + 1)::nummultirange
   INTO v_windows
@@ -197,6 +204,7 @@ BEGIN
   IF NOT FOUND THEN
     RETURN;
   END IF;
+  PERFORM pg_advisory_xact_lock(4804685, p_parent_id);
   DELETE FROM free_block b WHERE b.subnet_id = p_parent_id;
   PERFORM resync_free_blocks(p_parent_id, inet_to_ordinal(network(v_cidr)), inet_to_ordinal(broadcast(v_cidr)));
   UPDATE subnet SET free_blocks_built = true WHERE id = p_parent_id AND NOT free_blocks_built;
@@ -221,6 +229,7 @@ BEGIN
   IF NOT FOUND THEN
     RETURN;
   END IF;
+  PERFORM pg_advisory_xact_lock(4804685, p_parent_id);
   v_lo := inet_to_ordinal(network(v_child));
   v_hi := inet_to_ordinal(broadcast(v_child));
   IF v_built THEN
@@ -254,6 +263,7 @@ BEGIN
   IF NOT FOUND OR NOT (p_child << v_parent.cidr) THEN
     RETURN;
   END IF;
+  PERFORM pg_advisory_xact_lock(4804685, p_parent_id);
   v_bits := CASE family(v_parent.cidr) WHEN 4 THEN 32 ELSE 128 END;
   IF v_parent.free_blocks_built THEN
     v_length := masklen(p_child);
@@ -395,41 +405,75 @@ CREATE TRIGGER refuse_free_blocks_mark_update BEFORE UPDATE OF free_blocks_built
 -- the same allocation, owner and address), with the ordinal of that address, held no longer than
 -- the subnet's release_hold_seconds; or in an import, for a role that may import (0010). Deleting
 -- a hold only gives space back, and stays allowed.
-CREATE FUNCTION guard_held_addresses() RETURNS trigger
-LANGUAGE plpgsql
+CREATE FUNCTION held_address_problem(p_rows held_address[]) RETURNS text
+LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
   v_address inet;
   v_subnet integer;
 BEGIN
-  IF audit_importing() THEN
+  IF coalesce(cardinality(p_rows), 0) = 0 OR audit_importing() THEN
     RETURN NULL;
   END IF;
-  SELECT h.address, h.subnet_id INTO v_address, v_subnet FROM added h JOIN subnet s ON s.id = h.subnet_id
+  SELECT h.address, h.subnet_id INTO v_address, v_subnet FROM unnest(p_rows) AS h JOIN subnet s ON s.id = h.subnet_id
   WHERE h.held_until > now() + make_interval(secs => s.release_hold_seconds) OR h.address IS DISTINCT FROM ordinal_to_inet(h.ordinal, family(s.cidr))
   LIMIT 1;
   IF NOT FOUND THEN
     WITH released AS (
       SELECT e.subnet_id, e.allocation_id, e.owner, a.address
       FROM audit_event e CROSS JOIN LATERAL unnest(e.addresses) AS a(address)
-      WHERE e.allocation_id IN (SELECT DISTINCT h.allocation_id FROM added h) AND e.at = now() AND e.action IN ('release', 'shrink')
+      WHERE e.allocation_id IN (SELECT DISTINCT h.allocation_id FROM unnest(p_rows) AS h) AND e.at = now() AND e.action IN ('release', 'shrink')
     )
-    SELECT h.address, h.subnet_id INTO v_address, v_subnet FROM added h
+    SELECT h.address, h.subnet_id INTO v_address, v_subnet FROM unnest(p_rows) AS h
     WHERE NOT EXISTS (SELECT 1 FROM released r
                       WHERE r.subnet_id = h.subnet_id AND r.allocation_id = h.allocation_id AND r.owner = h.owner AND r.address = h.address)
     LIMIT 1;
   END IF;
   IF FOUND THEN
-    RAISE EXCEPTION 'a hold on % (subnet %) is written only by the release of that address', host(v_address), v_subnet
-      USING ERRCODE = 'check_violation', CONSTRAINT = 'held_address_released';
+    RETURN format('a hold on %s (subnet %s) is written only by the release of that address', host(v_address), v_subnet);
   END IF;
   RETURN NULL;
 END
 $$;
+
+CREATE FUNCTION refuse_forged_hold(p_problem text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  IF p_problem IS NOT NULL THEN
+    RAISE EXCEPTION '%', p_problem USING ERRCODE = 'check_violation', CONSTRAINT = 'held_address_released';
+  END IF;
+END
+$$;
+
+CREATE FUNCTION guard_held_address_insert() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM refuse_forged_hold(held_address_problem((SELECT array_agg(ROW(n.*)::held_address) FROM added n)));
+  RETURN NULL;
+END
+$$;
+
+-- An update that only brings a hold's end nearer (an operator ending it early) gives space back:
+-- only the other rows are checked.
+CREATE FUNCTION guard_held_address_update() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM refuse_forged_hold(held_address_problem((
+    SELECT array_agg(ROW(n.*)::held_address) FROM added n
+    WHERE NOT EXISTS (SELECT 1 FROM removed o
+                      WHERE o.subnet_id = n.subnet_id AND o.ordinal = n.ordinal AND o.address = n.address
+                        AND o.owner = n.owner AND o.allocation_id = n.allocation_id AND n.held_until <= o.held_until))));
+  RETURN NULL;
+END
+$$;
+
 CREATE TRIGGER guard_held_address_insert AFTER INSERT ON held_address REFERENCING NEW TABLE AS added
-  FOR EACH STATEMENT EXECUTE FUNCTION guard_held_addresses();
-CREATE TRIGGER guard_held_address_update AFTER UPDATE ON held_address REFERENCING NEW TABLE AS added
-  FOR EACH STATEMENT EXECUTE FUNCTION guard_held_addresses();
+  FOR EACH STATEMENT EXECUTE FUNCTION guard_held_address_insert();
+CREATE TRIGGER guard_held_address_update AFTER UPDATE ON held_address REFERENCING OLD TABLE AS removed NEW TABLE AS added
+  FOR EACH STATEMENT EXECUTE FUNCTION guard_held_address_update();
 
 -- The internal helper writes without checking its caller's lock or purpose: the owner's only.
 REVOKE EXECUTE ON FUNCTION resync_free_blocks(integer, numeric, numeric) FROM PUBLIC;
