@@ -1,22 +1,13 @@
 import { sql } from "slonik";
 import { z } from "zod";
-import { cidrOf, formatAddress, parseCidr, type Cidr } from "../../core/address.js";
+import { cidrOf, formatAddress, type Cidr } from "../../core/address.js";
 import { ConflictError, InvalidInputError, OverlapError, PrefixExhaustedError } from "../../core/errors.js";
 import { alignDown, blockSize, strictlyInside } from "../../core/prefixBlocks.js";
-import { intersectRanges, rangesOverlap, subtractRanges, type ValueRange } from "../../core/range.js";
+import { rangesOverlap, type ValueRange } from "../../core/range.js";
 import type { ChildStrategy } from "../../core/schemas.js";
 import type { SubnetLayout } from "../../core/subnetLayout.js";
-import { childCidrs, overlappingChild } from "./childQueries.js";
-import {
-  firstFitCandidate,
-  freeBlockHolding,
-  highestAllocatedIn,
-  mergeFreeBlock,
-  nextBestFitBlock,
-  rebuildFreeBlocks,
-  splitFreeBlock,
-} from "../space/freeBlocks.js";
-import { rebuildFreeRanges, returnRangesToFreeSpace, takeRangeFromFreeSpace } from "../space/freeSpace.js";
+import { overlappingChild } from "./childQueries.js";
+import { firstFitCandidate, freeBlockHolding, highestAllocatedIn, nextBestFitBlock, rebuildFreeBlocks } from "../space/freeBlocks.js";
 import type { SubnetRow } from "../rows/rowShapes.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
@@ -43,28 +34,30 @@ export function keptFromChildren(layout: SubnetLayout): ValueRange[] {
 /** Build the parent's free blocks if they are not built (first child operation, or after a gateway/reserved change). */
 export async function ensureFreeBlocks(db: BoundConnection, parent: ParentSubnet): Promise<void> {
   if (parent.row.free_blocks_built) return;
-  const children = (await childCidrs(db, parent.id)).map((text) => parseCidr(text, "cidr"));
-  const space = subtractRanges([parent.layout.cidr], [...keptFromChildren(parent.layout), ...children]);
-  await rebuildFreeBlocks(db, parent.id, parent.layout.cidr, space);
+  await rebuildFreeBlocks(db, parent.id);
 }
 
 /**
- * Choose the block for a new child and take it out of the parent's free blocks and free ranges.
+ * Choose the block for a new child. Once the child's row is written, takeChildSpace takes it out of
+ * the parent's free blocks and free ranges (the database derives both from that row).
  * @throws PrefixExhaustedError when no free block of the length is left; for a specific CIDR,
  *   InvalidInputError (outside the parent, over its gateway or reserved), OverlapError (a sibling),
  *   ConflictError (addresses allocated directly in the parent)
  */
 export async function claimChildBlock(db: BoundConnection, parent: ParentSubnet, request: BlockRequest): Promise<Cidr> {
   await ensureFreeBlocks(db, parent);
-  const { block, child } =
+  const { child } =
     "cidr" in request
       ? await claimSpecific(db, parent, request.cidr)
       : request.strategy === "best-fit"
         ? await chooseBestFit(db, parent, request.length)
         : await chooseFirstFit(db, parent, request.length);
-  await splitFreeBlock(db, parent.id, block, child);
-  if (!parent.row.children_only) await takeRangeFromFreeSpace(db, parent.id, child);
   return child;
+}
+
+/** A new child (its row written) leaves its parent's free blocks and free ranges (migration 0012). */
+export async function takeChildSpace(db: BoundConnection, parentId: number, childId: number): Promise<void> {
+  await db.query(sql.unsafe`SELECT ${sql.identifier([db.t.schema, "take_child_space"])}(${parentId}, ${childId})`);
 }
 
 /**
@@ -133,17 +126,9 @@ async function allocatedIn(db: BoundConnection, parentId: number, range: ValueRa
 
 /**
  * A deleted child's block goes back to its parent: merged into the free blocks (when they are
- * built) and, clipped to the parent's pools, into its free ranges (unless it is children-only).
+ * built) and, where it is allocatable and free, into its free ranges (unless it is children-only).
+ * The database derives both from the parent's data (migration 0012's return_child_space).
  */
 export async function releaseChildBlock(db: BoundConnection, parent: ParentSubnet, child: Cidr): Promise<void> {
-  if (parent.row.free_blocks_built) {
-    const keptInside = keptFromChildren(parent.layout).some((range) => rangesOverlap(range, child));
-    // A child imported before 0002 may cover what the parent keeps: let the next child operation rebuild exactly.
-    if (keptInside) await db.query(sql.unsafe`UPDATE ${db.t.subnet} SET free_blocks_built = false WHERE id = ${parent.id}`);
-    else await mergeFreeBlock(db, parent.id, parent.layout.cidr, child);
-  }
-  if (parent.row.children_only) return;
-  // Addresses allocated in the parent inside a child can only predate 0002; rebuild exactly then.
-  if ((await highestAllocatedIn(db, parent.id, child)) !== null) return rebuildFreeRanges(db, parent.id, parent.layout.available);
-  await returnRangesToFreeSpace(db, parent.id, intersectRanges([child], parent.layout.available));
+  await db.query(sql.unsafe`SELECT ${sql.identifier([db.t.schema, "return_child_space"])}(${parent.id}, ${child.text}::cidr)`);
 }

@@ -6,10 +6,10 @@ import type { createSubnetSchema } from "../../core/schemas.js";
 import { buildLayout } from "../../core/subnetLayout.js";
 import type { Subnet } from "../../core/types.js";
 import type { z } from "zod";
-import { claimChildBlock, type ParentSubnet } from "./childAllocator.js";
+import { claimChildBlock, takeChildSpace, type ParentSubnet } from "./childAllocator.js";
 import { childByKey } from "./childQueries.js";
 import { recordSubnetClaim } from "../claims/claims.js";
-import { initialFreeRanges } from "../space/freeSpace.js";
+import { rebuildFreeRanges } from "../space/freeSpace.js";
 import type { SubnetRow } from "../rows/rowShapes.js";
 import { layoutOf, rulesOf, subnetFromRow } from "../rows/subnetRecords.js";
 import { auditHint, getSubnetRow, insertSubnet } from "../rows/subnetQueries.js";
@@ -70,7 +70,9 @@ export async function carveChildSubnet(db: BoundConnection, fields: CreateSubnet
     releaseHoldSeconds: fields.releaseHoldSeconds ?? 0,
     idempotencyKey: key,
   });
-  if (!childrenOnly) await initialFreeRanges(db, id, layout.available);
+  // The database cuts the child's block out of the parent's free blocks and free ranges, from the row just written.
+  await takeChildSpace(db, parentId, id);
+  if (!childrenOnly) await rebuildFreeRanges(db, id);
   return subnetFromRow((await getSubnetRow(db, id))!, layout);
 }
 

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { StateAllocation } from "../../core/stateExport.js";
 import { allocationFromRow, allocationHolding, getAllocationByKey, getAllocationRow } from "../rows/allocationQueries.js";
 import type { BoundConnection, StoreDatabase } from "../database/storeDatabase.js";
-import { takeRangeFromFreeSpace } from "../space/freeSpace.js";
+import { syncFreeRanges } from "../space/freeSpace.js";
 import { releaseHold } from "../space/holdDown.js";
 import { auditHint, getSubnetRow } from "../rows/subnetQueries.js";
 import { readInstallationId } from "../schema/installation.js";
@@ -145,8 +145,9 @@ async function insertAllocation(tx: BoundConnection, item: ReconcileItem): Promi
   for (const ordinal of ordinals) {
     // An address held back after a release (hold-down) is the state's again.
     await releaseHold(tx, subnetId, BigInt(ordinal));
-    await takeRangeFromFreeSpace(tx, subnetId, { first: BigInt(ordinal), last: BigInt(ordinal) });
   }
+  // The database takes the now allocated addresses out of the free ranges.
+  await syncFreeRanges(tx, subnetId, ordinals.map((ordinal) => ({ first: BigInt(ordinal), last: BigInt(ordinal) })));
   await auditHint(tx, {});
 }
 

@@ -86,7 +86,7 @@ export async function importSnapshot(
       }
       for (const subnet of snapshot.subnets) await insertHolds(tx, Number(subnetIds.get(subnet.record.id)), snapshot.holds.get(subnet.record.id) ?? []);
       // Once every child is in: a parent's free ranges leave its children's blocks (and held addresses) out.
-      for (const subnet of snapshot.subnets) await rebuildFreeRanges(tx, Number(subnetIds.get(subnet.record.id)), subnet.layout.available);
+      for (const subnet of snapshot.subnets) await rebuildFreeRanges(tx, Number(subnetIds.get(subnet.record.id)));
       return {
         subnets: snapshot.subnets.length,
         allocations: snapshot.allocations.length,

@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { cidrOf, type Cidr } from "../../core/address.js";
-import { alignedBlocks, blockContains, blockSize, buddyChain, enclosingBlock, remainderAfterTaking } from "../../core/prefixBlocks.js";
+import { blockContains, blockSize } from "../../core/prefixBlocks.js";
 import type { ValueRange } from "../../core/range.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
@@ -12,30 +12,19 @@ import { type BoundConnection } from "../database/storeDatabase.js";
 
 const blockRow = z.object({ first_ordinal: z.string(), prefix_length: z.number() });
 const candidateRow = z.object({ first_ordinal: z.string(), prefix_length: z.number(), pick: z.string(), blocker: z.string().nullable() });
-const INSERT_CHUNK = 5_000;
 const text = (value: bigint) => value.toString();
 
 function blockOf(parent: Cidr, row: z.infer<typeof blockRow>): Cidr {
   return cidrOf(parent.version, BigInt(row.first_ordinal), row.prefix_length);
 }
 
-/** Replace a parent's free blocks with the blocks of `space` (its CIDR minus children, gateway, reserved). */
-export async function rebuildFreeBlocks(db: BoundConnection, parentId: number, parent: Cidr, space: readonly ValueRange[]): Promise<void> {
-  await db.query(sql.unsafe`DELETE FROM ${db.t.freeBlock} WHERE subnet_id = ${parentId}`);
-  await insertBlocks(db, parentId, space.flatMap((range) => alignedBlocks(parent.version, range)));
-  await db.query(sql.unsafe`UPDATE ${db.t.subnet} SET free_blocks_built = true WHERE id = ${parentId}`);
-}
-
-async function insertBlocks(db: BoundConnection, parentId: number, blocks: readonly Cidr[]): Promise<void> {
-  for (let start = 0; start < blocks.length; start += INSERT_CHUNK) {
-    const chunk = blocks.slice(start, start + INSERT_CHUNK);
-    await db.query(sql.unsafe`
-      INSERT INTO ${db.t.freeBlock} (subnet_id, first_ordinal, last_ordinal, prefix_length)
-      SELECT ${parentId}, f, l, p
-      FROM unnest(${sql.array(chunk.map((b) => text(b.first)), "numeric")}, ${sql.array(chunk.map((b) => text(b.last)), "numeric")},
-                  ${sql.array(chunk.map((b) => b.prefixLength), "int2")}) AS b(f, l, p)
-    `);
-  }
+/**
+ * Replace a parent's free blocks with the maximal aligned blocks of its CIDR minus its children,
+ * gateway and reserved entries, and mark them built. The database derives them (migration 0012):
+ * the store's role cannot write free_block.
+ */
+export async function rebuildFreeBlocks(db: BoundConnection, parentId: number): Promise<void> {
+  await db.query(sql.unsafe`SELECT ${sql.identifier([db.t.schema, "rebuild_free_blocks"])}(${parentId})`);
 }
 
 export interface Candidate {
@@ -141,52 +130,4 @@ export async function freeBlockHolding(db: BoundConnection, parentId: number, pa
   if (row === null) return null;
   const block = blockOf(parent, row);
   return blockContains(block, wanted) ? block : null;
-}
-
-/**
- * Take `taken` out of the free block `block` that holds it, leaving its buddies free, in one
- * statement: the block's row becomes the buddy that starts where it starts (or goes, when `taken`
- * starts there), the other buddies are inserted.
- */
-export async function splitFreeBlock(db: BoundConnection, parentId: number, block: Cidr, taken: Cidr): Promise<void> {
-  const remainder = remainderAfterTaking(block, taken);
-  const same = remainder.find((b) => b.first === block.first) ?? null;
-  const others = remainder.filter((b) => b !== same);
-  const at = sql.fragment`subnet_id = ${parentId} AND first_ordinal = ${text(block.first)}::numeric`;
-  await db.query(sql.unsafe`
-    WITH reshaped AS (
-      UPDATE ${db.t.freeBlock} SET last_ordinal = ${text(same?.last ?? block.last)}::numeric, prefix_length = ${same?.prefixLength ?? block.prefixLength}
-      WHERE ${at} AND ${same !== null}
-    ),
-    gone AS (DELETE FROM ${db.t.freeBlock} WHERE ${at} AND ${same === null})
-    INSERT INTO ${db.t.freeBlock} (subnet_id, first_ordinal, last_ordinal, prefix_length)
-    SELECT ${parentId}, f, l, p
-    FROM unnest(${sql.array(others.map((b) => text(b.first)), "numeric")}, ${sql.array(others.map((b) => text(b.last)), "numeric")},
-                ${sql.array(others.map((b) => b.prefixLength), "int2")}) AS b(f, l, p)
-  `);
-}
-
-/**
- * Give a child's block back, merged with its free buddies as far up as they go (never past the
- * parent's own prefix): one probe for the whole buddy chain, one delete, one insert.
- * @returns the free block it became part of
- */
-export async function mergeFreeBlock(db: BoundConnection, parentId: number, parent: Cidr, returned: Cidr): Promise<Cidr> {
-  const chain = buddyChain(returned, parent.prefixLength);
-  const found = chain.length === 0 ? [] : await db.any(sql.type(blockRow)`
-    SELECT first_ordinal::text AS first_ordinal, prefix_length FROM ${db.t.freeBlock}
-    WHERE subnet_id = ${parentId} AND first_ordinal = ANY(${sql.array(chain.map((b) => text(b.first)), "numeric")})
-  `);
-  const free = new Set(found.map((row) => `${row.first_ordinal}/${row.prefix_length}`));
-  let merged = 0;
-  while (merged < chain.length && free.has(`${chain[merged]!.first}/${chain[merged]!.prefixLength}`)) merged += 1;
-  if (merged > 0) {
-    await db.query(sql.unsafe`
-      DELETE FROM ${db.t.freeBlock}
-      WHERE subnet_id = ${parentId} AND first_ordinal = ANY(${sql.array(chain.slice(0, merged).map((b) => text(b.first)), "numeric")})
-    `);
-  }
-  const result = enclosingBlock(returned, returned.prefixLength - merged);
-  await insertBlocks(db, parentId, [result]);
-  return result;
 }

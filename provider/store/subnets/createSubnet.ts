@@ -45,7 +45,7 @@ export async function createSubnet(db: StoreDatabase, input: CreateSubnetInput):
         const namespaceId = await upsertNamespace(tx, namespace);
         const columns = { layout, description: fields.description ?? "", tags: fields.tags ?? {}, childrenOnly: fields.childrenOnly ?? false, rules, releaseHoldSeconds: fields.releaseHoldSeconds ?? 0, idempotencyKey: key };
         const id = await insertSubnet(tx, namespaceId, null, columns);
-        await rebuildFreeRanges(tx, id, layout.available);
+        await rebuildFreeRanges(tx, id);
         return subnetFromRow((await getSubnetRow(tx, id))!, layout);
       }),
     // The unique key, or the overlap exclusion (the twin's CIDR is the same), met a twin's commit.

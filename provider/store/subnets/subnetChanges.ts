@@ -47,7 +47,7 @@ export async function updateSubnet(db: StoreDatabase, subnetId: string, patch: U
     if (layoutChanged) {
       // Holds stay inside what is allocatable (none in a children-only subnet), and outside the free space.
       await dropHoldsOutside(tx, id, forChildren.childrenOnly ? [] : layout.available);
-      await rebuildFreeRanges(tx, id, layout.available);
+      await rebuildFreeRanges(tx, id);
     }
     const outside = await addressesOutsidePools(tx, id, layout);
     return { subnet: subnetFromRow((await getSubnetRow(tx, id))!, layout), allocationsOutsidePools: outside };

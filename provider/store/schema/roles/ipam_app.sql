@@ -37,7 +37,13 @@ GRANT SELECT ON ipam.installation TO ipam_app;
 
 -- Namespaces are created on first use (INSERT ... ON CONFLICT DO UPDATE needs UPDATE).
 GRANT SELECT, INSERT, UPDATE ON ipam.namespace TO ipam_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.subnet, ipam.allocation, ipam.allocated_address, ipam.free_range, ipam.free_block TO ipam_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.subnet, ipam.allocation, ipam.allocated_address TO ipam_app;
+-- The free-space indexes (free_range, free_block) are read by every pick and written only by the
+-- schema's own functions (migration 0012: SECURITY DEFINER, run as this owner, deriving what they
+-- write from the subnet's data), so this role cannot hide free space. (REVOKE: earlier versions of
+-- this file granted writes.)
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ipam.free_range, ipam.free_block FROM ipam_app;
+GRANT SELECT ON ipam.free_range, ipam.free_block TO ipam_app;
 -- Addresses held back after a release (migration 0011, hold-down) are written by releases and picks.
 GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.held_address TO ipam_app;
 
