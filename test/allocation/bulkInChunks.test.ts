@@ -7,6 +7,7 @@ import { ipamAdvisoryLocks, waitFor } from "../helpers/advisoryLocks.js";
 import { checkInvariants } from "../helpers/invariants.js";
 import { createTestDatabase, adminDatabaseUrl, type TestDatabase } from "../helpers/testDatabase.js";
 import { startWorker, workerScript } from "../helpers/workerProcess.js";
+import { startCommitDroppingProxy } from "../helpers/commitDroppingProxy.js";
 
 // Issue 25: a big bulk is written a chunk per transaction, so the subnet's lock is free between
 // chunks, while the request stays all or nothing to its caller and idempotent under retry. Each test
@@ -171,6 +172,31 @@ describe("a bulk bigger than a chunk", () => {
     const after = await checkInvariants(db.url, { subnetIds: [subnetId] });
     expect([after.allocations, after.addresses]).toEqual([before.allocations, before.addresses]);
     await expectClean(subnetId);
+  });
+
+  it("a lost answer to its last chunk's COMMIT: the caller gets the allocation the database holds, complete, once (never 'given back')", async () => {
+    const subnetId = await newSubnet();
+    const proxy = await startCommitDroppingProxy(Number(new URL(db.url).port || 5432), new URL(db.url).hostname);
+    const viaProxy = await Ipam.open({ databaseUrl: proxy.through(db.url), migrate: false });
+    try {
+      const count = BULK_CHUNK + 7;
+      const { running } = await stopAfterFirstChunk(subnetId, () => viaProxy.allocate({ subnetId, owner: "lost-commit", strategy: "random", count }));
+      // The next chunk is the last one: its COMMIT arrives, its answer does not.
+      proxy.dropNextCommitReply();
+      await adminB.query("COMMIT");
+      const made = await running;
+      expect(proxy.dropped()).toBe(1);
+      expect(made.allocation.addresses).toHaveLength(count);
+      const { rows } = await admin.query<{ id: string; n: number }>(
+        `SELECT a.id::text, (SELECT count(*)::int FROM ipam.allocated_address x WHERE x.allocation_id = a.id) AS n FROM ipam.allocation a WHERE a.subnet_id = $1`,
+        [Number(subnetId)],
+      );
+      expect(rows).toEqual([{ id: made.allocation.id, n: count }]);
+      await expectClean(subnetId);
+    } finally {
+      await viaProxy.close();
+      await proxy.close();
+    }
   });
 
   it("makes one allocation for concurrent twins with the same key", async () => {

@@ -99,7 +99,9 @@ export async function finishBulk(db: StoreDatabase, subnetId: number, allocation
     }
   } catch (error) {
     if (error instanceof BulkInterruptedError) throw error;
-    throw await giveBack(db, subnetId, allocationId, error);
+    const outcome = await giveBack(db, subnetId, allocationId, error);
+    if (outcome instanceof Error) throw outcome;
+    return outcome;
   }
 }
 
@@ -151,10 +153,17 @@ async function asRequested<T>(subnetId: number, count: number, work: () => Promi
 /**
  * Give back every address of a failed bulk, a chunk per locked transaction, then delete it. Its
  * lease is ended first, so if this fails part way the subnet's next allocation finishes the job.
- * @returns the error to report: the original one when everything was given back, else BulkLeftPendingError
+ * An allocation that is complete after all (the last chunk's COMMIT arrived though its answer was
+ * lost, or a twin with the same key completed it) is someone's result: it is kept and returned.
+ * @returns the complete allocation, or the error to report: the original one when everything was
+ *   given back, else BulkLeftPendingError
  */
-async function giveBack(db: StoreDatabase, subnetId: number, allocationId: string, cause: unknown): Promise<unknown> {
+async function giveBack(db: StoreDatabase, subnetId: number, allocationId: string, cause: unknown): Promise<AllocationRow | Error> {
   try {
+    const complete = await db.read("reading an allocation", async (tx) =>
+      (await pendingBulk(tx, allocationId)) === null ? getAllocationRow(tx, allocationId) : null,
+    );
+    if (complete !== null) return complete;
     await db.locked([subnetId], "releasing a failed bulk", (tx) =>
       tx.query(sql.unsafe`UPDATE ${tx.t.pendingAllocation} SET lease_until = '-infinity' WHERE allocation_id = ${allocationId}::bigint`),
     );
@@ -163,7 +172,7 @@ async function giveBack(db: StoreDatabase, subnetId: number, allocationId: strin
     }
     // A chunk's lost COMMIT left its outcome unknown; now it is known: nothing is allocated.
     if (cause instanceof OutcomeUnknownError) return new RetryableDatabaseError("the connection was lost while allocating; every address the bulk had taken was given back", cause, "connection-lost");
-    return cause;
+    return cause instanceof Error ? cause : new Error(String(cause));
   } catch {
     return new BulkLeftPendingError(allocationId, cause);
   }
