@@ -1,3 +1,5 @@
+import { PipelinedTransactions } from "./database/pipelinedTransactions.js";
+import { MAX_SHARED_STATEMENTS } from "./allocations/nextFreeBatcher.js";
 import type { AuditEvent, HistoryFilter } from "../core/historyFilter.js";
 import type { AllocateInput, CreateSubnetInput, UpdateSubnetInput } from "../core/schemas.js";
 import type { Snapshot } from "../core/snapshot.js";
@@ -50,7 +52,8 @@ export class Ipam {
       unsafeSkipLocking: options.unsafeSkipLocking ?? false,
     };
     const db = new StoreDatabase(pool, tablesFor(schema), settings, new ConnectionGate(maxConnections, options.acquireTimeoutMs ?? 30_000));
-    const ipam = new Ipam(db, new NextFreeBatcher(db));
+    const pipelined = options.pipelinedGroupCommit === false ? null : new PipelinedTransactions(connection, settings, MAX_SHARED_STATEMENTS);
+    const ipam = new Ipam(db, new NextFreeBatcher(db, pipelined));
     try {
       // Checked on a pool connection: an up-to-date database costs no extra connection to open.
       if (options.migrate !== false && (await db.read("checking the schema version", (tx) => hasPendingMigrations(tx, schema)))) {
@@ -58,6 +61,7 @@ export class Ipam {
       }
     } catch (error) {
       await pool.end().catch(() => undefined);
+      await pipelined?.end();
       throw error;
     }
     return ipam;
@@ -70,6 +74,7 @@ export class Ipam {
 
   /** Close the pool. */
   async close(): Promise<void> {
+    await this.nextFree.end();
     await this.db.pool.end();
   }
 

@@ -18,6 +18,12 @@ export interface IpamOptions {
   readonly statementTimeoutMs?: number;
   /** Test-only: skip advisory locks to demonstrate what they prevent. */
   readonly unsafeSkipLocking?: boolean;
+  /**
+   * Send each next-free batch's transaction (BEGIN, timeouts, statement, COMMIT) in one round trip
+   * on pipelined connections of its own (default true); false sends it through the pool, one round
+   * trip per statement (the bench's baseline for issue 25).
+   */
+  readonly pipelinedGroupCommit?: boolean;
 }
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
@@ -32,6 +38,7 @@ const optionsSchema = z.object({
   lockTimeoutMs: positiveInt(3_600_000).optional(),
   statementTimeoutMs: positiveInt(3_600_000).optional(),
   unsafeSkipLocking: z.boolean().optional(),
+  pipelinedGroupCommit: z.boolean().optional(),
 });
 
 /**

@@ -4,7 +4,7 @@ import { createServer, connect, type Server, type Socket } from "node:net";
  * A TCP proxy on 127.0.0.1 between the IPAM and PostgreSQL that can lose the server's answer to a
  * COMMIT: armed with `dropNextCommitReply()`, the next connection that sends the COMMIT of a
  * transaction that wrote (INSERT, UPDATE, DELETE or allocate_next since its last COMMIT) has it
- * delivered (the server commits), and once the server answers, that answer is thrown away and the
+ * delivered (the server commits), and once the server answers it, that answer is thrown away and the
  * connection is cut, as a network failure at that instant would. The protocol is read just enough
  * to see a COMMIT statement (extended protocol Parse, or simple Query).
  */
@@ -69,7 +69,9 @@ export async function startCommitDroppingProxy(upstreamPort: number, upstreamHos
     });
     upstream.on("data", (chunk: Buffer) => {
       if (silent) return;
-      if (!cutting) {
+      // A pipelining client (the next-free batcher) sends COMMIT with the statements before it:
+      // their answers come first and pass; the one that carries COMMIT's own answer is lost.
+      if (!cutting || !chunk.includes(COMMIT)) {
         client.write(chunk);
         return;
       }

@@ -6,6 +6,7 @@ type AllocateRequest = ReturnType<typeof allocateSchema.parse>;
 import { specificAddressProblem } from "../../core/subnetLayout.js";
 import type { AllocationResult, StoredStrategy } from "../../core/types.js";
 import { allocateAddresses } from "./addressAllocator.js";
+import { BULK_CHUNK, bulkLeaseMs, finishBulk, pendingBulk, reapAbandonedBulk, startBulk } from "./bulkInChunks.js";
 import type { NextFreeBatcher } from "./nextFreeBatcher.js";
 import { claimAllocation } from "./allocationChanges.js";
 import { allocationFromRow, allocationResultFromRow, getAllocationByKey, getAllocationRow } from "../rows/allocationQueries.js";
@@ -79,7 +80,7 @@ export async function allocate(db: StoreDatabase, nextFree: NextFreeBatcher, inp
 /** Any allocation but the next-free hot path: one transaction under the subnet's lock. */
 async function allocateLocked(db: StoreDatabase, request: AllocateRequest, address: IpAddress | null, strategy: StoredStrategy): Promise<AllocationResult> {
   const subnetId = Number(request.subnetId);
-  return db.locked([subnetId], "allocating", async (tx) => {
+  const made = await db.locked([subnetId], "allocating", async (tx): Promise<AllocationResult | { pending: string }> => {
     const row = await requireSubnetRow(tx, subnetId, request.subnetId);
     const layout = layoutOf(row);
     if (address !== null) {
@@ -88,8 +89,9 @@ async function allocateLocked(db: StoreDatabase, request: AllocateRequest, addre
     }
     await returnExpiredHolds(tx, subnetId);
     if (address !== null) await takeHeldBack(tx, subnetId, address, request.owner);
+    await reapAbandonedBulk(tx, subnetId);
     await assertDirectAllocationAllowed(tx, row, address);
-    const id = await allocateAddresses(tx, {
+    const asked = {
       subnetId,
       layout,
       owner: request.owner,
@@ -99,9 +101,14 @@ async function allocateLocked(db: StoreDatabase, request: AllocateRequest, addre
       count: request.count ?? 1,
       description: request.description ?? "",
       tags: request.tags ?? {},
-    });
+    };
+    // A big bulk writes its first chunk here and the rest in transactions of their own (bulkInChunks.ts).
+    if (asked.count > BULK_CHUNK) return { pending: await startBulk(tx, asked, bulkLeaseMs(db.settings)) };
+    const id = await allocateAddresses(tx, asked);
     return allocationResultFromRow((await getAllocationRow(tx, id))!, true);
   });
+  if (!("pending" in made)) return made;
+  return allocationResultFromRow(await finishBulk(db, subnetId, made.pending), true);
 }
 
 /**
@@ -110,9 +117,15 @@ async function allocateLocked(db: StoreDatabase, request: AllocateRequest, addre
  * @throws IdempotencyMismatchError when the earlier request asked for something else
  */
 export async function replayAllocation(db: StoreDatabase, subnetId: number, key: string, asked: AllocationAsked, claim: string | undefined): Promise<AllocationRow | null> {
-  const row = await db.read("reading an allocation", (tx) => getAllocationByKey(tx, subnetId, key));
-  if (row === null) return null;
-  refuseAllocationMismatch(key, allocationFromRow(row), asked);
+  const found = await db.read("reading an allocation", async (tx) => {
+    const earlier = await getAllocationByKey(tx, subnetId, key);
+    return earlier === null ? null : { earlier, pending: await pendingBulk(tx, earlier.id) };
+  });
+  if (found === null) return null;
+  // A bulk still being written (its writer died, or is a twin still at work) is compared by the
+  // count it was asked for, then completed here: one key, one allocation.
+  refuseAllocationMismatch(key, allocationFromRow(found.earlier), asked, found.pending?.target);
+  const row = found.pending === null ? found.earlier : await finishBulk(db, subnetId, found.earlier.id);
   if (claim === undefined || row.claim === claim) return row;
   return claimAllocation(db, row.id, claim, null);
 }

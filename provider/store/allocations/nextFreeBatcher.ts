@@ -1,3 +1,4 @@
+import pg from "pg";
 import { sql } from "slonik";
 import { z } from "zod";
 import { formatAddress, parseAddress } from "../../core/address.js";
@@ -5,6 +6,7 @@ import { LockTimeoutError, NotFoundError, SubnetExhaustedError } from "../../cor
 import type { AllocationResult } from "../../core/types.js";
 import { IPAM_LOCK_CLASS } from "../database/lockKeys.js";
 import type { StoreDatabase } from "../database/storeDatabase.js";
+import type { PipelinedTransactions } from "../database/pipelinedTransactions.js";
 
 export interface NextRequest {
   readonly subnetId: number;
@@ -97,7 +99,16 @@ export class NextFreeBatcher {
    *   set first (a setting made inside a statement does not bound that statement), holding one of
    *   the gate's connection slots
    */
-  constructor(private readonly db: StoreDatabase) {}
+  constructor(
+    private readonly db: StoreDatabase,
+    /** One round trip per batch (issue 25); null: the pool's transaction, one round trip per statement. */
+    private readonly pipelined: PipelinedTransactions | null = null,
+  ) {}
+
+  /** Close the pipelined connections. */
+  async end(): Promise<void> {
+    await this.pipelined?.end();
+  }
 
   /**
    * @returns the new allocation (created), with its subnet's prefix length and gateway (no second
@@ -191,7 +202,9 @@ export class NextFreeBatcher {
     return busy;
   }
 
-  private execute(requests: readonly NextRequest[]): Promise<readonly ResultRow[]> {
+  private async execute(requests: readonly NextRequest[]): Promise<readonly ResultRow[]> {
+    const piped = this.pipelined === null ? null : await this.executePipelined(this.pipelined, requests);
+    if (piped !== null) return piped;
     return this.db.locked([], "allocating", (db) => db.any(sql.type(resultRow)`
       SELECT r_index AS index, r_status AS status, r_id::text AS id, r_created_at AS created_at, r_updated_at AS updated_at,
              r_ip_version AS ip_version, r_ordinal::text AS ordinal, r_prefix_length AS prefix_length, r_gateway AS gateway,
@@ -205,7 +218,41 @@ export class NextFreeBatcher {
         ${IPAM_LOCK_CLASS}, ${this.db.settings.lockTimeoutMs})
     `));
   }
+
+  /** The batch in one round trip; null when every pipelined connection is busy (then the pool's way). */
+  private executePipelined(pipelined: PipelinedTransactions, requests: readonly NextRequest[]): Promise<readonly ResultRow[] | null> {
+    const fn = `${pg.escapeIdentifier(this.db.t.schema)}.allocate_next_batch`;
+    return this.db.gate.run("allocating", async () => {
+      const rows = await pipelined.transaction<Record<string, unknown>>(
+        "allocating",
+        `SELECT ${PIPELINED_COLUMNS} FROM ${fn}($1::int4[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6, $7)`,
+        [
+          requests.map((r) => r.subnetId),
+          requests.map((r) => r.owner),
+          requests.map((r) => r.idempotencyKey),
+          requests.map((r) => r.description),
+          requests.map((r) => JSON.stringify(r.tags)),
+          IPAM_LOCK_CLASS,
+          this.db.settings.lockTimeoutMs,
+        ],
+      );
+      if (rows === null) return null;
+      // pg's default parsers: timestamptz as a Date, where the pool's parser gives ISO text.
+      return rows.map((row) =>
+        resultRow.parse({
+          ...row,
+          created_at: row.created_at instanceof Date ? row.created_at.toISOString() : row.created_at,
+          updated_at: row.updated_at instanceof Date ? row.updated_at.toISOString() : row.updated_at,
+        }),
+      );
+    });
+  }
 }
+
+/** The same statement as `execute`'s, as text and values for the pipelined connection (pg's own parameter binding). */
+const PIPELINED_COLUMNS = `r_index AS index, r_status AS status, r_id::text AS id, r_created_at AS created_at, r_updated_at AS updated_at,
+  r_ip_version AS ip_version, r_ordinal::text AS ordinal, r_prefix_length AS prefix_length, r_gateway AS gateway,
+  r_sqlstate AS sqlstate, r_constraint AS constraint_name, r_message AS message`;
 
 function settle(pending: Pending, row: ResultRow): void {
   const { request } = pending;

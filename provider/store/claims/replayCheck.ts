@@ -24,9 +24,12 @@ export interface AllocationAsked {
   readonly address: string | null;
 }
 
-/** @throws IdempotencyMismatchError naming owner, count, strategy or address */
-export function refuseAllocationMismatch(key: string, earlier: Allocation, asked: AllocationAsked): void {
-  const stored = { owner: earlier.owner, count: earlier.addresses.length, strategy: earlier.strategy, address: earlier.strategy === "specific" ? (earlier.addresses[0] ?? null) : null };
+/**
+ * @param targetCount what a bulk still being written in chunks was asked for (it holds fewer addresses so far)
+ * @throws IdempotencyMismatchError naming owner, count, strategy or address
+ */
+export function refuseAllocationMismatch(key: string, earlier: Allocation, asked: AllocationAsked, targetCount?: number): void {
+  const stored = { owner: earlier.owner, count: targetCount ?? earlier.addresses.length, strategy: earlier.strategy, address: earlier.strategy === "specific" ? (earlier.addresses[0] ?? null) : null };
   refuseDifferences(key, `made allocation ${earlier.id}`, stored, { ...asked });
 }
 

@@ -18,6 +18,8 @@ export interface Tables {
   /** Migration 0011: released addresses held back (hold-down), and the write fence. */
   readonly heldAddress: IdentifierSqlToken;
   readonly writeFence: IdentifierSqlToken;
+  /** Migration 0013: bulk allocations still being written in chunks. */
+  readonly pendingAllocation: IdentifierSqlToken;
 }
 
 export function tablesFor(schema: string): Tables {
@@ -38,5 +40,6 @@ export function tablesFor(schema: string): Tables {
     allocateNextBatch: name("allocate_next_batch"),
     heldAddress: name("held_address"),
     writeFence: name("write_fence"),
+    pendingAllocation: name("pending_allocation"),
   };
 }

@@ -46,6 +46,8 @@ REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ipam.free_range, ipam.free_block FROM
 GRANT SELECT ON ipam.free_range, ipam.free_block TO ipam_app;
 -- Addresses held back after a release (migration 0011, hold-down) are written by releases and picks.
 GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.held_address TO ipam_app;
+-- Bulk allocations being written in chunks (migration 0013).
+GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.pending_allocation TO ipam_app;
 
 -- The write fence (migration 0011): read by every write, never written or re-opened by this role.
 REVOKE ALL ON ipam.write_fence FROM ipam_app;
