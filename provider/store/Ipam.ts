@@ -148,8 +148,8 @@ export class Ipam {
     return whoHolds(this.db, subnetId, address);
   }
 
-  /** Release an allocation and all its addresses (twice is harmless; an older `claim` changes nothing). */
-  release(allocationId: string, options: { claim?: string } = {}): Promise<ReleaseResult> {
+  /** Release an allocation and all its addresses (twice is harmless; an older `claim` changes nothing; `subnetId`, if known, saves a lookup). */
+  release(allocationId: string, options: { claim?: string; subnetId?: string } = {}): Promise<ReleaseResult> {
     return release(this.db, allocationId, options);
   }
 

@@ -106,19 +106,16 @@ export async function returnToFreeSpace(
 export async function returnRangesToFreeSpace(db: BoundConnection, subnetId: number, ranges: readonly ValueRange[]): Promise<void> {
   const runs = normalizeRanges(ranges);
   if (runs.length === 0) return;
+  // The neighbours are taken out as they are found (one statement, not a read and then a delete).
   const neighbours = rangesFromRows(
     await db.any(sql.type(freeRangeRow)`
-      SELECT first_ordinal, last_ordinal FROM ${db.t.freeRange}
+      DELETE FROM ${db.t.freeRange}
       WHERE subnet_id = ${subnetId}
         AND (last_ordinal = ANY(${sql.array(runs.map((r) => text(r.first - 1n)), "numeric")})
              OR first_ordinal = ANY(${sql.array(runs.map((r) => text(r.last + 1n)), "numeric")}))
+      RETURNING first_ordinal, last_ordinal
     `),
   );
-  if (neighbours.length > 0) {
-    await db.query(sql.unsafe`
-      DELETE FROM ${db.t.freeRange} WHERE subnet_id = ${subnetId} AND first_ordinal = ANY(${sql.array(neighbours.map((r) => text(r.first)), "numeric")})
-    `);
-  }
   await insertRanges(db, subnetId, normalizeRanges([...runs, ...neighbours]));
 }
 
