@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { ConfigurationError } from "../core/errors.js";
-import { Ipam } from "../store/Ipam.js";
-import { ensureLocalDatabase, localDatabaseHome, localDatabaseStatus } from "../localDatabase/index.js";
+import type { Ipam } from "../store/Ipam.js";
 
 /**
  * The one place the CLI decides which database it talks to:
@@ -24,6 +23,8 @@ export interface SelectedDatabase {
 export async function selectDatabase(): Promise<SelectedDatabase> {
   const configured = process.env[DATABASE_URL_VARIABLE];
   if (configured !== undefined && configured !== "") return { url: configured, description: DATABASE_URL_VARIABLE };
+  // Loaded only by a command that uses the local database (initdb, accounts, binaries).
+  const { ensureLocalDatabase, localDatabaseHome, localDatabaseStatus } = await import("../localDatabase/index.js");
   if (process.env.CI === "true" && !(await localDatabaseStatus()).running) {
     throw new ConfigurationError(
       `${DATABASE_URL_VARIABLE} is not set and CI=true: set ${DATABASE_URL_VARIABLE}, or start the local database explicitly with \`ipam db start\``,
@@ -43,6 +44,8 @@ export interface GlobalOptions {
 export async function withIpam<T>(command: Command, mode: "read" | "write", work: (ipam: Ipam) => Promise<T>): Promise<T> {
   const { schema } = command.optsWithGlobals<GlobalOptions>();
   const { url } = await selectDatabase();
+  // The store (slonik, pg) is loaded by the commands that open it, not by `import --check` or `--help`.
+  const { Ipam } = await import("../store/Ipam.js");
   const ipam = await Ipam.open({ databaseUrl: url, schema, migrate: mode === "write", maxConnections: 2 });
   try {
     return await work(ipam);

@@ -1,7 +1,7 @@
 import { CommanderError } from "commander";
 import { displayJson, displayText } from "../core/displayText.js";
 import { IpamError } from "../core/errors.js";
-import { kindOfState, redact } from "../store/database/databaseErrors.js";
+import { redact } from "../core/redact.js";
 import { EXIT, ExitCode, UsageError } from "./exitCodes.js";
 import { buildProgram } from "./program.js";
 import { CapacityExceededError } from "./capacityGate.js";
@@ -13,7 +13,7 @@ import { CapacityExceededError } from "./capacityGate.js";
 export async function run(argv: readonly string[]): Promise<number> {
   const json = argv.includes("--json");
   try {
-    await buildProgram().parseAsync([...argv]);
+    await (await buildProgram(argv)).parseAsync([...argv]);
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
@@ -26,14 +26,14 @@ export async function run(argv: readonly string[]): Promise<number> {
       process.stderr.write(`error: ${displayText(error.message)}\n`);
       return EXIT.usage;
     }
-    reportFailure(error, json);
+    await reportFailure(error, json);
     return EXIT.failed;
   }
 }
 
-function reportFailure(error: unknown, json: boolean): void {
+async function reportFailure(error: unknown, json: boolean): Promise<void> {
   if (error instanceof IpamError) {
-    const hint = missingSchemaHint(error);
+    const hint = await missingSchemaHint(error);
     if (json) {
       process.stderr.write(`${displayJson({ error: { ...error.toJSON(), ...(hint ? { hint } : {}) } })}\n`);
       return;
@@ -50,8 +50,11 @@ function reportFailure(error: unknown, json: boolean): void {
   else process.stderr.write(`error: INTERNAL: ${message}\n`);
 }
 
-function missingSchemaHint(error: IpamError): string | undefined {
+async function missingSchemaHint(error: IpamError): Promise<string | undefined> {
   const sqlState = (error as { sqlState?: unknown }).sqlState;
-  const kind = kindOfState(typeof sqlState === "string" ? sqlState : undefined);
+  if (typeof sqlState !== "string") return undefined;
+  // Only a database's failure carries a SQLSTATE: the store's code (slonik) is loaded by then, and not before.
+  const { kindOfState } = await import("../store/database/databaseErrors.js");
+  const kind = kindOfState(sqlState);
   return kind === "undefined-table" || kind === "undefined-schema" ? "this schema holds no IPAM tables yet: run `ipam migrate` (or any command that changes data)" : undefined;
 }

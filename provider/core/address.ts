@@ -37,10 +37,35 @@ function fail(field: string, reason: string): never {
  * (Node's WHATWG URL serializer implements RFC 5952 compression).
  */
 export function formatAddress(version: IpVersion, value: bigint): string {
-  if (version === 4) return new IPv4(value).toString();
-  const hostname = new URL(`http://[${new IPv6(value).toString()}]/`).hostname;
-  return hostname.slice(1, -1);
+  const low = value & LAST_GROUP_MASK[version];
+  const text = `${groupsBefore(version, value - low)}${low.toString(version === 4 ? 10 : 16)}`;
+  return version === 4 ? text : new URL(`http://[${text}]/`).hostname.slice(1, -1);
 }
+
+/** The last group of an address (IPv4's last octet, IPv6's last 16-bit group), which ip-num's text ends with. */
+const LAST_GROUP_MASK: Record<IpVersion, bigint> = { 4: 0xffn, 6: 0xffffn };
+
+/**
+ * ip-num's text of `base` (an address whose last group is 0) up to its last separator. ip-num turns
+ * a value into text through a 128-character binary string and an object per group (about 7 µs an
+ * IPv6 address, most of `ipam import --check`'s time for a 65,536-address bulk allocation, issue 22
+ * item 7); addresses listed together share all but their last group, so the texts of the last few
+ * bases are kept and the last group appended. The IPv6 text then goes through the URL serializer
+ * (RFC 5952) as before: test/core/addressFormatCache.test.ts checks every result against ip-num's.
+ * A short list, not a Map: V8 hashes a BigInt by its lowest 64 bits, which IPv6 bases often share.
+ */
+function groupsBefore(version: IpVersion, base: bigint): string {
+  for (const kept of recentBases) if (kept.base === base && kept.version === version) return kept.text;
+  const full = version === 4 ? new IPv4(base).toString() : new IPv6(base).toString();
+  const text = full.slice(0, full.lastIndexOf(version === 4 ? "." : ":") + 1);
+  recentBases[nextBase] = { version, base, text };
+  nextBase = (nextBase + 1) % RECENT_BASES;
+  return text;
+}
+
+const RECENT_BASES = 8;
+const recentBases: { version: IpVersion; base: bigint; text: string }[] = [];
+let nextBase = 0;
 
 /** The value of an IPv6 string, or null when ip-num's validator refuses it. */
 function ipv6Value(input: string): bigint | null {

@@ -228,8 +228,10 @@ function validateAllocations(
   report: Report,
 ): ValidatedAllocation[] {
   const ids = new Set<string>();
-  // Per subnet: address value to the allocation holding it (bigint keys compare by value).
-  const holders = new Map<string, Map<bigint, string>>();
+  // Per subnet: address to the allocation holding it, keyed by canonical text (one text per value in
+  // a subnet's one IP version). Not by value: V8 hashes a BigInt by its lowest 64 bits, so a subnet's
+  // IPv6 addresses that share them (::1 in each /64 of a /48) all collided, 65,536 of them in ~100 s.
+  const holders = new Map<string, Map<string, string>>();
   const keys = new Set<string>();
   const result: ValidatedAllocation[] = [];
   const childrenOf = new Map<string, SortedRanges<ValidatedSubnet>>();
@@ -266,9 +268,9 @@ function validateAllocations(
         if (problem !== null) return report(field, problem);
         const child = children?.find(address.value);
         if (child !== undefined) return report(field, `${address.text} is inside child subnet ${child.record.id} (${child.layout.cidr.text})`);
-        const holder = held.get(address.value);
+        const holder = held.get(address.text);
         if (holder !== undefined) return report(field, `${address.text} is also held by allocation ${holder}`);
-        held.set(address.value, record.id);
+        held.set(address.text, record.id);
         addresses.push({ text: address.text, value: address.value });
       } catch (error) {
         if (!(error instanceof InvalidInputError)) throw error;
@@ -298,7 +300,8 @@ function validateHolds(subnets: ReadonlyMap<string, ValidatedSubnet & { index: n
     if (!holding.has(subnet.record.id)) continue;
     const children = childrenOf.get(subnet.record.id) ?? [];
     const holds: ValidatedHold[] = [];
-    const seen = new Set<bigint>();
+    // Canonical texts, not values (see the holders in validateAllocations).
+    const seen = new Set<string>();
     (subnet.record.heldAddresses ?? []).forEach((hold, position) => {
       const field = `subnets.${subnet.index}.heldAddresses.${position}.address`;
       try {
@@ -308,9 +311,9 @@ function validateHolds(subnets: ReadonlyMap<string, ValidatedSubnet & { index: n
         if (subnet.record.childrenOnly === true) return report(field, "a childrenOnly subnet holds no addresses of its own");
         const child = children.find((c) => address.value >= c.layout.cidr.first && address.value <= c.layout.cidr.last);
         if (child !== undefined) return report(field, `${address.text} is inside child subnet ${child.record.id} (${child.layout.cidr.text})`);
-        if (seen.has(address.value)) return report(field, `${address.text} is held twice`);
+        if (seen.has(address.text)) return report(field, `${address.text} is held twice`);
         if (allocated.has(`${subnet.record.id}\u0000${address.value}`)) return report(field, `${address.text} is also allocated in the file`);
-        seen.add(address.value);
+        seen.add(address.text);
         holds.push({ address: { text: address.text, value: address.value }, heldUntil: hold.heldUntil, owner: hold.owner, allocationId: hold.allocationId });
       } catch (error) {
         if (!(error instanceof InvalidInputError)) throw error;

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { InvalidInputError } from "../core/errors.js";
-import { allocateSchema, parseInput } from "../core/schemas.js";
+import { allocateSchema, parseInput, subnetIdSchema } from "../core/schemas.js";
 import { ALLOCATION_CONTRACT } from "../core/allocationContract.js";
 import { defaultsOf, inputsThat, requestInputs, type InputName } from "../core/resourceContract.js";
 import { parseAddress } from "../core/address.js";
@@ -239,7 +239,9 @@ export async function remove(id: string, props: Props = {}) {
     await assertSameDatabase(db, props);
     await assertLegacyAllocation(db, id, props);
     const claim = claimOf(props);
-    await db.release(id, claim === undefined ? {} : { claim });
+    // The subnet its state records: the store locks it at once instead of looking the allocation up first (checked under the lock).
+    const subnetId = subnetIdSchema.safeParse(props.subnetId).success ? { subnetId: props.subnetId as string } : {};
+    await db.release(id, { ...(claim === undefined ? {} : { claim }), ...subnetId });
   });
 }
 

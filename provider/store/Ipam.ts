@@ -8,12 +8,19 @@ import { adoptAllocation, allocate, findAllocationByKey, getAllocation, listAllo
 import { listChildren } from "./children/index.js";
 import { ConnectionGate, createDatabasePool, DEFAULT_MAX_CONNECTIONS, DEFAULT_SCHEMA, parseConnectionUrl, StoreDatabase, tablesFor } from "./database/index.js";
 import { assertIpamOptions, type IpamOptions } from "./ipamOptions.js";
-import { allocationsInRange, history, searchAddressSpace, subnetMap, subnetMetrics, SubnetSizeCache, subnetTree, usage, usagePage, usageReport, usageTreeReport } from "./reports/index.js";
-import type { AddressSearchResult, SubnetMapData, SubnetMetric, SubnetTreeReport, SubnetUsageReport, TreeTruncation } from "./reports/index.js";
+import type { AddressSearchResult, SubnetMapData, SubnetMetric, SubnetSizeCache, SubnetTreeReport, SubnetUsageReport, TreeTruncation } from "./reports/index.js";
 import { hasPendingMigrations, migrate, readInstallationId } from "./schema/index.js";
-import { exportSnapshot, importSnapshot, writeSnapshot, type ImportOptions, type ImportResult, type SnapshotWrite } from "./snapshots/index.js";
+import type { ImportOptions, ImportResult, SnapshotWrite } from "./snapshots/index.js";
 import { createSubnet, deleteSubnet, getSubnet, listSubnetPage, listSubnets, subnetHolders, updateSubnet, type SubnetHolders } from "./subnets/index.js";
-import { acceptRestore, changeFailoverPolicy, reconcileAllocations, writeFence, type FenceProblem, type FenceStatus, type ReconcileItem, type ReconcileReport } from "./restore/index.js";
+import type { FenceProblem, FenceStatus, ReconcileItem, ReconcileReport } from "./restore/index.js";
+
+/*
+ * The store's rarely used parts, loaded by the first call that needs them: a provider host (one per
+ * stack, issue 25) creates, reads and releases, and never reports, exports, imports or reconciles.
+ */
+const reports = () => import("./reports/index.js");
+const snapshots = () => import("./snapshots/index.js");
+const restore = () => import("./restore/index.js");
 
 export type { IpamOptions } from "./ipamOptions.js";
 export type { AddressSearchResult, SubnetMapData, SubnetMetric, SubnetTreeReport, SubnetUsageReport } from "./reports/index.js";
@@ -28,7 +35,7 @@ type Page = { limit?: number; after?: string };
  */
 export class Ipam {
   /** Each layout's sizes across `subnetMetrics` calls (scrapes): deriving them is most of a large one. */
-  private readonly sizes = new SubnetSizeCache();
+  private sizes: SubnetSizeCache | undefined;
 
   private constructor(
     private readonly db: StoreDatabase,
@@ -124,8 +131,8 @@ export class Ipam {
   }
 
   /** A subnet and its descendants, depth first, each with its usage, read at one moment. */
-  subnetTree(subnetId: string, options: { maxDepth?: number; limit?: number } = {}): Promise<{ entries: SubnetTreeEntry[] } & TreeTruncation> {
-    return subnetTree(this.db, subnetId, options);
+  async subnetTree(subnetId: string, options: { maxDepth?: number; limit?: number } = {}): Promise<{ entries: SubnetTreeEntry[] } & TreeTruncation> {
+    return (await reports()).subnetTree(this.db, subnetId, options);
   }
 
   /** A specific, the next free, a random, or `count` addresses at once; with a key, repeating returns the first result. */
@@ -158,8 +165,8 @@ export class Ipam {
     return whoHolds(this.db, subnetId, address);
   }
 
-  /** Release an allocation and all its addresses (twice is harmless; an older `claim` changes nothing). */
-  release(allocationId: string, options: { claim?: string } = {}): Promise<ReleaseResult> {
+  /** Release an allocation and all its addresses (twice is harmless; an older `claim` changes nothing; `subnetId`, if known, saves a lookup). */
+  release(allocationId: string, options: { claim?: string; subnetId?: string } = {}): Promise<ReleaseResult> {
     return release(this.db, allocationId, options);
   }
 
@@ -174,82 +181,84 @@ export class Ipam {
   }
 
   /** Totals for a subnet, as decimal strings. */
-  usage(subnetId: string): Promise<SubnetUsage> {
-    return usage(this.db, subnetId);
+  async usage(subnetId: string): Promise<SubnetUsage> {
+    return (await reports()).usage(this.db, subnetId);
   }
 
   /** Audit events (allocations and subnet changes), newest first, in pages. */
-  history(filter: HistoryFilter = {}): Promise<{ events: AuditEvent[]; next: string | null }> {
-    return history(this.db, filter);
+  async history(filter: HistoryFilter = {}): Promise<{ events: AuditEvent[]; next: string | null }> {
+    return (await reports()).history(this.db, filter);
   }
 
   /** Usage of one subnet with its holders and the allocated addresses outside its pools. */
-  usageReport(subnetId: string): Promise<SubnetUsageReport> {
-    return usageReport(this.db, subnetId);
+  async usageReport(subnetId: string): Promise<SubnetUsageReport> {
+    return (await reports()).usageReport(this.db, subnetId);
   }
 
   /** `usageReport` of every subnet a page at a time, each page read at one moment. */
-  usagePage(filter: { namespace?: string } = {}, page: Page = {}): Promise<{ reports: SubnetUsageReport[]; next: string | null }> {
-    return usagePage(this.db, filter, page);
+  async usagePage(filter: { namespace?: string } = {}, page: Page = {}): Promise<{ reports: SubnetUsageReport[]; next: string | null }> {
+    return (await reports()).usagePage(this.db, filter, page);
   }
 
   /** `usageReport` for a subnet and each of its descendants, read at one moment. */
-  usageTreeReport(subnetId: string, options: { limit?: number } = {}): Promise<{ reports: SubnetTreeReport[] } & TreeTruncation> {
-    return usageTreeReport(this.db, subnetId, options);
+  async usageTreeReport(subnetId: string, options: { limit?: number } = {}): Promise<{ reports: SubnetTreeReport[] } & TreeTruncation> {
+    return (await reports()).usageTreeReport(this.db, subnetId, options);
   }
 
   /** What a picture of the subnet needs: its layout, who holds each cell, the cells its children cover. */
-  subnetMap(subnetId: string, options: { maxCellBits?: number } = {}): Promise<SubnetMapData> {
-    return subnetMap(this.db, subnetId, options);
+  async subnetMap(subnetId: string, options: { maxCellBits?: number } = {}): Promise<SubnetMapData> {
+    return (await reports()).subnetMap(this.db, subnetId, options);
   }
 
   /** Every subnet's size, pool, allocated, free and children (of one namespace, or all) in one grouped read. */
-  subnetMetrics(filter: { namespace?: string } = {}): Promise<SubnetMetric[]> {
-    return subnetMetrics(this.db, filter, this.sizes);
+  async subnetMetrics(filter: { namespace?: string } = {}): Promise<SubnetMetric[]> {
+    const loaded = await reports();
+    this.sizes ??= new loaded.SubnetSizeCache();
+    return loaded.subnetMetrics(this.db, filter, this.sizes);
   }
 
   /** Subnets containing an address or CIDR, most specific first, and the allocations holding an address. */
-  searchAddressSpace(text: string): Promise<AddressSearchResult> {
-    return searchAddressSpace(this.db, text);
+  async searchAddressSpace(text: string): Promise<AddressSearchResult> {
+    return (await reports()).searchAddressSpace(this.db, text);
   }
 
   /** Allocations holding an address from `first` to `last` of a subnet (a cell of its map). */
-  allocationsInRange(subnetId: string, first: string, last: string): Promise<Allocation[]> {
-    return allocationsInRange(this.db, subnetId, first, last);
+  async allocationsInRange(subnetId: string, first: string, last: string): Promise<Allocation[]> {
+    return (await reports()).allocationsInRange(this.db, subnetId, first, last);
   }
 
   /** Subnets and allocations (all, or of one namespace) as one consistent, versioned JSON snapshot. */
-  exportSnapshot(filter: { namespace?: string } = {}): Promise<Snapshot> {
-    return exportSnapshot(this.db, filter);
+  async exportSnapshot(filter: { namespace?: string } = {}): Promise<Snapshot> {
+    return (await snapshots()).exportSnapshot(this.db, filter);
   }
 
   /** `exportSnapshot` streamed to `write` as it is read (memory does not grow with the data). */
-  writeSnapshot(filter: { namespace?: string }, write: SnapshotWrite): Promise<{ subnets: number; allocations: number }> {
-    return writeSnapshot(this.db, filter, write);
+  async writeSnapshot(filter: { namespace?: string }, write: SnapshotWrite): Promise<{ subnets: number; allocations: number }> {
+    return (await snapshots()).writeSnapshot(this.db, filter, write);
   }
 
   /** Whether this database accepts writes, or refuses them after a detected restore or failover (migration 0011). */
-  writeFence(): Promise<FenceStatus> {
-    return writeFence(this.db);
+  async writeFence(): Promise<FenceStatus> {
+    return (await restore()).writeFence(this.db);
   }
 
   /** Re-open writes after a detected restore or failover without reconciling (the schema owner only); audited. */
-  acceptRestore(): Promise<FenceProblem | null> {
-    return acceptRestore(this.db);
+  async acceptRestore(): Promise<FenceProblem | null> {
+    return (await restore()).acceptRestore(this.db);
   }
 
   /** "manual" (default) or "synchronous": whether a promoted standby is accepted without an operator. */
-  setFailoverPolicy(policy: "manual" | "synchronous"): Promise<void> {
-    return changeFailoverPolicy(this.db, policy);
+  async setFailoverPolicy(policy: "manual" | "synchronous"): Promise<void> {
+    return (await restore()).changeFailoverPolicy(this.db, policy);
   }
 
   /** Re-assert the allocations Pulumi state holds after a restore, report conflicts, re-open writes (the schema owner only). */
-  reconcile(items: readonly ReconcileItem[], options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
-    return reconcileAllocations(this.db, items, { dryRun: options.dryRun ?? false });
+  async reconcile(items: readonly ReconcileItem[], options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
+    return (await restore()).reconcileAllocations(this.db, items, { dryRun: options.dryRun ?? false });
   }
 
   /** Load a snapshot all-or-nothing, in one transaction holding each new subnet's lock. */
-  importSnapshot(input: unknown, options: Partial<ImportOptions> = {}): Promise<ImportResult> {
-    return importSnapshot(this.db, input, options);
+  async importSnapshot(input: unknown, options: Partial<ImportOptions> = {}): Promise<ImportResult> {
+    return (await snapshots()).importSnapshot(this.db, input, options);
   }
 }

@@ -141,6 +141,30 @@ describe("allocate", () => {
     expect((await failure(ipam.resizeAllocation({ allocationId: a.allocation.id, count: 0 }))).message).toContain("count: must be at least 1");
   });
 
+  it("releases with the subnet the caller names, and through the lookup when the allocation is in another one", async () => {
+    const { ipam } = context;
+    const first = await ipam.createSubnet({ cidr: nextCidr() });
+    const second = await ipam.createSubnet({ cidr: nextCidr() });
+    const here = await ipam.allocate({ subnetId: first.id, owner: "hint", count: 3 });
+    const there = await ipam.allocate({ subnetId: second.id, owner: "hint" });
+    const between = await ipam.allocate({ subnetId: first.id, owner: "hint" });
+    // The right subnet: released, its addresses back in the free index (merged with both neighbours below).
+    expect(await ipam.release(between.allocation.id, { subnetId: first.id })).toEqual({ released: true, addresses: between.allocation.addresses });
+    // A wrong subnet (a stale or crossed id in state): still released, from the subnet that holds it, and nothing else changes.
+    expect(await ipam.release(there.allocation.id, { subnetId: first.id })).toEqual({ released: true, addresses: there.allocation.addresses });
+    expect((await ipam.getAllocation(here.allocation.id)).addresses).toEqual(here.allocation.addresses);
+    // Gone, or a superseded claim: nothing changes, with or without the subnet named.
+    expect(await ipam.release(there.allocation.id, { subnetId: second.id })).toEqual({ released: false, addresses: [] });
+    const claimed = await ipam.adoptAllocation({ allocationId: here.allocation.id, owner: "hint", claim: "newer" });
+    expect(await ipam.release(claimed.id, { subnetId: first.id, claim: "older" })).toEqual({ released: false, addresses: [], superseded: true });
+    expect(await ipam.release(claimed.id, { subnetId: first.id, claim: "newer" })).toEqual({ released: true, addresses: here.allocation.addresses });
+    expect((await failure(ipam.release(claimed.id, { subnetId: "0" }))).message).toContain("subnetId");
+    await expectIndexConsistent(first.id);
+    await expectIndexConsistent(second.id);
+    expect(await ipam.usage(first.id)).toMatchObject({ allocated: "0" });
+    expect(await ipam.usage(second.id)).toMatchObject({ allocated: "0" });
+  });
+
   it("looks up who holds an address and pages through allocations", async () => {
     const { ipam } = context;
     const subnet = await ipam.createSubnet({ cidr: nextCidr() });

@@ -78,3 +78,23 @@ describe("validatedSnapshot: validated once (issue 22 item 7)", () => {
     expect(() => validatedSnapshot(forged)).toThrow(/format/);
   });
 });
+
+describe("validateSnapshot: duplicates among addresses that share their low 64 bits", () => {
+  // ::1 in each /64 of a /48: equal low halves (a Map keyed by BigInt value hashed them all alike).
+  const addresses = Array.from({ length: 2_048 }, (_, i) => `2001:db8:0:${(i + 1).toString(16)}::1`);
+  it("accepts them all when each is held once", () => {
+    const valid = validateSnapshot({ format: SNAPSHOT_FORMAT, subnets: [subnet("1", "2001:db8::/48")], allocations: addresses.map((address, i) => allocation(String(i + 1), "1", [address])) });
+    expect(valid.allocations.map((a) => a.addresses[0]!.text)).toEqual(addresses);
+  });
+  it("finds the one held twice, written another way, and names the first holder", () => {
+    const allocations = [...addresses.map((address, i) => allocation(String(i + 1), "1", [address])), allocation("9999", "1", ["2001:DB8:0:7FF:0:0:0:1"])];
+    expect(fieldsOf({ format: SNAPSHOT_FORMAT, subnets: [subnet("1", "2001:db8::/48")], allocations })).toEqual([
+      "allocations.2048.addresses.0: 2001:db8:0:7ff::1 is also held by allocation 2047",
+    ]);
+  });
+  it("finds a hold-down entry held twice among them", () => {
+    const held = (address: string) => ({ address, heldUntil: "2099-01-01T00:00:00.000Z", owner: "o", allocationId: "5" });
+    const holder = { ...subnet("1", "2001:db8::/48"), heldAddresses: [...addresses.slice(0, 64).map(held), held("2001:db8:0:3f:0::1")] };
+    expect(fieldsOf({ format: SNAPSHOT_FORMAT, subnets: [holder], allocations: [] })).toEqual(["subnets.0.heldAddresses.64.address: 2001:db8:0:3f::1 is held twice"]);
+  });
+});

@@ -6,7 +6,7 @@ import type { Subnet } from "../../core/types.js";
 import type { SubnetRow } from "./rowShapes.js";
 
 /** The layout stored with a subnet, re-derived from its canonical row. */
-export function layoutOf(row: SubnetRow): SubnetLayout {
+export function layoutOf(row: Pick<SubnetRow, "cidr" | "gateway" | "pools" | "pools_explicit" | "reserved">): SubnetLayout {
   return buildLayout(parseCidr(row.cidr, "cidr"), {
     allocationPools: row.pools_explicit ? row.pools : null,
     gateway: row.gateway,
