@@ -97,6 +97,7 @@ export class UsageView {
       if (list.length > 0) for (const h of list) this.held.push([subnet.id, subnet.cidr, h.address, `held, ${h.secondsLeft} s left`, displayText(h.owner)]);
       else this.held.push([subnet.id, subnet.cidr, `${usage.held} address(es)`, "held", "-"]);
     }
+    for (const b of report.heldBlocks ?? []) this.held.push([subnet.id, subnet.cidr, `child prefix ${b.cidr}`, `held, ${b.secondsLeft} s left`, `child subnet ${b.childId}`]);
   }
 
   render(truncatedReason: string | null = null): string {

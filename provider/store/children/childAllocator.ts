@@ -1,7 +1,7 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { cidrOf, formatAddress, parseCidr, type Cidr } from "../../core/address.js";
-import { ConflictError, InvalidInputError, OverlapError, PrefixExhaustedError } from "../../core/errors.js";
+import { AddressHeldError, ConflictError, InvalidInputError, OverlapError, PrefixExhaustedError } from "../../core/errors.js";
 import { alignDown, blockSize, strictlyInside } from "../../core/prefixBlocks.js";
 import { intersectRanges, rangesOverlap, subtractRanges, type ValueRange } from "../../core/range.js";
 import type { ChildStrategy } from "../../core/schemas.js";
@@ -17,6 +17,8 @@ import {
   splitFreeBlock,
 } from "../space/freeBlocks.js";
 import { rebuildFreeRanges, returnRangesToFreeSpace, takeRangeFromFreeSpace } from "../space/freeSpace.js";
+import { heldBlockOver, heldBlockRanges, holdChildBlock, returnExpiredHolds } from "../space/holdDown.js";
+import { getSubnetRow } from "../rows/subnetQueries.js";
 import type { SubnetRow } from "../rows/rowShapes.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
@@ -44,7 +46,9 @@ export function keptFromChildren(layout: SubnetLayout): ValueRange[] {
 export async function ensureFreeBlocks(db: BoundConnection, parent: ParentSubnet): Promise<void> {
   if (parent.row.free_blocks_built) return;
   const children = (await childCidrs(db, parent.id)).map((text) => parseCidr(text, "cidr"));
-  const space = subtractRanges([parent.layout.cidr], [...keptFromChildren(parent.layout), ...children]);
+  // Blocks released under a hold stay out until return_expired_holds gives them back (migration 0013).
+  const held = await heldBlockRanges(db, parent.id);
+  const space = subtractRanges([parent.layout.cidr], [...keptFromChildren(parent.layout), ...children, ...held]);
   await rebuildFreeBlocks(db, parent.id, parent.layout.cidr, space);
 }
 
@@ -54,7 +58,10 @@ export async function ensureFreeBlocks(db: BoundConnection, parent: ParentSubnet
  *   InvalidInputError (outside the parent, over its gateway or reserved), OverlapError (a sibling),
  *   ConflictError (addresses allocated directly in the parent)
  */
-export async function claimChildBlock(db: BoundConnection, parent: ParentSubnet, request: BlockRequest): Promise<Cidr> {
+export async function claimChildBlock(db: BoundConnection, given: ParentSubnet, request: BlockRequest): Promise<Cidr> {
+  // Expired holds (addresses and child blocks) come back first; a returned block marks the free blocks for rebuilding.
+  await returnExpiredHolds(db, given.id);
+  const parent = { ...given, row: (await getSubnetRow(db, given.id)) ?? given.row };
   await ensureFreeBlocks(db, parent);
   const { block, child } =
     "cidr" in request
@@ -107,6 +114,8 @@ async function claimSpecific(db: BoundConnection, parent: ParentSubnet, wanted: 
   if (block === null) {
     const sibling = await overlappingChild(db, parent.id, parent.row.namespace, wanted);
     if (sibling !== null) throw new OverlapError(wanted.text, parent.row.namespace, sibling);
+    const held = await heldBlockOver(db, parent.id, wanted);
+    if (held !== null) throw new AddressHeldError(String(parent.id), `${wanted.text} (released by child ${held.childId}: ${held.cidr})`, held.secondsLeft);
     const layout = parent.layout;
     if (layout.gateway !== null && wanted.first <= layout.gateway.value && layout.gateway.value <= wanted.last) {
       throw InvalidInputError.of("cidr", `${wanted.text} covers the gateway ${layout.gateway.text} of its parent ${label}`);
@@ -133,9 +142,16 @@ async function allocatedIn(db: BoundConnection, parentId: number, range: ValueRa
 
 /**
  * A deleted child's block goes back to its parent: merged into the free blocks (when they are
- * built) and, clipped to the parent's pools, into its free ranges (unless it is children-only).
+ * built) and, clipped to the parent's pools, into its free ranges (unless it is children-only);
+ * held instead while the parent has a `releaseHoldSeconds` (hold-down, migration 0013).
  */
-export async function releaseChildBlock(db: BoundConnection, parent: ParentSubnet, child: Cidr): Promise<void> {
+export async function releaseChildBlock(db: BoundConnection, parent: ParentSubnet, child: Cidr, released: { id: number; key: string | null }): Promise<void> {
+  const holdSeconds = parent.row.release_hold_seconds;
+  if (holdSeconds > 0) {
+    // Hold-down (migration 0013): out of the free blocks (split off already) and the free ranges until it expires.
+    const freeParts = parent.row.children_only ? [] : intersectRanges([child], parent.layout.available);
+    return holdChildBlock(db, parent.id, child, freeParts, holdSeconds, released);
+  }
   if (parent.row.free_blocks_built) {
     const keptInside = keptFromChildren(parent.layout).some((range) => rangesOverlap(range, child));
     // A child imported before 0002 may cover what the parent keeps: let the next child operation rebuild exactly.

@@ -17,6 +17,7 @@ export interface Tables {
   readonly allocateNextBatch: IdentifierSqlToken;
   /** Migration 0011: released addresses held back (hold-down), and the write fence. */
   readonly heldAddress: IdentifierSqlToken;
+  readonly heldBlock: IdentifierSqlToken;
   readonly writeFence: IdentifierSqlToken;
 }
 
@@ -37,6 +38,7 @@ export function tablesFor(schema: string): Tables {
     inetToOrdinal: name("inet_to_ordinal"),
     allocateNextBatch: name("allocate_next_batch"),
     heldAddress: name("held_address"),
+    heldBlock: name("held_block"),
     writeFence: name("write_fence"),
   };
 }

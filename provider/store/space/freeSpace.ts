@@ -12,7 +12,8 @@ export function rangesFromRows(rows: readonly { first_ordinal: string; last_ordi
 
 /**
  * Recompute a subnet's free ranges from scratch: the available segments minus every allocated
- * address, every held one (hold-down, migration 0011) and every child block (nothing at all for a children-only subnet). Used when a subnet is
+ * address, every held one (hold-down, migration 0011), every child block and every held child block
+ * (migration 0013) (nothing at all for a children-only subnet). Used when a subnet is
  * created or imported and when its pools, gateway, reserved ranges or childrenOnly change.
  * The gaps are found in one set-based statement (running max over the holes of each segment).
  */
@@ -36,6 +37,9 @@ export async function rebuildFreeRanges(db: BoundConnection, subnetId: number, a
       FROM segment s JOIN ${db.t.heldAddress} h ON h.subnet_id = ${subnetId} AND h.ordinal BETWEEN s.lo AND s.hi
       UNION ALL
       SELECT s.lo, s.hi, greatest(c.lo, s.lo), least(c.hi, s.hi) FROM segment s JOIN child c ON c.lo <= s.hi AND c.hi >= s.lo
+      UNION ALL
+      SELECT s.lo, s.hi, greatest(b.first_ordinal, s.lo), least(b.last_ordinal, s.hi)
+      FROM segment s JOIN ${db.t.heldBlock} b ON b.parent_id = ${subnetId} AND b.first_ordinal <= s.hi AND b.last_ordinal >= s.lo
     ),
     gap AS (
       SELECT coalesce(max(hi) OVER (PARTITION BY seg_lo ORDER BY lo, hi ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) + 1, seg_lo) AS lo,

@@ -1,7 +1,8 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { isAllocatable, type SubnetLayout } from "../../core/subnetLayout.js";
-import type { ValueRange } from "../../core/range.js";
+import { intersectRanges, type ValueRange } from "../../core/range.js";
+import type { Cidr } from "../../core/address.js";
 import { returnToFreeSpace } from "./freeSpace.js";
 import type { BoundConnection } from "../database/storeDatabase.js";
 import type { Tables } from "../database/tables.js";
@@ -103,4 +104,88 @@ function selectHeld(t: Tables) {
            ceil(extract(epoch FROM held_until - now()))::int AS seconds_left
     FROM ${t.heldAddress}
   `;
+}
+
+/**
+ * A child prefix released while its parent has a hold (migration 0013): the block stays out of the
+ * parent's free blocks and free ranges until `held_until`. On expiry `return_expired_holds` gives
+ * `freeParts` (the block clipped to the parent's allocatable space) back to the free ranges and
+ * marks the free blocks for rebuilding.
+ */
+export async function holdChildBlock(
+  db: BoundConnection,
+  parentId: number,
+  block: Cidr,
+  freeParts: readonly ValueRange[],
+  holdSeconds: number,
+  child: { id: number; key: string | null },
+): Promise<void> {
+  await db.query(sql.unsafe`
+    INSERT INTO ${db.t.heldBlock} (parent_id, cidr, first_ordinal, last_ordinal, held_until, child_id, child_key, free_first, free_last)
+    VALUES (${parentId}, ${block.text}::cidr, ${block.first.toString()}::numeric, ${block.last.toString()}::numeric,
+            now() + make_interval(secs => ${holdSeconds}), ${child.id}, ${child.key},
+            ${sql.array(freeParts.map((r) => r.first.toString()), "numeric")}, ${sql.array(freeParts.map((r) => r.last.toString()), "numeric")})
+    ON CONFLICT (parent_id, cidr) DO UPDATE
+      SET held_until = excluded.held_until, child_id = excluded.child_id, child_key = excluded.child_key,
+          free_first = excluded.free_first, free_last = excluded.free_last
+  `);
+}
+
+/** Every held block of a parent (expired ones not yet returned included): what its free blocks leave out. */
+export async function heldBlockRanges(db: BoundConnection, parentId: number): Promise<ValueRange[]> {
+  const rows = await db.any(sql.type(z.object({ first: z.string(), last: z.string() }))`
+    SELECT first_ordinal::text AS first, last_ordinal::text AS last FROM ${db.t.heldBlock} WHERE parent_id = ${parentId}
+  `);
+  return rows.map((row) => ({ first: BigInt(row.first), last: BigInt(row.last) }));
+}
+
+/**
+ * Keep each held block's free parts inside the parent's allocatable space when its layout changes
+ * (none when it hands out children only): on expiry they go back to the free ranges as they are.
+ */
+export async function clipHeldBlocks(db: BoundConnection, parentId: number, available: readonly ValueRange[]): Promise<void> {
+  const blocks = await db.any(sql.type(z.object({ cidr: z.string(), first: z.string(), last: z.string() }))`
+    SELECT cidr::text AS cidr, first_ordinal::text AS first, last_ordinal::text AS last FROM ${db.t.heldBlock} WHERE parent_id = ${parentId}
+  `);
+  for (const block of blocks) {
+    const parts = intersectRanges([{ first: BigInt(block.first), last: BigInt(block.last) }], available);
+    await db.query(sql.unsafe`
+      UPDATE ${db.t.heldBlock} SET free_first = ${sql.array(parts.map((r) => r.first.toString()), "numeric")},
+                                   free_last = ${sql.array(parts.map((r) => r.last.toString()), "numeric")}
+      WHERE parent_id = ${parentId} AND cidr = ${block.cidr}::cidr
+    `);
+  }
+}
+
+export interface HeldBlock {
+  readonly cidr: string;
+  readonly childId: string;
+  readonly heldUntil: string;
+  readonly secondsLeft: number;
+}
+
+const heldBlockRow = z.object({ cidr: z.string(), child_id: z.number(), held_until: z.string(), seconds_left: z.number() });
+const selectHeldBlock = (t: Tables) => sql.fragment`
+  SELECT cidr::text AS cidr, child_id, held_until::text AS held_until, ceil(extract(epoch FROM held_until - now()))::int AS seconds_left
+  FROM ${t.heldBlock}
+`;
+const toHeldBlock = (row: z.infer<typeof heldBlockRow>): HeldBlock => ({ cidr: row.cidr, childId: String(row.child_id), heldUntil: row.held_until, secondsLeft: row.seconds_left });
+
+/** The live held block of `parentId` overlapping `range`, or null (an expired hold is no hold). */
+export async function heldBlockOver(db: BoundConnection, parentId: number, range: ValueRange): Promise<HeldBlock | null> {
+  const row = await db.maybeOne(sql.type(heldBlockRow)`
+    ${selectHeldBlock(db.t)}
+    WHERE parent_id = ${parentId} AND held_until > now()
+      AND first_ordinal <= ${range.last.toString()}::numeric AND last_ordinal >= ${range.first.toString()}::numeric
+    ORDER BY first_ordinal LIMIT 1
+  `);
+  return row === null ? null : toHeldBlock(row);
+}
+
+/** Live held blocks of a parent, soonest to expire first, at most `limit`. */
+export async function listHeldBlocks(db: BoundConnection, parentId: number, limit: number): Promise<HeldBlock[]> {
+  const rows = await db.any(sql.type(heldBlockRow)`
+    ${selectHeldBlock(db.t)} WHERE parent_id = ${parentId} AND held_until > now() ORDER BY held_until, first_ordinal LIMIT ${limit}
+  `);
+  return rows.map(toHeldBlock);
 }

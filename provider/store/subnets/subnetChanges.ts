@@ -11,7 +11,7 @@ import { checkParentUpdate } from "../children/parentGuards.js";
 import { isSuperseded } from "../claims/claims.js";
 import { type BoundConnection, type StoreDatabase } from "../database/storeDatabase.js";
 import { rebuildFreeRanges } from "../space/freeSpace.js";
-import { dropHoldsOutside } from "../space/holdDown.js";
+import { clipHeldBlocks, dropHoldsOutside } from "../space/holdDown.js";
 import { deleteSubnetRow, getSubnetRow, requireSubnetRow, updateSubnetRow } from "../rows/subnetQueries.js";
 import { layoutOf, subnetFromRow, subnetKey } from "../rows/subnetRecords.js";
 import { sql } from "slonik";
@@ -47,6 +47,7 @@ export async function updateSubnet(db: StoreDatabase, subnetId: string, patch: U
     if (layoutChanged) {
       // Holds stay inside what is allocatable (none in a children-only subnet), and outside the free space.
       await dropHoldsOutside(tx, id, forChildren.childrenOnly ? [] : layout.available);
+      await clipHeldBlocks(tx, id, forChildren.childrenOnly ? [] : layout.available);
       await rebuildFreeRanges(tx, id, layout.available);
     }
     const outside = await addressesOutsidePools(tx, id, layout);
@@ -108,7 +109,7 @@ export async function deleteSubnet(db: StoreDatabase, subnetId: string, options:
     await deleteSubnetRow(tx, id);
     if (parentId !== null) {
       const parent = (await getSubnetRow(tx, parentId))!;
-      await releaseChildBlock(tx, { id: parentId, row: parent, layout: layoutOf(parent) }, layoutOf(row).cidr);
+      await releaseChildBlock(tx, { id: parentId, row: parent, layout: layoutOf(parent) }, layoutOf(row).cidr, { id, key: row.idempotency_key });
     }
     return { deleted: true };
   });

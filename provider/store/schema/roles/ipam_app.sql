@@ -40,6 +40,7 @@ GRANT SELECT, INSERT, UPDATE ON ipam.namespace TO ipam_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.subnet, ipam.allocation, ipam.allocated_address, ipam.free_range, ipam.free_block TO ipam_app;
 -- Addresses held back after a release (migration 0011, hold-down) are written by releases and picks.
 GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.held_address TO ipam_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.held_block TO ipam_app;
 
 -- The write fence (migration 0011): read by every write, never written or re-opened by this role.
 REVOKE ALL ON ipam.write_fence FROM ipam_app;
