@@ -69,8 +69,13 @@ function subnetOf(source: string, resource: Json): StateSubnet | null {
     claim: typeof outputs.__claim === "string" && outputs.__claim !== "" ? outputs.__claim : null,
     database: typeof outputs.__database === "string" ? outputs.__database : null,
     secret,
-    keyInputs: Object.keys(inputs).length === 0 ? null : { ...inputs, __owner: outputs.__owner, __scope: outputs.__scope, __stack: outputs.__stack },
+    keyInputs: Object.keys(inputs).length === 0 ? null : { ...inputs, ...hiddenOf(outputs) },
   };
+}
+
+/** The hidden owner, scope and stack the outputs keep (the engine's inputs hold them too). */
+function hiddenOf(outputs: Json): Json {
+  return Object.fromEntries(["__owner", "__scope", "__stack"].filter((key) => outputs[key] !== undefined).map((key) => [key, outputs[key]]));
 }
 
 /** What a state subnet is, validated as a create request would be. */
