@@ -13,7 +13,7 @@ import type { AddressSearchResult, SubnetMapData, SubnetMetric, SubnetTreeReport
 import { hasPendingMigrations, migrate, readInstallationId } from "./schema/index.js";
 import { exportSnapshot, importSnapshot, writeSnapshot, type ImportOptions, type ImportResult, type SnapshotWrite } from "./snapshots/index.js";
 import { createSubnet, deleteSubnet, getSubnet, listSubnetPage, listSubnets, subnetHolders, updateSubnet, type SubnetHolders } from "./subnets/index.js";
-import { acceptRestore, changeFailoverPolicy, reconcileAllocations, writeFence, type FenceProblem, type FenceStatus, type ReconcileItem, type ReconcileReport } from "./restore/index.js";
+import { acceptRestore, changeFailoverPolicy, reconcileFromState, writeFence, type FenceProblem, type FenceStatus, type ReconcileInput, type ReconcileReport } from "./restore/index.js";
 
 export type { IpamOptions } from "./ipamOptions.js";
 export type { AddressSearchResult, SubnetMapData, SubnetMetric, SubnetTreeReport, SubnetUsageReport } from "./reports/index.js";
@@ -243,9 +243,9 @@ export class Ipam {
     return changeFailoverPolicy(this.db, policy);
   }
 
-  /** Re-assert the allocations Pulumi state holds after a restore, report conflicts, re-open writes (the schema owner only). */
-  reconcile(items: readonly ReconcileItem[], options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
-    return reconcileAllocations(this.db, items, { dryRun: options.dryRun ?? false });
+  /** Re-create the subnets and re-assert the allocations Pulumi state holds after a restore, report conflicts, re-open writes (the schema owner only). */
+  reconcile(input: ReconcileInput, options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
+    return reconcileFromState(this.db, input, { dryRun: options.dryRun ?? false });
   }
 
   /** Load a snapshot all-or-nothing, in one transaction holding each new subnet's lock. */
