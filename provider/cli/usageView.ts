@@ -159,6 +159,7 @@ export function usageRows(report: SubnetTreeReport): { subnet: string[]; withChi
     if (list.length > 0) for (const h of list) held.push([subnet.id, subnet.cidr, h.address, `held, ${h.secondsLeft} s left`, displayText(h.owner)]);
     else held.push([subnet.id, subnet.cidr, `${usage.held} address(es)`, "held", "-"]);
   }
+  for (const b of report.heldBlocks ?? []) held.push([subnet.id, subnet.cidr, `child prefix ${b.cidr}`, `held, ${b.secondsLeft} s left`, `child subnet ${b.childId}`]);
   return {
     subnet: [...row, String(usage.childPrefixes), usage.childAddresses, usage.childSpaceFree],
     withChildren: usage.childPrefixes > 0,

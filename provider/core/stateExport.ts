@@ -28,10 +28,11 @@ export interface StateAllocation {
 /** Pulumi's marker of a secret value in state and exports. */
 const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value);
-const isSecret = (value: unknown) => isObject(value) && SECRET_SIGNATURE in value;
+export const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value);
+/** A value the state holds sealed (or, exported with --show-secrets, marked): never read. */
+export const isSecret = (value: unknown) => isObject(value) && SECRET_SIGNATURE in value;
 
 /**
  * The allocations a state file holds.
@@ -48,6 +49,18 @@ export function allocationsInState(source: string, document: unknown): StateAllo
   });
 }
 
+/**
+ * The live resources of a state file (deleted-pending ones left out).
+ * @throws InvalidInputError naming the file when it is not a stack export or checkpoint
+ */
+export function stateResources(source: string, document: unknown): Json[] {
+  const resources = resourcesOf(document);
+  if (resources === undefined) {
+    throw InvalidInputError.of("from-state", `${source} is not a \`pulumi stack export\` file (no deployment.resources)`);
+  }
+  return resources.filter((resource): resource is Json => isObject(resource) && resource.delete !== true);
+}
+
 function resourcesOf(document: unknown): unknown[] | undefined {
   if (!isObject(document)) return undefined;
   const deployment = isObject(document.deployment) ? document.deployment : isObject(document.checkpoint) && isObject(document.checkpoint.latest) ? document.checkpoint.latest : undefined;
@@ -62,7 +75,7 @@ function allocationOf(source: string, resource: Json): StateAllocation | null {
   if (typeof allocationId !== "string" || typeof subnetId !== "string" || typeof owner !== "string") return null;
   if (!Array.isArray(addresses) || !addresses.every((address) => typeof address === "string")) return null;
   if (strategy !== "specific" && strategy !== "sequential" && strategy !== "random") return null;
-  const inputs = isObject(outputs.__inputs) ? outputs.__inputs : {};
+  const inputs = requestInputsOf(resource);
   return {
     source,
     urn: String(resource.urn ?? ""),
@@ -83,6 +96,17 @@ function allocationOf(source: string, resource: Json): StateAllocation | null {
       address: inputs.address,
     },
   };
+}
+
+/**
+ * The inputs a resource was created with. `__inputs` (the provider's copy) is sealed in state (the SDK
+ * lists it in additionalSecretOutputs), so the engine's own record of the inputs, where only values
+ * that were secret in the program are sealed, is read instead; a secret value stays sealed either way.
+ */
+export function requestInputsOf(resource: Json): Json {
+  const copy = isObject(resource.outputs) ? resource.outputs.__inputs : undefined;
+  if (isObject(copy) && !isSecret(copy)) return copy;
+  return isObject(resource.inputs) && !isSecret(resource.inputs) ? resource.inputs : {};
 }
 
 function plainTags(value: unknown): Record<string, string> | null {

@@ -1,6 +1,6 @@
 import { formatAddress } from "./address.js";
 import { rangeContains, subtractRanges, type ValueRange } from "./range.js";
-import type { SubnetLayout } from "./subnetLayout.js";
+import { isAllocatable, type SubnetLayout } from "./subnetLayout.js";
 
 /** An allocation as the forecasts see it: who holds which address values. */
 export interface HeldAddresses {
@@ -19,15 +19,18 @@ export interface SubnetEditEffects {
   readonly outsidePools: readonly AddressHolder[];
   /** Allocated addresses the new gateway or reserved ranges would cover: the store refuses that edit (ConflictError). */
   readonly blocked: readonly (AddressHolder & { readonly field: "gateway" | "reserved" })[];
-  /** The free space after the edit: the new pools minus gateway, reserved and every allocated address. */
+  /** Addresses in hold-down the new layout makes unallocatable: the store drops their holds (holdDown.ts `dropHoldsOutside`). */
+  readonly holdsDropped: readonly string[];
+  /** The free space after the edit: the new pools minus gateway, reserved, every allocated address and every hold kept. */
   readonly free: readonly ValueRange[];
 }
 
 /**
  * What an in-place edit of a subnet's pools, gateway or reserved ranges does to the addresses in it,
- * by the rules of the store's `updateSubnet` (refuseBlockedAddresses, addressesOutsidePools).
+ * by the rules of the store's `updateSubnet` (refuseBlockedAddresses, addressesOutsidePools,
+ * dropHoldsOutside): `holds` are the values in hold-down (hold-down of released addresses).
  */
-export function subnetEditEffects(layout: SubnetLayout, allocations: readonly HeldAddresses[]): SubnetEditEffects {
+export function subnetEditEffects(layout: SubnetLayout, allocations: readonly HeldAddresses[], holds: readonly bigint[] = []): SubnetEditEffects {
   const version = layout.cidr.version;
   const outsidePools: AddressHolder[] = [];
   const blocked: (AddressHolder & { field: "gateway" | "reserved" })[] = [];
@@ -41,5 +44,10 @@ export function subnetEditEffects(layout: SubnetLayout, allocations: readonly He
       if (!layout.pools.some((pool) => rangeContains(pool, value))) outsidePools.push({ address, owner: allocation.owner });
     }
   }
-  return { outsidePools, blocked, free: subtractRanges(layout.available, held) };
+  const holdsDropped: string[] = [];
+  for (const value of holds) {
+    if (isAllocatable(layout, value)) held.push({ first: value, last: value });
+    else holdsDropped.push(formatAddress(version, value));
+  }
+  return { outsidePools, blocked, holdsDropped, free: subtractRanges(layout.available, held) };
 }

@@ -150,6 +150,19 @@ const REPLACED_WHEN: Record<InputsThat<typeof SUBNET_CONTRACT, "replace">, (olds
   prefixLength: (olds, _oldInputs, news) => isUnknown(news.prefixLength) || (news.prefixLength !== undefined && news.prefixLength !== olds.prefixLength),
 };
 
+/**
+ * The idempotency key a Subnet resource creates with, from its inputs and hidden owner, scope and
+ * stack (also what `ipam reconcile` re-creates a subnet with, from the state's `__inputs`).
+ */
+export function subnetKey(props: Props): string {
+  const inputs = userInputs(props, SUBNET_INPUTS);
+  const what =
+    inputs.parentId === undefined
+      ? `${keyPart(inputs.namespace ?? "default")}:${keyPart(canonicalCidr(inputs.cidr))}`
+      : `child:${keyPart(inputs.cidr ?? `/${keyPart(inputs.prefixLength ?? "default")}`)}`;
+  return ownerKey(props, what);
+}
+
 function keyPart(value: unknown): string {
   return typeof value === "string" ? value : (JSON.stringify(value) ?? "undefined");
 }
@@ -193,11 +206,7 @@ export async function create(props: Props) {
       const inputs = userInputs(props, SUBNET_INPUTS);
       // Built before the core validates: a hostile value (an object whose toString is not a function) must
       // reach the core and fail as INVALID_INPUT, not break the key.
-      const what =
-        inputs.parentId === undefined
-          ? `${keyPart(inputs.namespace ?? "default")}:${keyPart(canonicalCidr(inputs.cidr))}`
-          : `child:${keyPart(inputs.cidr ?? `/${keyPart(inputs.prefixLength ?? "default")}`)}`;
-      const key = props[OWNER] === undefined ? {} : { idempotencyKey: ownerKey(props, what) };
+      const key = props[OWNER] === undefined ? {} : { idempotencyKey: subnetKey(props) };
       const { db, database } = await ipamWithIdentity();
       const subnet = await db.createSubnet({ ...inputs, ...key, claim } as never);
       return { id: subnet.id, outs: stored(subnet, inputs, props, claim, database) };

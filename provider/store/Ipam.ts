@@ -12,7 +12,7 @@ import type { AddressSearchResult, SubnetMapData, SubnetMetric, SubnetSizeCache,
 import { hasPendingMigrations, migrate, readInstallationId } from "./schema/index.js";
 import type { ImportOptions, ImportResult, SnapshotWrite } from "./snapshots/index.js";
 import { createSubnet, deleteSubnet, getSubnet, listSubnetPage, listSubnets, subnetHolders, updateSubnet, type SubnetHolders } from "./subnets/index.js";
-import type { FenceProblem, FenceStatus, ReconcileItem, ReconcileReport } from "./restore/index.js";
+import type { FenceProblem, FenceStatus, ReconcileInput, ReconcileReport } from "./restore/index.js";
 
 /*
  * The store's rarely used parts, loaded by the first call that needs them: a provider host (one per
@@ -252,9 +252,9 @@ export class Ipam {
     return (await restore()).changeFailoverPolicy(this.db, policy);
   }
 
-  /** Re-assert the allocations Pulumi state holds after a restore, report conflicts, re-open writes (the schema owner only). */
-  async reconcile(items: readonly ReconcileItem[], options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
-    return (await restore()).reconcileAllocations(this.db, items, { dryRun: options.dryRun ?? false });
+  /** Re-create the subnets and re-assert the allocations Pulumi state holds after a restore, report conflicts, re-open writes (the schema owner only). */
+  async reconcile(input: ReconcileInput, options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
+    return (await restore()).reconcileFromState(this.db, input, { dryRun: options.dryRun ?? false });
   }
 
   /** Load a snapshot all-or-nothing, in one transaction holding each new subnet's lock. */

@@ -177,3 +177,41 @@ it("hold-down: next-free skips a live hold and reuses an expired one, a held add
   await expect(ipam.allocate({ subnetId: subnet.id, owner: "shop/ci/by-name", address: "10.71.0.1" })).rejects.toMatchObject({ code: "ADDRESS_HELD" });
   expect((await ipam.allocate({ subnetId: subnet.id, owner: "other/prod/a", address: "10.71.0.1" })).allocation.addresses).toEqual(["10.71.0.1"]);
 });
+
+it("hold-down: an in-place reserved edit drops the hold it makes unallocatable, and later picks still skip the holds it keeps", async () => {
+  const { ipam } = context;
+  const subnet = await ipam.createSubnet({ cidr: "10.72.0.0/28", releaseHoldSeconds: 300 });
+  const taken = [];
+  for (const owner of ["other/prod/a", "other/prod/b", "other/prod/c", "other/prod/d"]) taken.push((await ipam.allocate({ subnetId: subnet.id, owner })).allocation);
+  await ipam.release(taken[1]!.id);
+  await ipam.release(taken[2]!.id);
+  const SUBNET = "pulumi-nodejs:dynamic/ipam:Subnet";
+  const edgeUrn = `urn:pulumi:ci::shop::${SUBNET}::edge`;
+  const inputs = { cidr: "10.72.0.0/28", releaseHoldSeconds: 300 };
+  const edit = {
+    op: "update",
+    urn: edgeUrn,
+    oldState: { urn: edgeUrn, custom: true, type: SUBNET, id: subnet.id, inputs, outputs: { subnetId: subnet.id, cidr: subnet.cidr, releaseHoldSeconds: 300 } },
+    newState: { urn: edgeUrn, custom: true, type: SUBNET, inputs: { ...inputs, reserved: ["10.72.0.2"] } },
+  };
+  const client = new pg.Client({ connectionString: context.db.url });
+  await client.connect();
+  const before = await databaseFingerprint(client);
+  const file = await writeDigest("edit-held.json", [edit, create("after-edit", { subnetId: subnet.id })]);
+  const out = await cli(["preview-report", file, "--json"]);
+  expect(out.code, out.stderr).toBe(0);
+  const report = jsonOf(out);
+  expect(report.entries[0]).toMatchObject({ resource: "edge", holdsDropped: ["10.72.0.2"] });
+  // .3 stays held: the pick after the edit is .5, not .3.
+  expect(report.entries[1].taken).toEqual(["10.72.0.5"]);
+  const markdown = await cli(["preview-report", file, "--markdown"]);
+  const after = await databaseFingerprint(client);
+  await client.end();
+  expect(after).toEqual(before);
+  // Markdown escapes the parentheses (markdownText).
+  expect(markdown.stdout).toContain("drops the hold-down of 10.72.0.2 \\(no longer allocatable\\)");
+  // The store agrees.
+  await ipam.updateSubnet(subnet.id, { reserved: ["10.72.0.2"] });
+  expect((await ipam.usageReport(subnet.id)).held?.map((h) => h.address)).toEqual(["10.72.0.3"]);
+  expect((await ipam.allocate({ subnetId: subnet.id, owner: "shop/ci/after-edit" })).allocation.addresses).toEqual(["10.72.0.5"]);
+});

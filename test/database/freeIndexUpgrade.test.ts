@@ -83,9 +83,14 @@ describe("upgrading to 0012: the free-space index leaves the application role's 
     expect(await deleteAsApp()).toBe(1);
     const ranges = async () => (await admin.query("SELECT subnet_id, first_ordinal::text, last_ordinal::text FROM ipam.free_range ORDER BY 1, 2")).rows;
     const before = await ranges();
-    expect(await migrate(db.url, "ipam")).toEqual(["0012_free_index_owner_only"]);
+    // 0012 and the migrations after it (they add tables and leave the free index alone).
+    const applied = await migrate(db.url, "ipam");
+    expect(applied[0]).toBe("0012_free_index_owner_only");
+    expect(applied.every((name) => Number(name.slice(0, 4)) >= 12)).toBe(true);
     expect(await ranges()).toEqual(before);
     expect(await deleteAsApp()).toMatchObject({ code: "42501" });
+    // As the role file says: run it again after upgrading (later migrations' tables get their grants).
+    await applyRoleFile(admin);
 
     const ipam = await Ipam.open({ databaseUrl: appUrl });
     try {

@@ -1,15 +1,12 @@
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { editedProgram, type Stack } from "../../harness/engine/index.js";
 import { runCli } from "../helpers/cliRunner.js";
 import { engineBed, examplesDir, type EngineBed } from "../helpers/engineStacks.js";
-import { adminDatabaseUrl } from "../helpers/testDatabase.js";
+import { dump as dumpTo, dumpTools, exportState as exportOpened, restore as restoreFrom } from "../helpers/logicalBackup.js";
 
 /**
  * Issue 23, logical: a stack allocates A1; pg_dump; it allocates A2 (two addresses); the database
@@ -17,7 +14,6 @@ import { adminDatabaseUrl } from "../helpers/testDatabase.js";
  * A2's addresses, and `ipam reconcile --from-state` puts A2 back. The dump tools must match the
  * server's major version, so this runs where the machine has them (the system PostgreSQL pass).
  */
-const run = promisify(execFile);
 let bed: EngineBed;
 let work: string;
 let bin: string | undefined;
@@ -26,12 +22,7 @@ const network = join(examplesDir, "multi-stack", "network");
 const app = join(examplesDir, "multi-stack", "app");
 
 beforeAll(async () => {
-  const client = new pg.Client({ connectionString: adminDatabaseUrl() });
-  await client.connect();
-  const major = Number((await client.query("SHOW server_version_num")).rows[0].server_version_num) / 10000;
-  await client.end();
-  const candidate = `/usr/lib/postgresql/${Math.floor(major)}/bin`;
-  bin = existsSync(join(candidate, "pg_dump")) ? candidate : undefined;
+  bin = await dumpTools();
   bed = await engineBed("restore23");
   work = await mkdtemp(join(tmpdir(), "ipam-restore-"));
 });
@@ -40,31 +31,9 @@ afterAll(async () => {
   if (work !== undefined) await rm(work, { recursive: true, force: true });
 });
 
-async function dump(name: string): Promise<string> {
-  const file = join(work, `${name}.dump`);
-  await run(join(bin!, "pg_dump"), ["-Fc", "-d", bed.db.url, "-f", file]);
-  return file;
-}
-
-/** What an operator does: drop the database, create it again, pg_restore the dump into it. */
-async function restore(file: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: adminDatabaseUrl() });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE ${admin.escapeIdentifier(bed.db.name)} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(bed.db.name)}`);
-  } finally {
-    await admin.end();
-  }
-  await run(join(bin!, "pg_restore"), ["-d", bed.db.url, "--exit-on-error", file]);
-}
-
-/** `pulumi stack export` of a stack: its checkpoint's resources under `deployment`. */
-async function exportState(stack: Stack): Promise<string> {
-  const file = join(work, `${stack.name}-${Date.now()}.json`);
-  await writeFile(file, JSON.stringify({ version: 3, deployment: { manifest: { time: new Date().toISOString() }, resources: await stack.state() } }));
-  return file;
-}
+const dump = (name: string) => dumpTo(bin!, bed.db.url, join(work, `${name}.dump`));
+const restore = (file: string) => restoreFrom(bin!, bed.db, file);
+const exportState = (stack: Stack) => exportOpened(stack, work);
 
 const ipam = (args: string[]) => runCli(args, { IPAM_DATABASE_URL: bed.db.url });
 

@@ -54,14 +54,17 @@ export function registerSubnetCommand(program: Command): void {
         const found = await resolveSubnet(ipam, reference, options.namespace);
         const usage = await ipam.usage(found.id);
         const allocations = await allAllocations(ipam, found.id);
-        const held = usage.held === "0" ? [] : ((await ipam.usageReport(found.id)).held ?? []);
-        if (options.json) return printJson({ subnet: found, usage, allocations, held });
+        const report = usage.held === "0" && found.releaseHoldSeconds === 0 ? null : await ipam.usageReport(found.id);
+        const held = report?.held ?? [];
+        const heldBlocks = report?.heldBlocks ?? [];
+        if (options.json) return printJson({ subnet: found, usage, allocations, held, heldBlocks });
         printLine(renderSubnetFields(found));
         const inUse = BigInt(usage.poolSize) - BigInt(usage.free);
         const heldText = usage.held === "0" ? "" : `, ${usage.held} held after release`;
         printLine(`usage: ${usageBar(inUse, BigInt(usage.poolSize))}  ${inUse} of ${usage.poolSize} pool addresses in use, ${usage.allocated} allocated, ${usage.outsidePool} outside the pools${heldText}`);
         printLine(renderAllocations(allocations));
         if (held.length > 0) printLine(renderHeld(held));
+        if (heldBlocks.length > 0) printLine(renderHeldBlocks(heldBlocks));
       }),
     );
 
@@ -189,6 +192,12 @@ function renderAllocations(allocations: readonly Allocation[]): string {
   const rows = allocations.slice(0, SHOW_ROWS).map((a) => [a.id, displayText(a.owner), summarizeAddresses(a.addresses), a.strategy, displayText(a.idempotencyKey ?? "-"), a.createdAt]);
   const more = allocations.length > SHOW_ROWS ? `\n… ${allocations.length - SHOW_ROWS} more allocations (--json lists all)` : "";
   return `${renderTable(["ALLOCATION", "OWNER", "ADDRESSES", "STRATEGY", "IDEMPOTENCY KEY", "CREATED"], rows)}${more}`;
+}
+
+/** Child prefixes released and held back (hold-down), soonest free first, with the time left. */
+export function renderHeldBlocks(blocks: readonly { cidr: string; childId: string; secondsLeft: number }[]): string {
+  const rows = blocks.slice(0, SHOW_ROWS).map((b) => [b.cidr, "held", `${b.secondsLeft} s`, `child subnet ${b.childId}`]);
+  return renderTable(["CHILD PREFIX", "STATE", "TIME LEFT", "RELEASED BY"], rows);
 }
 
 /** Released addresses still held back (hold-down), soonest free first, with the time left. */

@@ -260,10 +260,11 @@ class Planner {
     entry.cidr = f.subnet.cidr;
     const layout = this.layoutOf(step, f.layout.cidr, entry);
     if (layout === undefined) return;
-    const effects = subnetEditEffects(layout, f.allocations);
+    const effects = subnetEditEffects(layout, f.allocations, f.heldValues);
     // Only those the edit moves out: an address already outside the old pools is no news.
     const already = new Set(subnetEditEffects(f.layout, f.allocations).outsidePools.map((h) => h.address));
     entry.outsidePools = effects.outsidePools.filter((h) => !already.has(h.address));
+    if (effects.holdsDropped.length > 0) entry.holdsDropped = [...effects.holdsDropped];
     const blocked = effects.blocked[0];
     if (blocked !== undefined) return fail(entry, "CONFLICT", `${blocked.field} would cover ${blocked.address}, held by ${blocked.owner}`);
     if (step.inputs.childrenOnly === true && !f.subnet.childrenOnly && f.allocations.length > 0) {

@@ -30,6 +30,10 @@ function notesOf(entry: ReportEntry): string[] {
     const first = entry.outsidePools.slice(0, 3).map((h) => `${h.address} (${h.owner})`);
     notes.push(`would end outside the pools: ${first.join(", ")}${entry.outsidePools.length > 3 ? ` … (+${entry.outsidePools.length - 3})` : ""}`);
   }
+  if (entry.holdsDropped !== undefined) {
+    const first = entry.holdsDropped.slice(0, 3);
+    notes.push(`drops the hold-down of ${first.join(", ")}${entry.holdsDropped.length > 3 ? ` … (+${entry.holdsDropped.length - 3})` : ""} (no longer allocatable)`);
+  }
   if (entry.failure !== undefined) notes.unshift(`FAILS: ${entry.failure.code}`);
   return notes;
 }

@@ -29,6 +29,8 @@ export interface ReportEntry {
   /** Kept: claimed back by a replacement, or adopted. */
   kept: string[];
   outsidePools: AddressHolder[];
+  /** A subnet edit: addresses in hold-down that it makes unallocatable, whose holds are dropped. */
+  holdsDropped?: string[];
   notes: string[];
   failure?: { code: string; message: string };
 }

@@ -19,7 +19,7 @@ import { type AllocationRow } from "../rows/rowShapes.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
 import { requireSubnetRow } from "../rows/subnetQueries.js";
 import { layoutOf } from "../rows/subnetRecords.js";
-import { holdOn, releaseHold, returnExpiredHolds } from "../space/holdDown.js";
+import { heldBlockOver, holdOn, releaseHold, returnExpiredHolds } from "../space/holdDown.js";
 import type { BoundConnection } from "../database/storeDatabase.js";
 
 /* Allocating addresses: the next-free hot path (group commit) or one locked transaction, both under the keyed-write sequence. */
@@ -136,6 +136,9 @@ export async function replayAllocation(db: StoreDatabase, subnetId: number, key:
  * @throws AddressHeldError
  */
 async function takeHeldBack(tx: BoundConnection, subnetId: number, address: IpAddress, owner: string): Promise<void> {
+  // Inside a child block released under a hold (migration 0014): no owner of its own to give it back to.
+  const block = await heldBlockOver(tx, subnetId, { first: address.value, last: address.value });
+  if (block !== null) throw new AddressHeldError(String(subnetId), `${address.text} (in ${block.cidr}, released by child ${block.childId})`, block.secondsLeft);
   const hold = await holdOn(tx, subnetId, address.value);
   if (hold === null) return;
   if (hold.owner !== owner) throw new AddressHeldError(String(subnetId), address.text, hold.secondsLeft);

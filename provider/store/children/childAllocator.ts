@@ -1,13 +1,15 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { cidrOf, formatAddress, type Cidr } from "../../core/address.js";
-import { ConflictError, InvalidInputError, OverlapError, PrefixExhaustedError } from "../../core/errors.js";
+import { AddressHeldError, ConflictError, InvalidInputError, OverlapError, PrefixExhaustedError } from "../../core/errors.js";
 import { alignDown, blockSize, strictlyInside } from "../../core/prefixBlocks.js";
 import { rangesOverlap, type ValueRange } from "../../core/range.js";
 import type { ChildStrategy } from "../../core/schemas.js";
 import type { SubnetLayout } from "../../core/subnetLayout.js";
 import { overlappingChild } from "./childQueries.js";
 import { firstFitCandidate, freeBlockHolding, highestAllocatedIn, nextBestFitBlock, rebuildFreeBlocks } from "../space/freeBlocks.js";
+import { heldBlockOver, holdChildBlock, returnExpiredHolds } from "../space/holdDown.js";
+import { getSubnetRow } from "../rows/subnetQueries.js";
 import type { SubnetRow } from "../rows/rowShapes.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
@@ -44,7 +46,10 @@ export async function ensureFreeBlocks(db: BoundConnection, parent: ParentSubnet
  *   InvalidInputError (outside the parent, over its gateway or reserved), OverlapError (a sibling),
  *   ConflictError (addresses allocated directly in the parent)
  */
-export async function claimChildBlock(db: BoundConnection, parent: ParentSubnet, request: BlockRequest): Promise<Cidr> {
+export async function claimChildBlock(db: BoundConnection, given: ParentSubnet, request: BlockRequest): Promise<Cidr> {
+  // Expired holds (addresses and child blocks) come back first (return_expired_holds derives them back).
+  await returnExpiredHolds(db, given.id);
+  const parent = { ...given, row: (await getSubnetRow(db, given.id)) ?? given.row };
   await ensureFreeBlocks(db, parent);
   const { child } =
     "cidr" in request
@@ -100,6 +105,8 @@ async function claimSpecific(db: BoundConnection, parent: ParentSubnet, wanted: 
   if (block === null) {
     const sibling = await overlappingChild(db, parent.id, parent.row.namespace, wanted);
     if (sibling !== null) throw new OverlapError(wanted.text, parent.row.namespace, sibling);
+    const held = await heldBlockOver(db, parent.id, wanted);
+    if (held !== null) throw new AddressHeldError(String(parent.id), `${wanted.text} (released by child ${held.childId}: ${held.cidr})`, held.secondsLeft);
     const layout = parent.layout;
     if (layout.gateway !== null && wanted.first <= layout.gateway.value && layout.gateway.value <= wanted.last) {
       throw InvalidInputError.of("cidr", `${wanted.text} covers the gateway ${layout.gateway.text} of its parent ${label}`);
@@ -127,8 +134,12 @@ async function allocatedIn(db: BoundConnection, parentId: number, range: ValueRa
 /**
  * A deleted child's block goes back to its parent: merged into the free blocks (when they are
  * built) and, where it is allocatable and free, into its free ranges (unless it is children-only).
- * The database derives both from the parent's data (migration 0012's return_child_space).
+ * The database derives both from the parent's data (migration 0012's return_child_space). While the
+ * parent has a `releaseHoldSeconds` the block is held first (hold-down, migration 0014): the
+ * derivations leave a held block out of both until return_expired_holds gives it back.
  */
-export async function releaseChildBlock(db: BoundConnection, parent: ParentSubnet, child: Cidr): Promise<void> {
+export async function releaseChildBlock(db: BoundConnection, parent: ParentSubnet, child: Cidr, released: { id: number; key: string | null }): Promise<void> {
+  const holdSeconds = parent.row.release_hold_seconds;
+  if (holdSeconds > 0) await holdChildBlock(db, parent.id, child, holdSeconds, released);
   await db.query(sql.unsafe`SELECT ${sql.identifier([db.t.schema, "return_child_space"])}(${parent.id}, ${child.text}::cidr)`);
 }

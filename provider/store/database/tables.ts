@@ -17,6 +17,7 @@ export interface Tables {
   readonly allocateNextBatch: IdentifierSqlToken;
   /** Migration 0011: released addresses held back (hold-down), and the write fence. */
   readonly heldAddress: IdentifierSqlToken;
+  readonly heldBlock: IdentifierSqlToken;
   readonly writeFence: IdentifierSqlToken;
   /** Migration 0013: bulk allocations still being written in chunks. */
   readonly pendingAllocation: IdentifierSqlToken;
@@ -39,6 +40,7 @@ export function tablesFor(schema: string): Tables {
     inetToOrdinal: name("inet_to_ordinal"),
     allocateNextBatch: name("allocate_next_batch"),
     heldAddress: name("held_address"),
+    heldBlock: name("held_block"),
     writeFence: name("write_fence"),
     pendingAllocation: name("pending_allocation"),
   };

@@ -58,6 +58,8 @@ export interface SubnetFacts {
   /** Every allocation in the subnet, when asked for (at most ALLOCATION_LIMIT, then `truncated`). */
   readonly allocations: readonly HeldAllocation[];
   readonly truncated: boolean;
+  /** Addresses in a live hold-down (when allocations were read): an in-place edit keeps or drops them. */
+  readonly heldValues: readonly bigint[];
   /** The CIDR minus gateway, reserved, children and directly allocated addresses (when allocations were read). */
   readonly childSpace: readonly ValueRange[];
 }
@@ -119,9 +121,15 @@ async function readOne(db: BoundConnection, request: FactsRequest): Promise<Subn
     const children = (await childCidrs(db, id)).map((c) => parseCidr(c, "cidr"));
     const own = runsOf(allocations.flatMap((a) => a.values).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
     childSpace = subtractRanges([layout.cidr], [...keptFromChildren(layout), ...children, ...own]);
-    return { subnet: subnetFromRow(row, layout), layout, usage: usage!, free, freeTotal, holders, holds, allocations, truncated: rows.length > ALLOCATION_LIMIT, childSpace };
+    const heldValues = (
+      await db.anyFirst(sql.type(z.object({ ordinal: z.string() }))`
+        SELECT ordinal::text AS ordinal FROM ${db.t.heldAddress} WHERE subnet_id = ${id} AND held_until > now() ORDER BY ordinal LIMIT ${ALLOCATION_LIMIT + 1}
+      `)
+    ).map((ordinal) => BigInt(ordinal));
+    const truncated = rows.length > ALLOCATION_LIMIT || heldValues.length > ALLOCATION_LIMIT;
+    return { subnet: subnetFromRow(row, layout), layout, usage: usage!, free, freeTotal, holders, holds, allocations, truncated, heldValues: heldValues.slice(0, ALLOCATION_LIMIT), childSpace };
   }
-  return { subnet: subnetFromRow(row, layout), layout, usage: usage!, free, freeTotal, holders, holds, allocations, truncated: false, childSpace };
+  return { subnet: subnetFromRow(row, layout), layout, usage: usage!, free, freeTotal, holders, holds, allocations, truncated: false, heldValues: [], childSpace };
 }
 
 /** The lowest free ranges covering `demand` addresses (or all there are): the allocator's own sequential pick, read only. */

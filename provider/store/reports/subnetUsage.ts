@@ -13,6 +13,7 @@ const usageRow = z.object({
   free: z.string(),
   outside: z.string(),
   held: z.string(),
+  held_blocks: z.string(),
   child_prefixes: z.number(),
   child_addresses: z.string(),
 });
@@ -52,6 +53,8 @@ export async function readSubnetUsages(db: BoundConnection, rows: readonly Subne
            (SELECT count(*) FROM ${db.t.allocatedAddress} x WHERE x.subnet_id = i.id
               AND NOT EXISTS (SELECT 1 FROM pool p WHERE p.subnet_id = i.id AND x.ordinal BETWEEN p.lo AND p.hi))::text AS outside,
            (SELECT count(*) FROM ${db.t.heldAddress} h WHERE h.subnet_id = i.id AND h.held_until > now())::text AS held,
+           -- Child blocks released under a hold (migration 0014) are no room for children until returned.
+           (SELECT coalesce(sum(last_ordinal - first_ordinal + 1), 0) FROM ${db.t.heldBlock} WHERE parent_id = i.id)::text AS held_blocks,
            coalesce(c.prefixes, 0) AS child_prefixes, coalesce(c.addresses, 0)::numeric(39, 0)::text AS child_addresses
     FROM ids i LEFT JOIN children c ON c.parent_id = i.id
   `);
@@ -59,7 +62,7 @@ export async function readSubnetUsages(db: BoundConnection, rows: readonly Subne
   return rows.map((row, index) => {
     const layout = layouts[index]!;
     const count = byId.get(row.id)!;
-    const room = totalSize(subtractRanges([layout.cidr], keptFromChildren(layout))) - BigInt(count.child_addresses) - BigInt(count.allocated);
+    const room = totalSize(subtractRanges([layout.cidr], keptFromChildren(layout))) - BigInt(count.child_addresses) - BigInt(count.allocated) - BigInt(count.held_blocks);
     return {
       subnetId: String(row.id),
       cidr: layout.cidr.text,

@@ -1,4 +1,4 @@
-import type { HeldAddress } from "../space/holdDown.js";
+import type { HeldAddress, HeldBlock } from "../space/holdDown.js";
 import { sql, type FragmentSqlToken } from "slonik";
 import { z } from "zod";
 import type { SubnetLayout } from "../../core/subnetLayout.js";
@@ -14,6 +14,8 @@ export interface SubnetUsageReport {
   readonly outsidePool: readonly OutsidePoolAddress[];
   /** Released addresses held back (hold-down), soonest to expire first (at most LIMITS.pageSize; `usage.held` has the count). */
   readonly held?: readonly HeldAddress[];
+  /** Child prefixes released and held back (hold-down of a parent with `releaseHoldSeconds`), soonest to expire first. */
+  readonly heldBlocks?: readonly HeldBlock[];
 }
 
 export interface OwnerUsage {

@@ -1,4 +1,4 @@
-import { listHolds } from "../space/holdDown.js";
+import { listHeldBlocks, listHolds } from "../space/holdDown.js";
 import { subnetPageRows } from "../subnets/subnetReads.js";
 import { NotFoundError } from "../../core/errors.js";
 import { LIMITS, parseInput, subnetFilterSchema, subnetPageSchema } from "../../core/schemas.js";
@@ -36,7 +36,9 @@ export async function usageReport(db: StoreDatabase, subnetId: string): Promise<
       const owners = await ownerUsageRows(tx, id);
       const outsidePool = await outsidePoolAddresses(tx, id, layout, LIMITS.pageSize);
       const held = totals.held === "0" ? [] : (await listHolds(tx, id, LIMITS.pageSize)).first;
-      return { subnet: subnetFromRow(row, layout), usage: totals, owners, outsidePool, held };
+      // Only a subnet with a hold can hold child blocks (migration 0014).
+      const heldBlocks = row.release_hold_seconds === 0 ? [] : await listHeldBlocks(tx, id, LIMITS.pageSize);
+      return { subnet: subnetFromRow(row, layout), usage: totals, owners, outsidePool, held, heldBlocks };
   });
 }
 

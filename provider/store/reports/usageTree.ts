@@ -1,4 +1,4 @@
-import { listHolds } from "../space/holdDown.js";
+import { listHeldBlocks, listHolds } from "../space/holdDown.js";
 import { sql } from "slonik";
 import { z } from "zod";
 import { LIMITS } from "../../core/schemas.js";
@@ -44,15 +44,17 @@ export async function readUsageReports(db: BoundConnection, rows: readonly Subne
 async function withHolders<E extends { subnet: Subnet; usage: SubnetUsage }>(
   db: BoundConnection,
   entries: readonly E[],
-): Promise<(E & Pick<SubnetUsageReport, "owners" | "outsidePool" | "held">)[]> {
+): Promise<(E & Pick<SubnetUsageReport, "owners" | "outsidePool" | "held" | "heldBlocks">)[]> {
   const owners = await ownersBySubnet(db, entries.map((entry) => Number(entry.subnet.id)));
-  const reports: (E & Pick<SubnetUsageReport, "owners" | "outsidePool" | "held">)[] = [];
+  const reports: (E & Pick<SubnetUsageReport, "owners" | "outsidePool" | "held" | "heldBlocks">)[] = [];
   for (const entry of entries) {
     const id = Number(entry.subnet.id);
     // Only subnets with such addresses pay for the query (its condition depends on each layout).
     const outsidePool = entry.usage.outsidePool === "0" ? [] : await outsidePoolAddresses(db, id, layoutOf((await getSubnetRow(db, id))!), LIMITS.pageSize);
     const held = entry.usage.held === "0" ? [] : (await listHolds(db, id, LIMITS.pageSize)).first;
-    reports.push({ ...entry, owners: owners.get(id) ?? [], outsidePool, held });
+    // Only a subnet with a hold can hold child blocks (migration 0014).
+    const heldBlocks = entry.subnet.releaseHoldSeconds === 0 ? [] : await listHeldBlocks(db, id, LIMITS.pageSize);
+    reports.push({ ...entry, owners: owners.get(id) ?? [], outsidePool, held, heldBlocks });
   }
   return reports;
 }

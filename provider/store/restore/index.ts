@@ -5,4 +5,5 @@
  * stacks' state holds.
  */
 export { acceptRestore, changeFailoverPolicy, writeFence, type FailoverPolicy, type FenceProblem, type FenceStatus } from "./writeFence.js";
-export { reconcileAllocations, type ReconcileItem, type ReconcileReport } from "./reconcile.js";
+export { reconcileFromState, type ReconcileInput, type ReconcileItem, type ReconcileReport } from "./reconcile.js";
+export type { ReconcileSubnetItem, SubnetConflict, SubnetReport } from "./reconcileSubnets.js";

@@ -8,6 +8,7 @@ import { releaseHold } from "../space/holdDown.js";
 import { auditHint, getSubnetRow } from "../rows/subnetQueries.js";
 import { readInstallationId } from "../schema/installation.js";
 import { finishReopen, ownerOnly, recordFence, type FenceProblem } from "./writeFence.js";
+import { emptySubnetReport, parentsFirst, reassertSubnet, type ReconcileSubnetItem, type SubnetReport } from "./reconcileSubnets.js";
 
 /** A state allocation with the idempotency key its resource asks with (the provider's `ownerKey`). */
 export interface ReconcileItem extends StateAllocation {
@@ -37,15 +38,24 @@ export interface ReconcileReport {
   readonly alreadyHeld: readonly { urn: string; allocationId: string }[];
   readonly conflicts: readonly ReconcileConflict[];
   readonly skipped: readonly { urn: string; allocationId: string; reason: string }[];
+  /** The subnets the states hold: re-created (parents first) before the allocations under them. */
+  readonly subnets: SubnetReport;
   /** Writes are open once this ran (not on a dry run). */
   readonly reopened: boolean;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer E)[] ? E[] : T[K] };
 
+/** What the states hold: their subnets and their allocations. */
+export interface ReconcileInput {
+  readonly subnets: readonly ReconcileSubnetItem[];
+  readonly allocations: readonly ReconcileItem[];
+}
+
 /**
- * Re-assert every allocation the given states hold, all in one transaction holding the locks of
- * their subnets: same id, subnet, addresses, owner, key and claim. An allocation already held as the
+ * Re-create every subnet the given states hold and the database lacks (reconcileSubnets.ts), parents
+ * before children, then re-assert every allocation they hold, all in one transaction holding the
+ * locks of their subnets: same id, subnet, addresses, owner, key and claim. An allocation already held as the
  * state says is left alone (so a second run changes nothing); an address, id or key the database
  * gives to someone else is a conflict reported with both holders and never overwritten; a resource
  * of another database is skipped. Writes are re-opened (migration 0011's fence recorded, ids moved
@@ -53,26 +63,38 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer E)[] 
  * which rolls everything back and reports what would happen.
  * @throws DatabaseError (42501 when the role may not re-open writes: run it as the schema owner)
  */
-export async function reconcileAllocations(db: StoreDatabase, items: readonly ReconcileItem[], options: { dryRun: boolean }): Promise<ReconcileReport> {
+export async function reconcileFromState(db: StoreDatabase, input: ReconcileInput, options: { dryRun: boolean }): Promise<ReconcileReport> {
   const installationId = await db.read("reading the database identity", (tx) => readInstallationId(tx));
-  return ownerOnly("reconciling", () => reconcileIn(db, items, { ...options, installationId }));
+  return ownerOnly("reconciling", () => reconcileIn(db, input, { ...options, installationId }));
 }
 
-async function reconcileIn(db: StoreDatabase, items: readonly ReconcileItem[], options: { dryRun: boolean; installationId: string }): Promise<ReconcileReport> {
-  const subnetIds = [...new Set(items.map((item) => Number(item.subnetId)))].filter((id) => Number.isSafeInteger(id) && id > 0 && id < 2 ** 31);
+async function reconcileIn(db: StoreDatabase, input: ReconcileInput, options: { dryRun: boolean; installationId: string }): Promise<ReconcileReport> {
+  const items = input.allocations;
+  const subnets = parentsFirst(uniqueSubnets(input.subnets));
+  const mentioned = [...items.map((item) => item.subnetId), ...subnets.flatMap((subnet) => [subnet.subnetId, subnet.parentId ?? ""])];
+  const subnetIds = [...new Set(mentioned.map(Number))].filter((id) => Number.isSafeInteger(id) && id > 0 && id < 2 ** 31);
   let report: Mutable<ReconcileReport> | undefined;
   try {
     return await db.locked(subnetIds, "reconciling from state", async (tx) => {
       const detected = await recordFence(tx, "reconcile");
-      report = { dryRun: options.dryRun, detected, restored: [], alreadyHeld: [], conflicts: [], skipped: [], reopened: !options.dryRun };
+      report = { dryRun: options.dryRun, detected, restored: [], alreadyHeld: [], conflicts: [], skipped: [], subnets: emptySubnetReport(), reopened: !options.dryRun };
+      for (const subnet of subnets) await reassertSubnet(tx, subnet, options.installationId, report.subnets);
       const ordered = [...items].sort((a, b) => compareIds(a.allocationId, b.allocationId));
       for (const item of ordered) await reassert(tx, item, options.installationId, report);
       const known = {
         allocation: ordered.reduce((max, item) => (/^\d{1,18}$/.test(item.allocationId) && BigInt(item.allocationId) > max ? BigInt(item.allocationId) : max), 0n),
         subnet: subnetIds.reduce((max, id) => Math.max(max, id), 0),
       };
-      const counts = { restored: report.restored.length, alreadyHeld: report.alreadyHeld.length, conflicts: report.conflicts.length, skipped: report.skipped.length };
-      await finishReopen(tx, "reconcile", detected, known, counts);
+      const counts = {
+        restored: report.restored.length,
+        alreadyHeld: report.alreadyHeld.length,
+        conflicts: report.conflicts.length,
+        skipped: report.skipped.length,
+        subnets: { restored: report.subnets.restored.length, alreadyHeld: report.subnets.alreadyHeld.length, conflicts: report.subnets.conflicts.length, skipped: report.subnets.skipped.length },
+      };
+      // Kept ids written while writes were open must still never be drawn again.
+      const wroteKeptIds = report.restored.length + report.subnets.restored.length > 0;
+      await finishReopen(tx, "reconcile", detected, known, counts, wroteKeptIds);
       // A dry run ends here: the error rolls the transaction back, and the report is returned below.
       if (options.dryRun) throw new Error("dry run");
       return report;
@@ -81,6 +103,17 @@ async function reconcileIn(db: StoreDatabase, items: readonly ReconcileItem[], o
     if (options.dryRun && report !== undefined) return report;
     throw error;
   }
+}
+
+/** One entry per subnet id: several stacks' exports may repeat a subnet (a StackReference does not, a `Subnet.get` does). */
+function uniqueSubnets(subnets: readonly ReconcileSubnetItem[]): ReconcileSubnetItem[] {
+  const byId = new Map<string, ReconcileSubnetItem>();
+  for (const subnet of subnets) {
+    const seen = byId.get(subnet.subnetId);
+    // The one with a CIDR and a claim is the declaring resource's.
+    if (seen === undefined || (seen.claim === null && subnet.claim !== null)) byId.set(subnet.subnetId, subnet);
+  }
+  return [...byId.values()];
 }
 
 function compareIds(a: string, b: string): number {
@@ -103,7 +136,7 @@ async function reassert(tx: BoundConnection, item: ReconcileItem, installationId
     return conflict(`allocation ${allocationId} is now ${held.owner}'s (${held.addresses.join(", ")}), not the state's`, { allocationId, owner: held.owner });
   }
   const subnet = await getSubnetRow(tx, Number(item.subnetId));
-  if (subnet === null) return skip(`subnet ${item.subnetId} is not in this database: re-create it (same CIDR) first`);
+  if (subnet === null) return skip(`subnet ${item.subnetId} is not in this database and was not re-created from the given states (export the stack that declares it too)`);
   const outside = await tx.anyFirst(sql.type(z.object({ address: z.string() }))`
     SELECT a AS address FROM unnest(${sql.array([...item.addresses], "text")}) AS a WHERE NOT (a::inet <<= ${subnet.cidr}::cidr)
   `);

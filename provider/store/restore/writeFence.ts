@@ -54,8 +54,9 @@ export async function recordFence(db: BoundConnection, action: "accept-restore" 
 }
 
 /**
- * After `recordFence`: when a restore was detected, move the id sequences past every id the caller
- * knows (`knownIds`, from state files) plus a margin, so no id a stack holds is ever issued again;
+ * After `recordFence`: when a restore was detected, or the caller wrote rows with ids of its own
+ * (`wroteKeptIds`), move the id sequences past every id the caller knows (`knownIds`, from state
+ * files) plus a margin, so no id a stack holds is ever issued again;
  * then the audit row `database.<action>` with what was detected and `detail`.
  */
 export async function finishReopen(
@@ -64,8 +65,9 @@ export async function finishReopen(
   problem: FenceProblem | null,
   knownIds: { allocation: bigint; subnet: number },
   detail: Record<string, unknown> = {},
+  wroteKeptIds = false,
 ): Promise<void> {
-  if (problem !== null) {
+  if (problem !== null || wroteKeptIds) {
     await db.query(sql.unsafe`SELECT ${fn(db.t, "advance_ids_past")}(${knownIds.allocation.toString()}::bigint, ${knownIds.subnet})`);
   }
   await db.query(sql.unsafe`

@@ -90,18 +90,27 @@ function layoutValues(layout: SubnetLayout) {
   };
 }
 
+/**
+ * Insert a subnet; its id is drawn from the sequence, or, for `ipam reconcile` re-creating one a
+ * stack's state holds, `kept.id` (with that state's claim).
+ */
 export async function insertSubnet(
   db: BoundConnection,
   namespaceId: number,
   parentId: number | null,
   columns: SubnetColumns & { readonly idempotencyKey?: string | null },
+  kept?: { readonly id: number; readonly claim: string | null },
 ): Promise<number> {
   const values = layoutValues(columns.layout);
   const rules = columns.rules;
+  const id = kept === undefined ? sql.fragment`` : sql.fragment`id, claim, `;
+  const idValue = kept === undefined ? sql.fragment`` : sql.fragment`${kept.id}, ${kept.claim}, `;
+  const overriding = kept === undefined ? sql.fragment`` : sql.fragment`OVERRIDING SYSTEM VALUE`;
   return db.oneFirst(sql.type(z.object({ id: z.number() }))`
-    INSERT INTO ${db.t.subnet} (namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags,
+    INSERT INTO ${db.t.subnet} (${id}namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags,
                              children_only, min_prefix_length, max_prefix_length, default_prefix_length, release_hold_seconds, idempotency_key)
-    VALUES (${namespaceId}, ${parentId}, ${columns.layout.cidr.text}::cidr, ${values.gateway}::inet, ${values.pools},
+    ${overriding}
+    VALUES (${idValue}${namespaceId}, ${parentId}, ${columns.layout.cidr.text}::cidr, ${values.gateway}::inet, ${values.pools},
             ${columns.layout.poolsExplicit}, ${values.reserved}, ${columns.description}, ${sql.jsonb(columns.tags)},
             ${columns.childrenOnly}, ${rules.minPrefixLength}, ${rules.maxPrefixLength}, ${rules.defaultPrefixLength},
             ${columns.releaseHoldSeconds}, ${columns.idempotencyKey ?? null})

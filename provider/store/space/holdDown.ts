@@ -2,6 +2,7 @@ import { sql } from "slonik";
 import { z } from "zod";
 import { isAllocatable, type SubnetLayout } from "../../core/subnetLayout.js";
 import type { ValueRange } from "../../core/range.js";
+import type { Cidr } from "../../core/address.js";
 import { returnToFreeSpace } from "./freeSpace.js";
 import type { BoundConnection } from "../database/storeDatabase.js";
 import type { Tables } from "../database/tables.js";
@@ -103,4 +104,59 @@ function selectHeld(t: Tables) {
            ceil(extract(epoch FROM held_until - now()))::int AS seconds_left
     FROM ${t.heldAddress}
   `;
+}
+
+/**
+ * A child prefix released while its parent has a hold (migration 0014): the block is recorded as
+ * held until `held_until`, and the schema's derivations (free ranges, free blocks) leave it out until
+ * `return_expired_holds` deletes the row and derives the space back. Written in the transaction that
+ * deleted the child: the guard trigger accepts it only then (or in an import).
+ */
+export async function holdChildBlock(
+  db: BoundConnection,
+  parentId: number,
+  block: Cidr,
+  holdSeconds: number,
+  child: { id: number; key: string | null },
+): Promise<void> {
+  await db.query(sql.unsafe`
+    INSERT INTO ${db.t.heldBlock} (parent_id, cidr, first_ordinal, last_ordinal, held_until, child_id, child_key)
+    VALUES (${parentId}, ${block.text}::cidr, ${block.first.toString()}::numeric, ${block.last.toString()}::numeric,
+            now() + make_interval(secs => ${holdSeconds}), ${child.id}, ${child.key})
+    ON CONFLICT (parent_id, cidr) DO UPDATE
+      SET held_until = excluded.held_until, child_id = excluded.child_id, child_key = excluded.child_key
+  `);
+}
+
+export interface HeldBlock {
+  readonly cidr: string;
+  readonly childId: string;
+  readonly heldUntil: string;
+  readonly secondsLeft: number;
+}
+
+const heldBlockRow = z.object({ cidr: z.string(), child_id: z.number(), held_until: z.string(), seconds_left: z.number() });
+const selectHeldBlock = (t: Tables) => sql.fragment`
+  SELECT cidr::text AS cidr, child_id, held_until::text AS held_until, ceil(extract(epoch FROM held_until - now()))::int AS seconds_left
+  FROM ${t.heldBlock}
+`;
+const toHeldBlock = (row: z.infer<typeof heldBlockRow>): HeldBlock => ({ cidr: row.cidr, childId: String(row.child_id), heldUntil: row.held_until, secondsLeft: row.seconds_left });
+
+/** The live held block of `parentId` overlapping `range`, or null (an expired hold is no hold). */
+export async function heldBlockOver(db: BoundConnection, parentId: number, range: ValueRange): Promise<HeldBlock | null> {
+  const row = await db.maybeOne(sql.type(heldBlockRow)`
+    ${selectHeldBlock(db.t)}
+    WHERE parent_id = ${parentId} AND held_until > now()
+      AND first_ordinal <= ${range.last.toString()}::numeric AND last_ordinal >= ${range.first.toString()}::numeric
+    ORDER BY first_ordinal LIMIT 1
+  `);
+  return row === null ? null : toHeldBlock(row);
+}
+
+/** Live held blocks of a parent, soonest to expire first, at most `limit`. */
+export async function listHeldBlocks(db: BoundConnection, parentId: number, limit: number): Promise<HeldBlock[]> {
+  const rows = await db.any(sql.type(heldBlockRow)`
+    ${selectHeldBlock(db.t)} WHERE parent_id = ${parentId} AND held_until > now() ORDER BY held_until, first_ordinal LIMIT ${limit}
+  `);
+  return rows.map(toHeldBlock);
 }

@@ -108,7 +108,7 @@ export async function deleteSubnet(db: StoreDatabase, subnetId: string, options:
     await deleteSubnetRow(tx, id);
     if (parentId !== null) {
       const parent = (await getSubnetRow(tx, parentId))!;
-      await releaseChildBlock(tx, { id: parentId, row: parent, layout: layoutOf(parent) }, layoutOf(row).cidr);
+      await releaseChildBlock(tx, { id: parentId, row: parent, layout: layoutOf(parent) }, layoutOf(row).cidr, { id, key: row.idempotency_key });
     }
     return { deleted: true };
   });

@@ -46,8 +46,21 @@ REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ipam.free_range, ipam.free_block FROM
 GRANT SELECT ON ipam.free_range, ipam.free_block TO ipam_app;
 -- Addresses held back after a release (migration 0011, hold-down) are written by releases and picks.
 GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.held_address TO ipam_app;
--- Bulk allocations being written in chunks (migration 0013).
-GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.pending_allocation TO ipam_app;
+-- Tables of migrations 0013 and later are granted when present, so this file also runs against a
+-- schema an earlier release migrated (run it again after migrating; 0014 grants its table itself).
+-- Bulk allocations being written in chunks (migration 0013). Child blocks held back after a
+-- child's delete (migration 0014): written by that delete; a guard trigger accepts a held block
+-- only for a child block this transaction released (or an import).
+DO $$
+BEGIN
+  IF to_regclass('ipam.pending_allocation') IS NOT NULL THEN
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.pending_allocation TO ipam_app;
+  END IF;
+  IF to_regclass('ipam.held_block') IS NOT NULL THEN
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ipam.held_block TO ipam_app;
+  END IF;
+END
+$$;
 
 -- The write fence (migration 0011): read by every write, never written or re-opened by this role.
 REVOKE ALL ON ipam.write_fence FROM ipam_app;
