@@ -13,3 +13,13 @@ CREATE TABLE pending_allocation (
   lease_until timestamptz NOT NULL
 );
 CREATE INDEX pending_allocation_lease ON pending_allocation (subnet_id, lease_until);
+
+-- An existing application role can write the new table at once (as 0014 does for held_block), so an
+-- upgraded least-privilege installation needs no second run of roles/ipam_app.sql for bulks.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ipam_app') THEN
+    GRANT SELECT, INSERT, UPDATE, DELETE ON pending_allocation TO ipam_app;
+  END IF;
+END
+$$;
