@@ -16,6 +16,20 @@ export interface Migration {
   readonly sql: string;
 }
 
+/** Migration 0012 derives free space with multiranges (PostgreSQL 14). */
+export const MIN_SERVER_VERSION_NUM = 140000;
+
+/**
+ * Refuse an older server before any DDL runs, instead of failing midway on a type it lacks.
+ * @throws ConfigurationError naming the server's version and the one needed
+ */
+export async function assertSupportedServer(client: Pick<pg.Client, "query">): Promise<void> {
+  const { rows } = await client.query<{ num: string; version: string }>("SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version");
+  if (Number(rows[0]!.num) < MIN_SERVER_VERSION_NUM) {
+    throw new ConfigurationError(`PostgreSQL ${rows[0]!.version} is too old: pulumi-ipam needs PostgreSQL 14 or newer (nothing was changed)`);
+  }
+}
+
 /** The numbered .sql files shipped with the package, in order. */
 export async function loadMigrations(): Promise<Migration[]> {
   const files = (await readdir(MIGRATIONS_DIR)).filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file)).sort();
@@ -55,6 +69,7 @@ export async function migrate(database: string | ConnectionOptions, schema: stri
       await client.query("COMMIT");
       return [];
     }
+    await assertSupportedServer(client);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
     await client.query(`SET LOCAL search_path TO ${quoted}`);
     await client.query(
