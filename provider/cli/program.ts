@@ -115,7 +115,7 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
       reconcile: {
         term: "reconcile [options]",
         description:
-          "after a restore or failover: re-assert every allocation the given `pulumi stack export` files hold, report conflicts, re-open writes",
+          "after a restore or failover: re-create every subnet and re-assert every allocation the given `pulumi stack export` files hold, report conflicts, re-open writes",
       },
     },
     extends: ["db"],
