@@ -36,8 +36,19 @@ const { values } = parseArgs({
     duration: { type: "string" },
     samples: { type: "string" },
     only: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+
+if (values.help) {
+  console.log(`npm run bench -- [--quick] [--only 1,2,…] [--duration MS] [--samples N] [--json FILE]
+  --quick      small sizes (a smoke run; its figures are not a run of record)
+  --only       the scenarios to run, from ${"1–17"} (docs/benchmark.md lists them); default all
+  --duration   milliseconds per throughput run (default 5000); --samples: latency samples per point (200)
+  --json       also write every figure to FILE
+The server: DATABASE_URL when set, otherwise the embedded PostgreSQL.`);
+  process.exit(0);
+}
 
 const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17];
 
