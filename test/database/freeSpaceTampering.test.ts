@@ -2,6 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IPAM_LOCK_CLASS, Ipam } from "../../provider/store/index.js";
 import { createLeastPrivilegeDatabase, type LeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
+import { statementsAs } from "../helpers/statementsAs.js";
 
 // Issue 22 item 4: a login in ipam_app deleted a subnet's free ranges and inserted one starting at
 // the gateway; nothing was recorded, and the next next-free request of another owner was handed
@@ -36,25 +37,13 @@ afterAll(async () => {
 
 const ordinal = async (address: string) => (await app.query<{ o: string }>("SELECT ipam.inet_to_ordinal($1::inet)::text AS o", [address])).rows[0]!.o;
 
-/** Run the statements as `client` in one transaction; the first error, or "accepted" (then committed). */
-async function asClient(client: pg.Client, statements: [string, unknown[]][]): Promise<unknown> {
-  await client.query("BEGIN");
-  try {
-    for (const [text, values] of statements) await client.query(text, values);
-    await client.query("COMMIT");
-    return "accepted";
-  } catch (error) {
-    await client.query("ROLLBACK");
-    return error;
-  }
-}
 /** As the application login. */
-const asApp = (statements: [string, unknown[]][]) => asClient(app, statements);
+const asApp = (statements: [string, unknown[]][]) => statementsAs(app, statements);
 /**
  * As the schema owner: since migration 0012 the application role may not write the free-space
  * indexes at all, so 0010's guards (which hold whoever writes) are shown with the owner's writes.
  */
-const asOwner = (statements: [string, unknown[]][]) => asClient(admin, statements);
+const asOwner = (statements: [string, unknown[]][]) => statementsAs(admin, statements);
 
 const refusedAsGuard = (constraint: string) => ({ code: "23514", constraint });
 

@@ -2,6 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Ipam } from "../../provider/store/index.js";
 import { createLeastPrivilegeDatabase, type LeastPrivilegeDatabase } from "../helpers/leastPrivilegeDatabase.js";
+import { statementsAs } from "../helpers/statementsAs.js";
 
 // Issue 23 on top of migration 0012: a held child block (held_block, migration 0014) is one of the
 // truths the free index is derived from, so a row the application role wrote for a free block would
@@ -31,19 +32,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** Run the statements as `client` in one transaction; the first error, or "accepted" (then committed). */
-async function asClient(client: pg.Client, statements: [string, unknown[]][]): Promise<unknown> {
-  await client.query("BEGIN");
-  try {
-    for (const [text, values] of statements) await client.query(text, values);
-    await client.query("COMMIT");
-    return "accepted";
-  } catch (error) {
-    await client.query("ROLLBACK");
-    return error;
-  }
-}
-const asApp = (statements: [string, unknown[]][]) => asClient(app, statements);
+const asApp = (statements: [string, unknown[]][]) => statementsAs(app, statements);
 const REFUSED = { code: "23514", constraint: "held_block_released" };
 
 const insertHold = (parentId: string, cidr: string, childId: string, until = "now() + interval '1 minute'"): [string, unknown[]] => [
@@ -120,6 +109,6 @@ it("a child deleted in the same transaction licenses a hold on its own block onl
   // The schema owner in an import (0010's hint) may carry holds; the application role may not.
   const hint: [string, unknown[]] = ["SELECT set_config('ipam.audit_action', 'import', true)", []];
   expect(await asApp([hint, insertHold(other.id, "10.96.1.0/24", child.id)])).toMatchObject(REFUSED);
-  expect(await asClient(admin, [hint, insertHold(other.id, "10.96.1.0/24", child.id)])).toBe("accepted");
+  expect(await statementsAs(admin, [hint, insertHold(other.id, "10.96.1.0/24", child.id)])).toBe("accepted");
   expect(await heldRows(other.id)).toEqual(["10.96.1.0/24"]);
 });
