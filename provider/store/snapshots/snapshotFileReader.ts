@@ -40,7 +40,9 @@ export async function readSnapshotFile(path: string, name: string, records: Snap
     parser.write(token);
     top.see(token.token, token.value, name);
   };
-  parser.onValue = ({ value, key, stack }) => {
+  parser.onValue = ({ value, key, parent, stack }) => {
+    // Members of a `subnets` that is an object match the paths too: only an array's items are records.
+    if (!Array.isArray(parent)) return;
     const section = stack[1]?.key;
     if (section === "subnets") records.subnet?.(value, key as number);
     else if (section === "allocations") records.allocation?.(value, key as number, top.value);
