@@ -2,6 +2,7 @@ import { z } from "zod";
 import { parseAddressAfter, type IpAddress } from "./address.js";
 import { InvalidInputError, type InputIssue } from "./errors.js";
 import { groupBy } from "./groupBy.js";
+import { IntegerMap } from "./integerMap.js";
 import { parseInput } from "./schemas.js";
 import {
   checkHolds,
@@ -36,8 +37,6 @@ export interface CheckedSnapshot {
 
 type Indexed<T> = T & { index: number };
 
-/** A key for a set: a number while it is exact (ids of up to 15 digits, IPv4 values), the text otherwise. */
-const idKey = (id: string): number | string => (id.length <= 15 ? Number(id) : id);
 
 /**
  * The checks of validateSnapshot (snapshot.ts) fed one record at a time, in file order, so a file
@@ -56,18 +55,40 @@ export class SnapshotChecker {
   private readonly subnetRecords: (SnapshotSubnet | null)[] = [];
   private subnets: Map<string, Indexed<ValidatedSubnet>> | null = null;
   private childrenOf = new Map<string, SortedRanges<ValidatedSubnet>>();
-  /** Allocation ids seen (exact keys), and in file order as 8-byte values. */
-  private readonly ids = new Set<number | string>();
+  /** Allocation ids seen: up to 15 digits (exact as numbers) in a compact map, longer ones as text; and in file order as 8-byte values. */
+  private readonly ids = new IntegerMap();
+  private readonly longIds = new Set<string>();
   private idList = new BigInt64Array(1024);
   private allocationCount = 0;
   private addressCount = 0;
+  /** Each subnet's position among the subnets with allocations: IPv4 addresses are keyed by it times 2^32 plus the address. */
+  private readonly subnetSlots = new Map<string, number>();
   /**
-   * Per subnet, each address to the position (in idList) of the allocation holding it: IPv4 keyed
-   * by value as a number, IPv6 by canonical text (V8 hashes a BigInt by its lowest 64 bits: see
-   * validateAllocations).
+   * Each address to the position (in idList) of the allocation holding it: IPv4 in one compact
+   * map (subnet slot × 2^32 + address), IPv6 per subnet by canonical text (V8 hashes a BigInt by
+   * its lowest 64 bits: see validateAllocations).
    */
-  private readonly holders = new Map<string, Map<number | string, number>>();
+  private readonly v4Holders = new IntegerMap();
+  private readonly v6Holders = new Map<string, Map<string, number>>();
   private readonly keys = new Set<string>();
+
+  private v4Key(subnetId: string, value: bigint): number {
+    let slot = this.subnetSlots.get(subnetId);
+    if (slot === undefined) this.subnetSlots.set(subnetId, (slot = this.subnetSlots.size));
+    return slot * 4294967296 + Number(value);
+  }
+
+  private holderOf(subnetId: string, address: IpAddress): number {
+    if (address.version === 4) return this.v4Holders.get(this.v4Key(subnetId, address.value));
+    return this.v6Holders.get(subnetId)?.get(address.text) ?? -1;
+  }
+
+  private hold(subnetId: string, address: IpAddress, position: number): void {
+    if (address.version === 4) return this.v4Holders.set(this.v4Key(subnetId, address.value), position);
+    let held = this.v6Holders.get(subnetId);
+    if (held === undefined) this.v6Holders.set(subnetId, (held = new Map()));
+    held.set(address.text, position);
+  }
 
   private report(field: string, reason: string): void {
     if (this.issues.length < MAX_ISSUES) this.issues.push({ field, reason });
@@ -119,9 +140,10 @@ export class SnapshotChecker {
     if (this.schemaIssueCount > 0) return;
     if (this.subnets === null) throw new Error("SnapshotChecker: allocation before subnetsDone");
     const at = `allocations.${index}`;
-    const key = idKey(record.id);
-    if (this.ids.has(key)) return this.report(`${at}.id`, `allocation id ${record.id} appears twice`);
-    this.ids.add(key);
+    const short = record.id.length <= 15;
+    if (short ? this.ids.has(Number(record.id)) : this.longIds.has(record.id)) return this.report(`${at}.id`, `allocation id ${record.id} appears twice`);
+    if (short) this.ids.set(Number(record.id), 0);
+    else this.longIds.add(record.id);
     const position = this.allocationCount;
     if (position === this.idList.length) {
       const grown = new BigInt64Array(this.idList.length * 2);
@@ -134,8 +156,6 @@ export class SnapshotChecker {
     if (subnet === undefined) return this.report(`${at}.subnetId`, `subnet ${record.subnetId} is not in the file (or is invalid)`);
     if (subnet.record.childrenOnly === true) return this.report(`${at}.subnetId`, `subnet ${record.subnetId} is childrenOnly: it holds no addresses of its own`);
     const children = this.childrenOf.get(record.subnetId);
-    let held = this.holders.get(record.subnetId);
-    if (held === undefined) this.holders.set(record.subnetId, (held = new Map()));
     if (record.idempotencyKey !== null) {
       const scoped = `${record.subnetId}\u0000${record.idempotencyKey}`;
       if (this.keys.has(scoped)) this.report(`${at}.idempotencyKey`, `${JSON.stringify(record.idempotencyKey)} is used twice in subnet ${record.subnetId}`);
@@ -154,10 +174,9 @@ export class SnapshotChecker {
         if (problem !== null) return this.report(field, problem);
         const child = children?.find(address.value);
         if (child !== undefined) return this.report(field, `${address.text} is inside child subnet ${child.record.id} (${child.layout.cidr.text})`);
-        const addressKey = address.version === 4 ? Number(address.value) : address.text;
-        const holder = held.get(addressKey);
-        if (holder !== undefined) return this.report(field, `${address.text} is also held by allocation ${this.idList[holder]}`);
-        held.set(addressKey, position);
+        const holder = this.holderOf(record.subnetId, address);
+        if (holder !== -1) return this.report(field, `${address.text} is also held by allocation ${this.idList[holder]}`);
+        this.hold(record.subnetId, address, position);
         this.addressCount += 1;
       } catch (error) {
         if (!(error instanceof InvalidInputError)) throw error;
@@ -185,7 +204,7 @@ export class SnapshotChecker {
     const subnets = this.subnets!;
     const holds = checkHolds(
       subnets,
-      (subnetId, address) => this.holders.get(subnetId)?.has(address.version === 4 ? Number(address.value) : address.text) === true,
+      (subnetId, address) => this.holderOf(subnetId, address) !== -1,
       (field, reason) => this.report(field, reason),
     );
     if (this.issues.length > 0) throw new InvalidInputError(this.issues);
