@@ -1,4 +1,7 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -108,5 +111,20 @@ describe("ipam import, streamed (issue 25)", () => {
     expect(jsonOf(await runCli(["import", empty, "--new-ids", "--json"], env))).toEqual({ subnets: 0, allocations: 0, addresses: 0, subnetIds: {}, allocationIds: {} });
     expect(await readdir(temp)).toEqual([]);
     expect((await readFile(file, "utf8")).length).toBe(text.length);
+  });
+
+  it("removes the copy of standard input when interrupted, then ends as the signal would have it", async () => {
+    const main = fileURLToPath(new URL("../../dist/provider/cli/main.js", import.meta.url));
+    const child = spawn(process.execPath, [main, "import", "--check", "-"], { env: { PATH: process.env.PATH ?? "", TMPDIR: temp }, stdio: ["pipe", "ignore", "ignore"] });
+    child.stdin.write(text.slice(0, 200));
+    // Standard input stays open: the copy is under way. Bounded wait for it to appear.
+    for (let i = 0; i < 200 && (await readdir(temp)).length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+    const [copyDir] = await readdir(temp);
+    expect(await readdir(join(temp, copyDir!))).toEqual(["stdin.json"]);
+    const exited = once(child, "exit");
+    child.kill("SIGTERM");
+    const [code, signal] = await exited;
+    expect({ code, signal }).toEqual({ code: null, signal: "SIGTERM" });
+    expect(await readdir(temp)).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { constants, createReadStream } from "node:fs";
+import { constants, createReadStream, rmSync } from "node:fs";
 import { mkdtemp, open, rm, stat, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,8 +22,24 @@ const tooLarge = (file: string) =>
  */
 export async function privateTempDir(): Promise<{ readonly path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), "ipam-import-"));
-  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+  // Interrupted (Ctrl-C, kill): removed too, then the signal goes on as it would have (the default exit).
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(path, { recursive: true, force: true });
+    stopWatching();
+    process.kill(process.pid, signal);
+  };
+  const stopWatching = () => SIGNALS.forEach((signal) => process.removeListener(signal, onSignal));
+  SIGNALS.forEach((signal) => process.once(signal, onSignal));
+  return {
+    path,
+    remove: async () => {
+      stopWatching();
+      await rm(path, { recursive: true, force: true });
+    },
+  };
 }
+
+const SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** A new file of mode 0600 in `dir`; never an existing one, never through a link. */
 export function createPrivateFile(dir: string, name: string): Promise<FileHandle> {
