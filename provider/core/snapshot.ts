@@ -116,7 +116,7 @@ export interface ValidatedHold {
 }
 
 /** Enough issues to fix a file in a few rounds without flooding the terminal. */
-const MAX_ISSUES = 50;
+export const MAX_ISSUES = 50;
 
 /**
  * Check a snapshot the way the core checks each request: every field against the core's schemas,
@@ -154,9 +154,10 @@ export function validatedSnapshot(input: unknown): ValidatedSnapshot {
   return typeof input === "object" && input !== null && validatedHere.has(input as ValidatedSnapshot) ? (input as ValidatedSnapshot) : validateSnapshot(input);
 }
 
-type Report = (field: string, reason: string) => void;
+export type Report = (field: string, reason: string) => void;
 
-function validateSubnets(records: readonly SnapshotSubnet[], report: Report): Map<string, ValidatedSubnet & { index: number }> {
+/** Subnets by id (with their position in the file), after every check that needs them all. Shared with the streamed check (snapshotCheck.ts). */
+export function validateSubnets(records: readonly SnapshotSubnet[], report: Report): Map<string, ValidatedSubnet & { index: number }> {
   const byId = new Map<string, ValidatedSubnet & { index: number }>();
   // Children carved one after another are exported one after another: each CIDR is first compared with the block after the last parsed.
   let previous: Cidr | null = null;
@@ -288,13 +289,32 @@ function validateAllocations(
  * child) that no allocation of the file holds, each once.
  */
 function validateHolds(subnets: ReadonlyMap<string, ValidatedSubnet & { index: number }>, allocations: readonly ValidatedAllocation[], report: Report): Map<string, ValidatedHold[]> {
-  const result = new Map<string, ValidatedHold[]>();
-  const holding = new Set([...subnets.values()].filter((subnet) => (subnet.record.heldAddresses ?? []).length > 0).map((subnet) => subnet.record.id));
+  const holding = holdingSubnets(subnets);
   // Most files hold no holds: then nothing below is built (a 1M-address set would cost a snapshot's import dearly).
-  if (holding.size === 0) return result;
+  if (holding.size === 0) return new Map();
   const allocated = new Set(
     allocations.filter((allocation) => holding.has(allocation.record.subnetId)).flatMap((allocation) => allocation.addresses.map((address) => `${allocation.record.subnetId}\u0000${address.value}`)),
   );
+  return checkHolds(subnets, (subnetId, address) => allocated.has(`${subnetId}\u0000${address.value}`), report);
+}
+
+/** Ids of the subnets whose record lists held addresses. */
+export function holdingSubnets(subnets: ReadonlyMap<string, ValidatedSubnet>): Set<string> {
+  return new Set([...subnets.values()].filter((subnet) => (subnet.record.heldAddresses ?? []).length > 0).map((subnet) => subnet.record.id));
+}
+
+/**
+ * The holds of every holding subnet, checked; `allocated` says whether an allocation of the file
+ * holds the address (the whole-file check asks a set, the streamed one its per-subnet index).
+ */
+export function checkHolds(
+  subnets: ReadonlyMap<string, ValidatedSubnet & { index: number }>,
+  allocated: (subnetId: string, address: IpAddress) => boolean,
+  report: Report,
+): Map<string, ValidatedHold[]> {
+  const result = new Map<string, ValidatedHold[]>();
+  const holding = holdingSubnets(subnets);
+  if (holding.size === 0) return result;
   const childrenOf = groupBy([...subnets.values()].filter((child) => child.record.parentId !== null && holding.has(child.record.parentId)), (child) => child.record.parentId!);
   for (const subnet of subnets.values()) {
     if (!holding.has(subnet.record.id)) continue;
@@ -312,7 +332,7 @@ function validateHolds(subnets: ReadonlyMap<string, ValidatedSubnet & { index: n
         const child = children.find((c) => address.value >= c.layout.cidr.first && address.value <= c.layout.cidr.last);
         if (child !== undefined) return report(field, `${address.text} is inside child subnet ${child.record.id} (${child.layout.cidr.text})`);
         if (seen.has(address.text)) return report(field, `${address.text} is held twice`);
-        if (allocated.has(`${subnet.record.id}\u0000${address.value}`)) return report(field, `${address.text} is also allocated in the file`);
+        if (allocated(subnet.record.id, address)) return report(field, `${address.text} is also allocated in the file`);
         seen.add(address.text);
         holds.push({ address: { text: address.text, value: address.value }, heldUntil: hold.heldUntil, owner: hold.owner, allocationId: hold.allocationId });
       } catch (error) {
@@ -333,7 +353,7 @@ function validateHolds(subnets: ReadonlyMap<string, ValidatedSubnet & { index: n
 export const MAX_KEPT_SUBNET_ID = 2_147_483_647 - 1_000_000;
 
 /** @throws InvalidInputError naming each subnet whose id is too close to the limit to keep */
-export function refuseIdsNearLimit(snapshot: ValidatedSnapshot): void {
+export function refuseIdsNearLimit(snapshot: { readonly subnets: readonly ValidatedSubnet[] }): void {
   const issues: InputIssue[] = snapshot.subnets
     .filter((subnet) => Number(subnet.record.id) > MAX_KEPT_SUBNET_ID)
     .slice(0, MAX_ISSUES)

@@ -7,5 +7,6 @@ export { Ipam, type IpamOptions } from "./Ipam.js";
 export { migrate, loadMigrations } from "./schema/index.js";
 export { DEFAULT_SCHEMA, IMPORT_LOCK_KEY, IPAM_LOCK_CLASS, redact, wrapDatabaseError } from "./database/index.js";
 export type { MapChildBlock, SubnetMapData, SubnetTreeReport, SubnetUsageReport } from "./reports/index.js";
-export type { ImportResult } from "./snapshots/index.js";
+export { checkSnapshotFile } from "./snapshots/index.js";
+export type { CheckedSnapshotFile, ImportOptions, ImportResult } from "./snapshots/index.js";
 export type { SubnetHolders } from "./subnets/index.js";

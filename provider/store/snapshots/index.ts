@@ -5,3 +5,5 @@
 export { exportSnapshot, importSnapshot, writeSnapshot } from "./snapshotTransfer.js";
 export type { SnapshotWrite } from "./snapshotExport.js";
 export type { ImportOptions, ImportResult } from "./snapshotImport.js";
+export { checkSnapshotFile } from "./snapshotFileCheck.js";
+export type { CheckedSnapshotFile } from "./snapshotFileCheck.js";

@@ -14,6 +14,12 @@ export interface ImportOptions {
   /** Assign fresh ids instead of keeping the file's (to merge into a database that already uses them). */
   readonly newIds: boolean;
   readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * A file's import (a CheckedSnapshotFile) returns no allocation id map (1M entries for 1M
+   * allocations): under `newIds` it hands each window's source and target ids here as they are
+   * written, inside the import's transaction, so they hold only if the import then resolves.
+   */
+  readonly onAllocationIds?: (pairs: readonly (readonly [source: string, target: string])[]) => void | Promise<void>;
 }
 
 export interface ImportResult {
@@ -22,12 +28,16 @@ export interface ImportResult {
   readonly addresses: number;
   /** Source id to id in this database (identical unless `newIds`). */
   readonly subnetIds: Readonly<Record<string, string>>;
-  readonly allocationIds: Readonly<Record<string, string>>;
+  /**
+   * Source allocation id to id in this database, for a snapshot passed in memory. Not for a file's
+   * import (a CheckedSnapshotFile), whose result does not grow with it: see `onAllocationIds`.
+   */
+  readonly allocationIds?: Readonly<Record<string, string>>;
 }
 
 const ALLOCATIONS_PER_STATEMENT = 2_000;
 const ADDRESSES_PER_STATEMENT = 10_000;
-const idRow = z.object({ id: z.string() });
+export const idRow = z.object({ id: z.string() });
 const conflictRow = z.object({ position: z.string(), existing: z.string() });
 
 /**
@@ -114,7 +124,7 @@ export async function importSnapshot(
  * sequence", or with --new-ids an unwrapped INTERNAL error).
  * @throws DatabaseError (42501) naming what to do
  */
-async function refuseWithoutSequenceRights(pool: DatabasePool, t: Tables, newIds: boolean): Promise<void> {
+export async function refuseWithoutSequenceRights(pool: DatabasePool, t: Tables, newIds: boolean): Promise<void> {
   const right = newIds ? "USAGE" : "UPDATE";
   const allowed = await pool.oneFirst(sql.type(z.object({ ok: z.boolean() }))`
     SELECT has_sequence_privilege(pg_get_serial_sequence(${`${t.schema}.subnet`}, 'id'), ${right})
@@ -129,7 +139,7 @@ async function refuseWithoutSequenceRights(pool: DatabasePool, t: Tables, newIds
 }
 
 /** Source id to target id: the same ids, or fresh ones drawn from the table's identity sequence. */
-async function targetIds(pool: DatabasePool, t: Tables, table: "subnet" | "allocation", sources: readonly string[], fresh: boolean): Promise<Map<string, string>> {
+export async function targetIds(pool: DatabasePool, t: Tables, table: "subnet" | "allocation", sources: readonly string[], fresh: boolean): Promise<Map<string, string>> {
   if (!fresh || sources.length === 0) return new Map(sources.map((id) => [id, id]));
   const ids = await pool.anyFirst(sql.type(idRow)`
     SELECT nextval(pg_get_serial_sequence(${`${t.schema}.${table}`}, 'id'))::text AS id FROM generate_series(1, ${sources.length})
@@ -143,9 +153,14 @@ async function targetIds(pool: DatabasePool, t: Tables, table: "subnet" | "alloc
  */
 async function advanceSequences(db: BoundConnection, snapshot: ValidatedSnapshot): Promise<void> {
   const highest = (ids: readonly string[]) => ids.reduce((max, id) => (BigInt(id) > max ? BigInt(id) : max), 0n);
+  await advanceSequencesPast(db, highest(snapshot.subnets.map((s) => s.record.id)), highest(snapshot.allocations.map((a) => a.record.id)));
+}
+
+/** advanceSequences given the highest ids (0n: none). */
+export async function advanceSequencesPast(db: BoundConnection, subnet: bigint, allocation: bigint): Promise<void> {
   for (const [table, max] of [
-    ["subnet", highest(snapshot.subnets.map((s) => s.record.id))],
-    ["allocation", highest(snapshot.allocations.map((a) => a.record.id))],
+    ["subnet", subnet],
+    ["allocation", allocation],
   ] as const) {
     if (max === 0n) continue;
     const sequence = sql.fragment`pg_get_serial_sequence(${`${db.t.schema}.${table}`}, 'id')`;
@@ -161,16 +176,27 @@ async function refuseConflicts(
   subnetIds: ReadonlyMap<string, string>,
   allocationIds: ReadonlyMap<string, string>,
 ): Promise<void> {
-  const advice = "already exist in the target database (import into an empty schema, or pass --new-ids)";
-  const takenSubnets = await db.anyFirst(sql.type(idRow)`
-    SELECT id::text AS id FROM ${db.t.subnet} WHERE id = ANY(${sql.array([...subnetIds.values()], "int4")}) ORDER BY id LIMIT 20
-  `);
-  if (takenSubnets.length > 0) throw new SnapshotConflictError("subnets.id", `subnet ids ${advice}`, takenSubnets);
+  await refuseTakenSubnetIds(db, subnetIds);
   const takenAllocations = await db.anyFirst(sql.type(idRow)`
     SELECT id::text AS id FROM ${db.t.allocation} WHERE id = ANY(${sql.array([...allocationIds.values()], "int8")}) ORDER BY id LIMIT 20
   `);
-  if (takenAllocations.length > 0) throw new SnapshotConflictError("allocations.id", `allocation ids ${advice}`, takenAllocations);
-  const roots = snapshot.subnets.filter((subnet) => subnet.record.parentId === null);
+  if (takenAllocations.length > 0) throw new SnapshotConflictError("allocations.id", `allocation ids ${TAKEN_ADVICE}`, takenAllocations);
+  await refuseOverlappingRoots(db, snapshot.subnets);
+}
+
+export const TAKEN_ADVICE = "already exist in the target database (import into an empty schema, or pass --new-ids)";
+
+/** @throws SnapshotConflictError naming up to 20 of the target subnet ids already taken */
+export async function refuseTakenSubnetIds(db: BoundConnection, subnetIds: ReadonlyMap<string, string>): Promise<void> {
+  const takenSubnets = await db.anyFirst(sql.type(idRow)`
+    SELECT id::text AS id FROM ${db.t.subnet} WHERE id = ANY(${sql.array([...subnetIds.values()], "int4")}) ORDER BY id LIMIT 20
+  `);
+  if (takenSubnets.length > 0) throw new SnapshotConflictError("subnets.id", `subnet ids ${TAKEN_ADVICE}`, takenSubnets);
+}
+
+/** @throws OverlapError for the first top-level subnet of the file that overlaps one of its namespace in the target */
+export async function refuseOverlappingRoots(db: BoundConnection, subnets: readonly ValidatedSubnet[]): Promise<void> {
+  const roots = subnets.filter((subnet) => subnet.record.parentId === null);
   if (roots.length === 0) return;
   const clash = await db.maybeOne(sql.type(conflictRow)`
     SELECT i.position::text AS position, s.id || ' (' || s.cidr::text || ')' AS existing
@@ -191,15 +217,15 @@ async function refuseConflicts(
  * than queued behind one that may run for minutes.
  * @throws SnapshotConflictError when another import holds it
  */
-async function takeImportLock(db: BoundConnection): Promise<void> {
+export async function takeImportLock(db: BoundConnection): Promise<void> {
   const taken = await db.oneFirst(sql.type(z.object({ taken: z.boolean() }))`SELECT pg_try_advisory_xact_lock(${IPAM_LOCK_CLASS}, ${IMPORT_LOCK_KEY}) AS taken`);
   if (!taken) throw new SnapshotConflictError("snapshot", "another import is running into this database; nothing was imported, retry once it has finished", []);
 }
 
 /** Namespace ids by name, so each namespace is upserted once per import, not once per subnet. */
-type NamespaceIds = Map<string, number>;
+export type NamespaceIds = Map<string, number>;
 
-async function insertSubnetRow(db: BoundConnection, namespaces: NamespaceIds, id: number, parentId: number | null, subnet: ValidatedSubnet): Promise<void> {
+export async function insertSubnetRow(db: BoundConnection, namespaces: NamespaceIds, id: number, parentId: number | null, subnet: ValidatedSubnet): Promise<void> {
   const { record, layout } = subnet;
   let namespaceId = namespaces.get(record.namespace);
   if (namespaceId === undefined) namespaces.set(record.namespace, (namespaceId = await upsertNamespace(db, record.namespace)));
@@ -217,7 +243,7 @@ async function insertSubnetRow(db: BoundConnection, namespaces: NamespaceIds, id
 }
 
 /** Holds still live in this database's clock; an expired one is simply free space. */
-async function insertHolds(db: BoundConnection, subnetId: number, holds: readonly ValidatedHold[]): Promise<void> {
+export async function insertHolds(db: BoundConnection, subnetId: number, holds: readonly ValidatedHold[]): Promise<void> {
   if (holds.length === 0) return;
   const column = (pick: (hold: ValidatedHold) => string) => sql.array(holds.map(pick), "text");
   await db.query(sql.unsafe`

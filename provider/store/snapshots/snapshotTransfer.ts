@@ -2,6 +2,8 @@ import { parseInput, subnetFilterSchema } from "../../core/schemas.js";
 import { refuseIdsNearLimit, type Snapshot, validatedSnapshot } from "../../core/snapshot.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
 import { readSnapshot, writeSnapshot as streamSnapshot, type SnapshotWrite } from "./snapshotExport.js";
+import { isCheckedSnapshotFile } from "./snapshotFileCheck.js";
+import { importSnapshotFile } from "./snapshotFileImport.js";
 import { importSnapshot as loadSnapshot, type ImportOptions, type ImportResult } from "./snapshotImport.js";
 
 /* Export and import of whole snapshots. */
@@ -32,12 +34,23 @@ export async function writeSnapshot(db: StoreDatabase, filter: { namespace?: str
 /**
  * Load a snapshot all-or-nothing: validated like every core request (once: a result of
  * validateSnapshot is taken as it is), written in one transaction holding the import lock, ids kept unless `newIds`.
+ * A CheckedSnapshotFile (checkSnapshotFile's result, what `ipam import` passes) is read again from
+ * its file and written a window at a time: memory does not grow with the file, and its result
+ * holds no allocation id map (`onAllocationIds` gets it under `newIds`).
  * @throws InvalidInputError naming each bad field, SnapshotConflictError, OverlapError
  */
 export async function importSnapshot(db: StoreDatabase, input: unknown, options: Partial<ImportOptions> = {}): Promise<ImportResult> {
-  // Validated once: the CLI passes validateSnapshot's result, which is taken as it is.
+  const importOptions = {
+    newIds: options.newIds ?? false,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.onAllocationIds ? { onAllocationIds: options.onAllocationIds } : {}),
+  };
+  if (isCheckedSnapshotFile(input)) {
+    if (!importOptions.newIds) refuseIdsNearLimit(input.checked);
+    return db.gate.run("importing a snapshot", () => importSnapshotFile(db.pool, db.t, db.settings, input, importOptions));
+  }
+  // Validated once: a result of validateSnapshot is taken as it is.
   const snapshot = validatedSnapshot(input);
-  if (options.newIds !== true) refuseIdsNearLimit(snapshot);
-  const importOptions = { newIds: options.newIds ?? false, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
+  if (!importOptions.newIds) refuseIdsNearLimit(snapshot);
   return db.gate.run("importing a snapshot", () => loadSnapshot(db.pool, db.t, db.settings, snapshot, importOptions));
 }
