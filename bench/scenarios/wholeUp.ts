@@ -1,8 +1,9 @@
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { openStack, repoRoot, type Stack } from "../../harness/engine/index.js";
+import { noopProvider, serializedProviders } from "../../harness/serializedProviders.js";
 import type { BenchContext } from "../benchContext.js";
 import { ratio, round } from "../measure.js";
 import { cpuMs, peakRssMiB } from "../processStatus.js";
@@ -30,6 +31,42 @@ class Noop extends pulumi.dynamic.Resource {
   declare readonly key: pulumi.Output<string>;
   constructor(name: string, props: Record<string, pulumi.Input<unknown>>) {
     super(provider, name, { ...props, key: name }, undefined, "noop");
+  }
+}
+const subnets = Array.from({ length: ${SUBNETS} }, (_, i) => new Noop(\`net\${i}\`, { cidr: \`10.\${100 + i}.0.0/20\` }));
+for (let i = 0; i < ${allocations}; i += 1) new Noop(\`a\${i}\`, { subnetId: subnets[i % ${SUBNETS}]!.key });
+`;
+}
+
+/**
+ * The no-op again, with a state as large as ours: its provider captures a string that makes its
+ * `__provider` text (stored in every resource's inputs and outputs) as long as IpAllocation's, and
+ * its Create answers the fields ours answers (a claim, the database identity, the address...). The
+ * engine rewrites the whole checkpoint on every step (harness/engine/snapshotWriter.ts), so what a
+ * resource's state weighs is paid per step: this side says how much of ours ÷ no-op is that weight
+ * (no database, no provider work) and how much is our provider's own time.
+ */
+function paddedNoopProgram(allocations: number, padding: number): string {
+  return `import * as pulumi from "@pulumi/pulumi";
+const pad = ${JSON.stringify("x".repeat(padding))};
+const provider: pulumi.dynamic.ResourceProvider = {
+  check: async (_olds: any, news: any) => ({ inputs: pad.length >= 0 ? news : {} }),
+  create: async (inputs: any) => ({
+    id: String(inputs.key),
+    outs: {
+      ...inputs,
+      __claim: "0f6b1c9e-3a5d-4b1e-9c1f-2d3e4f5a6b7c", __database: "7d1f0a52-94b8-4c36-a1e2-5b8c9d0e1f2a",
+      __inputs: { subnetId: inputs.subnetId ?? "", __owner: inputs.__owner, __scope: inputs.__scope, __stack: inputs.__stack },
+      allocationId: String(inputs.key).length.toString(), address: "10.100.0.10", addresses: ["10.100.0.10"], count: 1,
+      strategy: "sequential", prefixLength: 20, owner: inputs.__owner, description: "", tags: {},
+    },
+  }),
+  delete: async () => {},
+};
+class Noop extends pulumi.dynamic.Resource {
+  declare readonly key: pulumi.Output<string>;
+  constructor(name: string, props: Record<string, pulumi.Input<unknown>>) {
+    super(provider, name, { ...props, key: name, __owner: \`bench-up-noop/bench/\${name}\`, __scope: "bench-up", __stack: "organization/bench-up-noop/bench" }, undefined, "noop");
   }
 }
 const subnets = Array.from({ length: ${SUBNETS} }, (_, i) => new Noop(\`net\${i}\`, { cidr: \`10.\${100 + i}.0.0/20\` }));
@@ -66,7 +103,16 @@ interface Run {
   readonly destroyMs: number;
   readonly hostCpuMs: number;
   readonly hostPeakRssMiB: number;
+  /** This process's CPU (the engine model: checkpoint writes, gRPC) over up and destroy. */
+  readonly engineCpuMs: number;
+  /** The checkpoint's size after `up`, per resource. */
+  readonly checkpointBytesPerResource: number;
 }
+
+const ownCpuMs = () => {
+  const used = process.cpuUsage();
+  return (used.user + used.system) / 1000;
+};
 
 /** `pulumi up` then `pulumi destroy` of one program through the engine model, timed, with its host's CPU and peak RSS. */
 async function upAndDestroy(programDir: string, config: Record<string, string>, expected: number): Promise<Run> {
@@ -75,71 +121,97 @@ async function upAndDestroy(programDir: string, config: Record<string, string>, 
   try {
     const before = new Set(await providerHostPids());
     stack = await openStack({ programDir, stack: "bench", backendDir, config, programTimeoutMs: 3_600_000 });
+    const engineCpuBefore = ownCpuMs();
     const upStarted = performance.now();
     const created = (await stack.up()).filter((step) => step.op === "create").length;
     const upMs = performance.now() - upStarted;
     if (created < expected) throw new Error(`scenario 13: up created ${created} resources, expected at least ${expected}`);
+    const checkpointBytesPerResource = (await stat(stack.checkpointFile)).size / expected;
     const destroyStarted = performance.now();
     await stack.destroy();
     const destroyMs = performance.now() - destroyStarted;
+    const engineCpuMs = ownCpuMs() - engineCpuBefore;
     const host = (await providerHostPids()).find((pid) => !before.has(pid));
     const hostCpuMs = host === undefined ? Number.NaN : await cpuMs(host);
     const hostPeakRssMiB = host === undefined ? Number.NaN : await peakRssMiB(host);
-    return { upMs, destroyMs, hostCpuMs, hostPeakRssMiB };
+    return { upMs, destroyMs, hostCpuMs, hostPeakRssMiB, engineCpuMs, checkpointBytesPerResource };
   } finally {
     await stack?.close();
     await rm(backendDir, { recursive: true, force: true });
   }
 }
 
+type Side = "noop" | "padded" | "ours";
+const SIDE_NAMES: Record<Side, string> = { noop: "no-op provider", padded: "no-op provider with a state as large as ours", ours: "pulumi-ipam" };
+
 /**
- * 14. A whole `pulumi up` and `pulumi destroy` through the engine model (harness/engine: the real
+ * 13. A whole `pulumi up` and `pulumi destroy` through the engine model (harness/engine: the real
  * Node.js runtime running the program, the SDK's dynamic-provider host over gRPC): 1,000
  * IpAllocations over 10 subnets (20 with --quick, one run each way), against the same resource graph through a
  * dynamic provider that does nothing. Wall time and the host's CPU of ours ÷ the no-op's, runs
- * alternated no-op, ours, ours, no-op and summed per side so a drift in load hits both alike.
+ * alternated no-op, padded, ours, ours, padded, no-op and summed per side so a drift in load hits
+ * all alike. The padded no-op (a state as large as ours, nothing else) splits ours ÷ no-op into
+ * what our state's weight costs the engine (padded ÷ no-op) and what our provider's work costs
+ * (ours ÷ padded).
  */
 export async function wholeUp(context: BenchContext): Promise<ScenarioResult> {
   const allocations = context.quick ? 20 : 1_000;
   const resources = allocations + SUBNETS;
-  const ours = await projectDir("bench-up-ipam", ipamProgram(allocations, `bench-up-${Date.now()}`));
-  const noop = await projectDir("bench-up-noop", noopProgram(allocations));
+  const texts = await serializedProviders();
+  const noopText = await noopProvider();
+  // The captured string makes its text as long as ours, less what its answer's extra fields and
+  // hidden inputs weigh over ours' (about 390 characters in each of inputs and outputs, measured
+  // from the checkpoints: the figures report both sides' bytes per resource).
+  const padding = Math.max(0, texts.allocation.length - noopText.length - 390);
+  const dirs: Record<Side, string> = {
+    ours: await projectDir("bench-up-ipam", ipamProgram(allocations, `bench-up-${Date.now()}`)),
+    noop: await projectDir("bench-up-noop", noopProgram(allocations)),
+    padded: await projectDir("bench-up-padded", paddedNoopProgram(allocations, padding)),
+  };
   try {
     const config = { "ipam:databaseUrl": context.url };
-    const order = context.quick ? (["noop", "ours"] as const) : (["noop", "ours", "ours", "noop"] as const);
-    const runs: Record<"noop" | "ours", Run[]> = { noop: [], ours: [] };
+    const order: readonly Side[] = context.quick ? ["noop", "padded", "ours"] : ["noop", "padded", "ours", "ours", "padded", "noop"];
+    const runs: Record<Side, Run[]> = { noop: [], padded: [], ours: [] };
     for (const [index, side] of order.entries()) {
-      context.log(`scenario 13: up and destroy of ${resources.toLocaleString("en-US")} resources, ${side === "ours" ? "pulumi-ipam" : "no-op provider"} (${index + 1}/${order.length})`);
-      runs[side].push(await upAndDestroy(side === "ours" ? ours : noop, side === "ours" ? config : {}, resources));
+      context.log(`scenario 13: up and destroy of ${resources.toLocaleString("en-US")} resources, ${SIDE_NAMES[side]} (${index + 1}/${order.length}), load ${(await readFile("/proc/loadavg", "utf8").catch(() => "?")).split(" ").slice(0, 3).join(" ")}`);
+      runs[side].push(await upAndDestroy(dirs[side], side === "ours" ? config : {}, resources));
     }
-    const sum = (side: "noop" | "ours", pick: (run: Run) => number) => runs[side].reduce((total, run) => total + pick(run), 0);
-    const upRatio = ratio(sum("ours", (r) => r.upMs), sum("noop", (r) => r.upMs));
-    const destroyRatio = ratio(sum("ours", (r) => r.destroyMs), sum("noop", (r) => r.destroyMs));
-    const cpuRatio = ratio(sum("ours", (r) => r.hostCpuMs), sum("noop", (r) => r.hostCpuMs));
-    const seconds = (side: "noop" | "ours", pick: (run: Run) => number) => round(sum(side, pick) / runs[side].length / 1000, 2);
-    const why = () => `ours: up ${seconds("ours", (r) => r.upMs)} s, destroy ${seconds("ours", (r) => r.destroyMs)} s, host CPU ${seconds("ours", (r) => r.hostCpuMs)} s; no-op: up ${seconds("noop", (r) => r.upMs)} s, destroy ${seconds("noop", (r) => r.destroyMs)} s, host CPU ${seconds("noop", (r) => r.hostCpuMs)} s (means of ${runs.ours.length})`;
+    const sum = (side: Side, pick: (run: Run) => number) => runs[side].reduce((total, run) => total + pick(run), 0);
+    const between = (a: Side, b: Side, pick: (run: Run) => number) => ratio(sum(a, pick), sum(b, pick));
+    const up = (r: Run) => r.upMs;
+    const destroy = (r: Run) => r.destroyMs;
+    const hostCpu = (r: Run) => r.hostCpuMs;
+    const seconds = (side: Side, pick: (run: Run) => number) => round(sum(side, pick) / runs[side].length / 1000, 2);
+    const describe = (side: Side) =>
+      `${SIDE_NAMES[side]}: up ${seconds(side, up)} s, destroy ${seconds(side, destroy)} s, host CPU ${seconds(side, hostCpu)} s, engine CPU ${seconds(side, (r) => r.engineCpuMs)} s, checkpoint ${Math.round(sum(side, (r) => r.checkpointBytesPerResource) / runs[side].length)} B per resource`;
+    const why = () =>
+      `${describe("ours")}; ${describe("noop")}; ${describe("padded")} (means of ${runs.ours.length}). ` +
+      `Ours ÷ padded (our provider's own work): up ${between("ours", "padded", up)}, destroy ${between("ours", "padded", destroy)}; ` +
+      `padded ÷ no-op (the engine writing a state as large as ours on every step): up ${between("padded", "noop", up)}, destroy ${between("padded", "noop", destroy)}`;
+    const figures: Record<string, number> = { allocations };
+    for (const side of ["ours", "noop", "padded"] as const) {
+      figures[`${side}UpSeconds`] = seconds(side, up);
+      figures[`${side}DestroySeconds`] = seconds(side, destroy);
+      figures[`${side}HostCpuSeconds`] = seconds(side, hostCpu);
+      figures[`${side}EngineCpuSeconds`] = seconds(side, (r) => r.engineCpuMs);
+      figures[`${side}HostPeakRssMiB`] = round(Math.max(...runs[side].map((r) => r.hostPeakRssMiB)), 1);
+      figures[`${side}CheckpointBytesPerResource`] = Math.round(sum(side, (r) => r.checkpointBytesPerResource) / runs[side].length);
+    }
+    figures.upOursOverPadded = between("ours", "padded", up);
+    figures.destroyOursOverPadded = between("ours", "padded", destroy);
+    figures.upPaddedOverNoop = between("padded", "noop", up);
+    figures.destroyPaddedOverNoop = between("padded", "noop", destroy);
     return {
       id: "13-whole-up",
       title: `A whole up and destroy of ${allocations.toLocaleString("en-US")} IpAllocations over ${SUBNETS} subnets through the engine model, ÷ the same graph through a no-op dynamic provider`,
-      figures: {
-        allocations,
-        oursUpSeconds: seconds("ours", (r) => r.upMs),
-        oursDestroySeconds: seconds("ours", (r) => r.destroyMs),
-        oursHostCpuSeconds: seconds("ours", (r) => r.hostCpuMs),
-        oursHostPeakRssMiB: round(Math.max(...runs.ours.map((r) => r.hostPeakRssMiB)), 1),
-        noopUpSeconds: seconds("noop", (r) => r.upMs),
-        noopDestroySeconds: seconds("noop", (r) => r.destroyMs),
-        noopHostCpuSeconds: seconds("noop", (r) => r.hostCpuMs),
-        noopHostPeakRssMiB: round(Math.max(...runs.noop.map((r) => r.hostPeakRssMiB)), 1),
-      },
+      figures,
       checks: [
-        check("up wall time, ours ÷ no-op", upRatio, "atMost", 1.3, why),
-        check("destroy wall time, ours ÷ no-op", destroyRatio, "atMost", 1.3, why),
-        check("host CPU (up + destroy), ours ÷ no-op", cpuRatio, "atMost", 1.3, why),
+        check("up wall time, ours ÷ no-op", between("ours", "noop", up), "atMost", 1.3, why),
+        check("destroy wall time, ours ÷ no-op", between("ours", "noop", destroy), "atMost", 1.3, why),
+        check("host CPU (up + destroy), ours ÷ no-op", between("ours", "noop", hostCpu), "atMost", 1.3, why),
       ],
     };
   } finally {
-    await rm(ours, { recursive: true, force: true });
-    await rm(noop, { recursive: true, force: true });
+    await Promise.all(Object.values(dirs).map((dir) => rm(dir, { recursive: true, force: true })));
   }
 }

@@ -2,7 +2,8 @@ import { InvalidInputError, NotFoundError, SupersededError } from "../../core/er
 import { allocateSchema, allocationIdSchema, claimSchema, ownerSchema, parseInput, resizeSchema, subnetIdSchema } from "../../core/schemas.js";
 import { type Allocation, type ReleaseResult } from "../../core/types.js";
 import { growAllocation } from "./addressAllocator.js";
-import { allocationFromRow, allocationSubnet, deleteAllocationRow, getAllocationRow, releaseHighest, releaseTarget, sortedAddresses } from "../rows/allocationQueries.js";
+import { allocationFromRow, allocationSubnet, getAllocationRow, releaseHighest, sortedAddresses } from "../rows/allocationQueries.js";
+import { takeForRelease } from "./releaseStatement.js";
 import { allocationClaim, isSuperseded, recordAllocationClaim } from "../claims/claims.js";
 import { type AllocationRow } from "../rows/rowShapes.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
@@ -63,23 +64,23 @@ const NOT_RELEASED: ReleaseResult = { released: false, addresses: [] };
 
 /**
  * The release itself, in one transaction holding `subnetId`'s lock: one statement reads the
- * allocation, its claim, its addresses and its subnet's layout, one deletes it (the audit trigger
- * records the release), then the addresses go back to the free space or into hold-down. A destroy
- * releases every allocation of a stack, each its own call: every round trip saved here is one per
- * resource (bench scenario 13).
+ * allocation, its claim, its addresses and its subnet's layout and deletes it when it is in this
+ * subnet and the claim is not superseded (the audit trigger records the release), then the
+ * addresses go back to the free space or into hold-down. A destroy releases every allocation of a
+ * stack, each its own call: every round trip saved here is one per resource (bench scenario 13):
+ * BEGIN, timeouts + lock, this statement, the free space, COMMIT.
  * @returns "elsewhere" when the allocation is in another subnet
  */
 async function releaseUnderLock(db: StoreDatabase, subnetId: number, id: string, claim: string | undefined): Promise<ReleaseResult | "elsewhere"> {
   return db.locked([subnetId], "releasing", async (tx) => {
-    const target = await releaseTarget(tx, id);
-    if (target === null) return NOT_RELEASED;
-    if (target.subnet_id !== subnetId) return "elsewhere";
-    if (isSuperseded(target.claim, claim)) return { released: false, addresses: [], superseded: true };
-    const owner = await deleteAllocationRow(tx, id);
-    if (owner === null) return NOT_RELEASED;
-    const ordinals = target.ordinals.map((ordinal) => BigInt(ordinal));
-    await releaseOrHold(tx, subnetId, layoutOf(target), target.release_hold_seconds, ordinals, { owner, allocationId: id });
-    return { released: true, addresses: sortedAddresses(target, ordinals) };
+    const taken = await takeForRelease(tx, subnetId, id, claim);
+    if (taken === null) return NOT_RELEASED;
+    if (taken.subnet_id !== subnetId) return "elsewhere";
+    if (isSuperseded(taken.claim, claim)) return { released: false, addresses: [], superseded: true };
+    if (taken.deleted_owner === null) return NOT_RELEASED;
+    const ordinals = taken.ordinals.map((ordinal) => BigInt(ordinal));
+    await releaseOrHold(tx, subnetId, layoutOf(taken), taken.release_hold_seconds, ordinals, { owner: taken.deleted_owner, allocationId: id });
+    return { released: true, addresses: sortedAddresses(taken, ordinals) };
   });
 }
 

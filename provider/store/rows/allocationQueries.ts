@@ -68,38 +68,6 @@ export async function allocationSubnet(db: BoundConnection, id: string): Promise
   return db.maybeOneFirst(sql.type(z.object({ subnet_id: z.number() }))`SELECT subnet_id FROM ${db.t.allocation} WHERE id = ${id}::bigint`);
 }
 
-/** What a release decides on, read in one statement under the subnet's lock: the allocation's subnet, claim and addresses, and that subnet's layout. */
-const releaseTargetRow = z.object({
-  subnet_id: z.number(),
-  claim: z.string().nullable(),
-  ordinals: z.array(z.string()),
-  cidr: z.string(),
-  gateway: z.string().nullable(),
-  pools: z.array(z.object({ start: z.string(), end: z.string() })),
-  pools_explicit: z.boolean(),
-  reserved: z.array(z.string()),
-  release_hold_seconds: z.number(),
-});
-export type ReleaseTarget = z.infer<typeof releaseTargetRow>;
-
-/** The allocation a release is about to delete, with what the release needs of its subnet; null when it is gone. */
-export async function releaseTarget(db: BoundConnection, id: string): Promise<ReleaseTarget | null> {
-  return db.maybeOne(sql.type(releaseTargetRow)`
-    SELECT a.subnet_id, a.claim, ARRAY(SELECT ordinal::text FROM ${db.t.allocatedAddress} x WHERE x.allocation_id = a.id) AS ordinals,
-           s.cidr::text AS cidr, host(s.gateway) AS gateway, s.pools, s.pools_explicit, s.reserved, s.release_hold_seconds
-    FROM ${db.t.allocation} a JOIN ${db.t.subnet} s ON s.id = a.subnet_id
-    WHERE a.id = ${id}::bigint
-  `);
-}
-
-/**
- * Delete an allocation; its addresses go with it (ON DELETE CASCADE), after the audit trigger has
- * recorded them in its "release" event. Returns its owner, or null when it was already gone.
- */
-export async function deleteAllocationRow(db: BoundConnection, id: string): Promise<string | null> {
-  return db.maybeOneFirst(sql.type(z.object({ owner: z.string() }))`DELETE FROM ${db.t.allocation} WHERE id = ${id}::bigint RETURNING owner`);
-}
-
 /** Release the `count` highest addresses of an allocation. */
 export async function releaseHighest(db: BoundConnection, subnetId: number, id: string, count: number): Promise<{ ordinals: bigint[]; addresses: string[] }> {
   const freed = await db.any(sql.type(ordinalRow)`
