@@ -1,6 +1,8 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { startProviderHost, urnOf } from "../../harness/providerHost.js";
 import { serializedProviders } from "../../harness/serializedProviders.js";
 
 const root = resolve(import.meta.dirname, "..", "..");
@@ -22,6 +24,44 @@ describe("serialized __provider", () => {
     }
     const web = resources.find((r) => r.name === "web")!;
     expect(web.inputs.__owner).toBe("proj/dev/web");
+  });
+});
+
+describe("the serialized provider's one function", () => {
+  // Issue 25: the text travels in every Check and Create request and response, so it holds one
+  // function, configure, and the host's configure (always its first call to a provider it has just
+  // deserialized: cmd/dynamic-provider getProvider) makes the other methods.
+  it("is configure alone; the other methods are made in the host", async () => {
+    const { subnet, allocation } = await serializedProviders();
+    for (const text of [subnet, allocation]) {
+      expect(text).toMatch(/^var __provider = \{configure: __f\d+\};$/m);
+      expect(text.match(/^function __f\d+\(/gm)).toHaveLength(2); // configure and the SDK's handler
+    }
+  });
+
+  it("where the package cannot be found, every method fails with the reason (none is skipped as missing), and nothing is made", async () => {
+    const { allocation } = await serializedProviders();
+    const away = mkdtempSync(join(tmpdir(), "ipam-no-package-"));
+    const { IPAM_DATABASE_URL: _, ...env } = process.env;
+    const host = await startProviderHost({ ...env, CI: "true" }, { cwd: away });
+    try {
+      const urn = urnOf("ipam:IpAllocation", "web");
+      const props = { __provider: allocation, __owner: "proj/dev/web", subnetId: "1" };
+      const reason = /cannot find the pulumi-ipam package/;
+      // The first call configures (and fails); the provider stays cached in the host, so each later
+      // call must still reach a method that says why, not find the method missing (a missing delete
+      // would be skipped and report success; a missing check would pass anything).
+      await expect(host.check(urn, {}, props)).rejects.toThrow(reason);
+      await expect(host.check(urn, {}, props)).rejects.toThrow(reason);
+      await expect(host.create(urn, props)).rejects.toThrow(reason);
+      await expect(host.diff(urn, "7", props, props)).rejects.toThrow(reason);
+      await expect(host.read(urn, "7", props, props)).rejects.toThrow(reason);
+      await expect(host.update(urn, "7", props, props)).rejects.toThrow(reason);
+      await expect(host.delete(urn, "7", props)).rejects.toThrow(reason);
+    } finally {
+      await host.close();
+      rmSync(away, { recursive: true, force: true });
+    }
   });
 });
 
