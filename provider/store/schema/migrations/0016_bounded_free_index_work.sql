@@ -1,0 +1,167 @@
+-- Issue 25, SQL pass three. Forward only: functions are replaced, no table or row changes.
+--
+-- 1. A chunk's derivation reads what the chunk touches, whatever the statistics say.
+--    Scenario 9 on PostgreSQL 18 (1M free ranges) failed with a statement timeout in the first
+--    chunk of a random bulk: sync_free_ranges's "allocated or held inside each window" ran for
+--    minutes. Right after a subnet is filled (the bench's fragmenter, an import, a restore, a big
+--    bulk) the planner's statistics do not know its rows yet: the subnet is missing from
+--    subnet_id's most-common values and is estimated at one row. For one row, the primary key
+--    (subnet_id, address) with the ordinal as a filter costs the same as the (subnet_id, ordinal)
+--    index with the ordinal in the index condition, and the planner took the primary key: each of
+--    a chunk's 1,024 windows then read every row of the subnet. PostgreSQL 15 does the same given
+--    the same statistics (test/allocation/chunkWorkBounded.test.ts makes them so on both servers);
+--    its autovacuum had simply analysed the table sooner in the quiet runs.
+--    Each per-window probe now asks for its rows in ordinal order: only the index on
+--    (subnet_id, ordinal) / (subnet_id, first_ordinal) returns them so without a sort, which makes
+--    it the cheaper plan whatever the row estimate, so a probe reads the window's rows only.
+--    The function also runs with JIT off: its statements are index probes whose estimates
+--    (a window count the planner cannot see, 100 by default) put them over jit_above_cost, and on
+--    a server built with LLVM (PostgreSQL 15 here) one chunk's DELETE spent ~0.5 s compiling.
+-- 2. The free-space guard (0010) checked each new free range against the subnet's pools by
+--    re-reading the pools and converting both ends (inet_to_ordinal, a SQL function) once per row:
+--    0.3 ms a row on PostgreSQL 15 and 0.8 ms on 18, so 0.7-1.6 s of a chunk's lock hold for its
+--    2,048 new ranges. The pools are now read once per statement (a materialized CTE); what is
+--    refused, and the words of the refusal, are unchanged.
+
+CREATE OR REPLACE FUNCTION sync_free_ranges(p_subnet_id integer, p_firsts numeric[], p_lasts numeric[]) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+AS $$
+DECLARE
+  v_cidr cidr;
+  v_windows nummultirange;
+  v_touched nummultirange;
+  v_taken nummultirange;
+  v_truth nummultirange;
+BEGIN
+  SELECT s.cidr INTO v_cidr FROM subnet s WHERE s.id = p_subnet_id;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  -- The subnet's advisory lock (provider/store/database/lockKeys.ts), which the store already holds
+  -- (taking it again is free): a direct caller waits for it, so a derivation never interleaves with
+  -- an operation of the store. An import takes none: its subnets are new and it holds the import
+  -- lock, and a lock per subnet runs out of lock memory (item 6).
+  IF NOT audit_importing() THEN
+    PERFORM pg_advisory_xact_lock(4804685, p_subnet_id);
+  END IF;
+  -- Windows are clipped to the subnet's CIDR.
+  SELECT range_agg(numrange(w.lo, w.hi + 1)) * numrange(inet_to_ordinal(network(v_cidr)), inet_to_ordinal(broadcast(v_cidr)) + 1)::nummultirange
+  INTO v_windows
+  FROM unnest(p_firsts, p_lasts) AS w(lo, hi) WHERE w.lo <= w.hi;
+  IF v_windows IS NULL OR isempty(v_windows) THEN
+    RETURN;
+  END IF;
+  -- The free ranges overlapping or touching a window: per window the one holding (or ending just
+  -- before) its start, and those starting inside it or just after, in first_ordinal order (so the
+  -- primary key's range scan is the plan: see the header).
+  WITH w AS (SELECT lower(r) AS lo, upper(r) - 1 AS hi FROM unnest(v_windows) AS r),
+  gone AS (
+    DELETE FROM free_range f WHERE f.ctid = ANY (ARRAY(
+      SELECT t.ctid FROM w CROSS JOIN LATERAL (
+        SELECT b.ctid FROM (
+          SELECT x.ctid, x.last_ordinal FROM free_range x
+          WHERE x.subnet_id = p_subnet_id AND x.first_ordinal <= w.lo - 1 ORDER BY x.first_ordinal DESC LIMIT 1
+        ) AS b WHERE b.last_ordinal >= w.lo - 1
+        UNION ALL
+        (SELECT x.ctid FROM free_range x
+         WHERE x.subnet_id = p_subnet_id AND x.first_ordinal > w.lo - 1 AND x.first_ordinal <= w.hi + 1
+         ORDER BY x.first_ordinal)
+      ) AS t
+    ))
+    RETURNING numrange(f.first_ordinal, f.last_ordinal + 1) AS r
+  )
+  SELECT coalesce(range_agg(r), '{}'::nummultirange) INTO v_touched FROM gone;
+  -- What inside the windows is not free: allocated and held addresses, per window. An allocated
+  -- row is looked for by its ordinal and, redundantly, by its address (the same order for host
+  -- addresses of one family, which 0010's guard makes every row), so whichever of the two indexes
+  -- the planner picks, it scans the window only (see the header).
+  SELECT coalesce(range_agg(numrange(x.o, x.o + 1)), '{}'::nummultirange) INTO v_taken
+  FROM (
+    SELECT lower(r) AS lo, upper(r) AS hi,
+           ordinal_to_inet(lower(r), family(v_cidr)) AS first_address, ordinal_to_inet(upper(r) - 1, family(v_cidr)) AS last_address
+    FROM unnest(v_windows) AS r
+  ) AS w CROSS JOIN LATERAL (
+    (SELECT a.ordinal AS o FROM allocated_address a
+     WHERE a.subnet_id = p_subnet_id AND a.ordinal >= w.lo AND a.ordinal < w.hi
+       AND a.address >= w.first_address AND a.address <= w.last_address
+     ORDER BY a.ordinal)
+    UNION ALL
+    (SELECT h.ordinal FROM held_address h
+     WHERE h.subnet_id = p_subnet_id AND h.ordinal >= w.lo AND h.ordinal < w.hi ORDER BY h.ordinal)
+  ) AS x;
+  v_truth := allocatable_space(p_subnet_id) * v_windows - v_taken
+             - child_space(p_subnet_id, inet_merge(ordinal_to_inet(lower(v_windows), family(v_cidr)), ordinal_to_inet(upper(v_windows) - 1, family(v_cidr))))
+             - held_block_space(p_subnet_id, lower(v_windows), upper(v_windows) - 1);
+  INSERT INTO free_range (subnet_id, first_ordinal, last_ordinal)
+  SELECT p_subnet_id, lower(r), upper(r) - 1 FROM unnest((v_touched - v_windows) + v_truth) AS r;
+END
+$$;
+
+-- 0010's guard, with the allowed spans (pools, or the CIDR for free blocks) computed once.
+CREATE OR REPLACE FUNCTION free_space_problem(p_index text, p_subnet_ids integer[], p_firsts numeric[], p_lasts numeric[]) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+  WITH r AS (SELECT * FROM unnest(p_subnet_ids, p_firsts, p_lasts) AS r(subnet_id, lo, hi)),
+  ids AS (SELECT array_agg(DISTINCT r.subnet_id) AS ids FROM r),
+  never AS MATERIALIZED (
+    SELECT n.* FROM ids CROSS JOIN LATERAL never_allocatable(ids.ids) AS n
+    WHERE p_index = 'free_range' OR n.kind IN ('gateway', 'reserved')
+  ),
+  allowed AS MATERIALIZED (
+    -- A free range lies in one of the subnet's pools (none when children-only); a free block in its CIDR.
+    SELECT s.id, inet_to_ordinal((p->>'start')::inet) AS lo, inet_to_ordinal((p->>'end')::inet) AS hi
+    FROM ids JOIN subnet s ON s.id = ANY (ids.ids) CROSS JOIN LATERAL jsonb_array_elements(s.pools) AS p
+    WHERE p_index = 'free_range' AND NOT s.children_only
+    UNION ALL
+    SELECT s.id, inet_to_ordinal(network(s.cidr)), inet_to_ordinal(broadcast(s.cidr))
+    FROM ids JOIN subnet s ON s.id = ANY (ids.ids) WHERE p_index = 'free_block'
+  )
+  SELECT format('%s %s-%s of subnet %s %s', p_index, r.lo, r.hi, r.subnet_id,
+                coalesce((SELECT format('covers its %s %s', n.kind, n.label) FROM never n WHERE n.subnet_id = r.subnet_id AND n.lo <= r.hi AND n.hi >= r.lo LIMIT 1),
+                         CASE p_index WHEN 'free_range' THEN 'is outside its allocation pools' ELSE 'is outside its CIDR' END))
+  FROM r
+  WHERE NOT EXISTS (SELECT 1 FROM allowed a WHERE a.id = r.subnet_id AND a.lo <= r.lo AND r.hi <= a.hi)
+     OR EXISTS (SELECT 1 FROM never n WHERE n.subnet_id = r.subnet_id AND n.lo <= r.hi AND n.hi >= r.lo)
+  LIMIT 1
+$$;
+
+-- 0007's audit of added addresses, with "did the allocation hold addresses before this statement"
+-- asked of at most n + 1 of its rows (n: the rows this statement added) in ordinal order, instead
+-- of counting them all: the count was planned from allocation_id's statistics, and when those
+-- describe a table of few allocations (a fresh bench or import: the filler allocation is 97 % of
+-- the rows) the planner estimated half the table per allocation and read all of allocated_address
+-- sequentially on every chunk (1M rows: 0.3 s, and 0.7 s of JIT on PostgreSQL 15). In ordinal
+-- order with a limit, the (allocation_id, ordinal) index returns the rows without a sort and the
+-- limit stops it, so it is the cheaper plan whatever the estimate. Same events, same words.
+CREATE OR REPLACE FUNCTION audit_addresses_added() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+BEGIN
+  INSERT INTO audit_event (action, subnet_id, cidr, allocation_id, owner, addresses)
+  SELECT CASE
+           WHEN audit_importing() THEN 'allocation.import'
+           WHEN (SELECT count(*) FROM (SELECT 1 FROM allocated_address x WHERE x.allocation_id = g.allocation_id
+                                       ORDER BY x.ordinal LIMIT g.n + 1) AS held) > g.n THEN 'grow'
+           ELSE 'allocate'
+         END,
+         g.subnet_id, (SELECT s.cidr FROM subnet s WHERE s.id = g.subnet_id), g.allocation_id,
+         (SELECT a.owner FROM allocation a WHERE a.id = g.allocation_id), g.addresses
+  FROM (SELECT subnet_id, allocation_id, count(*) AS n, array_agg(address ORDER BY address) AS addresses
+        FROM added GROUP BY subnet_id, allocation_id) g
+  ORDER BY g.allocation_id;
+  RETURN NULL;
+END
+$$;
+
+-- Migration 0007 pins every function's search_path (CREATE OR REPLACE drops the setting): pin them
+-- all again, as 0012 and 0014 do.
+DO $$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace LOOP
+    EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f, current_schema());
+  END LOOP;
+END
+$$;
+ALTER FUNCTION sync_free_ranges(integer, numeric[], numeric[]) SET jit = off;
