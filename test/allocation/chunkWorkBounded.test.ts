@@ -50,7 +50,7 @@ afterAll(async () => {
 
 const TABLES = ["allocated_address", "free_range", "held_address", "allocation"];
 
-/** Statistics that know only `known`: analysed now, and kept (no autovacuum) while other subnets fill. */
+/** Statistics of the subnets there are now, kept (no autovacuum on these tables) while another subnet fills. */
 async function freezeStatistics(): Promise<void> {
   for (const table of TABLES) await admin.query(`ALTER TABLE ipam.${table} SET (autovacuum_enabled = false)`);
   for (const table of TABLES) await admin.query(`ANALYZE ipam.${table}`);
