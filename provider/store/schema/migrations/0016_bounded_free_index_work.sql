@@ -11,9 +11,12 @@
 --    a chunk's 1,024 windows then read every row of the subnet. PostgreSQL 15 does the same given
 --    the same statistics (test/allocation/chunkWorkBounded.test.ts makes them so on both servers);
 --    its autovacuum had simply analysed the table sooner in the quiet runs.
---    Each per-window probe now asks for its rows in ordinal order: only the index on
---    (subnet_id, ordinal) / (subnet_id, first_ordinal) returns them so without a sort, which makes
---    it the cheaper plan whatever the row estimate, so a probe reads the window's rows only.
+--    An allocated row is now looked for by its ordinal and, redundantly, by its address, so both
+--    indexes are bounded to the window whichever the planner picks (a tie-break by ORDER BY alone
+--    was not enough: PostgreSQL 15 still took the primary key plus a sort, the (subnet_id,
+--    ordinal) index, on wider keys, costed above the sort). Held addresses and free ranges are
+--    probed in index order (ORDER BY), which decides the tie for free_range's two indexes of the
+--    same shape. The audit of added addresses (below) had the same kind of trap on allocation_id.
 --    The function also runs with JIT off: its statements are index probes whose estimates
 --    (a window count the planner cannot see, 100 by default) put them over jit_above_cost, and on
 --    a server built with LLVM (PostgreSQL 15 here) one chunk's DELETE spent ~0.5 s compiling.
@@ -22,6 +25,9 @@
 --    0.3 ms a row on PostgreSQL 15 and 0.8 ms on 18, so 0.7-1.6 s of a chunk's lock hold for its
 --    2,048 new ranges. The pools are now read once per statement (a materialized CTE); what is
 --    refused, and the words of the refusal, are unchanged.
+-- 3. The next-free path reaps an abandoned bulk too: return_expired_holds, which every locked
+--    operation calls before it picks (allocate_next_batch per locked subnet, the store's locked
+--    transactions), also gives back one chunk of one pending allocation (0013) whose lease ended.
 
 CREATE OR REPLACE FUNCTION sync_free_ranges(p_subnet_id integer, p_firsts numeric[], p_lasts numeric[]) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -150,6 +156,51 @@ BEGIN
         FROM added GROUP BY subnet_id, allocation_id) g
   ORDER BY g.allocation_id;
   RETURN NULL;
+END
+$$;
+
+-- 0014's return_expired_holds, plus: a pending bulk (0013) whose lease ended (its writer died or
+-- gave up) gives back its highest 1,024 addresses (BULK_CHUNK in bulkInChunks.ts) straight to the
+-- free space, never held (nobody was given them), and goes once it holds none. One chunk per call,
+-- so reaping never makes a lock holder hold the lock long; one index probe when nothing expired.
+-- The store's locked path did this already (reapAbandonedBulk); next-free batches did not.
+CREATE OR REPLACE FUNCTION return_expired_holds(p_subnet_id integer) RETURNS integer
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  v_ordinals numeric[];
+  v_count integer := 0;
+  v_block cidr;
+  v_pending bigint;
+BEGIN
+  WITH expired AS (DELETE FROM held_address h WHERE h.subnet_id = p_subnet_id AND h.held_until <= now() RETURNING h.ordinal)
+  SELECT array_agg(ordinal) INTO v_ordinals FROM expired;
+  IF v_ordinals IS NOT NULL THEN
+    PERFORM sync_free_ranges(p_subnet_id, v_ordinals, v_ordinals);
+    v_count := cardinality(v_ordinals);
+  END IF;
+  FOR v_block IN DELETE FROM held_block b WHERE b.parent_id = p_subnet_id AND b.held_until <= now() RETURNING b.cidr LOOP
+    PERFORM return_child_space(p_subnet_id, v_block);
+    v_count := v_count + 1;
+  END LOOP;
+  SELECT p.allocation_id INTO v_pending FROM pending_allocation p
+  WHERE p.subnet_id = p_subnet_id AND p.lease_until < now() ORDER BY p.lease_until LIMIT 1 FOR UPDATE;
+  IF FOUND THEN
+    WITH freed AS (
+      DELETE FROM allocated_address a WHERE a.subnet_id = p_subnet_id AND a.ordinal IN (
+        SELECT x.ordinal FROM allocated_address x WHERE x.allocation_id = v_pending ORDER BY x.ordinal DESC LIMIT 1024)
+      RETURNING a.ordinal
+    )
+    SELECT array_agg(ordinal) INTO v_ordinals FROM freed;
+    IF v_ordinals IS NOT NULL THEN
+      UPDATE allocation SET updated_at = now() WHERE id = v_pending;
+      PERFORM sync_free_ranges(p_subnet_id, v_ordinals, v_ordinals);
+    END IF;
+    IF coalesce(cardinality(v_ordinals), 0) < 1024 THEN
+      DELETE FROM allocation WHERE id = v_pending;
+    END IF;
+  END IF;
+  RETURN v_count;
 END
 $$;
 
