@@ -3,7 +3,7 @@ import { parseAddressAfter, type IpAddress } from "../../core/address.js";
 import { InvalidInputError, SnapshotConflictError } from "../../core/errors.js";
 import { parseInput } from "../../core/schemas.js";
 import { snapshotAllocationSchema, type SnapshotAllocation } from "../../core/snapshot.js";
-import { failureOf, wrapDatabaseError } from "../database/databaseErrors.js";
+import { wrapDatabaseError } from "../database/databaseErrors.js";
 import { rebuildFreeRanges } from "../space/freeSpace.js";
 import { auditHint } from "../rows/subnetQueries.js";
 import type { Tables } from "../database/tables.js";
@@ -13,6 +13,7 @@ import { readSnapshotFile } from "./snapshotFileReader.js";
 import {
   advanceSequencesPast,
   idRow,
+  importFailure,
   type ImportOptions,
   type ImportResult,
   insertHolds,
@@ -93,14 +94,7 @@ export async function importSnapshotFile(pool: DatabasePool, t: Tables, settings
     });
   } catch (error) {
     if (error instanceof InvalidInputError) throw error;
-    const failure = failureOf(error);
-    if (failure.kind === "exclusion-violation") {
-      throw new SnapshotConflictError("subnets.cidr", "a subnet of the file overlaps one created in the target database while importing; nothing was imported, retry", []);
-    }
-    if (failure.kind === "unique-violation") {
-      throw new SnapshotConflictError("snapshot", `a row already exists in the target database (${failure.constraint ?? "unique key"}); nothing was imported`, []);
-    }
-    throw wrapDatabaseError(error, "importing a snapshot");
+    throw importFailure(error);
   }
 }
 

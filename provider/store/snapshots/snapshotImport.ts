@@ -106,15 +106,23 @@ export async function importSnapshot(
       };
     });
   } catch (error) {
-    const failure = failureOf(error);
-    if (failure.kind === "exclusion-violation") {
-      throw new SnapshotConflictError("subnets.cidr", "a subnet of the file overlaps one created in the target database while importing; nothing was imported, retry", []);
-    }
-    if (failure.kind === "unique-violation") {
-      throw new SnapshotConflictError("snapshot", `a row already exists in the target database (${failure.constraint ?? "unique key"}); nothing was imported`, []);
-    }
-    throw wrapDatabaseError(error, "importing a snapshot");
+    throw importFailure(error);
   }
+}
+
+/**
+ * What a failed import transaction tells its caller (both entry paths): a CIDR or a row taken by
+ * another writer while importing is a conflict, anything else the database's error; nothing was imported.
+ */
+export function importFailure(error: unknown): Error {
+  const failure = failureOf(error);
+  if (failure.kind === "exclusion-violation") {
+    return new SnapshotConflictError("subnets.cidr", "a subnet of the file overlaps one created in the target database while importing; nothing was imported, retry", []);
+  }
+  if (failure.kind === "unique-violation") {
+    return new SnapshotConflictError("snapshot", `a row already exists in the target database (${failure.constraint ?? "unique key"}); nothing was imported`, []);
+  }
+  return wrapDatabaseError(error, "importing a snapshot");
 }
 
 /**
