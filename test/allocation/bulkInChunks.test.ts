@@ -260,4 +260,31 @@ describe("a bulk whose process is killed between chunks", () => {
     expect([after.allocations, after.addresses]).toEqual([before.allocations + taken.length, before.addresses + taken.length]);
     await expectClean(subnetId);
   });
+  it("is not in an export until it is complete, in either export path: an import elsewhere holds none of its addresses", async () => {
+    const subnetId = await newSubnet();
+    const kept = (await ipam.allocate({ subnetId, owner: "kept", count: 3 })).allocation;
+    const left = await killMidway(subnetId, "export-key");
+    const ofSubnet = (snapshot: { allocations: { id: string; subnetId: string; addresses: string[] }[] }) =>
+      snapshot.allocations.filter((allocation) => allocation.subnetId === subnetId).map((allocation) => [allocation.id, allocation.addresses.length]);
+    const whole = await ipam.exportSnapshot({ namespace: "bulk" });
+    expect(ofSubnet(whole)).toEqual([[kept.id, 3]]);
+    let text = "";
+    await ipam.writeSnapshot({ namespace: "bulk" }, async (chunk) => void (text += chunk));
+    expect(ofSubnet(JSON.parse(text))).toEqual([[kept.id, 3]]);
+
+    const elsewhere = await createTestDatabase("bulkexport");
+    const imported = await Ipam.open({ databaseUrl: elsewhere.url, maxConnections: 2 });
+    try {
+      await imported.importSnapshot(whole);
+      expect((await imported.usage(subnetId)).allocated).toBe("3");
+    } finally {
+      await imported.close();
+      await elsewhere.drop();
+    }
+
+    // Completed by its retry, it is exported whole.
+    await ipam.allocate({ subnetId, owner: "killed", strategy: "random", count: COUNT, idempotencyKey: "export-key" });
+    expect(ofSubnet(await ipam.exportSnapshot({ namespace: "bulk" }))).toEqual([[kept.id, 3], [left.id, COUNT]]);
+    await expectClean(subnetId);
+  });
 });

@@ -47,13 +47,14 @@ export async function getAllocationByKey(db: BoundConnection, subnetId: number, 
 
 export async function listAllocationRows(
   db: BoundConnection,
-  filter: { subnetId?: number; owner?: string },
+  filter: { subnetId?: number; owner?: string; completeOnly?: boolean },
   limit: number,
   after: string | undefined,
 ): Promise<readonly AllocationRow[]> {
   const conditions = [sql.fragment`a.id > ${after ?? "0"}::bigint`];
   if (filter.subnetId !== undefined) conditions.push(sql.fragment`a.subnet_id = ${filter.subnetId}`);
   if (filter.owner !== undefined) conditions.push(sql.fragment`a.owner = ${filter.owner}`);
+  if (filter.completeOnly === true) conditions.push(sql.fragment`NOT EXISTS (SELECT 1 FROM ${db.t.pendingAllocation} p WHERE p.allocation_id = a.id)`);
   return db.any(sql.type(allocationRow)`${selectAllocation(db.t)} WHERE ${sql.join(conditions, sql.fragment` AND `)} ORDER BY a.id LIMIT ${limit}`);
 }
 
