@@ -18,6 +18,7 @@ import {
   subnetIdSchema,
 } from "./schemas.js";
 import { buildLayout, specificAddressProblem, type SubnetLayout } from "./subnetLayout.js";
+import { blockHoldOver, checkBlockHolds, snapshotBlockHoldSchema, type BlockHoldIndex, type ValidatedBlockHold } from "./snapshotBlockHolds.js";
 
 /**
  * A versioned JSON picture of subnets and their allocations, for backups and for moving state
@@ -57,6 +58,11 @@ export const snapshotSubnetSchema = z.strictObject({
   heldAddresses: z
     .array(snapshotHoldSchema, { error: "must be an array of holds" })
     .max(LIMITS.maxCount, { error: `must hold at most ${LIMITS.maxCount} holds` })
+    .optional(),
+  // Child blocks held after their child's delete (migration 0014): written only when not empty.
+  heldChildBlocks: z
+    .array(snapshotBlockHoldSchema, { error: "must be an array of held child blocks" })
+    .max(LIMITS.maxCount, { error: `must hold at most ${LIMITS.maxCount} held child blocks` })
     .optional(),
   idempotencyKey: allocateSchema.shape.idempotencyKey.unwrap().nullable().optional(),
   createdAt: timestamp.optional(),
@@ -106,7 +112,11 @@ export interface ValidatedSnapshot {
   readonly allocations: readonly ValidatedAllocation[];
   /** Active holds (hold-down) by source subnet id, canonical addresses. */
   readonly holds: ReadonlyMap<string, readonly ValidatedHold[]>;
+  /** Held child blocks by source parent id. */
+  readonly blockHolds: BlockHoldIndex;
 }
+
+export type { BlockHoldIndex, ValidatedBlockHold };
 
 export interface ValidatedHold {
   readonly address: { readonly text: string; readonly value: bigint };
@@ -132,11 +142,12 @@ export function validateSnapshot(input: unknown): ValidatedSnapshot {
     if (issues.length < MAX_ISSUES) issues.push({ field, reason });
   };
   const subnets = validateSubnets(snapshot.subnets, report);
-  const allocations = validateAllocations(snapshot.allocations, subnets, report);
-  const holds = validateHolds(subnets, allocations, report);
+  const blockHolds = checkBlockHolds(subnets, report);
+  const allocations = validateAllocations(snapshot.allocations, subnets, blockHolds, report);
+  const holds = validateHolds(subnets, allocations, blockHolds, report);
   if (issues.length > 0) throw new InvalidInputError(issues);
   const ordered = [...subnets.values()].sort((a, b) => a.layout.cidr.prefixLength - b.layout.cidr.prefixLength);
-  const validated: ValidatedSnapshot = { subnets: ordered, allocations, holds };
+  const validated: ValidatedSnapshot = { subnets: ordered, allocations, holds, blockHolds };
   validatedHere.add(validated);
   return validated;
 }
@@ -226,6 +237,7 @@ function reportOverlappingSiblings(subnets: readonly (ValidatedSubnet & { index:
 function validateAllocations(
   records: readonly SnapshotAllocation[],
   subnets: ReadonlyMap<string, ValidatedSubnet>,
+  blockHolds: BlockHoldIndex,
   report: Report,
 ): ValidatedAllocation[] {
   const ids = new Set<string>();
@@ -269,6 +281,8 @@ function validateAllocations(
         if (problem !== null) return report(field, problem);
         const child = children?.find(address.value);
         if (child !== undefined) return report(field, `${address.text} is inside child subnet ${child.record.id} (${child.layout.cidr.text})`);
+        const heldBlock = blockHoldOver(blockHolds, record.subnetId, address);
+        if (heldBlock !== null) return report(field, heldBlock);
         const holder = held.get(address.text);
         if (holder !== undefined) return report(field, `${address.text} is also held by allocation ${holder}`);
         held.set(address.text, record.id);
@@ -288,14 +302,19 @@ function validateAllocations(
  * Holds are addresses the subnet could hand out (usable, not the gateway, not reserved, not in a
  * child) that no allocation of the file holds, each once.
  */
-function validateHolds(subnets: ReadonlyMap<string, ValidatedSubnet & { index: number }>, allocations: readonly ValidatedAllocation[], report: Report): Map<string, ValidatedHold[]> {
+function validateHolds(
+  subnets: ReadonlyMap<string, ValidatedSubnet & { index: number }>,
+  allocations: readonly ValidatedAllocation[],
+  blockHolds: BlockHoldIndex,
+  report: Report,
+): Map<string, ValidatedHold[]> {
   const holding = holdingSubnets(subnets);
   // Most files hold no holds: then nothing below is built (a 1M-address set would cost a snapshot's import dearly).
   if (holding.size === 0) return new Map();
   const allocated = new Set(
     allocations.filter((allocation) => holding.has(allocation.record.subnetId)).flatMap((allocation) => allocation.addresses.map((address) => `${allocation.record.subnetId}\u0000${address.value}`)),
   );
-  return checkHolds(subnets, (subnetId, address) => allocated.has(`${subnetId}\u0000${address.value}`), report);
+  return checkHolds(subnets, (subnetId, address) => allocated.has(`${subnetId}\u0000${address.value}`), blockHolds, report);
 }
 
 /** Ids of the subnets whose record lists held addresses. */
@@ -310,6 +329,7 @@ export function holdingSubnets(subnets: ReadonlyMap<string, ValidatedSubnet>): S
 export function checkHolds(
   subnets: ReadonlyMap<string, ValidatedSubnet & { index: number }>,
   allocated: (subnetId: string, address: IpAddress) => boolean,
+  blockHolds: BlockHoldIndex,
   report: Report,
 ): Map<string, ValidatedHold[]> {
   const result = new Map<string, ValidatedHold[]>();
@@ -331,6 +351,8 @@ export function checkHolds(
         if (subnet.record.childrenOnly === true) return report(field, "a childrenOnly subnet holds no addresses of its own");
         const child = children.find((c) => address.value >= c.layout.cidr.first && address.value <= c.layout.cidr.last);
         if (child !== undefined) return report(field, `${address.text} is inside child subnet ${child.record.id} (${child.layout.cidr.text})`);
+        const heldBlock = blockHoldOver(blockHolds, subnet.record.id, address);
+        if (heldBlock !== null) return report(field, heldBlock);
         if (seen.has(address.text)) return report(field, `${address.text} is held twice`);
         if (allocated(subnet.record.id, address)) return report(field, `${address.text} is also allocated in the file`);
         seen.add(address.text);

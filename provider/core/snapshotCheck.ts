@@ -17,6 +17,7 @@ import {
   type ValidatedSubnet,
 } from "./snapshot.js";
 import { SortedRanges } from "./sortedRanges.js";
+import { blockHoldOver, checkBlockHolds, type BlockHoldIndex } from "./snapshotBlockHolds.js";
 import { specificAddressProblem } from "./subnetLayout.js";
 
 /**
@@ -29,6 +30,8 @@ export interface CheckedSnapshot {
   /** Parents before children. */
   readonly subnets: readonly ValidatedSubnet[];
   readonly holds: ReadonlyMap<string, readonly ValidatedHold[]>;
+  /** Held child blocks by source parent id. */
+  readonly blockHolds: BlockHoldIndex;
   readonly allocations: number;
   readonly addresses: number;
   /** The file's allocation ids in file order (for the conflict check and the highest id). */
@@ -55,6 +58,7 @@ export class SnapshotChecker {
   private readonly subnetRecords: (SnapshotSubnet | null)[] = [];
   private subnets: Map<string, Indexed<ValidatedSubnet>> | null = null;
   private childrenOf = new Map<string, SortedRanges<ValidatedSubnet>>();
+  private blockHolds: BlockHoldIndex = new Map();
   /** Allocation ids seen: up to 15 digits (exact as numbers) in a compact map, longer ones as text; and in file order as 8-byte values. */
   private readonly ids = new IntegerMap();
   private readonly longIds = new Set<string>();
@@ -118,6 +122,7 @@ export class SnapshotChecker {
     if (this.subnets !== null) return;
     const records = this.subnetRecords.every((record) => record !== null) ? (this.subnetRecords as SnapshotSubnet[]) : [];
     this.subnets = validateSubnets(records, (field, reason) => this.report(field, reason));
+    this.blockHolds = checkBlockHolds(this.subnets, (field, reason) => this.report(field, reason));
     const children = [...this.subnets.values()].filter((subnet) => subnet.record.parentId !== null);
     for (const [parentId, group] of groupBy(children, (subnet) => subnet.record.parentId!)) {
       this.childrenOf.set(parentId, new SortedRanges(group, (child) => child.layout.cidr));
@@ -174,6 +179,8 @@ export class SnapshotChecker {
         if (problem !== null) return this.report(field, problem);
         const child = children?.find(address.value);
         if (child !== undefined) return this.report(field, `${address.text} is inside child subnet ${child.record.id} (${child.layout.cidr.text})`);
+        const heldBlock = blockHoldOver(this.blockHolds, record.subnetId, address);
+        if (heldBlock !== null) return this.report(field, heldBlock);
         const holder = this.holderOf(record.subnetId, address);
         if (holder !== -1) return this.report(field, `${address.text} is also held by allocation ${this.idList[holder]}`);
         this.hold(record.subnetId, address, position);
@@ -205,11 +212,12 @@ export class SnapshotChecker {
     const holds = checkHolds(
       subnets,
       (subnetId, address) => this.holderOf(subnetId, address) !== -1,
+      this.blockHolds,
       (field, reason) => this.report(field, reason),
     );
     if (this.issues.length > 0) throw new InvalidInputError(this.issues);
     const ordered = [...subnets.values()].sort((a, b) => a.layout.cidr.prefixLength - b.layout.cidr.prefixLength);
-    return { subnets: ordered, holds, allocations: this.allocationCount, addresses: this.addressCount, allocationIds: this.idList.subarray(0, this.allocationCount) };
+    return { subnets: ordered, holds, blockHolds: this.blockHolds, allocations: this.allocationCount, addresses: this.addressCount, allocationIds: this.idList.subarray(0, this.allocationCount) };
   }
 }
 

@@ -20,6 +20,11 @@ export class SortedRanges<T> {
     this.lasts = sorted.map((entry) => entry.range.last);
   }
 
+  /** Every item, in start order. */
+  all(): readonly T[] {
+    return this.items;
+  }
+
   /** The item whose range contains `value`, if any. */
   find(value: bigint): T | undefined {
     // The last item starting at or below the value is the only one that can contain it.
@@ -36,5 +41,17 @@ export class SortedRanges<T> {
       }
     }
     return candidate >= 0 && value <= this.lasts[candidate]! ? this.items[candidate] : undefined;
+  }
+
+  /** The first item (in start order) that starts within [from, to], if any. */
+  firstStartingIn(from: bigint, to: bigint): T | undefined {
+    let low = 0;
+    let high = this.firsts.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.firsts[middle]! < from) low = middle + 1;
+      else high = middle;
+    }
+    return low < this.firsts.length && this.firsts[low]! <= to ? this.items[low] : undefined;
   }
 }

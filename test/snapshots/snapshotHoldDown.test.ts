@@ -78,3 +78,44 @@ it("a file without the field (an earlier release's) imports with no hold; a bad 
     await ipam.close();
   }
 });
+
+it("a child block held after its child's delete travels in the file: the imported parent keeps it from carving and allocation until the hold ends", async () => {
+  const parent = await source.ipam.createSubnet({ cidr: "10.125.0.0/24", namespace: "hb", releaseHoldSeconds: 300 });
+  const child = await source.ipam.createSubnet({ parentId: parent.id, cidr: "10.125.0.0/25", idempotencyKey: "child-a" });
+  await source.ipam.deleteSubnet(child.id);
+  const file = await source.ipam.exportSnapshot({ namespace: "hb" });
+  expect(file.subnets.find((s) => s.id === parent.id)?.heldChildBlocks).toEqual([
+    { cidr: "10.125.0.0/25", heldUntil: expect.stringMatching(/Z$/), childId: child.id, childKey: "child-a" },
+  ]);
+
+  const elsewhere = await createTestDatabase("snaphold_blk");
+  const ipam = await Ipam.open({ databaseUrl: elsewhere.url });
+  try {
+    await ipam.importSnapshot(JSON.parse(JSON.stringify(file)));
+    await expect(ipam.createSubnet({ parentId: parent.id, cidr: "10.125.0.0/25" })).rejects.toMatchObject({ code: "ADDRESS_HELD" });
+    await expect(ipam.allocate({ subnetId: parent.id, owner: "stack-b/x", address: "10.125.0.9" })).rejects.toMatchObject({ code: "ADDRESS_HELD" });
+    // First-fit carves the other half; next-free takes from it too, never from the held block.
+    expect((await ipam.createSubnet({ parentId: parent.id, prefixLength: 26 })).cidr).toBe("10.125.0.128/26");
+    expect((await ipam.allocate({ subnetId: parent.id, owner: "stack-b/y" })).allocation.addresses).toEqual(["10.125.0.192"]);
+    expect((await ipam.usageReport(parent.id)).heldBlocks).toEqual([{ cidr: "10.125.0.0/25", childId: child.id, heldUntil: expect.any(String), secondsLeft: expect.any(Number) }]);
+
+    // A file whose block has expired imports it as free space; a bad block is refused naming the field, and nothing is imported.
+    const expired = { ...file, subnets: file.subnets.map((s) => ({ ...s, namespace: "hb-old", heldChildBlocks: [{ ...s.heldChildBlocks![0]!, heldUntil: "2020-01-01T00:00:00Z" }] })) };
+    const imported = await ipam.importSnapshot(expired, { newIds: true });
+    expect((await ipam.usageReport(imported.subnetIds[parent.id]!)).heldBlocks ?? []).toEqual([]);
+    const outside = { ...file, subnets: file.subnets.map((s) => ({ ...s, namespace: "hb-bad", heldChildBlocks: [{ ...s.heldChildBlocks![0]!, cidr: "10.126.0.0/25" }] })) };
+    await expect(ipam.importSnapshot(outside, { newIds: true })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+      issues: [{ field: "subnets.0.heldChildBlocks.0.cidr", reason: "10.126.0.0/25 is not a block inside the subnet's 10.125.0.0/24" }],
+    });
+    const allocatedInside = { ...file, subnets: file.subnets.map((s) => ({ ...s, namespace: "hb-bad" })), allocations: [{ id: "99", subnetId: parent.id, owner: "o", idempotencyKey: null, strategy: "specific", addresses: ["10.125.0.3"], description: "", tags: {} }] };
+    await expect(ipam.importSnapshot(allocatedInside, { newIds: true })).rejects.toMatchObject({
+      code: "INVALID_INPUT",
+      issues: [{ field: "allocations.0.addresses.0", reason: expect.stringContaining("10.125.0.3 is inside 10.125.0.0/25, a child block held after its release") }],
+    });
+    expect(await ipam.listSubnets({ namespace: "hb-bad" })).toEqual([]);
+  } finally {
+    await ipam.close();
+    await elsewhere.drop();
+  }
+});

@@ -72,8 +72,9 @@ async function* snapshotPages(db: BoundConnection, filter: { namespace?: string 
   for (let after: number | undefined; ; ) {
     const page = await listSubnetRows(db, { namespace: filter.namespace }, { limit: pageSize, after });
     if (page.length > 0) {
-      const holds = await liveHolds(db, page.map((row) => row.id));
-      yield { kind: "subnets", items: page.map((row) => snapshotSubnet(subnetFromRow(row), holds.get(row.id) ?? [])) };
+      const ids = page.map((row) => row.id);
+      const [holds, blocks] = [await liveHolds(db, ids), await liveBlockHolds(db, ids)];
+      yield { kind: "subnets", items: page.map((row) => snapshotSubnet(subnetFromRow(row), holds.get(row.id) ?? [], blocks.get(row.id) ?? [])) };
     }
     subnetIds.push(...page.map((row) => row.id));
     if (page.length < pageSize) break;
@@ -108,7 +109,25 @@ async function liveHolds(db: BoundConnection, subnetIds: readonly number[]): Pro
   return holds;
 }
 
-function snapshotSubnet(subnet: Subnet, holds: readonly SnapshotHold[]): SnapshotSubnet {
+type SnapshotBlockHold = NonNullable<SnapshotSubnet["heldChildBlocks"]>[number];
+const blockHoldRow = z.object({ parent_id: z.number(), cidr: z.string(), held_until: z.string(), child_id: z.number(), child_key: z.string().nullable() });
+
+/** Live held child blocks (hold-down of released children) of a page of subnets, by parent id, in address order. */
+async function liveBlockHolds(db: BoundConnection, subnetIds: readonly number[]): Promise<Map<number, SnapshotBlockHold[]>> {
+  const rows = await db.any(sql.type(blockHoldRow)`
+    SELECT parent_id, cidr::text AS cidr, to_char(held_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS held_until, child_id, child_key
+    FROM ${db.t.heldBlock} WHERE parent_id = ANY(${sql.array([...subnetIds], "int4")}) AND held_until > now() ORDER BY parent_id, first_ordinal
+  `);
+  const blocks = new Map<number, SnapshotBlockHold[]>();
+  for (const row of rows) {
+    const list = blocks.get(row.parent_id) ?? [];
+    list.push({ cidr: row.cidr, heldUntil: row.held_until, childId: String(row.child_id), childKey: row.child_key });
+    blocks.set(row.parent_id, list);
+  }
+  return blocks;
+}
+
+function snapshotSubnet(subnet: Subnet, holds: readonly SnapshotHold[], blocks: readonly SnapshotBlockHold[]): SnapshotSubnet {
   return {
     id: subnet.id,
     namespace: subnet.namespace,
@@ -126,6 +145,7 @@ function snapshotSubnet(subnet: Subnet, holds: readonly SnapshotHold[]): Snapsho
     // Only when set, so a file without hold-downs reads as files of earlier releases did.
     ...(subnet.releaseHoldSeconds > 0 ? { releaseHoldSeconds: subnet.releaseHoldSeconds } : {}),
     ...(holds.length > 0 ? { heldAddresses: [...holds] } : {}),
+    ...(blocks.length > 0 ? { heldChildBlocks: [...blocks] } : {}),
     idempotencyKey: subnet.idempotencyKey,
     createdAt: subnet.createdAt,
     updatedAt: subnet.updatedAt,

@@ -16,6 +16,7 @@ import {
   importFailure,
   type ImportOptions,
   type ImportResult,
+  insertBlockHolds,
   insertHolds,
   insertSubnetRow,
   type NamespaceIds,
@@ -88,6 +89,7 @@ export async function importSnapshotFile(pool: DatabasePool, t: Tables, settings
       }
       const addresses = await writeAllocations(tx, file, subnetIds, options, progress);
       for (const subnet of checked.subnets) await insertHolds(tx, Number(subnetIds.get(subnet.record.id)), checked.holds.get(subnet.record.id) ?? []);
+      for (const [parentId, blocks] of checked.blockHolds) await insertBlockHolds(tx, Number(subnetIds.get(parentId)), blocks.all());
       // Once every child is in: a parent's free ranges leave its children's blocks (and held addresses) out.
       for (const subnet of checked.subnets) await rebuildFreeRanges(tx, Number(subnetIds.get(subnet.record.id)));
       return { subnets: checked.subnets.length, allocations: checked.allocations, addresses, subnetIds: Object.fromEntries(subnetIds) };

@@ -2,7 +2,7 @@ import { sql, type DatabasePool } from "slonik";
 import { z } from "zod";
 import { DatabaseError, OverlapError, SnapshotConflictError } from "../../core/errors.js";
 import { groupBy } from "../../core/groupBy.js";
-import type { ValidatedAllocation, ValidatedHold, ValidatedSnapshot, ValidatedSubnet } from "../../core/snapshot.js";
+import type { ValidatedAllocation, ValidatedBlockHold, ValidatedHold, ValidatedSnapshot, ValidatedSubnet } from "../../core/snapshot.js";
 import { failureOf, wrapDatabaseError } from "../database/databaseErrors.js";
 import { rebuildFreeRanges } from "../space/freeSpace.js";
 import { IMPORT_LOCK_KEY, IPAM_LOCK_CLASS } from "../database/lockKeys.js";
@@ -95,6 +95,7 @@ export async function importSnapshot(
         }
       }
       for (const subnet of snapshot.subnets) await insertHolds(tx, Number(subnetIds.get(subnet.record.id)), snapshot.holds.get(subnet.record.id) ?? []);
+      for (const [parentId, blocks] of snapshot.blockHolds) await insertBlockHolds(tx, Number(subnetIds.get(parentId)), blocks.all());
       // Once every child is in: a parent's free ranges leave its children's blocks (and held addresses) out.
       for (const subnet of snapshot.subnets) await rebuildFreeRanges(tx, Number(subnetIds.get(subnet.record.id)));
       return {
@@ -259,6 +260,22 @@ export async function insertHolds(db: BoundConnection, subnetId: number, holds: 
     SELECT ${subnetId}, r.ordinal::numeric, r.address::inet, r.until::timestamptz, r.owner, r.allocation::bigint
     FROM unnest(${column((h) => h.address.value.toString())}, ${column((h) => h.address.text)}, ${column((h) => h.heldUntil)},
                 ${column((h) => h.owner)}, ${column((h) => h.allocationId)}) AS r(ordinal, address, until, owner, allocation)
+    WHERE r.until::timestamptz > now()
+  `);
+}
+
+/**
+ * Held child blocks still live in this database's clock, before the parents' free ranges are
+ * derived (the derivations leave them out). The block's guard (0014) lets an import write them.
+ */
+export async function insertBlockHolds(db: BoundConnection, parentId: number, blocks: readonly ValidatedBlockHold[]): Promise<void> {
+  if (blocks.length === 0) return;
+  const column = (pick: (block: ValidatedBlockHold) => string | null) => sql.array(blocks.map(pick), "text");
+  await db.query(sql.unsafe`
+    INSERT INTO ${db.t.heldBlock} (parent_id, cidr, first_ordinal, last_ordinal, held_until, child_id, child_key)
+    SELECT ${parentId}, r.cidr::cidr, r.first::numeric, r.last::numeric, r.until::timestamptz, r.child::integer, r.child_key
+    FROM unnest(${column((b) => b.cidr.text)}, ${column((b) => b.cidr.first.toString())}, ${column((b) => b.cidr.last.toString())},
+                ${column((b) => b.heldUntil)}, ${column((b) => b.childId)}, ${column((b) => b.childKey)}) AS r(cidr, first, last, until, child, child_key)
     WHERE r.until::timestamptz > now()
   `);
 }
