@@ -4,7 +4,6 @@ import { InvalidInputError, SnapshotConflictError } from "../../core/errors.js";
 import { parseInput } from "../../core/schemas.js";
 import { snapshotAllocationSchema, type SnapshotAllocation } from "../../core/snapshot.js";
 import { wrapDatabaseError } from "../database/databaseErrors.js";
-import { rebuildFreeRanges } from "../space/freeSpace.js";
 import { auditHint } from "../rows/subnetQueries.js";
 import type { Tables } from "../database/tables.js";
 import { type BoundConnection, bindTables, inLockedTransaction, type TransactionSettings } from "../database/storeDatabase.js";
@@ -16,13 +15,12 @@ import {
   importFailure,
   type ImportOptions,
   type ImportResult,
-  insertBlockHolds,
-  insertHolds,
   insertSubnetRow,
   type NamespaceIds,
   refuseOverlappingRoots,
   refuseTakenSubnetIds,
   refuseWithoutSequenceRights,
+  writeHoldsAndFreeSpace,
   TAKEN_ADVICE,
   takeImportLock,
   targetIds,
@@ -88,10 +86,7 @@ export async function importSnapshotFile(pool: DatabasePool, t: Tables, settings
         progress(1);
       }
       const addresses = await writeAllocations(tx, file, subnetIds, options, progress);
-      for (const subnet of checked.subnets) await insertHolds(tx, Number(subnetIds.get(subnet.record.id)), checked.holds.get(subnet.record.id) ?? []);
-      for (const [parentId, blocks] of checked.blockHolds) await insertBlockHolds(tx, Number(subnetIds.get(parentId)), blocks.all());
-      // Once every child is in: a parent's free ranges leave its children's blocks (and held addresses) out.
-      for (const subnet of checked.subnets) await rebuildFreeRanges(tx, Number(subnetIds.get(subnet.record.id)));
+      await writeHoldsAndFreeSpace(tx, checked, subnetIds);
       return { subnets: checked.subnets.length, allocations: checked.allocations, addresses, subnetIds: Object.fromEntries(subnetIds) };
     });
   } catch (error) {

@@ -94,10 +94,7 @@ export async function importSnapshot(
           progress(chunk.length);
         }
       }
-      for (const subnet of snapshot.subnets) await insertHolds(tx, Number(subnetIds.get(subnet.record.id)), snapshot.holds.get(subnet.record.id) ?? []);
-      for (const [parentId, blocks] of snapshot.blockHolds) await insertBlockHolds(tx, Number(subnetIds.get(parentId)), blocks.all());
-      // Once every child is in: a parent's free ranges leave its children's blocks (and held addresses) out.
-      for (const subnet of snapshot.subnets) await rebuildFreeRanges(tx, Number(subnetIds.get(subnet.record.id)));
+      await writeHoldsAndFreeSpace(tx, snapshot, subnetIds);
       return {
         subnets: snapshot.subnets.length,
         allocations: snapshot.allocations.length,
@@ -251,8 +248,23 @@ export async function insertSubnetRow(db: BoundConnection, namespaces: Namespace
   `);
 }
 
+/**
+ * The import's tail (both entry paths), once every subnet and allocation is in: the holds, then each
+ * subnet's free ranges, which leave its children's blocks, held addresses and held blocks out.
+ */
+export async function writeHoldsAndFreeSpace(
+  db: BoundConnection,
+  checked: Pick<ValidatedSnapshot, "subnets" | "holds" | "blockHolds">,
+  subnetIds: ReadonlyMap<string, string>,
+): Promise<void> {
+  const target = (sourceId: string) => Number(subnetIds.get(sourceId));
+  for (const subnet of checked.subnets) await insertHolds(db, target(subnet.record.id), checked.holds.get(subnet.record.id) ?? []);
+  for (const [parentId, blocks] of checked.blockHolds) await insertBlockHolds(db, target(parentId), blocks.all());
+  for (const subnet of checked.subnets) await rebuildFreeRanges(db, target(subnet.record.id));
+}
+
 /** Holds still live in this database's clock; an expired one is simply free space. */
-export async function insertHolds(db: BoundConnection, subnetId: number, holds: readonly ValidatedHold[]): Promise<void> {
+async function insertHolds(db: BoundConnection, subnetId: number, holds: readonly ValidatedHold[]): Promise<void> {
   if (holds.length === 0) return;
   const column = (pick: (hold: ValidatedHold) => string) => sql.array(holds.map(pick), "text");
   await db.query(sql.unsafe`
@@ -268,7 +280,7 @@ export async function insertHolds(db: BoundConnection, subnetId: number, holds: 
  * Held child blocks still live in this database's clock, before the parents' free ranges are
  * derived (the derivations leave them out). The block's guard (0014) lets an import write them.
  */
-export async function insertBlockHolds(db: BoundConnection, parentId: number, blocks: readonly ValidatedBlockHold[]): Promise<void> {
+async function insertBlockHolds(db: BoundConnection, parentId: number, blocks: readonly ValidatedBlockHold[]): Promise<void> {
   if (blocks.length === 0) return;
   const column = (pick: (block: ValidatedBlockHold) => string | null) => sql.array(blocks.map(pick), "text");
   await db.query(sql.unsafe`
