@@ -4,7 +4,6 @@ import { InvalidInputError, SnapshotConflictError } from "../../core/errors.js";
 import { parseInput } from "../../core/schemas.js";
 import { snapshotAllocationSchema, type SnapshotAllocation } from "../../core/snapshot.js";
 import { wrapDatabaseError } from "../database/databaseErrors.js";
-import { auditHint } from "../rows/subnetQueries.js";
 import type { Tables } from "../database/tables.js";
 import { type BoundConnection, bindTables, inLockedTransaction, type TransactionSettings } from "../database/storeDatabase.js";
 import { changedWhileRead, type CheckedSnapshotFile } from "./snapshotFileCheck.js";
@@ -15,8 +14,9 @@ import {
   importFailure,
   type ImportOptions,
   type ImportResult,
-  insertSubnetRow,
+  insertImportedSubnet,
   type NamespaceIds,
+  progressCounter,
   refuseOverlappingRoots,
   refuseTakenSubnetIds,
   refuseWithoutSequenceRights,
@@ -55,12 +55,7 @@ export async function importSnapshotFile(pool: DatabasePool, t: Tables, settings
   } catch (error) {
     throw wrapDatabaseError(error, "importing a snapshot");
   }
-  const total = checked.subnets.length + checked.allocations;
-  let done = 0;
-  const progress = (step: number) => {
-    done += step;
-    options.onProgress?.(done, total);
-  };
+  const progress = progressCounter(checked.subnets.length + checked.allocations, options);
   try {
     return await inLockedTransaction(pool, [], settings, "importing a snapshot", async (raw) => {
       const tx = bindTables(raw, t);
@@ -78,11 +73,7 @@ export async function importSnapshotFile(pool: DatabasePool, t: Tables, settings
       await refuseOverlappingRoots(tx, checked.subnets);
       const namespaces: NamespaceIds = new Map();
       for (const subnet of checked.subnets) {
-        const id = Number(subnetIds.get(subnet.record.id));
-        const parentId = subnet.record.parentId === null ? null : Number(subnetIds.get(subnet.record.parentId));
-        // The audit triggers write subnet.import (with the subnet's source id) and allocation.import.
-        await auditHint(tx, { action: "import", sourceId: subnet.record.id });
-        await insertSubnetRow(tx, namespaces, id, parentId, subnet);
+        await insertImportedSubnet(tx, namespaces, subnetIds, subnet);
         progress(1);
       }
       const addresses = await writeAllocations(tx, file, subnetIds, options, progress);

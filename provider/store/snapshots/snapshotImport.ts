@@ -62,12 +62,7 @@ export async function importSnapshot(
   } catch (error) {
     throw wrapDatabaseError(error, "importing a snapshot");
   }
-  const total = snapshot.subnets.length + snapshot.allocations.length;
-  let done = 0;
-  const progress = (step: number) => {
-    done += step;
-    options.onProgress?.(done, total);
-  };
+  const progress = progressCounter(snapshot.subnets.length + snapshot.allocations.length, options);
   try {
     // No lock per subnet: every subnet written here is new, invisible to other sessions until the
     // commit (a lock per subnet ran out of lock memory, 53200, at ~15k subnets on a default server:
@@ -81,11 +76,7 @@ export async function importSnapshot(
       const namespaces: NamespaceIds = new Map();
       let addresses = 0;
       for (const subnet of snapshot.subnets) {
-        const id = Number(subnetIds.get(subnet.record.id));
-        const parentId = subnet.record.parentId === null ? null : Number(subnetIds.get(subnet.record.parentId));
-        // The audit triggers write subnet.import and allocation.import (with the source id of the subnet).
-        await auditHint(tx, { action: "import", sourceId: subnet.record.id });
-        await insertSubnetRow(tx, namespaces, id, parentId, subnet);
+        const id = await insertImportedSubnet(tx, namespaces, subnetIds, subnet);
         progress(1);
         const allocations = byParent.get(subnet.record.id) ?? [];
         for (let start = 0; start < allocations.length; start += ALLOCATIONS_PER_STATEMENT) {
@@ -231,7 +222,7 @@ export async function takeImportLock(db: BoundConnection): Promise<void> {
 /** Namespace ids by name, so each namespace is upserted once per import, not once per subnet. */
 export type NamespaceIds = Map<string, number>;
 
-export async function insertSubnetRow(db: BoundConnection, namespaces: NamespaceIds, id: number, parentId: number | null, subnet: ValidatedSubnet): Promise<void> {
+async function insertSubnetRow(db: BoundConnection, namespaces: NamespaceIds, id: number, parentId: number | null, subnet: ValidatedSubnet): Promise<void> {
   const { record, layout } = subnet;
   let namespaceId = namespaces.get(record.namespace);
   if (namespaceId === undefined) namespaces.set(record.namespace, (namespaceId = await upsertNamespace(db, record.namespace)));
@@ -246,6 +237,28 @@ export async function insertSubnetRow(db: BoundConnection, namespaces: Namespace
             ${record.defaultPrefixLength ?? null}, ${record.releaseHoldSeconds ?? 0}, ${record.idempotencyKey ?? null},
             coalesce(${record.createdAt ?? null}::timestamptz, now()), coalesce(${record.updatedAt ?? null}::timestamptz, now()))
   `);
+}
+
+/** `onProgress` called with the running count of records written, out of `total`. */
+export function progressCounter(total: number, options: Pick<ImportOptions, "onProgress">): (step: number) => void {
+  let done = 0;
+  return (step) => {
+    done += step;
+    options.onProgress?.(done, total);
+  };
+}
+
+/**
+ * Write one subnet of the file under its target id (parents come first), the audit triggers told
+ * it is an import of its source id (they write subnet.import, and allocation.import for what follows).
+ * @returns the target id
+ */
+export async function insertImportedSubnet(db: BoundConnection, namespaces: NamespaceIds, subnetIds: ReadonlyMap<string, string>, subnet: ValidatedSubnet): Promise<number> {
+  const id = Number(subnetIds.get(subnet.record.id));
+  const parentId = subnet.record.parentId === null ? null : Number(subnetIds.get(subnet.record.parentId));
+  await auditHint(db, { action: "import", sourceId: subnet.record.id });
+  await insertSubnetRow(db, namespaces, id, parentId, subnet);
+  return id;
 }
 
 /**
