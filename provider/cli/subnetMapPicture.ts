@@ -1,7 +1,7 @@
 import { formatAddress } from "../core/address.js";
 import { rangesOverlap, type ValueRange } from "../core/range.js";
 import { parseSubnetLayout, usableRange, type SubnetLayout } from "../core/subnetLayout.js";
-import type { MapChildBlock, MapHeldCell, SubnetMapData } from "../store/reports/subnetMapData.js";
+import type { MapChildBlock, MapHeldBlock, MapHeldCell, SubnetMapData } from "../store/reports/subnetMapData.js";
 
 /** Fixed colours: the test reads them back from rendered pixels. */
 export const MAP_COLOURS = {
@@ -99,8 +99,9 @@ export function subnetMapPicture(data: SubnetMapData): MapPicture {
   const gridLeft = MARGIN + labelWidth;
   const colours = new Map(data.owners.slice(0, LEGEND_OWNERS).map((owner, rank) => [owner.owner, ownerColour(rank)]));
   const holdings = new Map(data.cells.map((cell) => [cell.cell, cell]));
-  const childCells = cellsOfChildren(data.childBlocks);
+  const childCells = cellsOf(data.childBlocks);
   const holds = new Map(data.heldCells.map((cell) => [cell.cell, cell]));
+  const heldBlockCells = cellsOf(data.heldBlocks);
   const rowLabels: MapPicture["rowLabels"][number][] = [];
   const cells: MapPictureCell[] = [];
   for (let row = 0; row < rows; row += 1) {
@@ -112,8 +113,10 @@ export function subnetMapPicture(data: SubnetMapData): MapPicture {
       const block = childCells.get(index);
       const holding = holdings.get(index);
       const hold = holds.get(index);
+      const heldBlock = heldBlockCells.get(index);
       const view =
         block !== undefined ? childCellView(layout, range, block, holding)
+        : holding === undefined && heldBlock !== undefined ? heldBlockCellView(layout, range, heldBlock)
         : holding === undefined && hold !== undefined ? heldCellView(layout, range, hold)
         : cellView(layout, range, holding, colours, subnet.childrenOnly);
       cells.push({ ...view, x: gridLeft + column * PITCH, y, first: formatAddress(version, range.first), last: formatAddress(version, range.last), held: holding !== undefined });
@@ -167,9 +170,21 @@ function heldCellView(layout: SubnetLayout, range: ValueRange, hold: MapHeldCell
   return { fill: MAP_COLOURS.heldDown, title: `${label}: ${what}`, gatewayMarker: hasGateway, flagged: false, onHold: true };
 }
 
-/** Each cell covered by a child subnet, with its block (the grid has at most 2^14 cells). */
-function cellsOfChildren(blocks: readonly MapChildBlock[]): Map<number, MapChildBlock> {
-  const cells = new Map<number, MapChildBlock>();
+/**
+ * A cell inside a child prefix held after its child's delete (and holding none of the parent's
+ * allocations): not free for children or addresses until the hold ends.
+ */
+function heldBlockCellView(layout: SubnetLayout, range: ValueRange, block: MapHeldBlock): CellView {
+  const version = layout.cidr.version;
+  const label = range.first === range.last ? formatAddress(version, range.first) : `${formatAddress(version, range.first)}-${formatAddress(version, range.last)}`;
+  const hasGateway = layout.gateway !== null && layout.gateway.value >= range.first && layout.gateway.value <= range.last;
+  const title = `${label}: in child prefix ${block.cidr}, held since child subnet ${block.childId} was deleted, ${block.secondsLeft} s left`;
+  return { fill: MAP_COLOURS.heldDown, title, gatewayMarker: hasGateway, flagged: false, onHold: true };
+}
+
+/** Each cell a block covers, with its block (the grid has at most 2^14 cells). */
+function cellsOf<T extends { firstCell: number; lastCell: number }>(blocks: readonly T[]): Map<number, T> {
+  const cells = new Map<number, T>();
   for (const block of blocks) for (let cell = block.firstCell; cell <= block.lastCell; cell += 1) cells.set(cell, block);
   return cells;
 }
@@ -238,7 +253,11 @@ function legendEntries(data: SubnetMapData, colours: ReadonlyMap<string, string>
     fixed.push({ fill: MAP_COLOURS.childSubnet, text: `child subnet — ${children.count} child subnet(s), ${children.addresses} address(es)`, kind: "child-subnet" });
   }
   const held = data.heldCells.reduce((sum, cell) => sum + BigInt(cell.held), 0n);
-  if (held > 0n) fixed.push({ fill: MAP_COLOURS.heldDown, text: `held after release (hold-down) — ${held} address(es)`, kind: "held" });
+  const blocks = data.heldBlocks;
+  if (held > 0n || blocks.length > 0) {
+    const prefixes = blocks.length > 0 ? `${held > 0n ? ", " : ""}${blocks.length} child prefix(es)` : "";
+    fixed.push({ fill: MAP_COLOURS.heldDown, text: `held after release (hold-down) — ${held > 0n ? `${held} address(es)` : ""}${prefixes}`, kind: "held" });
+  }
   const owners = data.owners.slice(0, LEGEND_OWNERS).map((owner) => ({
     fill: colours.get(owner.owner)!,
     text: `${owner.owner.length > 80 ? `${owner.owner.slice(0, 80)}…` : owner.owner} — ${owner.addresses} address(es) in ${owner.allocations} allocation(s)`,

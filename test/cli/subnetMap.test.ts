@@ -137,6 +137,28 @@ describe("ipam map", () => {
     expect(await readFile(join(dir, "plain.svg"), "utf8")).not.toContain('data-legend="held"');
   });
 
+  it("marks a child prefix held after its child's delete in the hold-down colour, with the child that released it", async () => {
+    const parent = await context.ipam.createSubnet({ cidr: "10.75.0.0/28", releaseHoldSeconds: 300 });
+    const child = await context.ipam.createSubnet({ parentId: parent.id, cidr: "10.75.0.4/30" });
+    await context.ipam.allocate({ subnetId: parent.id, owner: "block-app" });
+    await context.ipam.deleteSubnet(child.id);
+    const out = join(dir, "held-block.svg");
+    expect((await ipam(["map", parent.id, "--out", out])).code).toBe(0);
+    const svg = await readFile(out, "utf8");
+    const image = rasterize(svg);
+    const centre = (address: string) => {
+      const { x, y } = corner(svg, "data-first", address);
+      return image.pixel(x + 8, y + 8);
+    };
+    for (const address of ["10.75.0.4", "10.75.0.5", "10.75.0.6", "10.75.0.7"]) expect(centre(address)).toEqual(hex(MAP_COLOURS.heldDown));
+    expect(svg).toMatch(new RegExp(`data-first="10\\.75\\.0\\.5" data-hold="held"><title>10\\.75\\.0\\.5: in child prefix 10\\.75\\.0\\.4/30, held since child subnet ${child.id} was deleted, \\d+ s left</title>`));
+    expect(svg).toContain("held after release (hold-down) — 1 child prefix(es)");
+    // Outside the block: the parent's allocation in its owner's colour, the rest free.
+    expect(centre("10.75.0.1")).not.toEqual(hex(MAP_COLOURS.heldDown));
+    expect(centre("10.75.0.8")).toEqual(hex(MAP_COLOURS.free));
+    expect(centre("10.75.0.3")).toEqual(hex(MAP_COLOURS.free));
+  });
+
   it("fails with the core's errors and needs --out", async () => {
     expect((await ipam(["map", "1"])).code).toBe(2);
     const missing = await ipam(["map", "424242", "--out", join(dir, "x.svg"), "--json"]);

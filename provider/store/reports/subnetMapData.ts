@@ -15,6 +15,8 @@ export interface SubnetMapData {
   readonly childBlocks: readonly MapChildBlock[];
   /** Cells with addresses in hold-down after release (issue 23), lowest first. */
   readonly heldCells: readonly MapHeldCell[];
+  /** Cells covered by child prefixes held after their child's delete (migration 0014), lowest first. */
+  readonly heldBlocks: readonly MapHeldBlock[];
 }
 
 /** At most 2^14 cells: a picture, not a table of every address. */
@@ -151,4 +153,28 @@ export async function readMapHeldCells(db: BoundConnection, subnetId: number, la
     FROM ${db.t.heldAddress} WHERE subnet_id = ${subnetId} AND held_until > now() GROUP BY 1 ORDER BY 1
   `);
   return rows.map((row) => ({ cell: Number(row.cell), held: row.held, secondsLeft: row.seconds_left }));
+}
+
+/** A child prefix held after its child's delete: the cells it covers, and when its hold ends. */
+export interface MapHeldBlock {
+  readonly firstCell: number;
+  readonly lastCell: number;
+  readonly cidr: string;
+  /** The child that released it (gone). */
+  readonly childId: string;
+  readonly secondsLeft: number;
+}
+
+const heldBlockRow = z.object({ first_cell: z.string(), last_cell: z.string(), cidr: z.string(), child_id: z.number(), seconds_left: z.number() });
+
+/** The live held blocks of the subnet (an expired one is free space waiting for the next pick or carve to return it). */
+export async function readMapHeldBlocks(db: BoundConnection, subnetId: number, layout: SubnetLayout, grid: MapGrid): Promise<MapHeldBlock[]> {
+  const cellSize = (1n << BigInt(grid.cellBits)).toString();
+  const first = layout.cidr.first.toString();
+  const rows = await db.any(sql.type(heldBlockRow)`
+    SELECT div(first_ordinal - ${first}::numeric, ${cellSize}::numeric)::text AS first_cell, div(last_ordinal - ${first}::numeric, ${cellSize}::numeric)::text AS last_cell,
+           cidr::text AS cidr, child_id, ceil(extract(epoch FROM held_until - now()))::int AS seconds_left
+    FROM ${db.t.heldBlock} WHERE parent_id = ${subnetId} AND held_until > now() ORDER BY first_ordinal
+  `);
+  return rows.map((row) => ({ firstCell: Number(row.first_cell), lastCell: Number(row.last_cell), cidr: row.cidr, childId: String(row.child_id), secondsLeft: row.seconds_left }));
 }

@@ -5,7 +5,7 @@ import { LIMITS, parseInput } from "../../core/schemas.js";
 import { type SubnetTreeEntry } from "../../core/types.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
 import { listAuditEvents } from "./historyQueries.js";
-import { mapCellBitsSchema, mapGrid, readMapCells, readMapChildBlocks, readMapHeldCells, type SubnetMapData } from "./subnetMapData.js";
+import { mapCellBitsSchema, mapGrid, readMapCells, readMapChildBlocks, readMapHeldBlocks, readMapHeldCells, type SubnetMapData } from "./subnetMapData.js";
 import { MAX_TREE_DEPTH, readSubnetTree, type TreeTruncation } from "./subnetTree.js";
 import { ownerUsageRows } from "./usageQueries.js";
 import { requireSubnetRow } from "../rows/subnetQueries.js";
@@ -46,7 +46,8 @@ export async function subnetMap(db: StoreDatabase, subnetId: string, options: { 
       const cells = await readMapCells(tx, id, layout, grid);
       const childBlocks = await readMapChildBlocks(tx, id, layout, grid);
       const heldCells = await readMapHeldCells(tx, id, layout, grid);
-      return { subnet: subnetFromRow(row, layout), grid, cells, owners: await ownerUsageRows(tx, id), childBlocks, heldCells };
+      const heldBlocks = await readMapHeldBlocks(tx, id, layout, grid);
+      return { subnet: subnetFromRow(row, layout), grid, cells, owners: await ownerUsageRows(tx, id), childBlocks, heldCells, heldBlocks };
   });
 }
 
