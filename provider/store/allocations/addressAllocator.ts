@@ -8,6 +8,7 @@ import type { ValueRange } from "../../core/range.js";
 import { syncFreeRanges } from "../space/freeSpace.js";
 import { pickRandom, pickSequential, randomCandidates, RANDOM_CANDIDATES, RANDOM_ROUNDS } from "./addressPicker.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
+import { textIdRow } from "../rows/rowShapes.js";
 
 export interface NewAllocation {
   readonly subnetId: number;
@@ -109,7 +110,7 @@ async function allocateOne(db: BoundConnection, request: NewAllocation): Promise
  * logs it); null when no candidate was free (random) or nothing is (next).
  */
 async function allocateOneStatement(db: BoundConnection, request: NewAllocation, candidates: readonly string[]): Promise<string | null> {
-  return db.oneFirst(sql.type(z.object({ id: z.string().nullable() }))`
+  return db.oneFirst(sql.type(textIdRow)`
     SELECT ${sql.identifier([db.t.schema, "allocate_one"])}(${request.subnetId}, ${request.owner}, ${request.idempotencyKey}, ${request.strategy},
       ${request.address?.text ?? null}::inet, ${request.description}, ${sql.jsonb(request.tags)},
       ${request.address?.value.toString() ?? null}::numeric, ${sql.array([...candidates], "numeric")})::text AS id

@@ -15,13 +15,17 @@ import { z } from "zod";
 
 /* Changing an allocation under its subnet's lock: adopt, release, resize, update. */
 
+// Made once: a schema made per call costs zod 4 a compiled parser per call (rows/rowShapes.ts).
+const adoptSchema = z.strictObject({ allocationId: allocationIdSchema, owner: ownerSchema, claim: claimSchema });
+const updateSchema = z.strictObject({ allocationId: allocationIdSchema, description: allocateSchema.shape.description, tags: allocateSchema.shape.tags, claim: claimSchema.optional() });
+
 /**
  * Take over an existing allocation (made by the CLI or another stack): `owner` becomes its owner
  * and `claim` its latest claimant, so the previous holder's release or refresh is superseded.
  * @throws InvalidInputError, NotFoundError
  */
 export async function adoptAllocation(db: StoreDatabase, input: { allocationId: string; owner: string; claim: string }): Promise<Allocation> {
-  const fields = parseInput(z.strictObject({ allocationId: allocationIdSchema, owner: ownerSchema, claim: claimSchema }), input);
+  const fields = parseInput(adoptSchema, input);
   const adopted = await claimAllocation(db, fields.allocationId, fields.claim, fields.owner);
   if (adopted === null) throw new NotFoundError("allocation", fields.allocationId);
   return allocationFromRow(adopted);
@@ -118,10 +122,7 @@ export async function resizeAllocation(db: StoreDatabase, input: { allocationId:
  * @throws InvalidInputError, NotFoundError, SupersededError (an older `claim`)
  */
 export async function updateAllocation(db: StoreDatabase, input: { allocationId: string; description?: string; tags?: Record<string, string>; claim?: string }): Promise<Allocation> {
-  const fields = parseInput(
-    z.strictObject({ allocationId: allocationIdSchema, description: allocateSchema.shape.description, tags: allocateSchema.shape.tags, claim: claimSchema.optional() }),
-    input,
-  );
+  const fields = parseInput(updateSchema, input);
   const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, fields.allocationId));
   if (subnetId === null) throw new NotFoundError("allocation", fields.allocationId);
   return db.locked([subnetId], "updating an allocation", async (tx) => {

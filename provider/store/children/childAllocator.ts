@@ -1,5 +1,4 @@
 import { sql } from "slonik";
-import { z } from "zod";
 import { cidrOf, formatAddress, type Cidr } from "../../core/address.js";
 import { AddressHeldError, ConflictError, InvalidInputError, OverlapError, PrefixExhaustedError } from "../../core/errors.js";
 import { alignDown, blockSize, strictlyInside } from "../../core/prefixBlocks.js";
@@ -12,6 +11,7 @@ import { heldBlockOver, holdChildBlock, returnExpiredHolds } from "../space/hold
 import { getSubnetRow } from "../rows/subnetQueries.js";
 import type { SubnetRow } from "../rows/rowShapes.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
+import { ordinalTextRow } from "../rows/rowShapes.js";
 
 /**
  * Carving child blocks out of a parent and giving them back. Children come from the parent's whole
@@ -123,7 +123,7 @@ async function claimSpecific(db: BoundConnection, parent: ParentSubnet, wanted: 
 
 /** The first (at most 20) addresses allocated directly in the parent inside `range`. */
 async function allocatedIn(db: BoundConnection, parentId: number, range: ValueRange): Promise<bigint[]> {
-  const rows = await db.anyFirst(sql.type(z.object({ ordinal: z.string() }))`
+  const rows = await db.anyFirst(sql.type(ordinalTextRow)`
     SELECT ordinal::text AS ordinal FROM ${db.t.allocatedAddress}
     WHERE subnet_id = ${parentId} AND ordinal BETWEEN ${range.first.toString()}::numeric AND ${range.last.toString()}::numeric
     ORDER BY ordinal LIMIT 20

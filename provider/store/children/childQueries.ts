@@ -2,7 +2,7 @@ import { sql } from "slonik";
 import { z } from "zod";
 import type { IpAddress, Cidr } from "../../core/address.js";
 import type { ValueRange } from "../../core/range.js";
-import { subnetRow, type SubnetRow } from "../rows/rowShapes.js";
+import { subnetRow, type SubnetRow, labelRow, countRow, cidrTextRow, parentIdRow } from "../rows/rowShapes.js";
 import { selectSubnet } from "../rows/subnetQueries.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
@@ -10,17 +10,17 @@ const childRow = z.object({ id: z.number(), cidr: z.string() });
 
 /** The parent of a subnet (null for a top-level or missing one). A subnet's parent never changes. */
 export async function parentOf(db: BoundConnection, id: number): Promise<number | null> {
-  return db.maybeOneFirst(sql.type(z.object({ parent_id: z.number() }))`SELECT parent_id FROM ${db.t.subnet} WHERE id = ${id} AND parent_id IS NOT NULL`);
+  return db.maybeOneFirst(sql.type(parentIdRow)`SELECT parent_id FROM ${db.t.subnet} WHERE id = ${id} AND parent_id IS NOT NULL`);
 }
 
 /** Every child block of a parent, as CIDR text (to rebuild its free blocks). */
 export async function childCidrs(db: BoundConnection, parentId: number): Promise<readonly string[]> {
-  return db.anyFirst(sql.type(z.object({ cidr: z.string() }))`SELECT cidr::text AS cidr FROM ${db.t.subnet} WHERE parent_id = ${parentId} ORDER BY cidr`);
+  return db.anyFirst(sql.type(cidrTextRow)`SELECT cidr::text AS cidr FROM ${db.t.subnet} WHERE parent_id = ${parentId} ORDER BY cidr`);
 }
 
 /** How many children a subnet has, and the first few as `id (cidr)`. */
 export async function countChildren(db: BoundConnection, parentId: number): Promise<{ count: number; examples: string[] }> {
-  const count = await db.oneFirst(sql.type(z.object({ count: z.number() }))`
+  const count = await db.oneFirst(sql.type(countRow)`
     SELECT count(*)::int AS count FROM ${db.t.subnet} WHERE parent_id = ${parentId}
   `);
   if (count === 0) return { count, examples: [] };
@@ -45,7 +45,7 @@ export async function childHolding(db: BoundConnection, parentId: number, addres
 /** A sibling overlapping `cidr` under `parentId`, as `id (cidr)` (to name it in an error). */
 export async function overlappingChild(db: BoundConnection, parentId: number, namespace: string, cidr: Cidr): Promise<string | null> {
   // The conditions mirror the subnet_no_overlap exclusion index, so it answers the probe.
-  return db.maybeOneFirst(sql.type(z.object({ label: z.string() }))`
+  return db.maybeOneFirst(sql.type(labelRow)`
     SELECT s.id || ' (' || s.cidr::text || ')' AS label
     FROM ${db.t.subnet} s JOIN ${db.t.namespace} n ON n.id = s.namespace_id AND n.name = ${namespace}
     WHERE int4range(s.namespace_id, s.namespace_id, '[]') && int4range(n.id, n.id, '[]')

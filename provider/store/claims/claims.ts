@@ -1,6 +1,5 @@
 import { sql } from "slonik";
-import { z } from "zod";
-import { subnetRow, type SubnetRow } from "../rows/rowShapes.js";
+import { subnetRow, type SubnetRow, idRow, claimRow, ownerRow } from "../rows/rowShapes.js";
 import { selectSubnet } from "../rows/subnetQueries.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
@@ -20,7 +19,7 @@ export async function recordAllocationClaim(
   claim: string,
   newOwner: string | null,
 ): Promise<boolean> {
-  const before = await db.maybeOne(sql.type(z.object({ owner: z.string() }))`
+  const before = await db.maybeOne(sql.type(ownerRow)`
     SELECT owner FROM ${db.t.allocation} WHERE id = ${target.id}::bigint FOR UPDATE
   `);
   if (before === null) return false;
@@ -33,7 +32,7 @@ export async function recordAllocationClaim(
 
 /** Make `claim` the latest claimant of a subnet. Call under the subnet's lock (or its parent's, for a child). */
 export async function recordSubnetClaim(db: BoundConnection, subnet: { id: number; cidr: string }, claim: string): Promise<boolean> {
-  const updated = await db.maybeOneFirst(sql.type(z.object({ id: z.number() }))`
+  const updated = await db.maybeOneFirst(sql.type(idRow)`
     UPDATE ${db.t.subnet} SET claim = ${claim}, updated_at = now() WHERE id = ${subnet.id} RETURNING id
   `);
   return updated !== null;
@@ -46,6 +45,6 @@ export async function topLevelSubnetByKey(db: BoundConnection, namespace: string
 
 /** The stored claim of an allocation; undefined when the allocation is gone. */
 export async function allocationClaim(db: BoundConnection, id: string): Promise<string | null | undefined> {
-  const row = await db.maybeOne(sql.type(z.object({ claim: z.string().nullable() }))`SELECT claim FROM ${db.t.allocation} WHERE id = ${id}::bigint`);
+  const row = await db.maybeOne(sql.type(claimRow)`SELECT claim FROM ${db.t.allocation} WHERE id = ${id}::bigint`);
   return row === null ? undefined : row.claim;
 }

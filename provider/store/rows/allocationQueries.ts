@@ -1,8 +1,7 @@
 import { sql } from "slonik";
-import { z } from "zod";
 import { formatAddress, parseAddress, parseCidr } from "../../core/address.js";
 import type { Allocation, AllocationResult } from "../../core/types.js";
-import { allocationRow, ordinalRow, type AllocationRow } from "./rowShapes.js";
+import { allocationRow, ordinalRow, type AllocationRow, labelRow, countRow, subnetIdRow } from "./rowShapes.js";
 import type { Tables } from "../database/tables.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
@@ -66,7 +65,7 @@ export async function allocationHolding(db: BoundConnection, subnetId: number, a
 }
 
 export async function allocationSubnet(db: BoundConnection, id: string): Promise<number | null> {
-  return db.maybeOneFirst(sql.type(z.object({ subnet_id: z.number() }))`SELECT subnet_id FROM ${db.t.allocation} WHERE id = ${id}::bigint`);
+  return db.maybeOneFirst(sql.type(subnetIdRow)`SELECT subnet_id FROM ${db.t.allocation} WHERE id = ${id}::bigint`);
 }
 
 /** Release the `count` highest addresses of an allocation. */
@@ -83,11 +82,11 @@ export async function releaseHighest(db: BoundConnection, subnetId: number, id: 
 }
 
 export async function countAllocations(db: BoundConnection, subnetId: number): Promise<{ count: number; examples: string[] }> {
-  const count = await db.oneFirst(sql.type(z.object({ count: z.number() }))`
+  const count = await db.oneFirst(sql.type(countRow)`
     SELECT count(*)::int AS count FROM ${db.t.allocation} WHERE subnet_id = ${subnetId}
   `);
   if (count === 0) return { count, examples: [] };
-  const examples = await db.anyFirst(sql.type(z.object({ label: z.string() }))`
+  const examples = await db.anyFirst(sql.type(labelRow)`
     SELECT coalesce((SELECT host(address) FROM ${db.t.allocatedAddress} x WHERE x.allocation_id = a.id ORDER BY ordinal LIMIT 1), '?')
            || ' (' || a.owner || ')' AS label
     FROM ${db.t.allocation} a WHERE a.subnet_id = ${subnetId} ORDER BY a.id LIMIT 5

@@ -50,3 +50,20 @@ export const freeRangeRow = z.object({ first_ordinal: z.string(), last_ordinal: 
 export type FreeRangeRow = z.infer<typeof freeRangeRow>;
 
 export const ordinalRow = z.object({ ordinal: z.string(), address: z.string() });
+
+/*
+ * One-column rows, shared. A schema made inside a query function is made on every call, and zod 4
+ * compiles each new object schema's parser (`new Function`) on its first parse: 75 µs per call
+ * against 0.9 µs for a schema made once (measured, Node 24).
+ */
+export const idRow = z.object({ id: z.number() });
+export const textIdRow = z.object({ id: z.string().nullable() });
+export const labelRow = z.object({ label: z.string() });
+export const countRow = z.object({ count: z.number() });
+export const nRow = z.object({ n: z.number() });
+export const ordinalTextRow = z.object({ ordinal: z.string() });
+export const cidrTextRow = z.object({ cidr: z.string() });
+export const claimRow = z.object({ claim: z.string().nullable() });
+export const ownerRow = z.object({ owner: z.string() });
+export const parentIdRow = z.object({ parent_id: z.number() });
+export const subnetIdRow = z.object({ subnet_id: z.number() });

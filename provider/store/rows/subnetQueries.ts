@@ -1,9 +1,8 @@
 import { sql, type CommonQueryMethods } from "slonik";
-import { z } from "zod";
 import { NotFoundError } from "../../core/errors.js";
 import type { ChildRules } from "../../core/prefixPolicy.js";
 import type { SubnetLayout } from "../../core/subnetLayout.js";
-import { subnetRow, type SubnetRow } from "./rowShapes.js";
+import { subnetRow, type SubnetRow, idRow, labelRow } from "./rowShapes.js";
 import type { Tables } from "../database/tables.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
@@ -66,7 +65,7 @@ export async function listSubnetRows(
 
 /** Subnets in `namespace` whose CIDR overlaps `cidr` (to name the culprit of an overlap). */
 export async function findOverlapping(db: BoundConnection, namespace: string, cidr: string): Promise<string | null> {
-  return db.maybeOneFirst(sql.type(z.object({ label: z.string() }))`
+  return db.maybeOneFirst(sql.type(labelRow)`
     SELECT s.id || ' (' || s.cidr::text || ')' AS label
     FROM ${db.t.subnet} s JOIN ${db.t.namespace} n ON n.id = s.namespace_id
     WHERE n.name = ${namespace} AND s.parent_id IS NULL AND s.cidr && ${cidr}::cidr
@@ -75,7 +74,7 @@ export async function findOverlapping(db: BoundConnection, namespace: string, ci
 }
 
 export async function upsertNamespace(db: BoundConnection, name: string): Promise<number> {
-  return db.oneFirst(sql.type(z.object({ id: z.number() }))`
+  return db.oneFirst(sql.type(idRow)`
     INSERT INTO ${db.t.namespace} (name) VALUES (${name})
     ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
     RETURNING id
@@ -106,7 +105,7 @@ export async function insertSubnet(
   const id = kept === undefined ? sql.fragment`` : sql.fragment`id, claim, `;
   const idValue = kept === undefined ? sql.fragment`` : sql.fragment`${kept.id}, ${kept.claim}, `;
   const overriding = kept === undefined ? sql.fragment`` : sql.fragment`OVERRIDING SYSTEM VALUE`;
-  return db.oneFirst(sql.type(z.object({ id: z.number() }))`
+  return db.oneFirst(sql.type(idRow)`
     INSERT INTO ${db.t.subnet} (${id}namespace_id, parent_id, cidr, gateway, pools, pools_explicit, reserved, description, tags,
                              children_only, min_prefix_length, max_prefix_length, default_prefix_length, release_hold_seconds, idempotency_key)
     ${overriding}

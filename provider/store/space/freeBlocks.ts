@@ -4,6 +4,7 @@ import { cidrOf, type Cidr } from "../../core/address.js";
 import { blockContains, blockSize } from "../../core/prefixBlocks.js";
 import type { ValueRange } from "../../core/range.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
+import { ordinalTextRow } from "../rows/rowShapes.js";
 
 /**
  * A parent's free space for children as maximal aligned free blocks (table free_block, see
@@ -112,7 +113,7 @@ export async function nextBestFitBlock(
 
 /** The highest address allocated directly in the parent inside `range`, or null. */
 export async function highestAllocatedIn(db: BoundConnection, parentId: number, range: ValueRange): Promise<bigint | null> {
-  const ordinal = await db.maybeOneFirst(sql.type(z.object({ ordinal: z.string() }))`
+  const ordinal = await db.maybeOneFirst(sql.type(ordinalTextRow)`
     SELECT ordinal::text AS ordinal FROM ${db.t.allocatedAddress}
     WHERE subnet_id = ${parentId} AND ordinal BETWEEN ${text(range.first)}::numeric AND ${text(range.last)}::numeric
     ORDER BY ordinal DESC LIMIT 1

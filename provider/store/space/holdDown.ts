@@ -6,6 +6,7 @@ import type { Cidr } from "../../core/address.js";
 import { returnToFreeSpace } from "./freeSpace.js";
 import type { BoundConnection } from "../database/storeDatabase.js";
 import type { Tables } from "../database/tables.js";
+import { nRow } from "../rows/rowShapes.js";
 
 /**
  * Hold-down (issue 23, migration 0011): a subnet's `release_hold_seconds` keeps released addresses
@@ -89,7 +90,7 @@ export async function dropHoldsOutside(db: BoundConnection, subnetId: number, av
 
 /** Live holds of a subnet, soonest to expire first, at most `limit`, and how many there are. */
 export async function listHolds(db: BoundConnection, subnetId: number, limit: number): Promise<{ count: number; first: HeldAddress[] }> {
-  const count = await db.oneFirst(sql.type(z.object({ n: z.number() }))`
+  const count = await db.oneFirst(sql.type(nRow)`
     SELECT count(*)::int AS n FROM ${db.t.heldAddress} WHERE subnet_id = ${subnetId} AND held_until > now()
   `);
   const rows = await db.any(sql.type(heldRow)`

@@ -15,7 +15,7 @@ import { dropHoldsOutside } from "../space/holdDown.js";
 import { deleteSubnetRow, getSubnetRow, requireSubnetRow, updateSubnetRow } from "../rows/subnetQueries.js";
 import { layoutOf, subnetFromRow, subnetKey } from "../rows/subnetRecords.js";
 import { sql } from "slonik";
-import { z } from "zod";
+import { ordinalTextRow } from "../rows/rowShapes.js";
 
 /* Changing and deleting a subnet under its lock. */
 
@@ -59,7 +59,7 @@ export async function refuseBlockedAddresses(tx: BoundConnection, id: number, la
   const version = layout.cidr.version;
   const check = async (field: string, ranges: readonly { first: bigint; last: bigint }[], reason: string) => {
     if (ranges.length === 0) return;
-    const hits = await tx.anyFirst(sql.type(z.object({ ordinal: z.string() }))`
+    const hits = await tx.anyFirst(sql.type(ordinalTextRow)`
       SELECT a.ordinal::text AS ordinal FROM ${tx.t.allocatedAddress} a
       JOIN unnest(${sql.array(ranges.map((r) => r.first.toString()), "numeric")},
                   ${sql.array(ranges.map((r) => r.last.toString()), "numeric")}) AS r(lo, hi) ON a.ordinal BETWEEN r.lo AND r.hi
@@ -74,7 +74,7 @@ export async function refuseBlockedAddresses(tx: BoundConnection, id: number, la
 }
 
 export async function addressesOutsidePools(tx: BoundConnection, id: number, layout: SubnetLayout): Promise<string[]> {
-  const ordinals = await tx.anyFirst(sql.type(z.object({ ordinal: z.string() }))`
+  const ordinals = await tx.anyFirst(sql.type(ordinalTextRow)`
     SELECT a.ordinal::text AS ordinal FROM ${tx.t.allocatedAddress} a
     WHERE a.subnet_id = ${id} AND NOT EXISTS (
       SELECT 1 FROM unnest(${sql.array(layout.pools.map((p) => p.first.toString()), "numeric")},
