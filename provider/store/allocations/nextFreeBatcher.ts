@@ -154,9 +154,11 @@ export class NextFreeBatcher {
     }
     // Spread over the shared statements free now: each is one server backend, so two statements of
     // 8 subnets run on two cores at once where one of 16 leaves one idle (pgbench, 16 subnets, PG15:
-    // 2 × 8 made 1.3× the allocations/s of 1 × 16; docs/benchmark-round-3.md, pass four).
+    // 2 × 8 made 1.3× the allocations/s of 1 × 16; docs/benchmark-round-3.md, pass four). Only while
+    // each part still spans two subnets or more: a one-subnet statement is outside the shared count.
+    const free = Math.max(1, MAX_SHARED_STATEMENTS - this.statements);
     const waiting = ready.reduce((sum, [, queue]) => sum + queue.waiting.length, 0);
-    const share = Math.min(MAX_BATCH, Math.ceil(waiting / Math.max(1, MAX_SHARED_STATEMENTS - this.statements)));
+    const share = ready.length >= 2 * free ? Math.min(MAX_BATCH, Math.ceil(waiting / free)) : MAX_BATCH;
     for (let next = 0; next < ready.length; ) {
       const packed: [number, SubnetQueue][] = [];
       for (let room = share; next < ready.length && room > 0; next += 1) {
