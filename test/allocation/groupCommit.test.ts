@@ -202,6 +202,56 @@ describe("group commit: next-free requests waiting in one process share one tran
     }
   });
 
+  it("a batch with no failing request is served in one insert per table (0019): same answers, ids and audit rows in request order", async () => {
+    const { ipam, db } = context;
+    const a = await ipam.createSubnet({ cidr: "10.122.0.0/24", gateway: "10.122.0.1" });
+    const b = await ipam.createSubnet({ cidr: "10.122.1.0/24" });
+    const busy = await ipam.createSubnet({ cidr: spareCidr() });
+    const full = await ipam.createSubnet({ cidr: spareCidr() });
+    for (let i = 0; i < 2; i += 1) await ipam.allocate({ subnetId: full.id, owner: "filler" });
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT pg_advisory_xact_lock($1, $2)", [IPAM_LOCK_CLASS, Number(busy.id)]);
+      const ids = [b.id, a.id, busy.id, "999999", full.id, a.id, b.id].map(Number);
+      const { rows } = await admin.query<{ r_index: number; r_status: string; r_id: string | null; r_ordinal: string | null; r_gateway: string | null; r_prefix_length: number | null }>(
+        `SELECT r_index, r_status, r_id::text, r_ordinal::text, r_gateway, r_prefix_length FROM ipam.allocate_next_batch($1::int[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6, 5000)`,
+        [ids, ids.map((_, i) => `tg-${i}`), ids.map((_, i) => `tg-key-${i}`), ids.map(() => ""), ids.map(() => "{}"), IPAM_LOCK_CLASS],
+      );
+      await holder.query("COMMIT");
+      expect(rows.map((row) => [row.r_index, row.r_status, row.r_gateway, row.r_prefix_length])).toEqual([
+        [1, "ok", null, 24], [2, "ok", "10.122.0.1", 24], [3, "busy", null, null], [4, "not_found", null, null], [5, "exhausted", null, 30], [6, "ok", "10.122.0.1", 24], [7, "ok", null, 24],
+      ]);
+      const served = rows.filter((row) => row.r_status === "ok");
+      // The lowest free addresses, in request order per subnet (a's .1 is its gateway).
+      const addresses = await admin.query<{ id: string; address: string }>("SELECT allocation_id::text AS id, host(address) AS address FROM ipam.allocated_address WHERE allocation_id = ANY($1::bigint[])", [served.map((row) => row.r_id)]);
+      const byId = new Map(addresses.rows.map((row) => [row.id, row.address]));
+      expect(served.map((row) => byId.get(row.r_id!))).toEqual(["10.122.1.1", "10.122.0.2", "10.122.0.3", "10.122.1.2"]);
+      // Ids increase in request order, and each allocation has its one audit row, written in that order.
+      const allocationIds = served.map((row) => BigInt(row.r_id!));
+      expect([...allocationIds].sort((x, y) => (x < y ? -1 : 1))).toEqual(allocationIds);
+      const audit = await admin.query<{ allocation_id: string; action: string; owner: string }>("SELECT allocation_id::text, action, owner FROM ipam.audit_event WHERE allocation_id = ANY($1::bigint[]) ORDER BY id", [served.map((row) => row.r_id)]);
+      expect(audit.rows).toEqual(served.map((row) => ({ allocation_id: row.r_id, action: "allocate", owner: `tg-${row.r_index - 1}` })));
+      expect(await transactionsFor(served.map((row) => row.r_id!))).toBe(1);
+      // One subtransaction wrote them all (served one by one, each request's rows carry an xid of their own).
+      const writers = await admin.query<{ n: number }>("SELECT count(DISTINCT xmin::text)::int AS n FROM ipam.allocation WHERE id = ANY($1::bigint[])", [served.map((row) => row.r_id)]);
+      expect(writers.rows[0]!.n).toBe(1);
+      expect((await checkInvariants(db.url, { subnetIds: [a.id, b.id, busy.id, full.id] })).violations).toEqual([]);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it(`requests for more subnets than one, made together, are spread over the ${MAX_SHARED_STATEMENTS} shared statements`, async () => {
+    const { ipam } = context;
+    const subnets = [];
+    for (let i = 0; i < 16; i += 1) subnets.push(await ipam.createSubnet({ cidr: `10.121.${i}.0/24` }));
+    const results = (await together(ipam, subnets.map((subnet) => ({ subnetId: subnet.id, owner: "spread" })))).map(ok);
+    expect(results.map((r) => r.allocation.addresses[0])).toEqual(subnets.map((_, i) => `10.121.${i}.1`));
+    expect(await transactionsFor(results.map((r) => r.allocation.id))).toBe(MAX_SHARED_STATEMENTS);
+  });
+
   it(`more requests than one batch holds (${MAX_BATCH}) go in the next batches, still distinct and lowest first`, async () => {
     const { ipam } = context;
     const subnet = await ipam.createSubnet({ cidr: "10.114.0.0/24" });

@@ -73,7 +73,8 @@ export const MAX_BATCH = 48;
  * shared statements make big batches: with 16 subnets × 1 client, one statement serving all 16
  * measured 0.70 of a plain insert's rate where 4 statements of 4 requests measured 0.35 (bench
  * scenario 2, PG15): each statement is a 4-round-trip transaction and one commit, paid per batch.
- * The second one takes the requests the first had no room for.
+ * With the batch in one round trip and served in one insert per table (0019), requests waiting
+ * together are spread over the free shared statements (see flush), so both run at once.
  */
 export const MAX_SHARED_STATEMENTS = 2;
 
@@ -151,9 +152,16 @@ export class NextFreeBatcher {
       if (queue.waiting.length === 0) this.subnets.delete(id);
       else ready.push([id, queue]);
     }
+    // Spread over the shared statements free now: each is one server backend, so two statements of
+    // 8 subnets run on two cores at once where one of 16 leaves one idle (pgbench, 16 subnets, PG15:
+    // 2 × 8 made 1.3× the allocations/s of 1 × 16; docs/benchmark-round-3.md, pass four). Only while
+    // each part still spans two subnets or more: a one-subnet statement is outside the shared count.
+    const free = Math.max(1, MAX_SHARED_STATEMENTS - this.statements);
+    const waiting = ready.reduce((sum, [, queue]) => sum + queue.waiting.length, 0);
+    const share = ready.length >= 2 * free ? Math.min(MAX_BATCH, Math.ceil(waiting / free)) : MAX_BATCH;
     for (let next = 0; next < ready.length; ) {
       const packed: [number, SubnetQueue][] = [];
-      for (let room = MAX_BATCH; next < ready.length && room > 0; next += 1) {
+      for (let room = share; next < ready.length && room > 0; next += 1) {
         packed.push(ready[next]!);
         room -= ready[next]![1].waiting.length;
       }
