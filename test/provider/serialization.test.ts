@@ -191,3 +191,17 @@ describe("a get", () => {
     expect(resources.filter((r) => r.type.endsWith(":StackIdentity"))).toEqual([]);
   });
 });
+
+describe("the package's install (what this release's text calls)", () => {
+  it("puts the kind's six methods on the provider (delete is remove); an unknown kind is refused, naming it, and nothing is put", async () => {
+    const { install, allocation } = await import("../../provider/dynamic/index.js");
+    const config = { get: () => undefined };
+    const provider: Record<string, unknown> = {};
+    install(provider, "allocation", { config });
+    expect(Object.keys(provider).sort()).toEqual(["check", "create", "delete", "diff", "read", "update"]);
+    expect(provider.delete).toBe(allocation.remove);
+    const untouched: Record<string, unknown> = {};
+    expect(() => install(untouched, "toString", { config })).toThrow(/"toString".*subnet, allocation/);
+    expect(untouched).toEqual({});
+  });
+});
