@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { startProviderHost, urnOf } from "../../harness/providerHost.js";
+import { HOST_SCRIPT, startProviderHost, urnOf } from "../../harness/providerHost.js";
 import { serializedProviders } from "../../harness/serializedProviders.js";
+import { installPackageCopy } from "../helpers/checkout.js";
 
 const root = resolve(import.meta.dirname, "..", "..");
 
@@ -13,7 +14,8 @@ describe("serialized __provider", () => {
     const { subnet, allocation, resources } = await serializedProviders();
     for (const text of [subnet, allocation]) {
       expect(text.length).toBeGreaterThan(100);
-      expect(text.length).toBeLessThan(20_000);
+      // Stored twice in every resource's state and rewritten with the checkpoint at every step (bench scenario 13).
+      expect(text.length).toBeLessThanOrEqual(1_100);
       expect(text).toContain('"pulumi-ipam/dynamic"');
       // Nothing that depends on where the program or the package lives (docs/identity.md).
       for (const here of [root, process.cwd(), homedir(), tmpdir()]) expect(text).not.toContain(here);
@@ -61,6 +63,66 @@ describe("the serialized provider's one function", () => {
     } finally {
       await host.close();
       rmSync(away, { recursive: true, force: true });
+    }
+  });
+
+  it("a package that is found but fails to load keeps its own error (not 'cannot find'), in every method", async () => {
+    const { allocation } = await serializedProviders();
+    const program = mkdtempSync(join(tmpdir(), "ipam-broken-package-"));
+    const broken = join(program, "node_modules", "pulumi-ipam");
+    mkdirSync(broken, { recursive: true });
+    writeFileSync(join(broken, "package.json"), JSON.stringify({ name: "pulumi-ipam", exports: { "./dynamic": "./dynamic.cjs" } }));
+    writeFileSync(join(broken, "dynamic.cjs"), 'throw new Error("BROKEN-PACKAGE-SENTINEL");');
+    const { IPAM_DATABASE_URL: _, ...env } = process.env;
+    const host = await startProviderHost({ ...env, CI: "true" }, { cwd: program });
+    try {
+      const urn = urnOf("ipam:IpAllocation", "web");
+      const props = { __provider: allocation, __owner: "proj/dev/web", subnetId: "1" };
+      for (const call of [() => host.check(urn, {}, props), () => host.check(urn, {}, props), () => host.read(urn, "7", props, props), () => host.delete(urn, "7", props)]) {
+        const error = await call().then(() => null, (e: Error) => e);
+        expect(error?.message).toContain("BROKEN-PACKAGE-SENTINEL");
+        expect(error?.message).not.toMatch(/cannot find/);
+      }
+    } finally {
+      await host.close();
+      rmSync(program, { recursive: true, force: true });
+    }
+  });
+
+  it("resolves the package from the host's own script, as given and with links resolved, when the program directory has none", async () => {
+    // given/: the package installed, @pulumi/pulumi linked to this repository's (so only the path as
+    // given leads to the package); real/: the package installed, and a host script (it runs the SDK's)
+    // where the engine's nodejs plugin runs it from; linked/: real/'s @pulumi through a link (as pnpm
+    // lays it out), so only the path with links resolved leads to the package.
+    const { allocation } = await serializedProviders();
+    const top = mkdtempSync(join(tmpdir(), "ipam-host-path-"));
+    const given = join(top, "given");
+    await installPackageCopy(given);
+    const real = join(top, "real");
+    await installPackageCopy(real);
+    rmSync(join(real, "node_modules", "@pulumi"));
+    const script = join(real, "node_modules", HOST_SCRIPT);
+    mkdirSync(join(script, ".."), { recursive: true });
+    writeFileSync(script, `require(${JSON.stringify(join(root, "node_modules", HOST_SCRIPT))});`);
+    mkdirSync(join(top, "linked", "node_modules"), { recursive: true });
+    symlinkSync(join(real, "node_modules", "@pulumi"), join(top, "linked", "node_modules", "@pulumi"), "dir");
+    const away = join(top, "away");
+    mkdirSync(away);
+    const { IPAM_DATABASE_URL: _, ...env } = process.env;
+    try {
+      for (const hostScript of [join(given, "node_modules", HOST_SCRIPT), script, join(top, "linked", "node_modules", HOST_SCRIPT)]) {
+        const host = await startProviderHost({ ...env, CI: "true" }, { cwd: away, hostScript });
+        try {
+          await host.configure({});
+          const urn = urnOf("ipam:IpAllocation", "web");
+          const checked = await host.check(urn, {}, { __provider: allocation, __owner: "proj/dev/web", subnetId: "1", count: 0 });
+          expect(checked.failures.map((f) => f.property)).toEqual(["count"]); // the package's own Check ran
+        } finally {
+          await host.close();
+        }
+      }
+    } finally {
+      rmSync(top, { recursive: true, force: true });
     }
   });
 });
@@ -127,5 +189,19 @@ describe("a get", () => {
     });
     expect(resources.map((r) => r.name).sort()).toEqual(["existing", "held"]);
     expect(resources.filter((r) => r.type.endsWith(":StackIdentity"))).toEqual([]);
+  });
+});
+
+describe("the package's install (what this release's text calls)", () => {
+  it("puts the kind's six methods on the provider (delete is remove); an unknown kind is refused, naming it, and nothing is put", async () => {
+    const { install, allocation } = await import("../../provider/dynamic/index.js");
+    const config = { get: () => undefined };
+    const provider: Record<string, unknown> = {};
+    install(provider, "allocation", { config });
+    expect(Object.keys(provider).sort()).toEqual(["check", "create", "delete", "diff", "read", "update"]);
+    expect(provider.delete).toBe(allocation.remove);
+    const untouched: Record<string, unknown> = {};
+    expect(() => install(untouched, "toString", { config })).toThrow(/"toString".*subnet, allocation/);
+    expect(untouched).toEqual({});
   });
 });
