@@ -21,9 +21,9 @@ import { takenRow } from "./releaseStatement.js";
  *   2. takeForRelease's statement (releaseStatement.ts), which also leaves what it deleted in a
  *      transaction-local setting (like ipam.audit_action): the next statement is sent before this
  *      one's answer, so it cannot be given the addresses;
- *   3. releaseOrHold's work (space/holdDown.ts) on those addresses, in SQL: back through
- *      sync_free_ranges, or (the next statement) the allocatable ones into held_address for the
- *      subnet's hold. Nothing when 2 deleted nothing.
+ *   3. releaseOrHold's work (space/holdDown.ts) on those addresses, in SQL: the allocatable ones back
+ *      through sync_free_ranges, or into held_address for the subnet's hold. Nothing when 2 deleted
+ *      nothing.
  * The decision (not found, elsewhere, superseded, released) is made from 2's row exactly as
  * releaseUnderLock makes it; its DELETE condition is that decision's.
  */
@@ -53,8 +53,7 @@ export async function releasePipelined(
         [
           { text: "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", values: [IPAM_LOCK_CLASS, subnetId] },
           { text: takeStatement(schema), values: [id, subnetId, claim ?? null, RELEASED_SETTING] },
-          { text: freeStatement(schema), values: [subnetId, RELEASED_SETTING] },
-          { text: holdStatement(schema), values: [subnetId, id, RELEASED_SETTING] },
+          { text: returnStatement(schema), values: [subnetId, id, RELEASED_SETTING] },
         ],
         (error, index) => (index === 0 && failureOf(error).kind === "lock-not-available" ? new LockTimeoutError(String(subnetId), error) : undefined),
       ),
@@ -101,37 +100,37 @@ function takeStatement(schema: string): string {
 }
 
 /**
- * returnToFreeSpace on what the take statement noted ($2): its addresses in runs of consecutive
- * ordinals into sync_free_ranges, which leaves out any no longer allocatable. Nothing when the
- * setting is '' (nothing deleted) or the subnet holds released addresses. Kept apart from the hold's
- * statement and without CTEs: a statement is planned each time it is sent (no prepared statements,
- * for PgBouncer), and one statement doing both measured ~2 ms more per release than the two.
+ * releaseOrHold on what the take statement noted ($3): its allocatable addresses into the free space
+ * in runs of consecutive ordinals (returnToFreeSpace), or held for the subnet's hold seconds. The
+ * setting is '' (or unset) when nothing was deleted: then no row, nothing written.
  */
-function freeStatement(schema: string): string {
+function returnStatement(schema: string): string {
   return `
-    SELECT ${schema}.sync_free_ranges($1::int4, array_agg(lo ORDER BY lo), array_agg(hi ORDER BY lo))
-    FROM (
-      SELECT min(o.ordinal) AS lo, max(o.ordinal) AS hi
-      FROM (SELECT nullif(current_setting($2::text, true), '')::jsonb AS v) AS noted
-      CROSS JOIN LATERAL (SELECT value::numeric AS ordinal, value::numeric - row_number() OVER (ORDER BY value::numeric) AS run
-                          FROM jsonb_array_elements_text(noted.v->'ordinals')) AS o
-      WHERE (noted.v->>'hold')::int <= 0
-      GROUP BY o.run
-    ) AS runs
-    HAVING count(*) > 0
-  `;
-}
-
-/** releaseOrHold's hold on what the take statement noted ($3): its allocatable addresses held for the releasing owner. */
-function holdStatement(schema: string): string {
-  return `
-    INSERT INTO ${schema}.held_address (subnet_id, ordinal, address, held_until, owner, allocation_id)
-    SELECT s.id, o.ordinal, ${schema}.ordinal_to_inet(o.ordinal, family(s.cidr)), now() + make_interval(secs => (noted.v->>'hold')::int), noted.v->>'owner', $2::bigint
-    FROM (SELECT nullif(current_setting($3::text, true), '')::jsonb AS v) AS noted
-    JOIN ${schema}.subnet s ON s.id = $1::int4
-    CROSS JOIN LATERAL (SELECT value::numeric AS ordinal FROM jsonb_array_elements_text(noted.v->'ordinals')) AS o
-    WHERE (noted.v->>'hold')::int > 0 AND o.ordinal <@ ${schema}.allocatable_space(s.id)
-    ON CONFLICT (subnet_id, ordinal) DO UPDATE
-      SET held_until = excluded.held_until, owner = excluded.owner, allocation_id = excluded.allocation_id, address = excluded.address
+    WITH noted AS (
+      SELECT v->>'owner' AS owner, (v->>'hold')::int AS hold, v->'ordinals' AS ordinals
+      FROM (SELECT nullif(current_setting($3::text, true), '')::jsonb AS v) AS setting WHERE v IS NOT NULL
+    ), space AS (
+      SELECT ${schema}.allocatable_space($1::int4) AS available FROM noted
+    ), kept AS (
+      SELECT n.owner, n.hold, o.value::numeric AS ordinal
+      FROM noted n CROSS JOIN space CROSS JOIN LATERAL jsonb_array_elements_text(n.ordinals) AS o(value)
+      WHERE o.value::numeric <@ space.available
+    ), runs AS (
+      SELECT min(ordinal) AS lo, max(ordinal) AS hi
+      FROM (SELECT ordinal, ordinal - row_number() OVER (ORDER BY ordinal) AS run FROM kept WHERE hold <= 0) AS numbered
+      GROUP BY run
+    ), freed AS (
+      SELECT ${schema}.sync_free_ranges($1::int4, array_agg(lo ORDER BY lo), array_agg(hi ORDER BY lo)) AS done
+      FROM runs HAVING count(*) > 0
+    ), held AS (
+      INSERT INTO ${schema}.held_address (subnet_id, ordinal, address, held_until, owner, allocation_id)
+      SELECT $1::int4, k.ordinal, ${schema}.ordinal_to_inet(k.ordinal, family(s.cidr)), now() + make_interval(secs => k.hold), k.owner, $2::bigint
+      FROM kept k JOIN ${schema}.subnet s ON s.id = $1::int4
+      WHERE k.hold > 0
+      ON CONFLICT (subnet_id, ordinal) DO UPDATE
+        SET held_until = excluded.held_until, owner = excluded.owner, allocation_id = excluded.allocation_id, address = excluded.address
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM freed) AS freed, (SELECT count(*) FROM held) AS held
   `;
 }
