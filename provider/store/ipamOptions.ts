@@ -21,8 +21,7 @@ export interface IpamOptions {
   /**
    * Send each next-free batch's transaction (BEGIN, timeouts, statement, COMMIT) in one round trip
    * on pipelined connections of its own (default true); false sends it through the pool, one round
-   * trip per statement (the bench's baseline for issue 25). The same connections carry a release
-   * whose subnet the caller gives (the provider's delete) in one round trip; false: the pool's.
+   * trip per statement (the bench's baseline for issue 25).
    */
   readonly pipelinedGroupCommit?: boolean;
 }

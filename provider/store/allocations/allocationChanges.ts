@@ -8,8 +8,6 @@ import { allocationClaim, isSuperseded, recordAllocationClaim } from "../claims/
 import { type AllocationRow } from "../rows/rowShapes.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
 import { releaseOrHold } from "../space/holdDown.js";
-import type { PipelinedTransactions } from "../database/pipelinedTransactions.js";
-import { releasePipelined } from "./pipelinedRelease.js";
 import { getSubnetRow } from "../rows/subnetQueries.js";
 import { layoutOf } from "../rows/subnetRecords.js";
 import { sql } from "slonik";
@@ -49,20 +47,13 @@ export async function claimAllocation(db: StoreDatabase, allocationId: string, c
  * than the allocation's latest claimant, nothing changes and `superseded` is true. `subnetId`, when
  * the caller knows it (the provider's state records it), saves the read that finds the subnet to
  * lock: the allocation is looked up under that lock, and one found in another subnet (a stale or
- * crossed id) is released through the lookup as if no subnet had been given. With `pipelined`, a
- * known subnet's release is one round trip (pipelinedRelease.ts) when one of its connections is free.
+ * crossed id) is released through the lookup as if no subnet had been given.
  */
-export async function release(
-  db: StoreDatabase,
-  allocationId: string,
-  options: { claim?: string; subnetId?: string } = {},
-  pipelined: PipelinedTransactions | null = null,
-): Promise<ReleaseResult> {
+export async function release(db: StoreDatabase, allocationId: string, options: { claim?: string; subnetId?: string } = {}): Promise<ReleaseResult> {
   const id = parseInput(allocationIdSchema, allocationId, "allocationId");
   const { claim, subnetId: known } = parseInput(releaseOptionsSchema, options);
   if (known !== undefined) {
-    const piped = pipelined === null ? null : await releasePipelined(db, pipelined, Number(known), id, claim);
-    const released = piped ?? (await releaseUnderLock(db, Number(known), id, claim));
+    const released = await releaseUnderLock(db, Number(known), id, claim);
     if (released !== "elsewhere") return released;
   }
   const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, id));

@@ -2,7 +2,7 @@ import { sql } from "slonik";
 import { z } from "zod";
 import type { BoundConnection } from "../database/storeDatabase.js";
 
-export const takenRow = z.object({
+const takenRow = z.object({
   subnet_id: z.number(),
   claim: z.string().nullable(),
   ordinals: z.array(z.string()),

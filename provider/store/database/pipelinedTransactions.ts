@@ -12,11 +12,10 @@ import { wrapDatabaseError } from "./databaseErrors.js";
  * statement would not bound it), and PgBouncer transaction pooling is still safe. If a statement
  * fails, the server refuses the rest of the transaction and COMMIT answers ROLLBACK.
  *
- * Used by the next-free batcher, whose transaction is one statement, and by a release whose subnet
- * the caller knows (allocations/pipelinedRelease.ts), whose statements need no answer before the
- * next is sent. Its own small pool of pipelined connections, at most `max` (so a process holds at
- * most that many connections beyond its pool's), closed after IDLE_MS without work like slonik's.
- * When all are busy, `transaction` and `statements` answer null and the caller uses the pool.
+ * Used by the next-free batcher only, whose transaction is one statement: its own small pool of
+ * pipelined connections, at most `max` (so a process holds at most that many connections beyond
+ * its pool's), closed after IDLE_MS without work like slonik's. When all are busy, `transaction`
+ * answers null and the caller uses the pool as before.
  */
 
 const IDLE_MS = 5_000;
@@ -40,30 +39,13 @@ export class PipelinedTransactions {
    *   when the connection was lost once the statement had succeeded (COMMIT may or may not have arrived)
    */
   async transaction<R>(doing: string, text: string, values: readonly unknown[]): Promise<R[] | null> {
-    const results = await this.statements(doing, [{ text, values }]);
-    return results === null ? null : (results[0]!.rows as R[]);
-  }
-
-  /**
-   * Run `statements` in order as one transaction, in one round trip: each is sent before any answer
-   * arrives, so none may need an earlier one's answer (a later one reads what an earlier one wrote).
-   * @param refusal maps the server's refusal of statement `index` (0-based) to the caller's error;
-   *   undefined: wrapDatabaseError
-   * @returns each statement's result, or null (nothing sent) when all `max` connections are busy
-   * @throws as `transaction`
-   */
-  async statements(
-    doing: string,
-    statements: readonly { text: string; values: readonly unknown[] }[],
-    refusal?: (error: pg.DatabaseError, index: number) => Error | undefined,
-  ): Promise<pg.QueryResult[] | null> {
     if (this.idle.length === 0 && this.open >= this.max) return null;
     const client = await this.take(doing);
     let healthy = false;
     try {
-      // pg writes each query as it is given (a system call each); corked, they all go out in one
-      // write (issue 25: a provider host's socket writes were a measured share of its CPU). In
-      // pipeline mode pg sends a query synchronously, so all of them are in the buffer.
+      // pg writes each query as it is given (a system call each, 4 per transaction); corked, the
+      // four go out in one write (issue 25: a provider host's socket writes were a measured share
+      // of its CPU). In pipeline mode pg sends a query synchronously, so all four are in the buffer.
       const socket = (client.connection as unknown as { stream: { cork(): void; uncork(): void } }).stream;
       socket.cork();
       let sent: Promise<pg.QueryResult>[];
@@ -74,24 +56,23 @@ export class PipelinedTransactions {
             String(this.timeouts.lockTimeoutMs),
             String(this.timeouts.statementTimeoutMs),
           ]),
-          ...statements.map((statement) => client.query(statement.text, statement.values as unknown[])),
+          client.query(text, values as unknown[]),
           client.query("COMMIT"),
         ];
       } finally {
         socket.uncork();
       }
       const answers = await Promise.allSettled(sent);
-      const failedAt = answers.findIndex((answer) => answer.status === "rejected");
-      if (failedAt >= 0) {
+      const failed = answers.find((answer) => answer.status === "rejected");
+      if (failed !== undefined) {
         // The server's own refusal (the first one; the rest refuse the aborted transaction) means
         // it rolled back. Anything else (a lost connection) came after COMMIT was already on its
         // way, whichever answers had arrived: whether it committed is unknown.
-        const reason = (answers[failedAt] as PromiseRejectedResult).reason as unknown;
-        if (reason instanceof pg.DatabaseError) throw refusal?.(reason, failedAt - 2) ?? wrapDatabaseError(reason, doing);
-        throw commitFailure(reason, doing);
+        if (failed.reason instanceof pg.DatabaseError) throw wrapDatabaseError(failed.reason, doing);
+        throw commitFailure(failed.reason, doing);
       }
       healthy = true;
-      return answers.slice(2, 2 + statements.length).map((answer) => (answer as PromiseFulfilledResult<pg.QueryResult>).value);
+      return (answers[2] as PromiseFulfilledResult<pg.QueryResult>).value.rows as R[];
     } finally {
       this.give(client, healthy);
     }
