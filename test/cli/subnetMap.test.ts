@@ -43,6 +43,12 @@ function corner(svg: string, attribute: string, value: string): { x: number; y: 
   return { x: Number(match[1]), y: Number(match[2]) };
 }
 
+
+/** The colour at the centre of the cell whose first address is `address`. */
+const cellCentre = (svg: string, image: ReturnType<typeof rasterize>) => (address: string) => {
+  const { x, y } = corner(svg, "data-first", address);
+  return image.pixel(x + 8, y + 8);
+};
 describe("ipam map", () => {
   it("draws pools, gateway, reserved and allocations coloured by owner, as pixels", async () => {
     const owner = `team<a>&'b" <script>`;
@@ -61,10 +67,7 @@ describe("ipam map", () => {
     expect(svg).toContain("team&lt;a&gt;&amp;&apos;b&quot; &lt;script&gt;");
 
     const image = rasterize(svg);
-    const centre = (address: string) => {
-      const { x, y } = corner(svg, "data-first", address);
-      return image.pixel(x + 8, y + 8);
-    };
+    const centre = cellCentre(svg, image);
     const swatch = (name: string) => {
       const { x, y } = corner(svg, "data-owner", name);
       return image.pixel(x + 7, y + 7);
@@ -118,10 +121,7 @@ describe("ipam map", () => {
     expect((await ipam(["map", subnet.id, "--out", out])).code).toBe(0);
     const svg = await readFile(out, "utf8");
     const image = rasterize(svg);
-    const centre = (address: string) => {
-      const { x, y } = corner(svg, "data-first", address);
-      return image.pixel(x + 8, y + 8);
-    };
+    const centre = cellCentre(svg, image);
     expect(centre("10.73.0.2")).toEqual(hex(MAP_COLOURS.heldDown));
     expect(svg).toMatch(/data-first="10\.73\.0\.2" data-hold="held"><title>10\.73\.0\.2: held after release, \d+ s left<\/title>/);
     const legend = corner(svg, "data-legend", "held");
@@ -146,10 +146,7 @@ describe("ipam map", () => {
     expect((await ipam(["map", parent.id, "--out", out])).code).toBe(0);
     const svg = await readFile(out, "utf8");
     const image = rasterize(svg);
-    const centre = (address: string) => {
-      const { x, y } = corner(svg, "data-first", address);
-      return image.pixel(x + 8, y + 8);
-    };
+    const centre = cellCentre(svg, image);
     for (const address of ["10.75.0.4", "10.75.0.5", "10.75.0.6", "10.75.0.7"]) expect(centre(address)).toEqual(hex(MAP_COLOURS.heldDown));
     expect(svg).toMatch(new RegExp(`data-first="10\\.75\\.0\\.5" data-hold="held"><title>10\\.75\\.0\\.5: in child prefix 10\\.75\\.0\\.4/30, held since child subnet ${child.id} was deleted, \\d+ s left</title>`));
     expect(svg).toContain("held after release (hold-down) — 1 child prefix(es)");
