@@ -40,10 +40,11 @@ export async function writeSnapshot(db: StoreDatabase, filter: { namespace?: str
  * @throws InvalidInputError naming each bad field, SnapshotConflictError, OverlapError
  */
 export async function importSnapshot(db: StoreDatabase, input: unknown, options: Partial<ImportOptions> = {}): Promise<ImportResult> {
+  // `?.`: a caller from plain JavaScript may pass null for "no options", as subnetMap's options allow.
   const importOptions = {
-    newIds: options.newIds ?? false,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    ...(options.onAllocationIds ? { onAllocationIds: options.onAllocationIds } : {}),
+    newIds: options?.newIds ?? false,
+    ...(options?.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options?.onAllocationIds ? { onAllocationIds: options.onAllocationIds } : {}),
   };
   if (isCheckedSnapshotFile(input)) {
     if (!importOptions.newIds) refuseIdsNearLimit(input.checked);
