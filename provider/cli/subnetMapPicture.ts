@@ -137,6 +137,16 @@ export function subnetMapPicture(data: SubnetMapData): MapPicture {
   };
 }
 
+/** A cell's addresses as its title names them: one address, or first-last. */
+function cellLabel(layout: SubnetLayout, range: ValueRange): string {
+  const version = layout.cidr.version;
+  return range.first === range.last ? formatAddress(version, range.first) : `${formatAddress(version, range.first)}-${formatAddress(version, range.last)}`;
+}
+
+function holdsGateway(layout: SubnetLayout, range: ValueRange): boolean {
+  return layout.gateway !== null && layout.gateway.value >= range.first && layout.gateway.value <= range.last;
+}
+
 function cellView(
   layout: SubnetLayout,
   range: ValueRange,
@@ -145,9 +155,8 @@ function cellView(
   childrenOnly: boolean,
 ): CellView {
   const single = range.first === range.last;
-  const version = layout.cidr.version;
-  const label = single ? formatAddress(version, range.first) : `${formatAddress(version, range.first)}-${formatAddress(version, range.last)}`;
-  const hasGateway = layout.gateway !== null && layout.gateway.value >= range.first && layout.gateway.value <= range.last;
+  const label = cellLabel(layout, range);
+  const hasGateway = holdsGateway(layout, range);
   if (holding !== undefined) {
     const fill = colours.get(holding.owner) ?? MAP_COLOURS.otherOwners;
     const others = holding.owners > 1 ? ` and ${holding.owners - 1} other owner(s)` : "";
@@ -162,12 +171,8 @@ function cellView(
 
 /** A cell whose only taken addresses are released ones in hold-down: neither free nor anyone's. */
 function heldCellView(layout: SubnetLayout, range: ValueRange, hold: MapHeldCell): CellView {
-  const version = layout.cidr.version;
-  const single = range.first === range.last;
-  const label = single ? formatAddress(version, range.first) : `${formatAddress(version, range.first)}-${formatAddress(version, range.last)}`;
-  const what = single ? `held after release, ${hold.secondsLeft} s left` : `${hold.held} held after release, the last for ${hold.secondsLeft} s more`;
-  const hasGateway = layout.gateway !== null && layout.gateway.value >= range.first && layout.gateway.value <= range.last;
-  return { fill: MAP_COLOURS.heldDown, title: `${label}: ${what}`, gatewayMarker: hasGateway, flagged: false, onHold: true };
+  const what = range.first === range.last ? `held after release, ${hold.secondsLeft} s left` : `${hold.held} held after release, the last for ${hold.secondsLeft} s more`;
+  return { fill: MAP_COLOURS.heldDown, title: `${cellLabel(layout, range)}: ${what}`, gatewayMarker: holdsGateway(layout, range), flagged: false, onHold: true };
 }
 
 /**
@@ -175,11 +180,8 @@ function heldCellView(layout: SubnetLayout, range: ValueRange, hold: MapHeldCell
  * allocations): not free for children or addresses until the hold ends.
  */
 function heldBlockCellView(layout: SubnetLayout, range: ValueRange, block: MapHeldBlock): CellView {
-  const version = layout.cidr.version;
-  const label = range.first === range.last ? formatAddress(version, range.first) : `${formatAddress(version, range.first)}-${formatAddress(version, range.last)}`;
-  const hasGateway = layout.gateway !== null && layout.gateway.value >= range.first && layout.gateway.value <= range.last;
-  const title = `${label}: in child prefix ${block.cidr}, held since child subnet ${block.childId} was deleted, ${block.secondsLeft} s left`;
-  return { fill: MAP_COLOURS.heldDown, title, gatewayMarker: hasGateway, flagged: false, onHold: true };
+  const title = `${cellLabel(layout, range)}: in child prefix ${block.cidr}, held since child subnet ${block.childId} was deleted, ${block.secondsLeft} s left`;
+  return { fill: MAP_COLOURS.heldDown, title, gatewayMarker: holdsGateway(layout, range), flagged: false, onHold: true };
 }
 
 /** Each cell a block covers, with its block (the grid has at most 2^14 cells). */
@@ -194,12 +196,9 @@ function cellsOf<T extends { firstCell: number; lastCell: number }>(blocks: read
  * share it (a cell larger than the child): the title tells both.
  */
 function childCellView(layout: SubnetLayout, range: ValueRange, block: MapChildBlock, holding: SubnetMapData["cells"][number] | undefined): CellView {
-  const version = layout.cidr.version;
-  const label = range.first === range.last ? formatAddress(version, range.first) : `${formatAddress(version, range.first)}-${formatAddress(version, range.last)}`;
   const children = block.children === 1 ? `child subnet ${block.subnetId} (${block.cidr})` : `${block.children} child subnets (${block.addresses} addresses), the first ${block.subnetId} (${block.cidr})`;
   const own = holding === undefined ? "" : `; ${holding.allocated} allocated in the parent, ${holding.ownerAddresses} by ${holding.owner}`;
-  const hasGateway = layout.gateway !== null && layout.gateway.value >= range.first && layout.gateway.value <= range.last;
-  return { fill: MAP_COLOURS.childSubnet, title: `${label}: ${children}${own}`, gatewayMarker: hasGateway, flagged: holding !== undefined && holding.outsidePool !== "0", child: block.subnetId };
+  return { fill: MAP_COLOURS.childSubnet, title: `${cellLabel(layout, range)}: ${children}${own}`, gatewayMarker: holdsGateway(layout, range), flagged: holding !== undefined && holding.outsidePool !== "0", child: block.subnetId };
 }
 
 /**
@@ -253,11 +252,8 @@ function legendEntries(data: SubnetMapData, colours: ReadonlyMap<string, string>
     fixed.push({ fill: MAP_COLOURS.childSubnet, text: `child subnet — ${children.count} child subnet(s), ${children.addresses} address(es)`, kind: "child-subnet" });
   }
   const held = data.heldCells.reduce((sum, cell) => sum + BigInt(cell.held), 0n);
-  const blocks = data.heldBlocks;
-  if (held > 0n || blocks.length > 0) {
-    const prefixes = blocks.length > 0 ? `${held > 0n ? ", " : ""}${blocks.length} child prefix(es)` : "";
-    fixed.push({ fill: MAP_COLOURS.heldDown, text: `held after release (hold-down) — ${held > 0n ? `${held} address(es)` : ""}${prefixes}`, kind: "held" });
-  }
+  const heldParts = [...(held > 0n ? [`${held} address(es)`] : []), ...(data.heldBlocks.length > 0 ? [`${data.heldBlocks.length} child prefix(es)`] : [])];
+  if (heldParts.length > 0) fixed.push({ fill: MAP_COLOURS.heldDown, text: `held after release (hold-down) — ${heldParts.join(", ")}`, kind: "held" });
   const owners = data.owners.slice(0, LEGEND_OWNERS).map((owner) => ({
     fill: colours.get(owner.owner)!,
     text: `${owner.owner.length > 80 ? `${owner.owner.slice(0, 80)}…` : owner.owner} — ${owner.addresses} address(es) in ${owner.allocations} allocation(s)`,

@@ -142,8 +142,9 @@ export function validateSnapshot(input: unknown): ValidatedSnapshot {
     if (issues.length < MAX_ISSUES) issues.push({ field, reason });
   };
   const subnets = validateSubnets(snapshot.subnets, report);
-  const blockHolds = checkBlockHolds(subnets, report);
-  const allocations = validateAllocations(snapshot.allocations, subnets, blockHolds, report);
+  const childrenOf = childrenIndex(subnets);
+  const blockHolds = checkBlockHolds(subnets, childrenOf, report);
+  const allocations = validateAllocations(snapshot.allocations, subnets, childrenOf, blockHolds, report);
   const holds = validateHolds(subnets, allocations, blockHolds, report);
   if (issues.length > 0) throw new InvalidInputError(issues);
   const ordered = [...subnets.values()].sort((a, b) => a.layout.cidr.prefixLength - b.layout.cidr.prefixLength);
@@ -234,9 +235,18 @@ function reportOverlappingSiblings(subnets: readonly (ValidatedSubnet & { index:
   }
 }
 
+/** Each parent's children in the file, found by address (a parent with none is absent). */
+export type ChildrenIndex = ReadonlyMap<string, SortedRanges<ValidatedSubnet>>;
+
+export function childrenIndex(subnets: ReadonlyMap<string, ValidatedSubnet>): ChildrenIndex {
+  const children = [...subnets.values()].filter((subnet) => subnet.record.parentId !== null);
+  return new Map([...groupBy(children, (subnet) => subnet.record.parentId!)].map(([parentId, group]) => [parentId, new SortedRanges(group, (child) => child.layout.cidr)]));
+}
+
 function validateAllocations(
   records: readonly SnapshotAllocation[],
   subnets: ReadonlyMap<string, ValidatedSubnet>,
+  childrenOf: ChildrenIndex,
   blockHolds: BlockHoldIndex,
   report: Report,
 ): ValidatedAllocation[] {
@@ -247,10 +257,6 @@ function validateAllocations(
   const holders = new Map<string, Map<string, string>>();
   const keys = new Set<string>();
   const result: ValidatedAllocation[] = [];
-  const childrenOf = new Map<string, SortedRanges<ValidatedSubnet>>();
-  for (const [parentId, children] of groupBy([...subnets.values()].filter((subnet) => subnet.record.parentId !== null), (subnet) => subnet.record.parentId!)) {
-    childrenOf.set(parentId, new SortedRanges(children, (child) => child.layout.cidr));
-  }
   records.forEach((record, index) => {
     const at = `allocations.${index}`;
     if (ids.has(record.id)) return report(`${at}.id`, `allocation id ${record.id} appears twice`);

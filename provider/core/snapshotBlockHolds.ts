@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { parseCidr, type Cidr, type IpAddress } from "./address.js";
 import { InvalidInputError } from "./errors.js";
-import { groupBy } from "./groupBy.js";
 import { allocateSchema, subnetIdSchema } from "./schemas.js";
 import { SortedRanges } from "./sortedRanges.js";
 import { timestampSchema } from "./timestamps.js";
 import type { SubnetLayout } from "./subnetLayout.js";
+import type { ChildrenIndex } from "./snapshot.js";
 
 /**
  * Held child blocks in a snapshot: a child prefix deleted from a parent with a hold-down stays out
@@ -44,14 +44,12 @@ export type BlockHoldIndex = ReadonlyMap<string, SortedRanges<ValidatedBlockHold
  * its CIDR, overlapping none of its children in the file and no other held block of it.
  * Allocations and held addresses inside a block are refused where those are checked (`blockHoldOver`).
  */
-export function checkBlockHolds(subnets: ReadonlyMap<string, CheckedSubnet>, report: (field: string, reason: string) => void): BlockHoldIndex {
+export function checkBlockHolds(subnets: ReadonlyMap<string, CheckedSubnet>, childrenOf: ChildrenIndex, report: (field: string, reason: string) => void): BlockHoldIndex {
   const result = new Map<string, SortedRanges<ValidatedBlockHold>>();
   const holding = [...subnets.values()].filter((subnet) => (subnet.record.heldChildBlocks ?? []).length > 0);
   if (holding.length === 0) return result;
-  const ids = new Set(holding.map((subnet) => subnet.record.id));
-  const childrenOf = groupBy([...subnets.values()].filter((child) => child.record.parentId !== null && ids.has(child.record.parentId)), (child) => child.record.parentId!);
   for (const parent of holding) {
-    const children = new SortedRanges(childrenOf.get(parent.record.id) ?? [], (child) => child.layout.cidr);
+    const children = childrenOf.get(parent.record.id);
     const blocks: ValidatedBlockHold[] = [];
     parent.record.heldChildBlocks!.forEach((hold, position) => {
       const field = `subnets.${parent.index}.heldChildBlocks.${position}.cidr`;
@@ -77,7 +75,8 @@ export function checkBlockHolds(subnets: ReadonlyMap<string, CheckedSubnet>, rep
 }
 
 /** The child (non-overlapping, sorted) whose block overlaps `cidr`: the one holding its first address, or one starting inside it. */
-function overlapping<T extends { layout: SubnetLayout }>(children: SortedRanges<T>, cidr: Cidr): T | undefined {
+function overlapping<T>(children: SortedRanges<T> | undefined, cidr: Cidr): T | undefined {
+  if (children === undefined) return undefined;
   const holding = children.find(cidr.first);
   if (holding !== undefined) return holding;
   // Blocks nest or are apart: a child that overlaps without holding the first address lies inside.

@@ -1,22 +1,22 @@
 import { z } from "zod";
 import { parseAddressAfter, type IpAddress } from "./address.js";
 import { InvalidInputError, type InputIssue } from "./errors.js";
-import { groupBy } from "./groupBy.js";
 import { IntegerMap } from "./integerMap.js";
 import { parseInput } from "./schemas.js";
 import {
   checkHolds,
+  childrenIndex,
   MAX_ISSUES,
   snapshotAllocationSchema,
   snapshotSchema,
   snapshotSubnetSchema,
   validateSubnets,
+  type ChildrenIndex,
   type SnapshotAllocation,
   type SnapshotSubnet,
   type ValidatedHold,
   type ValidatedSubnet,
 } from "./snapshot.js";
-import { SortedRanges } from "./sortedRanges.js";
 import { blockHoldOver, checkBlockHolds, type BlockHoldIndex } from "./snapshotBlockHolds.js";
 import { specificAddressProblem } from "./subnetLayout.js";
 
@@ -57,7 +57,7 @@ export class SnapshotChecker {
   private readonly issues: InputIssue[] = [];
   private readonly subnetRecords: (SnapshotSubnet | null)[] = [];
   private subnets: Map<string, Indexed<ValidatedSubnet>> | null = null;
-  private childrenOf = new Map<string, SortedRanges<ValidatedSubnet>>();
+  private childrenOf: ChildrenIndex = new Map();
   private blockHolds: BlockHoldIndex = new Map();
   /** Allocation ids seen: up to 15 digits (exact as numbers) in a compact map, longer ones as text; and in file order as 8-byte values. */
   private readonly ids = new IntegerMap();
@@ -122,11 +122,8 @@ export class SnapshotChecker {
     if (this.subnets !== null) return;
     const records = this.subnetRecords.every((record) => record !== null) ? (this.subnetRecords as SnapshotSubnet[]) : [];
     this.subnets = validateSubnets(records, (field, reason) => this.report(field, reason));
-    this.blockHolds = checkBlockHolds(this.subnets, (field, reason) => this.report(field, reason));
-    const children = [...this.subnets.values()].filter((subnet) => subnet.record.parentId !== null);
-    for (const [parentId, group] of groupBy(children, (subnet) => subnet.record.parentId!)) {
-      this.childrenOf.set(parentId, new SortedRanges(group, (child) => child.layout.cidr));
-    }
+    this.childrenOf = childrenIndex(this.subnets);
+    this.blockHolds = checkBlockHolds(this.subnets, this.childrenOf, (field, reason) => this.report(field, reason));
   }
 
   /** Whether `subnetsDone` has run (allocations read before it are checked in a second read). */

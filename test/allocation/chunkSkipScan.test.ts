@@ -1,15 +1,11 @@
 import pg from "pg";
-import { sql, type DatabasePool } from "slonik";
+import { sql, type DatabasePool, type DatabaseTransactionConnection } from "slonik";
 import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ipam } from "../../provider/store/index.js";
-import { allocateAddresses } from "../../provider/store/allocations/addressAllocator.js";
 import { BULK_CHUNK } from "../../provider/store/allocations/bulkInChunks.js";
 import { createDatabasePool } from "../../provider/store/database/databasePool.js";
-import { bindTables } from "../../provider/store/database/storeDatabase.js";
-import { tablesFor } from "../../provider/store/database/tables.js";
-import { getSubnetRow } from "../../provider/store/rows/subnetQueries.js";
-import { layoutOf } from "../../provider/store/rows/subnetRecords.js";
+import { oneChunkCounted, plantSpacedAddresses } from "../helpers/bulkChunk.js";
 import { checkInvariants } from "../helpers/invariants.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
@@ -29,7 +25,6 @@ import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.j
 /** Allocations besides the chunk's subnet: a skip scan searches the index about once per allocation id it walks, per window. */
 const SMALL_ALLOCATIONS = 8;
 const FILLER = 2 ** 18;
-const t = tablesFor("ipam");
 
 let db: TestDatabase;
 let ipam: Ipam;
@@ -50,64 +45,27 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** In one transaction: `rows` addresses `stride` apart from the subnet's start (one allocation each, or one for all), then the free ranges between them. */
-async function fill(subnetId: number, rows: number, stride: bigint, oneEach: boolean): Promise<void> {
-  await admin.query("BEGIN");
-  try {
-    await admin.query("SET LOCAL search_path = ipam");
-    await admin.query(
-      `WITH owners AS (INSERT INTO allocation (subnet_id, owner, strategy)
-                       SELECT $1, 'chunk/filler', 'random' FROM generate_series(1, CASE WHEN $4 THEN $3 ELSE 1 END) RETURNING id),
-            numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM owners),
-            base AS (SELECT inet_to_ordinal(network(cidr)) AS b FROM subnet WHERE id = $1)
-       INSERT INTO allocated_address (subnet_id, address, ordinal, allocation_id)
-       SELECT $1, ordinal_to_inet(b + k * $2::numeric, 6), b + k * $2::numeric, numbered.id
-       FROM base, generate_series(1, $3) AS k JOIN numbered ON numbered.n = CASE WHEN $4 THEN k ELSE 1 END`,
-      [subnetId, stride.toString(), rows, oneEach],
-    );
-    await admin.query(
-      `WITH span AS (DELETE FROM free_range WHERE subnet_id = $1 RETURNING first_ordinal AS lo, last_ordinal AS hi),
-            edge AS (SELECT lo - 1 AS ordinal FROM span UNION ALL SELECT ordinal FROM allocated_address WHERE subnet_id = $1 UNION ALL SELECT hi + 1 FROM span)
-       INSERT INTO free_range (subnet_id, first_ordinal, last_ordinal)
-       SELECT $1, ordinal + 1, next - 1 FROM (SELECT ordinal, lead(ordinal) OVER (ORDER BY ordinal) AS next FROM edge) e WHERE next IS NOT NULL AND next > ordinal + 1`,
-      [subnetId],
-    );
-    await admin.query("COMMIT");
-  } catch (error) {
-    await admin.query("ROLLBACK");
-    throw error;
-  }
-}
-
 const searchRow = z.object({ index: z.string(), searches: z.number() });
 
 describe("one chunk of a random bulk beside many other allocations", () => {
   it(`searches allocated_address's indexes in proportion to the chunk (${BULK_CHUNK}), not to the other allocations`, async () => {
     const others = await ipam.createSubnet({ cidr: "2001:db8:c::/64", namespace: "chunk" });
-    await fill(Number(others.id), SMALL_ALLOCATIONS, 1n, true);
+    await plantSpacedAddresses(admin, Number(others.id), SMALL_ALLOCATIONS, 1n, true);
     const subnet = await ipam.createSubnet({ cidr: "2001:db8:d::/64", namespace: "chunk" });
-    await fill(Number(subnet.id), FILLER - 1, 2n ** 64n / BigInt(FILLER), false);
+    await plantSpacedAddresses(admin, Number(subnet.id), FILLER - 1, 2n ** 64n / BigInt(FILLER), false);
     for (const table of ["allocated_address", "free_range", "held_address", "allocation"]) await admin.query(`ANALYZE ipam.${table}`);
 
-    const { id, searches } = await pool.transaction(async (tx) => {
-      await tx.query(sql.unsafe`SET LOCAL statement_timeout = '120s'`);
-      // Index searches (PostgreSQL 17 on: one per descent of the tree, a skip scan's too) this transaction made so far.
-      const searchesSoFar = async () =>
-        new Map(
-          (
-            await tx.any(sql.type(searchRow)`
-              SELECT i.indexrelid::regclass::text AS "index", pg_stat_get_xact_numscans(i.indexrelid)::int AS searches
-              FROM pg_index i WHERE i.indrelid = 'ipam.allocated_address'::regclass
-            `)
-          ).map((row) => [row.index, row.searches]),
-        );
-      const before = await searchesSoFar();
-      const row = (await getSubnetRow(bindTables(tx, t), Number(subnet.id)))!;
-      const request = { subnetId: row.id, layout: layoutOf(row), owner: "chunk/bulk", idempotencyKey: null, strategy: "random" as const, address: null, count: BULK_CHUNK, description: "", tags: {} };
-      const created = await allocateAddresses(bindTables(tx, t), request);
-      const after = await searchesSoFar();
-      return { id: created, searches: Object.fromEntries([...after].map(([index, n]) => [index, n - (before.get(index) ?? 0)])) };
-    });
+    // Index searches (PostgreSQL 17 on: one per descent of the tree, a skip scan's too) this transaction made so far.
+    const searchesSoFar = async (tx: DatabaseTransactionConnection) =>
+      new Map(
+        (
+          await tx.any(sql.type(searchRow)`
+            SELECT i.indexrelid::regclass::text AS "index", pg_stat_get_xact_numscans(i.indexrelid)::int AS searches
+            FROM pg_index i WHERE i.indrelid = 'ipam.allocated_address'::regclass
+          `)
+        ).map((row) => [row.index, row.searches]),
+      );
+    const { id, change: searches } = await oneChunkCounted(pool, Number(subnet.id), searchesSoFar);
     // Per window one search of one index (primary key or (subnet_id, ordinal)); the allocation's
     // own index is asked by the audit (one search) and never per window. Walking the other
     // allocations is several searches per window in that index.

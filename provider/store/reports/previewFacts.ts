@@ -14,6 +14,7 @@ import { createDatabasePool } from "../database/databasePool.js";
 import { bindTables, type BoundConnection } from "../database/storeDatabase.js";
 import { tablesFor } from "../database/tables.js";
 import { getSubnetRow } from "../rows/subnetQueries.js";
+import { ordinalTextRow } from "../rows/rowShapes.js";
 import { layoutOf, subnetFromRow } from "../rows/subnetRecords.js";
 import { readSubnetUsages } from "./subnetUsage.js";
 
@@ -122,7 +123,7 @@ async function readOne(db: BoundConnection, request: FactsRequest): Promise<Subn
     const own = runsOf(allocations.flatMap((a) => a.values).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
     childSpace = subtractRanges([layout.cidr], [...keptFromChildren(layout), ...children, ...own]);
     const heldValues = (
-      await db.anyFirst(sql.type(z.object({ ordinal: z.string() }))`
+      await db.anyFirst(sql.type(ordinalTextRow)`
         SELECT ordinal::text AS ordinal FROM ${db.t.heldAddress} WHERE subnet_id = ${id} AND held_until > now() ORDER BY ordinal LIMIT ${ALLOCATION_LIMIT + 1}
       `)
     ).map((ordinal) => BigInt(ordinal));

@@ -6,6 +6,7 @@ import type { BoundConnection, StoreDatabase } from "../database/storeDatabase.j
 import { syncFreeRanges } from "../space/freeSpace.js";
 import { releaseHold } from "../space/holdDown.js";
 import { auditHint, getSubnetRow } from "../rows/subnetQueries.js";
+import { ordinalTextRow } from "../rows/rowShapes.js";
 import { readInstallationId } from "../schema/installation.js";
 import { finishReopen, ownerOnly, recordFence, type FenceProblem } from "./writeFence.js";
 import { emptySubnetReport, parentsFirst, reassertSubnet, type ReconcileSubnetItem, type SubnetReport } from "./reconcileSubnets.js";
@@ -170,7 +171,7 @@ async function insertAllocation(tx: BoundConnection, item: ReconcileItem): Promi
     VALUES (${item.allocationId}::bigint, ${subnetId}, ${item.owner}, ${item.idempotencyKey}, ${item.strategy},
             ${item.strategy === "specific" ? item.addresses[0]! : null}::inet, ${item.description ?? ""}, ${sql.jsonb(item.tags ?? {})}, ${item.claim})
   `);
-  const ordinals = await tx.anyFirst(sql.type(z.object({ ordinal: z.string() }))`
+  const ordinals = await tx.anyFirst(sql.type(ordinalTextRow)`
     INSERT INTO ${tx.t.allocatedAddress} (subnet_id, address, ordinal, allocation_id)
     SELECT ${subnetId}, a::inet, ${tx.t.inetToOrdinal}(a::inet), ${item.allocationId}::bigint FROM unnest(${sql.array([...item.addresses], "text")}) AS a
     RETURNING ordinal::text AS ordinal

@@ -1,6 +1,7 @@
 import { sql } from "slonik";
 import { z } from "zod";
 import { displayJson } from "../../core/displayText.js";
+import { groupBy } from "../../core/groupBy.js";
 import { SNAPSHOT_FORMAT, type Snapshot, type SnapshotAllocation, type SnapshotSubnet } from "../../core/snapshot.js";
 import { LIMITS } from "../../core/schemas.js";
 import type { Allocation, Subnet } from "../../core/types.js";
@@ -73,7 +74,8 @@ async function* snapshotPages(db: BoundConnection, filter: { namespace?: string 
     const page = await listSubnetRows(db, { namespace: filter.namespace }, { limit: pageSize, after });
     if (page.length > 0) {
       const ids = page.map((row) => row.id);
-      const [holds, blocks] = [await liveHolds(db, ids), await liveBlockHolds(db, ids)];
+      const holds = await liveHolds(db, ids);
+      const blocks = await liveBlockHolds(db, ids);
       yield { kind: "subnets", items: page.map((row) => snapshotSubnet(subnetFromRow(row), holds.get(row.id) ?? [], blocks.get(row.id) ?? [])) };
     }
     subnetIds.push(...page.map((row) => row.id));
@@ -90,23 +92,20 @@ async function* snapshotPages(db: BoundConnection, filter: { namespace?: string 
   }
 }
 
+/** A hold's end as the file writes it: UTC, microseconds, "Z". */
+const HELD_UNTIL_TEXT = sql.fragment`to_char(held_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
 type SnapshotHold = NonNullable<SnapshotSubnet["heldAddresses"]>[number];
 const holdRow = z.object({ subnet_id: z.number(), address: z.string(), held_until: z.string(), owner: z.string(), allocation_id: z.string() });
 
 /** Live holds (hold-down) of a page of subnets, by subnet id, in address order. */
 async function liveHolds(db: BoundConnection, subnetIds: readonly number[]): Promise<Map<number, SnapshotHold[]>> {
   const rows = await db.any(sql.type(holdRow)`
-    SELECT subnet_id, host(address) AS address, to_char(held_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS held_until,
-           owner, allocation_id::text AS allocation_id
+    SELECT subnet_id, host(address) AS address, ${HELD_UNTIL_TEXT} AS held_until, owner, allocation_id::text AS allocation_id
     FROM ${db.t.heldAddress} WHERE subnet_id = ANY(${sql.array([...subnetIds], "int4")}) AND held_until > now() ORDER BY subnet_id, ordinal
   `);
-  const holds = new Map<number, SnapshotHold[]>();
-  for (const row of rows) {
-    const list = holds.get(row.subnet_id) ?? [];
-    list.push({ address: row.address, heldUntil: row.held_until, owner: row.owner, allocationId: row.allocation_id });
-    holds.set(row.subnet_id, list);
-  }
-  return holds;
+  const bySubnet = groupBy(rows, (row) => row.subnet_id);
+  return new Map([...bySubnet].map(([id, group]) => [id, group.map((row) => ({ address: row.address, heldUntil: row.held_until, owner: row.owner, allocationId: row.allocation_id }))]));
 }
 
 type SnapshotBlockHold = NonNullable<SnapshotSubnet["heldChildBlocks"]>[number];
@@ -115,16 +114,11 @@ const blockHoldRow = z.object({ parent_id: z.number(), cidr: z.string(), held_un
 /** Live held child blocks (hold-down of released children) of a page of subnets, by parent id, in address order. */
 async function liveBlockHolds(db: BoundConnection, subnetIds: readonly number[]): Promise<Map<number, SnapshotBlockHold[]>> {
   const rows = await db.any(sql.type(blockHoldRow)`
-    SELECT parent_id, cidr::text AS cidr, to_char(held_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS held_until, child_id, child_key
+    SELECT parent_id, cidr::text AS cidr, ${HELD_UNTIL_TEXT} AS held_until, child_id, child_key
     FROM ${db.t.heldBlock} WHERE parent_id = ANY(${sql.array([...subnetIds], "int4")}) AND held_until > now() ORDER BY parent_id, first_ordinal
   `);
-  const blocks = new Map<number, SnapshotBlockHold[]>();
-  for (const row of rows) {
-    const list = blocks.get(row.parent_id) ?? [];
-    list.push({ cidr: row.cidr, heldUntil: row.held_until, childId: String(row.child_id), childKey: row.child_key });
-    blocks.set(row.parent_id, list);
-  }
-  return blocks;
+  const byParent = groupBy(rows, (row) => row.parent_id);
+  return new Map([...byParent].map(([id, group]) => [id, group.map((row) => ({ cidr: row.cidr, heldUntil: row.held_until, childId: String(row.child_id), childKey: row.child_key }))]));
 }
 
 function snapshotSubnet(subnet: Subnet, holds: readonly SnapshotHold[], blocks: readonly SnapshotBlockHold[]): SnapshotSubnet {
