@@ -55,4 +55,16 @@ describe("importSnapshot", () => {
       await Promise.all(clients.map((client) => client.close()));
     }
   });
+  it("reads null options (a plain JavaScript caller's 'none') as no options: the file imports, keeping its ids", async () => {
+    const fresh = await createTestDatabase("snapnullopts");
+    const ipam = await Ipam.open({ databaseUrl: fresh.url });
+    try {
+      const result = await ipam.importSnapshot(snapshot, null as never);
+      expect(Object.entries(result.subnetIds).every(([source, kept]) => source === kept)).toBe(true);
+      expect(result.allocations).toBe(snapshot.allocations.length);
+    } finally {
+      await ipam.close();
+      await fresh.drop();
+    }
+  });
 });
