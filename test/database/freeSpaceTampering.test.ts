@@ -205,12 +205,15 @@ describe("the free-space index is written only by the schema's own functions", (
   it("the index's functions called by ipam_app with hostile arguments change nothing on a consistent subnet, and record nothing", async () => {
     const parent = await ipam.createSubnet({ cidr: "10.86.0.0/16", namespace: "freespace", gateway: "10.86.0.1", reserved: ["10.86.0.16/28"] });
     const child = await ipam.createSubnet({ parentId: parent.id, prefixLength: 24 });
+    expect(child.cidr).toBe("10.86.1.0/24");
     await ipam.allocate({ subnetId: parent.id, owner: "freespace/one", count: 3 });
     const other = await ipam.createSubnet({ cidr: "10.87.0.0/24", namespace: "freespace" });
     const before = { parent: await index(parent.id), child: await index(child.id) };
     expect(before.parent.built).toBe(true);
     const events = await auditCount();
     const o = (address: string) => ordinal(address);
+    const released: string[] = [];
+    for (const address of ["10.86.0.0", "10.86.0.1", "10.86.0.2", "10.86.0.3", "10.86.0.4", "10.86.0.20", "10.86.1.5", "10.86.255.255", "10.87.0.5"]) released.push(await o(address));
     for (const [text, values] of [
       // A window over allocated addresses, the gateway, a reserved block and the child: none of it is free.
       ["SELECT ipam.sync_free_ranges($1, ARRAY[$2, $3]::numeric[], ARRAY[$4, $5]::numeric[])", [parent.id, await o("10.86.0.0"), await o("10.86.1.0"), await o("10.86.0.255"), await o("10.86.1.255")]],
@@ -219,6 +222,9 @@ describe("the free-space index is written only by the schema's own functions", (
       // The live child's block handed back, and an unrelated subnet taken as a child.
       ["SELECT ipam.return_child_space($1, $2::cidr)", [parent.id, child.cidr]],
       ["SELECT ipam.take_child_space($1, $2)", [parent.id, other.id]],
+      // Released addresses (0020) claimed for the allocated ones, the network, gateway and broadcast
+      // addresses, a reserved one, the child's and another subnet's: none of them is free.
+      ["SELECT ipam.return_released($1, $2::numeric[])", [parent.id, released]],
     ] as [string, unknown[]][]) {
       expect(await asApp([[text, values]]), text).toBe("accepted");
     }

@@ -1,6 +1,6 @@
 import { sql } from "slonik";
 import { isAllocatable, type SubnetLayout } from "../../core/subnetLayout.js";
-import { normalizeRanges, runsOf, type ValueRange } from "../../core/range.js";
+import { normalizeRanges, type ValueRange } from "../../core/range.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
 /**
@@ -38,7 +38,13 @@ export async function rebuildFreeRanges(db: BoundConnection, subnetId: number): 
   await db.query(sql.unsafe`SELECT ${sql.identifier([db.t.schema, "rebuild_free_ranges"])}(${subnetId})`);
 }
 
-/** Give released addresses back to the free space (the database leaves out any no longer allocatable). */
+/**
+ * Give released addresses back to the free space: merged with the neighbouring free ranges
+ * (`return_released`, migration 0020), not a re-derived window. The database takes only those it
+ * confirms are allocatable and taken by nothing; the layout filter here only saves it the work.
+ */
 export async function returnToFreeSpace(db: BoundConnection, subnetId: number, layout: SubnetLayout, ordinals: readonly bigint[]): Promise<void> {
-  await syncFreeRanges(db, subnetId, runsOf(ordinals.filter((ordinal) => isAllocatable(layout, ordinal))));
+  const kept = ordinals.filter((ordinal) => isAllocatable(layout, ordinal));
+  if (kept.length === 0) return;
+  await db.query(sql.unsafe`SELECT ${sql.identifier([db.t.schema, "return_released"])}(${subnetId}, ${sql.array(kept.map(text), "numeric")})`);
 }
