@@ -153,6 +153,7 @@ async function upAndDestroy(programDir: string, config: Record<string, string>, 
 }
 
 type Side = "noop" | "padded" | "ours";
+const SIDE_NAMES: Record<Side, string> = { noop: "no-op provider", padded: "no-op provider with a state as large as ours", ours: "pulumi-ipam" };
 
 /** Allocations in the calibration runs: enough for a mean, few enough to cost seconds. */
 const CALIBRATION_ALLOCATIONS = 10;
@@ -182,7 +183,6 @@ async function calibratedPadding(config: Record<string, string>): Promise<{ padd
     await Promise.all([oursDir, paddedDir].map((dir) => rm(dir, { recursive: true, force: true })));
   }
 }
-const SIDE_NAMES: Record<Side, string> = { noop: "no-op provider", padded: "no-op provider with a state as large as ours", ours: "pulumi-ipam" };
 
 /**
  * 13. A whole `pulumi up` and `pulumi destroy` through the engine model (harness/engine: the real
