@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { openStack, repoRoot, type Stack } from "../../harness/engine/index.js";
-import { noopProvider, serializedProviders } from "../../harness/serializedProviders.js";
 import type { BenchContext } from "../benchContext.js";
+import { allocationWeight, type AllocationWeight } from "../checkpointWeight.js";
 import { ratio, round } from "../measure.js";
 import { cpuMs, peakRssMiB } from "../processStatus.js";
 import { check, type ScenarioResult } from "../scenarioResult.js";
@@ -39,34 +39,28 @@ for (let i = 0; i < ${allocations}; i += 1) new Noop(\`a\${i}\`, { subnetId: sub
 }
 
 /**
- * The no-op again, with a state as large as ours: its provider captures a string that makes its
- * `__provider` text (stored in every resource's inputs and outputs) as long as IpAllocation's, and
- * its Create answers the fields ours answers (a claim, the database identity, the address...). The
- * engine rewrites the whole checkpoint on every step (harness/engine/snapshotWriter.ts), so what a
- * resource's state weighs is paid per step: this side says how much of ours ÷ no-op is that weight
- * (no database, no provider work) and how much is our provider's own time.
+ * The no-op again, with a state as large as ours: its Create answers the fields ours answers (a
+ * claim, the database identity, a secret copy of the inputs, the address...), and its provider
+ * captures a string sized so that one allocation's stored state weighs what ours does (measured,
+ * see `calibratedPadding`). The engine rewrites the whole checkpoint on every step
+ * (harness/engine/snapshotWriter.ts), so what a resource's state weighs is paid per step: this side
+ * says how much of ours ÷ no-op is that weight (no database, no provider work) and how much is our
+ * provider's own time. Its Create lives in `shape.cjs` beside the program, loaded from the host's
+ * working directory, so its `__provider` text (stored twice per resource) starts shorter than ours
+ * and the padding can make up the difference.
  */
 function paddedNoopProgram(allocations: number, padding: number): string {
   return `import * as pulumi from "@pulumi/pulumi";
 const pad = ${JSON.stringify("x".repeat(padding))};
 const provider: pulumi.dynamic.ResourceProvider = {
   check: async (_olds: any, news: any) => ({ inputs: pad.length >= 0 ? news : {} }),
-  create: async (inputs: any) => ({
-    id: String(inputs.key),
-    outs: {
-      ...inputs,
-      __claim: "0f6b1c9e-3a5d-4b1e-9c1f-2d3e4f5a6b7c", __database: "7d1f0a52-94b8-4c36-a1e2-5b8c9d0e1f2a",
-      __inputs: { subnetId: inputs.subnetId ?? "", __owner: inputs.__owner, __scope: inputs.__scope, __stack: inputs.__stack },
-      allocationId: String(inputs.key).length.toString(), address: "10.100.0.10", addresses: ["10.100.0.10"], count: 1,
-      strategy: "sequential", prefixLength: 20, owner: inputs.__owner, description: "", tags: {},
-    },
-  }),
+  create: async (inputs: any) => (process as any).getBuiltinModule("module").createRequire(\`\${process.cwd()}/\`)("./shape.cjs")(inputs),
   delete: async () => {},
 };
 class Noop extends pulumi.dynamic.Resource {
   declare readonly key: pulumi.Output<string>;
   constructor(name: string, props: Record<string, pulumi.Input<unknown>>) {
-    super(provider, name, { ...props, key: name, __owner: \`bench-up-noop/bench/\${name}\`, __scope: "bench-up", __stack: "organization/bench-up-noop/bench" }, undefined, "noop");
+    super(provider, name, { ...props, key: name, __owner: \`bench-up-noop/bench/\${name}\`, __scope: "bench-up", __stack: "organization/bench-up-noop/bench" }, { additionalSecretOutputs: ["__inputs"] }, "noop");
   }
 }
 const subnets = Array.from({ length: ${SUBNETS} }, (_, i) => new Noop(\`net\${i}\`, { cidr: \`10.\${100 + i}.0.0/20\` }));
@@ -74,13 +68,27 @@ for (let i = 0; i < ${allocations}; i += 1) new Noop(\`a\${i}\`, { subnetId: sub
 `;
 }
 
+/** The padded no-op's Create: our output keys and value kinds (provider/dynamic/allocationProvider.ts `outputs`), no work. */
+const PADDED_SHAPE = `module.exports = (inputs) => ({
+  id: String(inputs.key),
+  outs: {
+    ...inputs,
+    __claim: "0f6b1c9e-3a5d-4b1e-9c1f-2d3e4f5a6b7c", __database: "7d1f0a52-94b8-4c36-a1e2-5b8c9d0e1f2a",
+    __inputs: { subnetId: inputs.subnetId ?? "" },
+    allocationId: String(inputs.key).length.toString(), address: "10.100.0.10", addresses: ["10.100.0.10"], count: 1,
+    strategy: "sequential", prefixLength: 20, gateway: null, owner: inputs.__owner, description: "", tags: {},
+  },
+});
+`;
+
 /** A Pulumi project directory holding `source` as index.ts (TypeScript, as the examples). */
-async function projectDir(name: string, source: string): Promise<string> {
+async function projectDir(name: string, source: string, extra: Record<string, string> = {}): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `ipam-bench-${name}-`));
   await writeFile(join(dir, "Pulumi.yaml"), `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n`);
   await writeFile(join(dir, "package.json"), JSON.stringify({ name, private: true, type: "module", main: "index.ts" }));
   await cp(join(repoRoot, "examples", "quickstart", "tsconfig.json"), join(dir, "tsconfig.json"));
   await writeFile(join(dir, "index.ts"), source);
+  for (const [file, text] of Object.entries(extra)) await writeFile(join(dir, file), text);
   return dir;
 }
 
@@ -107,6 +115,8 @@ interface Run {
   readonly engineCpuMs: number;
   /** The checkpoint's size after `up`, per resource. */
   readonly checkpointBytesPerResource: number;
+  /** One allocation's stored state after `up`. */
+  readonly allocation: AllocationWeight;
 }
 
 const ownCpuMs = () => {
@@ -127,6 +137,7 @@ async function upAndDestroy(programDir: string, config: Record<string, string>, 
     const upMs = performance.now() - upStarted;
     if (created < expected) throw new Error(`scenario 13: up created ${created} resources, expected at least ${expected}`);
     const checkpointBytesPerResource = (await stat(stack.checkpointFile)).size / expected;
+    const allocation = await allocationWeight(stack.checkpointFile);
     const destroyStarted = performance.now();
     await stack.destroy();
     const destroyMs = performance.now() - destroyStarted;
@@ -134,7 +145,7 @@ async function upAndDestroy(programDir: string, config: Record<string, string>, 
     const host = (await providerHostPids()).find((pid) => !before.has(pid));
     const hostCpuMs = host === undefined ? Number.NaN : await cpuMs(host);
     const hostPeakRssMiB = host === undefined ? Number.NaN : await peakRssMiB(host);
-    return { upMs, destroyMs, hostCpuMs, hostPeakRssMiB, engineCpuMs, checkpointBytesPerResource };
+    return { upMs, destroyMs, hostCpuMs, hostPeakRssMiB, engineCpuMs, checkpointBytesPerResource, allocation };
   } finally {
     await stack?.close();
     await rm(backendDir, { recursive: true, force: true });
@@ -144,32 +155,57 @@ async function upAndDestroy(programDir: string, config: Record<string, string>, 
 type Side = "noop" | "padded" | "ours";
 const SIDE_NAMES: Record<Side, string> = { noop: "no-op provider", padded: "no-op provider with a state as large as ours", ours: "pulumi-ipam" };
 
+/** Allocations in the calibration runs: enough for a mean, few enough to cost seconds. */
+const CALIBRATION_ALLOCATIONS = 10;
+/** How far the padded side's allocation may weigh from ours' before the split is not worth reporting. */
+const WEIGHT_TOLERANCE = 0.03;
+
+/**
+ * The padding that makes the padded no-op's allocation weigh what ours does in the checkpoint,
+ * measured, not guessed: one small up and destroy of ours and of the padded no-op without padding,
+ * then the difference in stored bytes per allocation spread over the `__provider` copies each
+ * allocation stores (one padding character is one byte in each).
+ * @throws when the unpadded no-op already outweighs ours (its text or answer must shrink first)
+ */
+async function calibratedPadding(config: Record<string, string>): Promise<{ padding: number; ours: number; unpadded: number }> {
+  const resources = CALIBRATION_ALLOCATIONS + SUBNETS;
+  const oursDir = await projectDir("bench-up-ipam", ipamProgram(CALIBRATION_ALLOCATIONS, `bench-up-calibration-${Date.now()}`));
+  const paddedDir = await projectDir("bench-up-padded", paddedNoopProgram(CALIBRATION_ALLOCATIONS, 0), { "shape.cjs": PADDED_SHAPE });
+  try {
+    const ours = (await upAndDestroy(oursDir, config, resources)).allocation;
+    const unpadded = (await upAndDestroy(paddedDir, {}, resources)).allocation;
+    const padding = Math.round((ours.bytes - unpadded.bytes) / unpadded.providerCopies);
+    if (padding < 0) {
+      throw new Error(`scenario 13: the padded no-op's allocation weighs ${Math.round(unpadded.bytes)} B unpadded, more than ours (${Math.round(ours.bytes)} B): shorten its provider text or its answer`);
+    }
+    return { padding, ours: ours.bytes, unpadded: unpadded.bytes };
+  } finally {
+    await Promise.all([oursDir, paddedDir].map((dir) => rm(dir, { recursive: true, force: true })));
+  }
+}
+
 /**
  * 13. A whole `pulumi up` and `pulumi destroy` through the engine model (harness/engine: the real
  * Node.js runtime running the program, the SDK's dynamic-provider host over gRPC): 1,000
  * IpAllocations over 10 subnets (20 with --quick, one run each way), against the same resource graph through a
  * dynamic provider that does nothing. Wall time and the host's CPU of ours ÷ the no-op's, runs
  * alternated no-op, padded, ours, ours, padded, no-op and summed per side so a drift in load hits
- * all alike. The padded no-op (a state as large as ours, nothing else) splits ours ÷ no-op into
+ * all alike. The padded no-op (a state as large as ours, measured first, nothing else) splits ours ÷ no-op into
  * what our state's weight costs the engine (padded ÷ no-op) and what our provider's work costs
  * (ours ÷ padded).
  */
 export async function wholeUp(context: BenchContext): Promise<ScenarioResult> {
   const allocations = context.quick ? 20 : 1_000;
   const resources = allocations + SUBNETS;
-  const texts = await serializedProviders();
-  const noopText = await noopProvider();
-  // The captured string makes its text as long as ours, less what its answer's extra fields and
-  // hidden inputs weigh over ours' (about 390 characters in each of inputs and outputs, measured
-  // from the checkpoints: the figures report both sides' bytes per resource).
-  const padding = Math.max(0, texts.allocation.length - noopText.length - 390);
+  const config = { "ipam:databaseUrl": context.url };
+  const calibration = await calibratedPadding(config);
+  context.log(`scenario 13: one allocation's state, ours ${Math.round(calibration.ours)} B, padded no-op unpadded ${Math.round(calibration.unpadded)} B: padding ${calibration.padding} characters`);
   const dirs: Record<Side, string> = {
     ours: await projectDir("bench-up-ipam", ipamProgram(allocations, `bench-up-${Date.now()}`)),
     noop: await projectDir("bench-up-noop", noopProgram(allocations)),
-    padded: await projectDir("bench-up-padded", paddedNoopProgram(allocations, padding)),
+    padded: await projectDir("bench-up-padded", paddedNoopProgram(allocations, calibration.padding), { "shape.cjs": PADDED_SHAPE }),
   };
   try {
-    const config = { "ipam:databaseUrl": context.url };
     const order: readonly Side[] = context.quick ? ["noop", "padded", "ours"] : ["noop", "padded", "ours", "ours", "padded", "noop"];
     const runs: Record<Side, Run[]> = { noop: [], padded: [], ours: [] };
     for (const [index, side] of order.entries()) {
@@ -183,7 +219,7 @@ export async function wholeUp(context: BenchContext): Promise<ScenarioResult> {
     const hostCpu = (r: Run) => r.hostCpuMs;
     const seconds = (side: Side, pick: (run: Run) => number) => round(sum(side, pick) / runs[side].length / 1000, 2);
     const describe = (side: Side) =>
-      `${SIDE_NAMES[side]}: up ${seconds(side, up)} s, destroy ${seconds(side, destroy)} s, host CPU ${seconds(side, hostCpu)} s, engine CPU ${seconds(side, (r) => r.engineCpuMs)} s, checkpoint ${Math.round(sum(side, (r) => r.checkpointBytesPerResource) / runs[side].length)} B per resource`;
+      `${SIDE_NAMES[side]}: up ${seconds(side, up)} s, destroy ${seconds(side, destroy)} s, host CPU ${seconds(side, hostCpu)} s, engine CPU ${seconds(side, (r) => r.engineCpuMs)} s, checkpoint ${Math.round(sum(side, (r) => r.checkpointBytesPerResource) / runs[side].length)} B per resource (one allocation ${Math.round(sum(side, (r) => r.allocation.bytes) / runs[side].length)} B)`;
     const why = () =>
       `${describe("ours")}; ${describe("noop")}; ${describe("padded")} (means of ${runs.ours.length}). ` +
       `Ours ÷ padded (our provider's own work): up ${between("ours", "padded", up)}, destroy ${between("ours", "padded", destroy)}; ` +
@@ -196,6 +232,16 @@ export async function wholeUp(context: BenchContext): Promise<ScenarioResult> {
       figures[`${side}EngineCpuSeconds`] = seconds(side, (r) => r.engineCpuMs);
       figures[`${side}HostPeakRssMiB`] = round(Math.max(...runs[side].map((r) => r.hostPeakRssMiB)), 1);
       figures[`${side}CheckpointBytesPerResource`] = Math.round(sum(side, (r) => r.checkpointBytesPerResource) / runs[side].length);
+    }
+    const weight = (side: Side) => Math.round(sum(side, (r) => r.allocation.bytes) / runs[side].length);
+    figures.oursAllocationStateBytes = weight("ours");
+    figures.paddedAllocationStateBytes = weight("padded");
+    figures.noopAllocationStateBytes = weight("noop");
+    figures.paddedPaddingCharacters = calibration.padding;
+    // The split below means something only if the padded side carries our weight: stop, loudly, if not.
+    const off = Math.abs(weight("padded") / weight("ours") - 1);
+    if (!(off <= WEIGHT_TOLERANCE)) {
+      throw new Error(`scenario 13: the padded no-op's allocation weighs ${weight("padded")} B in the checkpoint, ours ${weight("ours")} B (${round(off * 100, 1)} % apart, allowed ${WEIGHT_TOLERANCE * 100} %): its split is not reported. ${why()}`);
     }
     figures.upOursOverPadded = between("ours", "padded", up);
     figures.destroyOursOverPadded = between("ours", "padded", destroy);
