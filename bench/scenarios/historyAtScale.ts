@@ -45,7 +45,7 @@ async function sequentialFormP50(pool: DatabasePool, t: Tables, size: number, sa
   for (let i = 0; i < samples; i += 1) {
     const { ms } = await timed(() =>
       pool.any(sql.type(z.object({ id: z.string() }))`
-        SELECT id::text AS id FROM ${t.auditEvent} WHERE ${intToAddress(randomInt(size))}::inet = ANY(addresses) ORDER BY id DESC LIMIT 100
+        SELECT e.id::text AS id FROM ${t.auditEvent} e WHERE ${intToAddress(randomInt(size))}::inet = ANY(e.addresses) ORDER BY e.id DESC LIMIT 100
       `),
     );
     times.push(ms);

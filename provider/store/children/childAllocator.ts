@@ -124,9 +124,9 @@ async function claimSpecific(db: BoundConnection, parent: ParentSubnet, wanted: 
 /** The first (at most 20) addresses allocated directly in the parent inside `range`. */
 async function allocatedIn(db: BoundConnection, parentId: number, range: ValueRange): Promise<bigint[]> {
   const rows = await db.anyFirst(sql.type(ordinalTextRow)`
-    SELECT ordinal::text AS ordinal FROM ${db.t.allocatedAddress}
-    WHERE subnet_id = ${parentId} AND ordinal BETWEEN ${range.first.toString()}::numeric AND ${range.last.toString()}::numeric
-    ORDER BY ordinal LIMIT 20
+    SELECT a.ordinal::text AS ordinal FROM ${db.t.allocatedAddress} a
+    WHERE a.subnet_id = ${parentId} AND a.ordinal BETWEEN ${range.first.toString()}::numeric AND ${range.last.toString()}::numeric
+    ORDER BY a.ordinal LIMIT 20
   `);
   return rows.map((ordinal) => BigInt(ordinal));
 }

@@ -15,7 +15,7 @@ export async function parentOf(db: BoundConnection, id: number): Promise<number 
 
 /** Every child block of a parent, as CIDR text (to rebuild its free blocks). */
 export async function childCidrs(db: BoundConnection, parentId: number): Promise<readonly string[]> {
-  return db.anyFirst(sql.type(cidrTextRow)`SELECT cidr::text AS cidr FROM ${db.t.subnet} WHERE parent_id = ${parentId} ORDER BY cidr`);
+  return db.anyFirst(sql.type(cidrTextRow)`SELECT s.cidr::text AS cidr FROM ${db.t.subnet} s WHERE s.parent_id = ${parentId} ORDER BY s.cidr`);
 }
 
 /** How many children a subnet has, and the first few as `id (cidr)`. */
@@ -24,7 +24,7 @@ export async function countChildren(db: BoundConnection, parentId: number): Prom
     SELECT count(*)::int AS count FROM ${db.t.subnet} WHERE parent_id = ${parentId}
   `);
   if (count === 0) return { count, examples: [] };
-  const rows = await db.any(sql.type(childRow)`SELECT id, cidr::text AS cidr FROM ${db.t.subnet} WHERE parent_id = ${parentId} ORDER BY cidr LIMIT 5`);
+  const rows = await db.any(sql.type(childRow)`SELECT s.id, s.cidr::text AS cidr FROM ${db.t.subnet} s WHERE s.parent_id = ${parentId} ORDER BY s.cidr LIMIT 5`);
   return { count, examples: rows.map((row) => `${row.id} (${row.cidr})`) };
 }
 
@@ -59,12 +59,14 @@ export async function overlappingChild(db: BoundConnection, parentId: number, na
 export async function childrenOverlapping(db: BoundConnection, parentId: number, ranges: readonly ValueRange[]): Promise<string[]> {
   if (ranges.length === 0) return [];
   const rows = await db.any(sql.type(childRow)`
-    SELECT DISTINCT s.id, s.cidr::text AS cidr
-    FROM ${db.t.subnet} s
-    JOIN unnest(${sql.array(ranges.map((r) => r.first.toString()), "numeric")}, ${sql.array(ranges.map((r) => r.last.toString()), "numeric")}) AS r(lo, hi)
-      ON ${db.t.inetToOrdinal}(network(s.cidr)) <= r.hi AND ${db.t.inetToOrdinal}(broadcast(s.cidr)) >= r.lo
-    WHERE s.parent_id = ${parentId}
-    ORDER BY cidr LIMIT 20
+    SELECT c.id, c.cidr::text AS cidr FROM (
+      SELECT DISTINCT s.id, s.cidr
+      FROM ${db.t.subnet} s
+      JOIN unnest(${sql.array(ranges.map((r) => r.first.toString()), "numeric")}, ${sql.array(ranges.map((r) => r.last.toString()), "numeric")}) AS r(lo, hi)
+        ON ${db.t.inetToOrdinal}(network(s.cidr)) <= r.hi AND ${db.t.inetToOrdinal}(broadcast(s.cidr)) >= r.lo
+      WHERE s.parent_id = ${parentId}
+    ) AS c
+    ORDER BY c.cidr LIMIT 20
   `);
   return rows.map((row) => `${row.id} (${row.cidr})`);
 }

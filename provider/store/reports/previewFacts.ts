@@ -124,7 +124,7 @@ async function readOne(db: BoundConnection, request: FactsRequest): Promise<Subn
     childSpace = subtractRanges([layout.cidr], [...keptFromChildren(layout), ...children, ...own]);
     const heldValues = (
       await db.anyFirst(sql.type(ordinalTextRow)`
-        SELECT ordinal::text AS ordinal FROM ${db.t.heldAddress} WHERE subnet_id = ${id} AND held_until > now() ORDER BY ordinal LIMIT ${ALLOCATION_LIMIT + 1}
+        SELECT h.ordinal::text AS ordinal FROM ${db.t.heldAddress} h WHERE h.subnet_id = ${id} AND h.held_until > now() ORDER BY h.ordinal LIMIT ${ALLOCATION_LIMIT + 1}
       `)
     ).map((ordinal) => BigInt(ordinal));
     const truncated = rows.length > ALLOCATION_LIMIT || heldValues.length > ALLOCATION_LIMIT;

@@ -73,7 +73,7 @@ export async function readMapCells(db: BoundConnection, subnetId: number, layout
     )
     SELECT cell::text AS cell, (array_agg(owner ORDER BY n DESC, owner))[1] AS owner, max(n)::text AS owner_addresses,
            sum(n)::text AS allocated, sum(outside)::text AS outside_pool, count(*)::int AS owners
-    FROM per_owner GROUP BY cell ORDER BY cell
+    FROM per_owner GROUP BY per_owner.cell ORDER BY per_owner.cell
   `);
   return rows.map((row) => ({
     cell: Number(row.cell),
@@ -148,9 +148,12 @@ const heldCellRow = z.object({ cell: z.string(), held: z.string(), seconds_left:
 export async function readMapHeldCells(db: BoundConnection, subnetId: number, layout: SubnetLayout, grid: MapGrid): Promise<MapHeldCell[]> {
   const cellSize = (1n << BigInt(grid.cellBits)).toString();
   const rows = await db.any(sql.type(heldCellRow)`
-    SELECT div(ordinal - ${layout.cidr.first.toString()}::numeric, ${cellSize}::numeric)::text AS cell, count(*)::text AS held,
-           ceil(extract(epoch FROM max(held_until) - now()))::int AS seconds_left
-    FROM ${db.t.heldAddress} WHERE subnet_id = ${subnetId} AND held_until > now() GROUP BY 1 ORDER BY 1
+    SELECT h.cell::text AS cell, count(*)::text AS held, ceil(extract(epoch FROM max(h.held_until) - now()))::int AS seconds_left
+    FROM (
+      SELECT div(ordinal - ${layout.cidr.first.toString()}::numeric, ${cellSize}::numeric) AS cell, held_until
+      FROM ${db.t.heldAddress} WHERE subnet_id = ${subnetId} AND held_until > now()
+    ) AS h
+    GROUP BY h.cell ORDER BY h.cell
   `);
   return rows.map((row) => ({ cell: Number(row.cell), held: row.held, secondsLeft: row.seconds_left }));
 }

@@ -95,7 +95,7 @@ async function refuseTakenAllocationIds(db: BoundConnection, ids: BigInt64Array)
   for (let start = 0; start < ids.length; start += IDS_PER_LOOKUP) {
     const chunk = Array.from(ids.subarray(start, start + IDS_PER_LOOKUP), String);
     const found = await db.anyFirst(sql.type(idRow)`
-      SELECT id::text AS id FROM ${db.t.allocation} WHERE id = ANY(${sql.array(chunk, "int8")}) ORDER BY id LIMIT 20
+      SELECT a.id::text AS id FROM ${db.t.allocation} a WHERE a.id = ANY(${sql.array(chunk, "int8")}) ORDER BY a.id LIMIT 20
     `);
     taken = [...taken, ...found.map(BigInt)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, 20);
   }

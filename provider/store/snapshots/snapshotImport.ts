@@ -175,7 +175,7 @@ async function refuseConflicts(
 ): Promise<void> {
   await refuseTakenSubnetIds(db, subnetIds);
   const takenAllocations = await db.anyFirst(sql.type(idRow)`
-    SELECT id::text AS id FROM ${db.t.allocation} WHERE id = ANY(${sql.array([...allocationIds.values()], "int8")}) ORDER BY id LIMIT 20
+    SELECT a.id::text AS id FROM ${db.t.allocation} a WHERE a.id = ANY(${sql.array([...allocationIds.values()], "int8")}) ORDER BY a.id LIMIT 20
   `);
   if (takenAllocations.length > 0) throw new SnapshotConflictError("allocations.id", `allocation ids ${TAKEN_ADVICE}`, takenAllocations);
   await refuseOverlappingRoots(db, snapshot.subnets);
@@ -186,7 +186,7 @@ export const TAKEN_ADVICE = "already exist in the target database (import into a
 /** @throws SnapshotConflictError naming up to 20 of the target subnet ids already taken */
 export async function refuseTakenSubnetIds(db: BoundConnection, subnetIds: ReadonlyMap<string, string>): Promise<void> {
   const takenSubnets = await db.anyFirst(sql.type(idRow)`
-    SELECT id::text AS id FROM ${db.t.subnet} WHERE id = ANY(${sql.array([...subnetIds.values()], "int4")}) ORDER BY id LIMIT 20
+    SELECT s.id::text AS id FROM ${db.t.subnet} s WHERE s.id = ANY(${sql.array([...subnetIds.values()], "int4")}) ORDER BY s.id LIMIT 20
   `);
   if (takenSubnets.length > 0) throw new SnapshotConflictError("subnets.id", `subnet ids ${TAKEN_ADVICE}`, takenSubnets);
 }

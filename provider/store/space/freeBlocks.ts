@@ -106,7 +106,7 @@ export async function nextBestFitBlock(
        WHERE subnet_id = ${parentId} AND prefix_length < ${afterLength} AND prefix_length <= ${length}
        ORDER BY prefix_length DESC, first_ordinal LIMIT 1)
     ) AS next_block
-    ORDER BY prefix_length DESC, first_ordinal LIMIT 1
+    ORDER BY next_block.prefix_length DESC, next_block.first_ordinal LIMIT 1
   `);
   return row === null ? null : blockOf(parent, row);
 }
@@ -114,9 +114,9 @@ export async function nextBestFitBlock(
 /** The highest address allocated directly in the parent inside `range`, or null. */
 export async function highestAllocatedIn(db: BoundConnection, parentId: number, range: ValueRange): Promise<bigint | null> {
   const ordinal = await db.maybeOneFirst(sql.type(ordinalTextRow)`
-    SELECT ordinal::text AS ordinal FROM ${db.t.allocatedAddress}
-    WHERE subnet_id = ${parentId} AND ordinal BETWEEN ${text(range.first)}::numeric AND ${text(range.last)}::numeric
-    ORDER BY ordinal DESC LIMIT 1
+    SELECT a.ordinal::text AS ordinal FROM ${db.t.allocatedAddress} a
+    WHERE a.subnet_id = ${parentId} AND a.ordinal BETWEEN ${text(range.first)}::numeric AND ${text(range.last)}::numeric
+    ORDER BY a.ordinal DESC LIMIT 1
   `);
   return ordinal === null ? null : BigInt(ordinal);
 }
@@ -124,9 +124,9 @@ export async function highestAllocatedIn(db: BoundConnection, parentId: number, 
 /** The free block that holds all of `wanted`, or null when some of it is not free. */
 export async function freeBlockHolding(db: BoundConnection, parentId: number, parent: Cidr, wanted: Cidr): Promise<Cidr | null> {
   const row = await db.maybeOne(sql.type(blockRow)`
-    SELECT first_ordinal::text AS first_ordinal, prefix_length FROM ${db.t.freeBlock}
-    WHERE subnet_id = ${parentId} AND first_ordinal <= ${text(wanted.first)}::numeric
-    ORDER BY first_ordinal DESC LIMIT 1
+    SELECT f.first_ordinal::text AS first_ordinal, f.prefix_length FROM ${db.t.freeBlock} f
+    WHERE f.subnet_id = ${parentId} AND f.first_ordinal <= ${text(wanted.first)}::numeric
+    ORDER BY f.first_ordinal DESC LIMIT 1
   `);
   if (row === null) return null;
   const block = blockOf(parent, row);
