@@ -243,6 +243,74 @@ describe("group commit: next-free requests waiting in one process share one tran
     }
   });
 
+  it("a batch picks what one request at a time picks (0021): fragmented free space, repeated subnets, a pool's last address, exhaustion mid-batch", async () => {
+    const { ipam, db } = context;
+    // Free: .2, .4–.5, .8, .10–.14 (gateway .1, reserved .3 .6 .7, .9 taken).
+    const fragmented = await ipam.createSubnet({ cidr: "10.123.0.0/28", gateway: "10.123.0.1", reserved: ["10.123.0.3", "10.123.0.6", "10.123.0.7"] });
+    await ipam.allocate({ subnetId: fragmented.id, owner: "filler", address: "10.123.0.9" });
+    // Free: .2, .4–.6 (.6 the last usable address): six requests, the last two find it full.
+    const edge = await ipam.createSubnet({ cidr: "10.123.1.0/29", gateway: "10.123.1.1", reserved: ["10.123.1.3"] });
+    const v6 = await ipam.createSubnet({ cidr: "2001:db8:123::/125", gateway: "2001:db8:123::1" });
+    const full = await ipam.createSubnet({ cidr: spareCidr() });
+    for (let i = 0; i < 2; i += 1) await ipam.allocate({ subnetId: full.id, owner: "filler" });
+    const f = fragmented.id, e = edge.id, six = v6.id;
+    const ids = [f, e, six, f, e, full.id, e, f, "999999", e, six, e, e, f, f].map(Number);
+    const subnetIds = [f, e, six, full.id].map(Number);
+    type Answer = { r_status: string; address: string | null; r_ip_version: number | null; r_prefix_length: number | null; r_gateway: string | null; r_sqlstate: string | null };
+    const call = async (indexes: readonly number[]): Promise<(Answer & { r_id: string | null })[]> =>
+      (await admin.query<Answer & { r_id: string | null }>(
+        `SELECT r_status, host(ipam.ordinal_to_inet(r_ordinal, r_ip_version)) AS address, r_ip_version, r_prefix_length, r_gateway, r_sqlstate, r_id::text
+         FROM ipam.allocate_next_batch($1::int[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6, 5000) ORDER BY r_index`,
+        [indexes.map((i) => ids[i]), indexes.map((i) => `pick-${i}`), indexes.map(() => null), indexes.map(() => ""), indexes.map(() => "{}"), IPAM_LOCK_CLASS],
+      )).rows;
+    const freeRanges = async () =>
+      (await admin.query<{ subnet_id: number; first: string; last: string }>("SELECT subnet_id, first_ordinal::text AS first, last_ordinal::text AS last FROM ipam.free_range WHERE subnet_id = ANY($1::int[]) ORDER BY 1, 2", [subnetIds])).rows;
+    const answersOnly = (rows: readonly (Answer & { r_id: string | null })[]): Answer[] => rows.map(({ r_id: _, ...answer }) => answer);
+    const all = ids.map((_, i) => i);
+
+    // Each way in a transaction rolled back afterwards, so both start from the same free space.
+    await admin.query("BEGIN");
+    const batch = await call(all);
+    const batchFree = await freeRanges();
+    const writers = await admin.query<{ n: number }>("SELECT count(DISTINCT xmin::text)::int AS n FROM ipam.allocation WHERE id = ANY($1::bigint[])", [batch.filter((row) => row.r_id !== null).map((row) => row.r_id)]);
+    await admin.query("ROLLBACK");
+    await admin.query("BEGIN");
+    const oneByOne = [];
+    for (const i of all) oneByOne.push(...(await call([i])));
+    const oneByOneFree = await freeRanges();
+    await admin.query("ROLLBACK");
+
+    expect(writers.rows[0]!.n).toBe(1); // the batch was served together, not by the one-request-at-a-time fallback
+    expect(answersOnly(batch)).toEqual(answersOnly(oneByOne));
+    expect(batchFree).toEqual(oneByOneFree);
+    expect(batch.map((row) => row.address ?? row.r_status)).toEqual([
+      "10.123.0.2", "10.123.1.2", "2001:db8:123::2", "10.123.0.4", "10.123.1.4", "exhausted", "10.123.1.5", "10.123.0.5",
+      "not_found", "10.123.1.6", "2001:db8:123::3", "exhausted", "exhausted", "10.123.0.8", "10.123.0.10",
+    ]);
+    expect((await checkInvariants(db.url, { subnetIds: subnetIds.map(String) })).violations).toEqual([]);
+  });
+
+  it("the pipelined batch's transaction is bounded by statementTimeoutMs (BEGIN and the timeouts sent as one query)", async () => {
+    const { db } = context;
+    const ipam = await Ipam.open({ databaseUrl: db.url, statementTimeoutMs: 300, lockTimeoutMs: 60_000, migrate: false });
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    try {
+      const subnet = await ipam.createSubnet({ cidr: "10.124.0.0/24" });
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE ipam.free_range IN ACCESS EXCLUSIVE MODE");
+      const outcomes = await together(ipam, [{ subnetId: subnet.id, owner: "x" }, { subnetId: subnet.id, owner: "y" }]);
+      for (const outcome of outcomes) expect(failed(outcome)).toMatchObject({ code: "STATEMENT_TIMEOUT" });
+      await locker.query("ROLLBACK");
+      expect(await ipam.usage(subnet.id)).toMatchObject({ allocated: "0" });
+      // The connection that timed out was closed; the next batch runs and commits.
+      expect((await together(ipam, [{ subnetId: subnet.id, owner: "z" }]).then((all) => ok(all[0]))).allocation.addresses).toEqual(["10.124.0.1"]);
+    } finally {
+      await locker.end();
+      await ipam.close();
+    }
+  });
+
   it(`requests for more subnets than one, made together, are spread over the ${MAX_SHARED_STATEMENTS} shared statements`, async () => {
     const { ipam } = context;
     const subnets = [];

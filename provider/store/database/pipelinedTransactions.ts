@@ -7,10 +7,12 @@ import { wrapDatabaseError } from "./databaseErrors.js";
  * One transaction in one round trip (issue 25): BEGIN, the timeouts, the statement and COMMIT
  * written together on a connection in pg's pipeline mode (each message answered in order, nobody
  * waiting for an answer before sending the next), where slonik's transaction waits for each answer.
- * Every statement keeps its meaning: the timeouts are SET LOCAL (set_config(..., true)) in a
- * statement before the work, so the statement timeout bounds the work (a setting made inside a
- * statement would not bound it), and PgBouncer transaction pooling is still safe. If a statement
- * fails, the server refuses the rest of the transaction and COMMIT answers ROLLBACK.
+ * Every statement keeps its meaning: the timeouts are SET LOCAL before the work, so the statement
+ * timeout bounds the work (a setting made inside a statement would not bound it), and PgBouncer
+ * transaction pooling is still safe. BEGIN and the timeouts are one simple query (their values are
+ * integers from the validated options, no parameters needed), which spares the server a parse,
+ * bind and plan per transaction. If a statement fails, the server refuses the rest of the
+ * transaction and COMMIT answers ROLLBACK.
  *
  * Used by the next-free batcher only, whose transaction is one statement: its own small pool of
  * pipelined connections, at most `max` (so a process holds at most that many connections beyond
@@ -24,13 +26,16 @@ export class PipelinedTransactions {
   private readonly idle: { client: pg.Client; timer: NodeJS.Timeout }[] = [];
   private open = 0;
   private ended = false;
+  private readonly begin: string;
 
   constructor(
     private readonly connection: ConnectionOptions,
-    private readonly timeouts: { lockTimeoutMs: number; statementTimeoutMs: number },
+    timeouts: { lockTimeoutMs: number; statementTimeoutMs: number },
     private readonly max: number,
     private readonly connectTimeoutMs = 10_000,
-  ) {}
+  ) {
+    this.begin = `BEGIN; SET LOCAL lock_timeout = ${milliseconds(timeouts.lockTimeoutMs)}; SET LOCAL statement_timeout = ${milliseconds(timeouts.statementTimeoutMs)}`;
+  }
 
   /**
    * Run `text` with `values` as the one statement of a transaction, in one round trip.
@@ -43,19 +48,15 @@ export class PipelinedTransactions {
     const client = await this.take(doing);
     let healthy = false;
     try {
-      // pg writes each query as it is given (a system call each, 4 per transaction); corked, the
-      // four go out in one write (issue 25: a provider host's socket writes were a measured share
-      // of its CPU). In pipeline mode pg sends a query synchronously, so all four are in the buffer.
+      // pg writes each query as it is given (a system call each, 3 per transaction); corked, the
+      // three go out in one write (issue 25: a provider host's socket writes were a measured share
+      // of its CPU). In pipeline mode pg sends a query synchronously, so all three are in the buffer.
       const socket = (client.connection as unknown as { stream: { cork(): void; uncork(): void } }).stream;
       socket.cork();
       let sent: Promise<pg.QueryResult>[];
       try {
         sent = [
-          client.query("BEGIN"),
-          client.query("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)", [
-            String(this.timeouts.lockTimeoutMs),
-            String(this.timeouts.statementTimeoutMs),
-          ]),
+          client.query(this.begin),
           client.query(text, values as unknown[]),
           client.query("COMMIT"),
         ];
@@ -72,7 +73,7 @@ export class PipelinedTransactions {
         throw commitFailure(failed.reason, doing);
       }
       healthy = true;
-      return (answers[2] as PromiseFulfilledResult<pg.QueryResult>).value.rows as R[];
+      return (answers[1] as PromiseFulfilledResult<pg.QueryResult>).value.rows as R[];
     } finally {
       this.give(client, healthy);
     }
@@ -125,4 +126,10 @@ export class PipelinedTransactions {
     entry.timer.unref();
     this.idle.push(entry);
   }
+}
+
+/** A timeout written into the BEGIN text: only a whole number of milliseconds can get there. */
+function milliseconds(value: number): string {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`a timeout must be a whole number of milliseconds, got ${value}`);
+  return String(value);
 }
