@@ -51,6 +51,17 @@ async function transactionsFor(allocationIds: readonly string[]): Promise<number
   return rows[0]!.n;
 }
 
+/** How many (sub)transactions wrote these allocations: one when a batch was served together (0019). */
+async function subtransactionsFor(allocationIds: readonly (string | null)[]): Promise<number> {
+  const { rows } = await admin.query<{ n: number }>("SELECT count(DISTINCT xmin::text)::int AS n FROM ipam.allocation WHERE id = ANY($1::bigint[])", [allocationIds]);
+  return rows[0]!.n;
+}
+
+/** allocate_next_batch called directly, its requests' subnets, owners and keys as $1–$3 (batchArguments). */
+const NEXT_BATCH = "ipam.allocate_next_batch($1::int[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6, 5000)";
+const batchArguments = (subnetIds: readonly number[], owners: readonly string[], keys: readonly (string | null)[]) =>
+  [subnetIds, owners, keys, subnetIds.map(() => ""), subnetIds.map(() => "{}"), IPAM_LOCK_CLASS];
+
 async function auditRows(allocationIds: readonly string[]): Promise<Map<string, { action: string; owner: string; addresses: string[] }[]>> {
   const { rows } = await admin.query<{ allocation_id: string; action: string; owner: string; addresses: string[] }>(
     "SELECT allocation_id::text, action, owner, ARRAY(SELECT host(x) FROM unnest(addresses) x) AS addresses FROM ipam.audit_event WHERE allocation_id = ANY($1::bigint[]) ORDER BY id",
@@ -185,8 +196,8 @@ describe("group commit: next-free requests waiting in one process share one tran
       await holder.query("SELECT pg_advisory_xact_lock($1, $2)", [IPAM_LOCK_CLASS, Number(busy.id)]);
       const ids = [a.id, busy.id, "999999", full.id, a.id, a.id].map(Number);
       const { rows } = await admin.query<{ r_index: number; r_status: string; r_ordinal: string | null; r_sqlstate: string | null }>(
-        `SELECT r_index, r_status, r_ordinal::text, r_sqlstate FROM ipam.allocate_next_batch($1::int[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6, 5000)`,
-        [ids, ids.map((_, i) => `fn-${i}`), [null, null, null, null, "dup", "dup"], ids.map(() => ""), ids.map(() => "{}"), IPAM_LOCK_CLASS],
+        `SELECT r_index, r_status, r_ordinal::text, r_sqlstate FROM ${NEXT_BATCH}`,
+        batchArguments(ids, ids.map((_, i) => `fn-${i}`), [null, null, null, null, "dup", "dup"]),
       );
       expect(rows.map((row) => [row.r_index, row.r_status, row.r_sqlstate])).toEqual([
         [1, "ok", null], [2, "busy", null], [3, "not_found", null], [4, "exhausted", null], [5, "ok", null], [6, "error", "23505"],
@@ -216,8 +227,8 @@ describe("group commit: next-free requests waiting in one process share one tran
       await holder.query("SELECT pg_advisory_xact_lock($1, $2)", [IPAM_LOCK_CLASS, Number(busy.id)]);
       const ids = [b.id, a.id, busy.id, "999999", full.id, a.id, b.id].map(Number);
       const { rows } = await admin.query<{ r_index: number; r_status: string; r_id: string | null; r_ordinal: string | null; r_gateway: string | null; r_prefix_length: number | null }>(
-        `SELECT r_index, r_status, r_id::text, r_ordinal::text, r_gateway, r_prefix_length FROM ipam.allocate_next_batch($1::int[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6, 5000)`,
-        [ids, ids.map((_, i) => `tg-${i}`), ids.map((_, i) => `tg-key-${i}`), ids.map(() => ""), ids.map(() => "{}"), IPAM_LOCK_CLASS],
+        `SELECT r_index, r_status, r_id::text, r_ordinal::text, r_gateway, r_prefix_length FROM ${NEXT_BATCH}`,
+        batchArguments(ids, ids.map((_, i) => `tg-${i}`), ids.map((_, i) => `tg-key-${i}`)),
       );
       await holder.query("COMMIT");
       expect(rows.map((row) => [row.r_index, row.r_status, row.r_gateway, row.r_prefix_length])).toEqual([
@@ -235,8 +246,7 @@ describe("group commit: next-free requests waiting in one process share one tran
       expect(audit.rows).toEqual(served.map((row) => ({ allocation_id: row.r_id, action: "allocate", owner: `tg-${row.r_index - 1}` })));
       expect(await transactionsFor(served.map((row) => row.r_id!))).toBe(1);
       // One subtransaction wrote them all (served one by one, each request's rows carry an xid of their own).
-      const writers = await admin.query<{ n: number }>("SELECT count(DISTINCT xmin::text)::int AS n FROM ipam.allocation WHERE id = ANY($1::bigint[])", [served.map((row) => row.r_id)]);
-      expect(writers.rows[0]!.n).toBe(1);
+      expect(await subtransactionsFor(served.map((row) => row.r_id))).toBe(1);
       expect((await checkInvariants(db.url, { subnetIds: [a.id, b.id, busy.id, full.id] })).violations).toEqual([]);
     } finally {
       await holder.end();
@@ -260,8 +270,8 @@ describe("group commit: next-free requests waiting in one process share one tran
     const call = async (indexes: readonly number[]): Promise<(Answer & { r_id: string | null })[]> =>
       (await admin.query<Answer & { r_id: string | null }>(
         `SELECT r_status, host(ipam.ordinal_to_inet(r_ordinal, r_ip_version)) AS address, r_ip_version, r_prefix_length, r_gateway, r_sqlstate, r_id::text
-         FROM ipam.allocate_next_batch($1::int[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6, 5000) ORDER BY r_index`,
-        [indexes.map((i) => ids[i]), indexes.map((i) => `pick-${i}`), indexes.map(() => null), indexes.map(() => ""), indexes.map(() => "{}"), IPAM_LOCK_CLASS],
+         FROM ${NEXT_BATCH} ORDER BY r_index`,
+        batchArguments(indexes.map((i) => ids[i]!), indexes.map((i) => `pick-${i}`), indexes.map(() => null)),
       )).rows;
     const freeRanges = async () =>
       (await admin.query<{ subnet_id: number; first: string; last: string }>("SELECT subnet_id, first_ordinal::text AS first, last_ordinal::text AS last FROM ipam.free_range WHERE subnet_id = ANY($1::int[]) ORDER BY 1, 2", [subnetIds])).rows;
@@ -272,7 +282,7 @@ describe("group commit: next-free requests waiting in one process share one tran
     await admin.query("BEGIN");
     const batch = await call(all);
     const batchFree = await freeRanges();
-    const writers = await admin.query<{ n: number }>("SELECT count(DISTINCT xmin::text)::int AS n FROM ipam.allocation WHERE id = ANY($1::bigint[])", [batch.filter((row) => row.r_id !== null).map((row) => row.r_id)]);
+    const writers = await subtransactionsFor(batch.filter((row) => row.r_id !== null).map((row) => row.r_id));
     await admin.query("ROLLBACK");
     await admin.query("BEGIN");
     const oneByOne = [];
@@ -280,7 +290,7 @@ describe("group commit: next-free requests waiting in one process share one tran
     const oneByOneFree = await freeRanges();
     await admin.query("ROLLBACK");
 
-    expect(writers.rows[0]!.n).toBe(1); // the batch was served together, not by the one-request-at-a-time fallback
+    expect(writers).toBe(1); // the batch was served together, not by the one-request-at-a-time fallback
     expect(answersOnly(batch)).toEqual(answersOnly(oneByOne));
     expect(batchFree).toEqual(oneByOneFree);
     expect(batch.map((row) => row.address ?? row.r_status)).toEqual([
