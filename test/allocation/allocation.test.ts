@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { useTestIpam } from "../helpers/openTestIpam.js";
+import { failure } from "../helpers/failure.js";
 import { freeIndexComparison } from "../helpers/freeIndex.js";
 
 const context = useTestIpam("alloc");
-const failure = async (promise: Promise<unknown>) => promise.then(() => { throw new Error("expected a failure"); }, (error: unknown) => error as Error & Record<string, unknown>);
 let cidrCounter = 0;
 const nextCidr = () => `10.70.${cidrCounter++}.0/24`;
 

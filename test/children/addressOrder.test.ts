@@ -1,19 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { useTestIpam } from "../helpers/openTestIpam.js";
+import { failure } from "../helpers/failure.js";
 
 // PostgreSQL reads a bare name in ORDER BY as the output column first: `SELECT ordinal::text AS
 // ordinal ... ORDER BY ordinal` sorts the text ('1000000000' before '999999999'). 59.154.202.0 is
 // ordinal 1,000,000,000, so a parent around it holds ordinals of 9 and 10 digits, and 10.60.x
 // children's texts sort 10.60.10.0 before 10.60.2.0.
 const context = useTestIpam("addrorder");
-
-const failure = async (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error("expected a failure");
-    },
-    (error: unknown) => error as Error & Record<string, unknown>,
-  );
 
 describe("what the store lists and looks up goes by address, not by text", () => {
   it("a free child block starting at a 10-digit ordinal is found (the block below it sorted higher as text)", async () => {

@@ -1,17 +1,11 @@
 import { describe, expect, it } from "vitest";
 import pg from "pg";
 import { useTestIpam } from "../helpers/openTestIpam.js";
+import { failure } from "../helpers/failure.js";
 import { childIndexComparison, childOverlapAndAlignment } from "../helpers/childIndex.js";
 import type { Ipam } from "../../provider/store/index.js";
 
 const context = useTestIpam("children");
-const failure = async (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error("expected a failure");
-    },
-    (error: unknown) => error as Error & Record<string, unknown>,
-  );
 
 async function countRows(table: string, where = "TRUE"): Promise<number> {
   const client = new pg.Client({ connectionString: context.db.url });

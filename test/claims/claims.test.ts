@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { useTestIpam } from "../helpers/openTestIpam.js";
+import { failure } from "../helpers/failure.js";
 
 // Claims (migration 0004, README "Claims"): the latest of several claimants of one subnet or
 // allocation is the only one whose release or delete acts. This is what keeps a forced Pulumi
 // replacement (create the new resource with the same key, then delete the old one) from freeing
 // what the new resource holds.
 const context = useTestIpam("claims");
-const failure = async (promise: Promise<unknown>) => promise.then(() => { throw new Error("expected a failure"); }, (error: unknown) => error as Error & Record<string, unknown>);
 
 describe("allocation claims", () => {
   it("a replay with a new claim supersedes the old claimant's release", async () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { useTestIpam } from "../helpers/openTestIpam.js";
+import { failure } from "../helpers/failure.js";
 import { freeIndexComparison } from "../helpers/freeIndex.js";
 import pg from "pg";
 
 const context = useTestIpam("subnets");
-const failure = async (promise: Promise<unknown>) => promise.then(() => { throw new Error("expected a failure"); }, (error: unknown) => error as Error & Record<string, unknown>);
 
 async function countRows(url: string, table: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
