@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "./implementation.js";
+import { resumeStacks, suspendStacks } from "./registrationStacks.js";
 import { resourceIdentity } from "./resourceIdentity.js";
 import { resourceOptions } from "./resourceOptions.js";
 import type { Assert, InputName, SameNames } from "../provider/core/resourceContract.js";
@@ -50,28 +51,35 @@ export class IpAllocation extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: IpAllocationArgs, opts?: pulumi.CustomResourceOptions) {
     provider ??= lazyProvider("allocation");
-    super(
-      provider,
-      name,
-      {
-        // Every output is listed, so the engine fills it even when the program leaves the input out.
-        address: undefined,
-        count: undefined,
-        strategy: undefined,
-        description: undefined,
-        tags: undefined,
-        ...args,
-        ...resourceIdentity(name, opts),
-        allocationId: undefined,
-        addresses: undefined,
-        prefixLength: undefined,
-        gateway: undefined,
-        owner: undefined,
-      },
-      resourceOptions("IpAllocation", name, opts),
-      "ipam",
-      "IpAllocation",
-    );
+    const frames = suspendStacks();
+    try {
+      super(
+        provider,
+        name,
+        {
+          // Every output is listed, so the engine fills it even when the program leaves the input out.
+          address: undefined,
+          count: undefined,
+          strategy: undefined,
+          description: undefined,
+          tags: undefined,
+          ...args,
+          ...resourceIdentity(name, opts),
+          allocationId: undefined,
+          addresses: undefined,
+          prefixLength: undefined,
+          gateway: undefined,
+          owner: undefined,
+        },
+        resourceOptions("IpAllocation", name, opts),
+        "ipam",
+        "IpAllocation",
+      );
+    } catch (error) {
+      resumeStacks(frames, error);
+      throw error;
+    }
+    resumeStacks(frames);
   }
 
   /**

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "./implementation.js";
+import { resumeStacks, suspendStacks } from "./registrationStacks.js";
 import { resourceIdentity } from "./resourceIdentity.js";
 import { resourceOptions } from "./resourceOptions.js";
 import type { Assert, InputName, SameNames } from "../provider/core/resourceContract.js";
@@ -85,34 +86,41 @@ export class Subnet extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: SubnetArgs, opts?: pulumi.CustomResourceOptions) {
     provider ??= lazyProvider("subnet");
-    super(
-      provider,
-      name,
-      {
-        // Every output is listed, so the engine fills it even when the program leaves the input out.
-        cidr: undefined,
-        namespace: undefined,
-        parentId: undefined,
-        prefixLength: undefined,
-        childrenOnly: undefined,
-        minPrefixLength: undefined,
-        maxPrefixLength: undefined,
-        defaultPrefixLength: undefined,
-        releaseHoldSeconds: undefined,
-        gateway: undefined,
-        allocationPools: undefined,
-        reserved: undefined,
-        description: undefined,
-        tags: undefined,
-        ...args,
-        ...resourceIdentity(name, opts),
-        ipVersion: undefined,
-        size: undefined,
-      },
-      resourceOptions("Subnet", name, opts),
-      "ipam",
-      "Subnet",
-    );
+    const frames = suspendStacks();
+    try {
+      super(
+        provider,
+        name,
+        {
+          // Every output is listed, so the engine fills it even when the program leaves the input out.
+          cidr: undefined,
+          namespace: undefined,
+          parentId: undefined,
+          prefixLength: undefined,
+          childrenOnly: undefined,
+          minPrefixLength: undefined,
+          maxPrefixLength: undefined,
+          defaultPrefixLength: undefined,
+          releaseHoldSeconds: undefined,
+          gateway: undefined,
+          allocationPools: undefined,
+          reserved: undefined,
+          description: undefined,
+          tags: undefined,
+          ...args,
+          ...resourceIdentity(name, opts),
+          ipVersion: undefined,
+          size: undefined,
+        },
+        resourceOptions("Subnet", name, opts),
+        "ipam",
+        "Subnet",
+      );
+    } catch (error) {
+      resumeStacks(frames, error);
+      throw error;
+    }
+    resumeStacks(frames);
     (this as { subnetId: pulumi.Output<string> }).subnetId = this.id;
   }
 
