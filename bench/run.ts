@@ -21,6 +21,7 @@ import { snapshotAtScale } from "./scenarios/snapshotAtScale.js";
 import { previewReportAtScale } from "./scenarios/previewReportAtScale.js";
 import { importScaling } from "./scenarios/importScaling.js";
 import { wholeUp } from "./scenarios/wholeUp.js";
+import { quietServer } from "./quietServer.js";
 import { usageAtScale } from "./scenarios/usageAtScale.js";
 import { usageTreeAtScale } from "./scenarios/usageTreeAtScale.js";
 import { webViewAtScale } from "./scenarios/webViewAtScale.js";
@@ -101,7 +102,10 @@ async function main(): Promise<void> {
       if (want(10)) scenarios.push(await usageAtScale(context));
       if (want(11)) scenarios.push(await snapshotAtScale(context));
       if (want(12)) scenarios.push(await usageTreeAtScale(context));
-      if (want(13)) scenarios.push(await wholeUp(context));
+      if (want(13)) {
+        await quietServer(context, "scenario 13");
+        scenarios.push(await wholeUp(context));
+      }
       if (want(14)) scenarios.push(await webViewAtScale(context));
       if (want(15)) scenarios.push(await previewReportAtScale(context));
       if (want(16)) scenarios.push(await holdDownAtScale(context));
