@@ -5,7 +5,7 @@ import type { Goal, MonitorHandlers, ReadGoal } from "./monitor.js";
 import { carriedPending } from "./pending.js";
 import { markAdditionalSecretOutputs } from "./secrets.js";
 import { SnapshotWriter } from "./snapshotWriter.js";
-import { decide, dependentReplacements, makeUrn, nameOf, stateOf, UNKNOWN, type Decision, type Failure } from "./stepGenerator.js";
+import { decide, deepEqual, dependentReplacements, makeUrn, nameOf, stateOf, UNKNOWN, type Decision, type Failure } from "./stepGenerator.js";
 import { assertNoSkippedDependency, targetRule, type Targets } from "./targets.js";
 import { Serial, Workers } from "./workers.js";
 import type { StepStates } from "./previewDigest.js";
@@ -123,7 +123,8 @@ export class Deployment implements MonitorHandlers {
       const plan = await this.generator.run(() => this.generate(goal));
       if (plan.state !== undefined) return { urn: plan.urn, id: plan.state.id ?? "", outputs: plan.state.outputs, unknown: this.skippedCreates.has(plan.urn) };
       const state = await this.workers.run(() => this.execute(plan));
-      await this.persist();
+      // sameSnapshotMutation.End writes only when mustWrite finds something new; every other step's End writes.
+      await this.persist(plan.d?.op !== "same" || plan.old === undefined || sameStepMustWrite(plan.old, state));
       return { urn: plan.urn, id: state.id ?? "", outputs: state.outputs };
     });
   }
@@ -258,7 +259,9 @@ export class Deployment implements MonitorHandlers {
     return this.guard(async () => {
       const state = this.news.find((r) => r.urn === urn);
       if (state !== undefined) state.outputs = outputs;
-      await this.persist();
+      // snapshot.go RegisterResourceOutputs: elided when the outputs equal the old state's.
+      const old = this.o.olds.find((r) => r.urn === urn);
+      await this.persist(old === undefined || !deepEqual(old.outputs, outputs));
     });
   }
 
@@ -281,7 +284,7 @@ export class Deployment implements MonitorHandlers {
       if (old.delete !== true) this.record(step, { old });
       const skipped = await this.delete(old, { deleting });
       if (skipped !== undefined) step.skipped = skipped;
-    }).finally(() => this.persist());
+    }).finally(() => this.flush());
   }
 
   /** CreateStep.Apply; provider_plugin.go `Create`: in preview a provider without preview support hands back its inputs. */
@@ -334,16 +337,21 @@ export class Deployment implements MonitorHandlers {
 
   /**
    * One provider call as a snapshot mutation (snapshot.go): pending first, then the call; the pending
-   * op ends with the call, failed or not (`End(step, successful)`). A killed CLI writes nothing more,
-   * so its op stays pending in the file.
+   * op ends with the call, failed or not (`End(step, successful)`), and End writes either way: a
+   * success's write is the step's own (after it records the result), a failure's is here. A killed
+   * CLI writes nothing more, so its op stays pending in the file.
    */
   private async mutation<T>(op: PendingOperation, call: () => Promise<T>): Promise<T> {
     this.pending.push(op);
     await this.persist();
+    let failed = true;
     try {
-      return await call();
+      const result = await call();
+      failed = false;
+      return result;
     } finally {
       this.pending.splice(this.pending.indexOf(op), 1);
+      if (failed) await this.persist();
     }
   }
 
@@ -353,8 +361,13 @@ export class Deployment implements MonitorHandlers {
   }
 
   /** A preview never writes; `up` writes the new resources, then the old ones not yet dealt with, and the pending operations. */
-  persist(): Promise<void> {
-    return this.writer.persist();
+  persist(mustWrite = true): Promise<void> {
+    return this.writer.persist(mustWrite);
+  }
+
+  /** The snapshot manager's Close: the writes elided since the last one, if any. */
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 }
 
@@ -371,4 +384,25 @@ interface Plan {
 
 function importDecision(goal: Goal): Decision {
   return { op: "create", inputs: goal.inputs, replaces: [], deleteBeforeReplace: false, failures: [] };
+}
+
+/**
+ * sameSnapshotMutation.mustWrite (pkg/backend/snapshot.go), for the fields this model keeps: a same
+ * step writes the checkpoint only when the resource's URN, type, kind, retainOnDelete, parent,
+ * deletedWith, protect, inputs, outputs or (sorted) dependencies differ from the old state's.
+ */
+export function sameStepMustWrite(old: ResourceState, now: ResourceState): boolean {
+  const sorted = (deps: string[] | undefined) => [...(deps ?? [])].sort();
+  return (
+    old.urn !== now.urn ||
+    old.type !== now.type ||
+    old.custom !== now.custom ||
+    (old.retainOnDelete ?? false) !== (now.retainOnDelete ?? false) ||
+    (old.parent ?? "") !== (now.parent ?? "") ||
+    (old.deletedWith ?? "") !== (now.deletedWith ?? "") ||
+    (old.protect ?? false) !== (now.protect ?? false) ||
+    !deepEqual(old.inputs, now.inputs) ||
+    !deepEqual(old.outputs, now.outputs) ||
+    !deepEqual(sorted(old.dependencies), sorted(now.dependencies))
+  );
 }

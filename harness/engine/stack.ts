@@ -161,7 +161,7 @@ export async function openStack(opts: StackOptions): Promise<Stack> {
     if (dryRun) digest();
     if (failure instanceof Crash) throw new DeploymentError(failure.message, deployment.steps, run.output);
     if (run.code !== 0 || failure !== undefined) {
-      await deployment.persist();
+      await deployment.flush();
       const why = failure?.message ?? `the program exited with code ${run.code}`;
       const said = [...deployment.messages, run.output].join("\n");
       throw new DeploymentError(`${dryRun ? "preview" : "update"} failed: ${why}\n${said}`, deployment.steps, said);

@@ -82,13 +82,17 @@ export async function destroy(host: ProviderHost, file: string, stack: string, l
       await writer.persist();
       try {
         await host.delete(r.urn, r.id ?? "", r.outputs);
-      } finally {
+      } catch (error) {
+        // deleteSnapshotMutation.End(step, false) writes too: the op is no longer pending.
         pending.splice(pending.indexOf(op), 1);
+        await writer.persist();
+        throw error;
       }
+      pending.splice(pending.indexOf(op), 1);
     }
     steps.push({ urn: r.urn, type: r.type, name: nameOf(r.urn), op: "delete", ...(skipped === undefined ? {} : { skipped }) });
     left.splice(left.indexOf(r), 1);
     await writer.persist();
-  }).finally(() => writer.persist());
+  }).finally(() => writer.flush());
   return steps;
 }
