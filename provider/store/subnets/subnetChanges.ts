@@ -1,6 +1,6 @@
 import { formatAddress } from "../../core/address.js";
 import { ConflictError, RetryableDatabaseError, SubnetInUseError, SupersededError } from "../../core/errors.js";
-import { sameRanges } from "../../core/range.js";
+import { sameRanges, subtractRanges, type ValueRange } from "../../core/range.js";
 import { LIMITS, claimOptionsSchema, parseInput, type UpdateSubnetInput, updateSubnetSchema } from "../../core/schemas.js";
 import { buildLayout, type SubnetLayout } from "../../core/subnetLayout.js";
 import { type SubnetUpdateResult } from "../../core/types.js";
@@ -57,14 +57,8 @@ export async function updateSubnet(db: StoreDatabase, subnetId: string, patch: U
 /** Refuse a layout whose gateway or reserved ranges cover allocated addresses, naming them. */
 export async function refuseBlockedAddresses(tx: BoundConnection, id: number, layout: SubnetLayout): Promise<void> {
   const version = layout.cidr.version;
-  const check = async (field: string, ranges: readonly { first: bigint; last: bigint }[], reason: string) => {
-    if (ranges.length === 0) return;
-    const hits = await tx.anyFirst(sql.type(ordinalTextRow)`
-      SELECT a.ordinal::text AS ordinal FROM ${tx.t.allocatedAddress} a
-      JOIN unnest(${sql.array(ranges.map((r) => r.first.toString()), "numeric")},
-                  ${sql.array(ranges.map((r) => r.last.toString()), "numeric")}) AS r(lo, hi) ON a.ordinal BETWEEN r.lo AND r.hi
-      WHERE a.subnet_id = ${id} ORDER BY a.ordinal LIMIT 20
-    `);
+  const check = async (field: string, ranges: readonly ValueRange[], reason: string) => {
+    const hits = await allocatedOrdinalsIn(tx, id, ranges, BLOCKED_EXAMPLES);
     if (hits.length > 0) throw new ConflictError(field, reason, hits.map((ordinal) => formatAddress(version, BigInt(ordinal))));
   };
   if (layout.gateway !== null) {
@@ -73,16 +67,36 @@ export async function refuseBlockedAddresses(tx: BoundConnection, id: number, la
   await check("reserved", layout.reserved, "reserved ranges would cover allocated addresses");
 }
 
+/** How many covered addresses a refusal names. */
+const BLOCKED_EXAMPLES = 20;
+
+/** The first allocated addresses (a page) outside the subnet's pools. */
 export async function addressesOutsidePools(tx: BoundConnection, id: number, layout: SubnetLayout): Promise<string[]> {
-  const ordinals = await tx.anyFirst(sql.type(ordinalTextRow)`
-    SELECT a.ordinal::text AS ordinal FROM ${tx.t.allocatedAddress} a
-    WHERE a.subnet_id = ${id} AND NOT EXISTS (
-      SELECT 1 FROM unnest(${sql.array(layout.pools.map((p) => p.first.toString()), "numeric")},
-                           ${sql.array(layout.pools.map((p) => p.last.toString()), "numeric")}) AS p(lo, hi)
-      WHERE a.ordinal BETWEEN p.lo AND p.hi)
-    ORDER BY a.ordinal LIMIT ${LIMITS.pageSize}
-  `);
+  const outside = subtractRanges([{ first: layout.cidr.first, last: layout.cidr.last }], layout.pools);
+  const ordinals = await allocatedOrdinalsIn(tx, id, outside, LIMITS.pageSize);
   return ordinals.map((ordinal) => formatAddress(layout.cidr.version, BigInt(ordinal)));
+}
+
+/**
+ * The lowest `limit` allocated ordinals of subnet `id` inside `ranges`, ascending. Each range is one
+ * probe of the (subnet_id, ordinal) index that stops at `limit` rows, so the cost follows the number
+ * of ranges, not how full the subnet is: a join of the subnet's addresses against the ranges read
+ * every address of the subnet whenever fewer than `limit` matched (the usual case: nothing covered),
+ * on every subnet update, a change of tags included.
+ */
+async function allocatedOrdinalsIn(tx: BoundConnection, id: number, ranges: readonly ValueRange[], limit: number): Promise<readonly string[]> {
+  if (ranges.length === 0) return [];
+  return tx.anyFirst(sql.type(ordinalTextRow)`
+    SELECT hit.ordinal::text AS ordinal
+    FROM unnest(${sql.array(ranges.map((r) => r.first.toString()), "numeric")},
+                ${sql.array(ranges.map((r) => r.last.toString()), "numeric")}) AS r(lo, hi)
+    CROSS JOIN LATERAL (
+      SELECT a.ordinal FROM ${tx.t.allocatedAddress} a
+      WHERE a.subnet_id = ${id} AND a.ordinal BETWEEN r.lo AND r.hi
+      ORDER BY a.ordinal LIMIT ${limit}
+    ) AS hit
+    ORDER BY hit.ordinal LIMIT ${limit}
+  `);
 }
 
 /**
