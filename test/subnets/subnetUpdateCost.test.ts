@@ -10,7 +10,9 @@ import { tablesFor } from "../../provider/store/database/tables.js";
 import { Ipam } from "../../provider/store/index.js";
 import { getSubnetRow } from "../../provider/store/rows/subnetQueries.js";
 import { layoutOf } from "../../provider/store/rows/subnetRecords.js";
-import { addressesOutsidePools, refuseBlockedAddresses } from "../../provider/store/subnets/subnetChanges.js";
+import { rebuildFreeRanges, syncFreeRanges } from "../../provider/store/space/freeSpace.js";
+import { addressesOutsidePools, changedSpace, refuseBlockedAddresses } from "../../provider/store/subnets/subnetChanges.js";
+import { checkInvariants } from "../helpers/invariants.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
 // "Costs do not grow with fill": every subnet update (a change of tags included) checks that the
@@ -100,6 +102,39 @@ describe(`a subnet update's checks in a subnet holding ${FILLED.toLocaleString("
     expect((outside.result as string[]).slice(0, 100)).toEqual(expected);
     expect(outside.read).toBeLessThan(1_000);
   });
+
+  it("a layout change re-derives the free index where the layout changed only", async () => {
+    // Pools ending at 10.70.200.255 instead of the subnet's end: the windows are the part given up.
+    const windows = await counted(async (tx, layout, id) => {
+      const changed = buildLayout(layout.cidr, { allocationPools: [{ start: "10.70.0.1", end: "10.70.200.255" }] });
+      const space = changedSpace(layout.available, changed.available);
+      await syncFreeRanges(tx, id, space);
+      return space;
+    });
+    expect(windows.result).toEqual([{ first: 0x0a46c900n, last: 0x0a46fffen }]);
+    expect(windows.read).toBeLessThan(50);
+    // The control: the whole-subnet re-derivation every layout change used to run.
+    const whole = await counted((tx, _layout, id) => rebuildFreeRanges(tx, id));
+    expect(whole.read).toBeGreaterThanOrEqual(FILLED);
+  });
+
+  it("layout changes through updateSubnet leave the free index exact", async () => {
+    const changes = [
+      { allocationPools: [{ start: "10.70.0.1", end: "10.70.200.255" }] },
+      { reserved: ["10.70.200.0/24", "10.70.150.7"] },
+      { gateway: "10.70.210.1" },
+      { allocationPools: [{ start: "10.70.0.50", end: "10.70.120.255" }, { start: "10.70.130.0", end: "10.70.255.254" }], gateway: null },
+      { allocationPools: null, reserved: [], gateway: null },
+    ];
+    for (const change of changes) {
+      await ipam.updateSubnet(subnetId, change);
+      expect((await checkInvariants(db.url, { subnetIds: [subnetId] })).violations, JSON.stringify(change)).toEqual([]);
+    }
+    // The space given up and taken back is handed out again: the next address after the fill.
+    const next = await ipam.allocate({ subnetId, owner: "cost/next", strategy: "sequential" });
+    expect(next.allocation.addresses).toEqual(["10.70.78.33"]);
+    await ipam.release(next.allocation.id);
+  }, 120_000);
 
   it("an update of tags goes through and reports nothing outside the pools", async () => {
     const updated = await ipam.updateSubnet(subnetId, { tags: { team: "net" } });

@@ -31,8 +31,8 @@ export async function syncFreeRanges(db: BoundConnection, subnetId: number, wind
 }
 
 /**
- * Recompute a subnet's free ranges from scratch. Used when a subnet is created or imported and when
- * its pools, gateway, reserved ranges or childrenOnly change.
+ * Recompute a subnet's free ranges from scratch: when a subnet is created, imported or reconciled.
+ * A layout change re-derives only where it changed (subnetChanges.ts `changedSpace`).
  */
 export async function rebuildFreeRanges(db: BoundConnection, subnetId: number): Promise<void> {
   await db.query(sql.unsafe`SELECT ${sql.identifier([db.t.schema, "rebuild_free_ranges"])}(${subnetId})`);

@@ -10,7 +10,7 @@ import { countChildren, parentOf } from "../children/childQueries.js";
 import { checkParentUpdate } from "../children/parentGuards.js";
 import { isSuperseded } from "../claims/claims.js";
 import { type BoundConnection, type StoreDatabase } from "../database/storeDatabase.js";
-import { rebuildFreeRanges } from "../space/freeSpace.js";
+import { syncFreeRanges } from "../space/freeSpace.js";
 import { dropHoldsOutside } from "../space/holdDown.js";
 import { deleteSubnetRow, getSubnetRow, requireSubnetRow, updateSubnetRow } from "../rows/subnetQueries.js";
 import { layoutOf, subnetFromRow, subnetKey } from "../rows/subnetRecords.js";
@@ -43,15 +43,26 @@ export async function updateSubnet(db: StoreDatabase, subnetId: string, patch: U
     const releaseHoldSeconds = changes.releaseHoldSeconds ?? row.release_hold_seconds;
     const columns = { layout, description: changes.description ?? row.description, tags: changes.tags ?? row.tags, releaseHoldSeconds, ...forChildren };
     await updateSubnetRow(tx, id, columns);
-    const layoutChanged = !sameRanges(layout.available, current.available) || forChildren.childrenOnly !== row.children_only;
-    if (layoutChanged) {
+    const allocatableBefore = row.children_only ? [] : current.available;
+    const allocatableAfter = forChildren.childrenOnly ? [] : layout.available;
+    if (!sameRanges(allocatableBefore, allocatableAfter)) {
       // Holds stay inside what is allocatable (none in a children-only subnet), and outside the free space.
-      await dropHoldsOutside(tx, id, forChildren.childrenOnly ? [] : layout.available);
-      await rebuildFreeRanges(tx, id);
+      await dropHoldsOutside(tx, id, allocatableAfter);
+      await syncFreeRanges(tx, id, changedSpace(allocatableBefore, allocatableAfter));
     }
     const outside = await addressesOutsidePools(tx, id, layout);
     return { subnet: subnetFromRow((await getSubnetRow(tx, id))!, layout), allocationsOutsidePools: outside };
   });
+}
+
+/**
+ * Where a layout change can change the free index: what became allocatable and what stopped being
+ * so. The free index is re-derived there only (`sync_free_ranges`), not over the whole subnet,
+ * so a change of pools, gateway or reserved ranges costs what it touches, not how full the subnet
+ * is; the function still derives the truth inside those windows from the subnet's row.
+ */
+export function changedSpace(before: readonly ValueRange[], after: readonly ValueRange[]): ValueRange[] {
+  return [...subtractRanges(before, after), ...subtractRanges(after, before)];
 }
 
 /** Refuse a layout whose gateway or reserved ranges cover allocated addresses, naming them. */
