@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "./implementation.js";
-import { resumeStacks, suspendStacks } from "./registrationStacks.js";
+import { QuietDynamicResource } from "./quietDynamicResource.js";
 import { resourceIdentity } from "./resourceIdentity.js";
 import { resourceOptions } from "./resourceOptions.js";
 import type { Assert, InputName, SameNames } from "../provider/core/resourceContract.js";
@@ -33,7 +33,7 @@ type IpAllocationArgsFollowContract = Assert<SameNames<keyof IpAllocationArgs, I
 let provider: pulumi.dynamic.ResourceProvider | undefined;
 
 /** Addresses taken from a Subnet; never handed out twice, however many stacks run at once. */
-export class IpAllocation extends pulumi.dynamic.Resource {
+export class IpAllocation extends QuietDynamicResource {
   declare readonly allocationId: pulumi.Output<string>;
   declare readonly subnetId: pulumi.Output<string>;
   /** The first (lowest) address. */
@@ -51,35 +51,28 @@ export class IpAllocation extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: IpAllocationArgs, opts?: pulumi.CustomResourceOptions) {
     provider ??= lazyProvider("allocation");
-    const frames = suspendStacks();
-    try {
-      super(
-        provider,
-        name,
-        {
-          // Every output is listed, so the engine fills it even when the program leaves the input out.
-          address: undefined,
-          count: undefined,
-          strategy: undefined,
-          description: undefined,
-          tags: undefined,
-          ...args,
-          ...resourceIdentity(name, opts),
-          allocationId: undefined,
-          addresses: undefined,
-          prefixLength: undefined,
-          gateway: undefined,
-          owner: undefined,
-        },
-        resourceOptions("IpAllocation", name, opts),
-        "ipam",
-        "IpAllocation",
-      );
-    } catch (error) {
-      resumeStacks(frames, error);
-      throw error;
-    }
-    resumeStacks(frames);
+    super(
+      provider,
+      name,
+      {
+        // Every output is listed, so the engine fills it even when the program leaves the input out.
+        address: undefined,
+        count: undefined,
+        strategy: undefined,
+        description: undefined,
+        tags: undefined,
+        ...args,
+        ...resourceIdentity(name, opts),
+        allocationId: undefined,
+        addresses: undefined,
+        prefixLength: undefined,
+        gateway: undefined,
+        owner: undefined,
+      },
+      resourceOptions("IpAllocation", name, opts),
+      "ipam",
+      "IpAllocation",
+    );
   }
 
   /**

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { lazyProvider } from "./implementation.js";
-import { resumeStacks, suspendStacks } from "./registrationStacks.js";
+import { QuietDynamicResource } from "./quietDynamicResource.js";
 import { resourceIdentity } from "./resourceIdentity.js";
 import { resourceOptions } from "./resourceOptions.js";
 import type { Assert, InputName, SameNames } from "../provider/core/resourceContract.js";
@@ -53,7 +53,7 @@ type SubnetArgsFollowContract = Assert<SameNames<keyof SubnetArgs, InputName<typ
 let provider: pulumi.dynamic.ResourceProvider | undefined;
 
 /** A subnet in the IPAM database; `IpAllocation`s take addresses from its pools. */
-export class Subnet extends pulumi.dynamic.Resource {
+export class Subnet extends QuietDynamicResource {
   /**
    * The subnet's id: this resource's Pulumi `id`. Wire consumers (`IpAllocation.subnetId`, a child's
    * `parentId`, stack exports) to it. Why the id and not a provider output: when a preview shows an
@@ -86,41 +86,34 @@ export class Subnet extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: SubnetArgs, opts?: pulumi.CustomResourceOptions) {
     provider ??= lazyProvider("subnet");
-    const frames = suspendStacks();
-    try {
-      super(
-        provider,
-        name,
-        {
-          // Every output is listed, so the engine fills it even when the program leaves the input out.
-          cidr: undefined,
-          namespace: undefined,
-          parentId: undefined,
-          prefixLength: undefined,
-          childrenOnly: undefined,
-          minPrefixLength: undefined,
-          maxPrefixLength: undefined,
-          defaultPrefixLength: undefined,
-          releaseHoldSeconds: undefined,
-          gateway: undefined,
-          allocationPools: undefined,
-          reserved: undefined,
-          description: undefined,
-          tags: undefined,
-          ...args,
-          ...resourceIdentity(name, opts),
-          ipVersion: undefined,
-          size: undefined,
-        },
-        resourceOptions("Subnet", name, opts),
-        "ipam",
-        "Subnet",
-      );
-    } catch (error) {
-      resumeStacks(frames, error);
-      throw error;
-    }
-    resumeStacks(frames);
+    super(
+      provider,
+      name,
+      {
+        // Every output is listed, so the engine fills it even when the program leaves the input out.
+        cidr: undefined,
+        namespace: undefined,
+        parentId: undefined,
+        prefixLength: undefined,
+        childrenOnly: undefined,
+        minPrefixLength: undefined,
+        maxPrefixLength: undefined,
+        defaultPrefixLength: undefined,
+        releaseHoldSeconds: undefined,
+        gateway: undefined,
+        allocationPools: undefined,
+        reserved: undefined,
+        description: undefined,
+        tags: undefined,
+        ...args,
+        ...resourceIdentity(name, opts),
+        ipVersion: undefined,
+        size: undefined,
+      },
+      resourceOptions("Subnet", name, opts),
+      "ipam",
+      "Subnet",
+    );
     (this as { subnetId: pulumi.Output<string> }).subnetId = this.id;
   }
 

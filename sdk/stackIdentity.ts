@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { QuietDynamicResource } from "./quietDynamicResource.js";
 
 /**
  * The stack's identity: a random id kept in the stack's own state by a resource of its own, created
@@ -11,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
  * step_executor.go, executeStep: OnResourceStepPost before the step's completion callback): no
  * IPAM resource ever used an id the checkpoint does not hold. See docs/identity.md.
  */
-class StackIdentity extends pulumi.dynamic.Resource {
+class StackIdentity extends QuietDynamicResource {
   declare readonly stackId: pulumi.Output<string>;
 
   constructor(name: string) {

@@ -6,7 +6,7 @@ import { IpAllocation, Subnet } from "../../sdk/index.js";
 // Issue 25, scenario 13: the SDK formats a stack trace for each of four promises per property of a
 // resource it registers (runtime/debuggable.ts `debuggablePromise`); under the TypeScript runner
 // every frame is source-mapped. Our resources register with no frames captured for those promises
-// (sdk/registrationStacks.ts); these tests count the frames the SDK asks to be formatted.
+// (sdk/quietDynamicResource.ts); these tests count the frames the SDK asks to be formatted.
 
 let framesFormatted = 0;
 const original = Error.prepareStackTrace;
@@ -63,19 +63,29 @@ describe("registering our resources", () => {
 
   it("an error thrown while registering keeps its message and gets the stack of where it surfaced; the frame limit is restored", async () => {
     const limit = Error.stackTraceLimit;
-    let thrown: unknown;
+    const thrown: unknown[] = [];
     await captureResources(() => {
-      try {
-        new IpAllocation("web", { subnetId: "1" }, { deletedWith: new Subnet("net", { cidr: "10.0.0.0/24" }) });
-      } catch (error) {
-        thrown = error;
+      // Ours, refused before the SDK is called; and the SDK's own (a resource needs a name), thrown inside its constructor.
+      for (const construct of [
+        () => new IpAllocation("web", { subnetId: "1" }, { deletedWith: new Subnet("net", { cidr: "10.0.0.0/24" }) }),
+        () => new IpAllocation("", { subnetId: "1" }),
+      ]) {
+        try {
+          construct();
+        } catch (error) {
+          thrown.push(error);
+        }
       }
     });
-    expect(thrown).toBeInstanceOf(Error);
-    const error = thrown as Error;
-    expect(error.message).toContain('IpAllocation "web": the deletedWith option is not supported');
-    expect(error.stack).toContain(error.message.split("\n")[0]);
-    expect(error.stack).toMatch(/registrationStacks\.test\.ts/); // the user's frame, not an empty stack
+    expect(thrown).toHaveLength(2);
+    const [ours, sdks] = thrown as Error[];
+    expect(ours!.message).toContain('IpAllocation "web": the deletedWith option is not supported');
+    expect(sdks!.message).toContain("Missing resource name");
+    for (const error of [ours!, sdks!]) {
+      expect(error).toBeInstanceOf(Error);
+      expect(error.stack).toContain(error.message.split("\n")[0]);
+      expect(error.stack).toMatch(/registrationStacks\.test\.ts/); // the user's frame, not an empty stack
+    }
     expect(Error.stackTraceLimit).toBe(limit);
   });
 });
