@@ -11,7 +11,7 @@ import { heldBlockOver, holdChildBlock, returnExpiredHolds } from "../space/hold
 import { getSubnetRow } from "../rows/subnetQueries.js";
 import type { SubnetRow } from "../rows/rowShapes.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
-import { ordinalTextRow } from "../rows/rowShapes.js";
+import { allocatedIn } from "../rows/allocationQueries.js";
 
 /**
  * Carving child blocks out of a parent and giving them back. Children come from the parent's whole
@@ -114,22 +114,15 @@ async function claimSpecific(db: BoundConnection, parent: ParentSubnet, wanted: 
     const reserved = layout.reserved.find((range) => rangesOverlap(range, wanted));
     throw InvalidInputError.of("cidr", `${wanted.text} is not free in its parent ${label}${reserved === undefined ? "" : ` (it covers reserved ${reserved.text})`}`);
   }
-  const held = await allocatedIn(db, parent.id, wanted);
+  const held = await allocatedIn(db, parent.id, [wanted], COVERED_EXAMPLES);
   if (held.length > 0) {
     throw new ConflictError("cidr", `${wanted.text} covers addresses allocated directly in its parent ${label}`, held.map((o) => formatAddress(cidr.version, o)));
   }
   return { block, child: wanted };
 }
 
-/** The first (at most 20) addresses allocated directly in the parent inside `range`. */
-async function allocatedIn(db: BoundConnection, parentId: number, range: ValueRange): Promise<bigint[]> {
-  const rows = await db.anyFirst(sql.type(ordinalTextRow)`
-    SELECT a.ordinal::text AS ordinal FROM ${db.t.allocatedAddress} a
-    WHERE a.subnet_id = ${parentId} AND a.ordinal BETWEEN ${range.first.toString()}::numeric AND ${range.last.toString()}::numeric
-    ORDER BY a.ordinal LIMIT 20
-  `);
-  return rows.map((ordinal) => BigInt(ordinal));
-}
+/** How many addresses allocated directly in the parent a refused child names. */
+const COVERED_EXAMPLES = 20;
 
 /**
  * A deleted child's block goes back to its parent: merged into the free blocks (when they are

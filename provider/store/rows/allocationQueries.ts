@@ -1,7 +1,8 @@
 import { sql } from "slonik";
 import { formatAddress, parseAddress, parseCidr } from "../../core/address.js";
 import type { Allocation, AllocationResult } from "../../core/types.js";
-import { allocationRow, ordinalRow, type AllocationRow, labelRow, countRow, subnetIdRow } from "./rowShapes.js";
+import type { ValueRange } from "../../core/range.js";
+import { allocationRow, ordinalRow, ordinalTextRow, type AllocationRow, labelRow, countRow, subnetIdRow } from "./rowShapes.js";
 import type { Tables } from "../database/tables.js";
 import { type BoundConnection } from "../database/storeDatabase.js";
 
@@ -98,4 +99,26 @@ export async function countAllocations(db: BoundConnection, subnetId: number): P
 export function sortedAddresses(row: { cidr: string }, ordinals: readonly bigint[]): string[] {
   const version = parseCidr(row.cidr, "cidr").version;
   return [...ordinals].sort((a, b) => (a < b ? -1 : 1)).map((ordinal) => formatAddress(version, ordinal));
+}
+
+/**
+ * The lowest `limit` ordinals allocated directly in subnet `subnetId` inside `ranges`, ascending.
+ * Each range is one probe of the (subnet_id, ordinal) index that stops at `limit` rows, so the
+ * cost follows the number of ranges, not how full the subnet is (a join of the subnet's addresses
+ * against the ranges read every address whenever fewer than `limit` matched: the usual case).
+ */
+export async function allocatedIn(db: BoundConnection, subnetId: number, ranges: readonly ValueRange[], limit: number): Promise<bigint[]> {
+  if (ranges.length === 0) return [];
+  const ordinals = await db.anyFirst(sql.type(ordinalTextRow)`
+    SELECT hit.ordinal::text AS ordinal
+    FROM unnest(${sql.array(ranges.map((r) => r.first.toString()), "numeric")},
+                ${sql.array(ranges.map((r) => r.last.toString()), "numeric")}) AS r(lo, hi)
+    CROSS JOIN LATERAL (
+      SELECT a.ordinal FROM ${db.t.allocatedAddress} a
+      WHERE a.subnet_id = ${subnetId} AND a.ordinal BETWEEN r.lo AND r.hi
+      ORDER BY a.ordinal LIMIT ${limit}
+    ) AS hit
+    ORDER BY hit.ordinal LIMIT ${limit}
+  `);
+  return ordinals.map((ordinal) => BigInt(ordinal));
 }

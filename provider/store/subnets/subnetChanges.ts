@@ -4,7 +4,7 @@ import { sameRanges, subtractRanges, type ValueRange } from "../../core/range.js
 import { LIMITS, claimOptionsSchema, parseInput, type UpdateSubnetInput, updateSubnetSchema } from "../../core/schemas.js";
 import { buildLayout, type SubnetLayout } from "../../core/subnetLayout.js";
 import { type SubnetUpdateResult } from "../../core/types.js";
-import { countAllocations } from "../rows/allocationQueries.js";
+import { allocatedIn, countAllocations } from "../rows/allocationQueries.js";
 import { releaseChildBlock } from "../children/childAllocator.js";
 import { countChildren, parentOf } from "../children/childQueries.js";
 import { checkParentUpdate } from "../children/parentGuards.js";
@@ -14,8 +14,6 @@ import { syncFreeRanges } from "../space/freeSpace.js";
 import { dropHoldsOutside } from "../space/holdDown.js";
 import { deleteSubnetRow, getSubnetRow, requireSubnetRow, updateSubnetRow } from "../rows/subnetQueries.js";
 import { layoutOf, subnetFromRow, subnetKey } from "../rows/subnetRecords.js";
-import { sql } from "slonik";
-import { ordinalTextRow } from "../rows/rowShapes.js";
 
 /* Changing and deleting a subnet under its lock. */
 
@@ -69,8 +67,8 @@ export function changedSpace(before: readonly ValueRange[], after: readonly Valu
 export async function refuseBlockedAddresses(tx: BoundConnection, id: number, layout: SubnetLayout): Promise<void> {
   const version = layout.cidr.version;
   const check = async (field: string, ranges: readonly ValueRange[], reason: string) => {
-    const hits = await allocatedOrdinalsIn(tx, id, ranges, BLOCKED_EXAMPLES);
-    if (hits.length > 0) throw new ConflictError(field, reason, hits.map((ordinal) => formatAddress(version, BigInt(ordinal))));
+    const hits = await allocatedIn(tx, id, ranges, BLOCKED_EXAMPLES);
+    if (hits.length > 0) throw new ConflictError(field, reason, hits.map((ordinal) => formatAddress(version, ordinal)));
   };
   if (layout.gateway !== null) {
     await check("gateway", [{ first: layout.gateway.value, last: layout.gateway.value }], "the gateway would cover an allocated address");
@@ -84,30 +82,8 @@ const BLOCKED_EXAMPLES = 20;
 /** The first allocated addresses (a page) outside the subnet's pools. */
 export async function addressesOutsidePools(tx: BoundConnection, id: number, layout: SubnetLayout): Promise<string[]> {
   const outside = subtractRanges([{ first: layout.cidr.first, last: layout.cidr.last }], layout.pools);
-  const ordinals = await allocatedOrdinalsIn(tx, id, outside, LIMITS.pageSize);
-  return ordinals.map((ordinal) => formatAddress(layout.cidr.version, BigInt(ordinal)));
-}
-
-/**
- * The lowest `limit` allocated ordinals of subnet `id` inside `ranges`, ascending. Each range is one
- * probe of the (subnet_id, ordinal) index that stops at `limit` rows, so the cost follows the number
- * of ranges, not how full the subnet is: a join of the subnet's addresses against the ranges read
- * every address of the subnet whenever fewer than `limit` matched (the usual case: nothing covered),
- * on every subnet update, a change of tags included.
- */
-async function allocatedOrdinalsIn(tx: BoundConnection, id: number, ranges: readonly ValueRange[], limit: number): Promise<readonly string[]> {
-  if (ranges.length === 0) return [];
-  return tx.anyFirst(sql.type(ordinalTextRow)`
-    SELECT hit.ordinal::text AS ordinal
-    FROM unnest(${sql.array(ranges.map((r) => r.first.toString()), "numeric")},
-                ${sql.array(ranges.map((r) => r.last.toString()), "numeric")}) AS r(lo, hi)
-    CROSS JOIN LATERAL (
-      SELECT a.ordinal FROM ${tx.t.allocatedAddress} a
-      WHERE a.subnet_id = ${id} AND a.ordinal BETWEEN r.lo AND r.hi
-      ORDER BY a.ordinal LIMIT ${limit}
-    ) AS hit
-    ORDER BY hit.ordinal LIMIT ${limit}
-  `);
+  const ordinals = await allocatedIn(tx, id, outside, LIMITS.pageSize);
+  return ordinals.map((ordinal) => formatAddress(layout.cidr.version, ordinal));
 }
 
 /**
