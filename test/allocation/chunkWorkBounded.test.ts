@@ -1,12 +1,12 @@
 import pg from "pg";
-import { sql, type DatabasePool, type DatabaseTransactionConnection } from "slonik";
-import { z } from "zod";
+import type { DatabasePool } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ipam } from "../../provider/store/index.js";
 import { BULK_CHUNK } from "../../provider/store/allocations/bulkInChunks.js";
 import { createDatabasePool } from "../../provider/store/database/databasePool.js";
 import { oneChunkCounted, plantSpacedAddresses } from "../helpers/bulkChunk.js";
 import { checkInvariants } from "../helpers/invariants.js";
+import { rowsRead } from "../helpers/rowsRead.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
 // Issue 25, scenario 9 on PostgreSQL 18: the first chunk of a random bulk in a freshly fragmented
@@ -51,8 +51,6 @@ async function freezeStatistics(): Promise<void> {
   for (const table of TABLES) await admin.query(`ANALYZE ipam.${table}`);
 }
 
-const readRow = z.object({ table: z.string(), read: z.number() });
-
 describe("one chunk of a random bulk in a fragmented subnet the statistics do not know yet", () => {
   it(`reads rows in proportion to the chunk (${BULK_CHUNK}), not to the subnet's ${FILLER.toLocaleString("en-US")} addresses and free ranges`, async () => {
     // A subnet the statistics know, then one they do not.
@@ -62,21 +60,8 @@ describe("one chunk of a random bulk in a fragmented subnet the statistics do no
     const subnet = await ipam.createSubnet({ cidr: "2001:db8:b::/64", namespace: "chunk" });
     await plantSpacedAddresses(admin, Number(subnet.id), FILLER - 1, 2n ** 64n / BigInt(FILLER), false);
 
-    // Rows read: sequential scans, heap fetches and every index entry returned (index-only scans too).
-    const readSoFar = async (tx: DatabaseTransactionConnection) =>
-      new Map(
-        (
-          await tx.any(sql.type(readRow)`
-            SELECT c.relname AS "table",
-                   (coalesce(s.seq_tup_read, 0) + coalesce(s.idx_tup_fetch, 0)
-                    + coalesce((SELECT sum(pg_stat_get_xact_tuples_returned(i.indexrelid)) FROM pg_index i WHERE i.indrelid = c.oid), 0))::int AS read
-            FROM pg_class c LEFT JOIN pg_stat_xact_user_tables s ON s.relid = c.oid
-            WHERE c.relnamespace = 'ipam'::regnamespace AND c.relname IN ('allocated_address', 'free_range')
-          `)
-        ).map((row) => [row.table, row.read]),
-      );
     // The old plan read 1,024 × FILLER rows: the transaction's 120 s bound fails it instead of hanging the run.
-    const { id, change: reads } = await oneChunkCounted(pool, Number(subnet.id), readSoFar);
+    const { id, change: reads } = await oneChunkCounted(pool, Number(subnet.id), (tx) => rowsRead(tx, ["allocated_address", "free_range"]));
     // Per address: a candidate probe, the ranges around it, its own row and the audit's count of
     // the allocation: a small multiple of the chunk. Reading the subnet once per window is
     // BULK_CHUNK × FILLER (33 million); reading it once at all is FILLER, 32 × BULK_CHUNK.

@@ -1,6 +1,5 @@
 import pg from "pg";
-import { sql, type DatabasePool, type DatabaseTransactionConnection } from "slonik";
-import { z } from "zod";
+import type { DatabasePool, DatabaseTransactionConnection } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConflictError } from "../../provider/core/errors.js";
 import { buildLayout } from "../../provider/core/subnetLayout.js";
@@ -13,6 +12,7 @@ import { layoutOf } from "../../provider/store/rows/subnetRecords.js";
 import { rebuildFreeRanges, syncFreeRanges } from "../../provider/store/space/freeSpace.js";
 import { addressesOutsidePools, changedSpace, refuseBlockedAddresses } from "../../provider/store/subnets/subnetChanges.js";
 import { checkInvariants } from "../helpers/invariants.js";
+import { rowsRead } from "../helpers/rowsRead.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
 // "Costs do not grow with fill": every subnet update (a change of tags included) checks that the
@@ -47,17 +47,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const readRow = z.object({ read: z.number() });
-
-/** Rows of allocated_address read by this transaction so far: sequential, heap fetches, index entries. */
-async function addressRowsRead(tx: DatabaseTransactionConnection): Promise<number> {
-  return tx.oneFirst(sql.type(readRow)`
-    SELECT (coalesce(s.seq_tup_read, 0) + coalesce(s.idx_tup_fetch, 0)
-            + coalesce((SELECT sum(pg_stat_get_xact_tuples_returned(i.indexrelid)) FROM pg_index i WHERE i.indrelid = c.oid), 0))::int AS read
-    FROM pg_class c LEFT JOIN pg_stat_xact_user_tables s ON s.relid = c.oid
-    WHERE c.relnamespace = 'ipam'::regnamespace AND c.relname = 'allocated_address'
-  `);
-}
+/** Rows of allocated_address this transaction has read so far. */
+const addressRowsRead = async (tx: DatabaseTransactionConnection) => (await rowsRead(tx, ["allocated_address"])).get("allocated_address")!;
 
 /** Run `check` on this subnet's row in a transaction of our own, with the rows it read. */
 async function counted<T>(check: (tx: ReturnType<typeof bindTables>, layout: ReturnType<typeof layoutOf>, id: number) => Promise<T>) {
