@@ -217,9 +217,12 @@ export async function wholeUp(context: BenchContext): Promise<ScenarioResult> {
     const up = (r: Run) => r.upMs;
     const destroy = (r: Run) => r.destroyMs;
     const hostCpu = (r: Run) => r.hostCpuMs;
-    const seconds = (side: Side, pick: (run: Run) => number) => round(sum(side, pick) / runs[side].length / 1000, 2);
+    const mean = (side: Side, pick: (run: Run) => number) => sum(side, pick) / runs[side].length;
+    const seconds = (side: Side, pick: (run: Run) => number) => round(mean(side, pick) / 1000, 2);
+    const checkpointBytes = (side: Side) => Math.round(mean(side, (r) => r.checkpointBytesPerResource));
+    const weight = (side: Side) => Math.round(mean(side, (r) => r.allocation.bytes));
     const describe = (side: Side) =>
-      `${SIDE_NAMES[side]}: up ${seconds(side, up)} s, destroy ${seconds(side, destroy)} s, host CPU ${seconds(side, hostCpu)} s, engine CPU ${seconds(side, (r) => r.engineCpuMs)} s, checkpoint ${Math.round(sum(side, (r) => r.checkpointBytesPerResource) / runs[side].length)} B per resource (one allocation ${Math.round(sum(side, (r) => r.allocation.bytes) / runs[side].length)} B)`;
+      `${SIDE_NAMES[side]}: up ${seconds(side, up)} s, destroy ${seconds(side, destroy)} s, host CPU ${seconds(side, hostCpu)} s, engine CPU ${seconds(side, (r) => r.engineCpuMs)} s, checkpoint ${checkpointBytes(side)} B per resource (one allocation ${weight(side)} B)`;
     const why = () =>
       `${describe("ours")}; ${describe("noop")}; ${describe("padded")} (means of ${runs.ours.length}). ` +
       `Ours ÷ padded (our provider's own work): up ${between("ours", "padded", up)}, destroy ${between("ours", "padded", destroy)}; ` +
@@ -231,9 +234,8 @@ export async function wholeUp(context: BenchContext): Promise<ScenarioResult> {
       figures[`${side}HostCpuSeconds`] = seconds(side, hostCpu);
       figures[`${side}EngineCpuSeconds`] = seconds(side, (r) => r.engineCpuMs);
       figures[`${side}HostPeakRssMiB`] = round(Math.max(...runs[side].map((r) => r.hostPeakRssMiB)), 1);
-      figures[`${side}CheckpointBytesPerResource`] = Math.round(sum(side, (r) => r.checkpointBytesPerResource) / runs[side].length);
+      figures[`${side}CheckpointBytesPerResource`] = checkpointBytes(side);
     }
-    const weight = (side: Side) => Math.round(sum(side, (r) => r.allocation.bytes) / runs[side].length);
     figures.oursAllocationStateBytes = weight("ours");
     figures.paddedAllocationStateBytes = weight("padded");
     figures.noopAllocationStateBytes = weight("noop");
