@@ -1,3 +1,4 @@
+import { pathToFileURL } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface CapturedResource {
@@ -36,9 +37,14 @@ export async function captureResources(
   return captured;
 }
 
-/** The `__provider` strings for Subnet and IpAllocation, and the owner the SDK computes for `name`. */
-export async function serializedProviders(project = "proj", stack = "dev") {
-  const { Subnet, IpAllocation } = await import("../sdk/index.js");
+/**
+ * The `__provider` strings for Subnet and IpAllocation, and the owner the SDK computes for `name`.
+ * `sdkEntry` is the package entry to register them with (default: this checkout's, whose texts are
+ * the copied loader; an installed copy's `dist/sdk/index.js` gives the texts a user's program stores,
+ * host/lazyProvider.cjs).
+ */
+export async function serializedProviders(project = "proj", stack = "dev", sdkEntry?: string) {
+  const { Subnet, IpAllocation } = (await import(sdkEntry === undefined ? "../sdk/index.js" : pathToFileURL(sdkEntry).href)) as typeof import("../sdk/index.js");
   const resources = await captureResources(() => {
     const subnet = new Subnet("net", { cidr: "10.0.0.0/24" });
     new IpAllocation("web", { subnetId: subnet.subnetId });

@@ -1,10 +1,12 @@
-import { startProviderHost, urnOf, type ProviderHost } from "../../harness/providerHost.js";
+import { installPackage } from "../../harness/engine/program.js";
+import { HOST_SCRIPT, startProviderHost, urnOf, type ProviderHost, type ProviderHostPlacement } from "../../harness/providerHost.js";
 import { noopProvider, serializedProviders } from "../../harness/serializedProviders.js";
 import type { BenchContext } from "../benchContext.js";
 import { combined, ratio, round, throughputOfCount, type Throughput } from "../measure.js";
 import { cpuMs, peakRssMiB } from "../processStatus.js";
 import { check, type ScenarioResult } from "../scenarioResult.js";
-import { appendFile } from "node:fs/promises";
+import { appendFile, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "slonik";
 import { z } from "zod";
@@ -27,16 +29,29 @@ const PROJECT = "bench";
  * through the SDK's own dynamic-provider host over gRPC. Each stack (host) allocates from its own
  * subnet, and the direct path's clients use the same client-to-subnet split on subnets of their own,
  * so both paths meet the same lock contention and start from empty subnets. Runs alternate
- * direct, provider, provider, direct so a drift in the machine's load hits both alike.
+ * direct, provider, provider, direct so a drift in the machine's load hits both alike. Every host
+ * runs as the engine starts it for a program with pulumi-ipam installed (in the program's directory,
+ * its @pulumi/pulumi), and ours is sent the `__provider` text such a program stores.
  */
 export async function providerPath(context: BenchContext): Promise<ScenarioResult> {
+  const program = await mkdtemp(join(tmpdir(), "ipam-bench-provider-path-"));
+  try {
+    const packageDir = await installPackage(program);
+    return await providerPathIn(context, program, join(packageDir, "dist", "sdk", "index.js"));
+  } finally {
+    await rm(program, { recursive: true, force: true });
+  }
+}
+
+async function providerPathIn(context: BenchContext, program: string, sdkEntry: string): Promise<ScenarioResult> {
+  const placement: ProviderHostPlacement = { cwd: program, hostScript: join(program, "node_modules", HOST_SCRIPT) };
   const { ipam, clients } = context;
   const total = context.quick ? 200 : 4_000;
   const perHost = total / HOSTS;
   const stacks = Array.from({ length: HOSTS }, (_, index) => `ci-${index}`);
   const directSubnets = await createSubnets(context, 96, "direct core calls");
   const providerSubnets = await createSubnets(context, 96 + HOSTS, "provider host");
-  const providers = await serializedProviders(PROJECT);
+  const providers = await serializedProviders(PROJECT, "dev", sdkEntry);
   const noop = await noopProvider(PROJECT);
   let serial = 0;
   const direct = async (_: number, client: number) => {
@@ -45,7 +60,7 @@ export async function providerPath(context: BenchContext): Promise<ScenarioResul
     await ipam.allocate({ subnetId: directSubnets[client % HOSTS]!, owner, idempotencyKey: `${owner}#sequential:` });
   };
   context.log(`scenario 7: starting ${HOSTS} dynamic-provider hosts`);
-  const hosts = await startHosts();
+  const hosts = await startHosts(placement);
   let ours: HostFigures;
   let pools: PoolComparison;
   let directRate: Throughput;
@@ -77,18 +92,18 @@ export async function providerPath(context: BenchContext): Promise<ScenarioResul
   } finally {
     await Promise.all(hosts.map((host) => host.close()));
   }
-  const floor = await sdkHostAlone(context, "no-op provider", noop, perHost);
+  const floor = await sdkHostAlone(context, "no-op provider", noop, perHost, placement);
   // The same no-op with its text padded (a trailing comment) to the length of ours: what the SDK's
   // host spends moving a __provider that long through every Check and Create, request and response.
   const padded = `${noop}\n//${"-".repeat(Math.max(0, providers.allocation.length - noop.length - 3))}`;
-  const floorPadded = await sdkHostAlone(context, "no-op provider, text as long as ours", padded, perHost);
+  const floorPadded = await sdkHostAlone(context, "no-op provider, text as long as ours", padded, perHost, placement);
   return result(context, total, directRate, providerRate, ours, floor, floorPadded, providers.allocation.length, noop.length, pools);
 }
 
 /** `total` creates through fresh hosts running `provider` (a no-op): the SDK's host's own cost. */
-async function sdkHostAlone(context: BenchContext, label: string, provider: string, perHost: number): Promise<HostFigures> {
+async function sdkHostAlone(context: BenchContext, label: string, provider: string, perHost: number, placement: ProviderHostPlacement): Promise<HostFigures> {
   context.log(`scenario 7: the SDK's host alone: ${perHost * HOSTS} creates through ${HOSTS} fresh hosts, ${label} (${provider.length} characters)`);
-  const hosts = await startHosts();
+  const hosts = await startHosts(placement);
   try {
     const createOn = async (stack: number, name: string) => void (await createThrough(hosts[stack]!, provider, `ci-${stack}`, name, {}));
     return await measureHosts(context, label, hosts, perHost, createOn, (window) => throughputOfCount(context.clients, perHost * HOSTS, window));
@@ -249,10 +264,10 @@ async function createSubnets(context: BenchContext, first: number, path: string)
 }
 
 /** Every host or none: a failed start closes the ones that came up. */
-async function startHosts(): Promise<ProviderHost[]> {
+async function startHosts(placement: ProviderHostPlacement): Promise<ProviderHost[]> {
   // CI=true: a host without a configured URL fails instead of starting an embedded database.
   const { IPAM_DATABASE_URL: _configuredByConfigure, ...env } = process.env;
-  const started = await Promise.allSettled(Array.from({ length: HOSTS }, () => startProviderHost({ ...env, CI: "true" })));
+  const started = await Promise.allSettled(Array.from({ length: HOSTS }, () => startProviderHost({ ...env, CI: "true" }, placement)));
   const hosts = started.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
   const failure = started.find((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected");
   if (failure !== undefined) {

@@ -2,7 +2,7 @@ import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { openStack, repoRoot, type Stack } from "../../harness/engine/index.js";
+import { installPackage, openStack, repoRoot, type ProvideSdk, type Stack } from "../../harness/engine/index.js";
 import type { BenchContext } from "../benchContext.js";
 import { allocationWeight, type AllocationWeight } from "../checkpointWeight.js";
 import { ratio, round } from "../measure.js";
@@ -124,13 +124,20 @@ const ownCpuMs = () => {
   return (used.user + used.system) / 1000;
 };
 
+/**
+ * How each side's program gets its packages: ours has pulumi-ipam installed in its node_modules as
+ * `npm install` puts it, so it stores the provider text a user's stack stores (host/lazyProvider.cjs);
+ * the no-op sides need only the SDK (linked, as every harness program has it).
+ */
+const PACKAGES: Record<Side, ProvideSdk | undefined> = { ours: installPackage, noop: undefined, padded: undefined };
+
 /** `pulumi up` then `pulumi destroy` of one program through the engine model, timed, with its host's CPU and peak RSS. */
-async function upAndDestroy(programDir: string, config: Record<string, string>, expected: number): Promise<Run> {
+async function upAndDestroy(programDir: string, config: Record<string, string>, expected: number, provideSdk: ProvideSdk | undefined): Promise<Run> {
   const backendDir = await mkdtemp(join(tmpdir(), "ipam-bench-backend-"));
   let stack: Stack | undefined;
   try {
     const before = new Set(await providerHostPids());
-    stack = await openStack({ programDir, stack: "bench", backendDir, config, programTimeoutMs: 3_600_000 });
+    stack = await openStack({ programDir, stack: "bench", backendDir, config, programTimeoutMs: 3_600_000, ...(provideSdk === undefined ? {} : { provideSdk }) });
     const engineCpuBefore = ownCpuMs();
     const upStarted = performance.now();
     const created = (await stack.up()).filter((step) => step.op === "create").length;
@@ -164,21 +171,17 @@ const WEIGHT_TOLERANCE = 0.03;
  * The padding that makes the padded no-op's allocation weigh what ours does in the checkpoint,
  * measured, not guessed: one small up and destroy of ours and of the padded no-op without padding,
  * then the difference in stored bytes per allocation spread over the `__provider` copies each
- * allocation stores (one padding character is one byte in each).
- * @throws when the unpadded no-op already outweighs ours (its text or answer must shrink first)
+ * allocation stores (one padding character is one byte in each). Negative when ours weighs less
+ * than the no-op shaped like it: there is no weight of ours to split off then.
  */
 async function calibratedPadding(config: Record<string, string>): Promise<{ padding: number; ours: number; unpadded: number }> {
   const resources = CALIBRATION_ALLOCATIONS + SUBNETS;
   const oursDir = await projectDir("bench-up-ipam", ipamProgram(CALIBRATION_ALLOCATIONS, `bench-up-calibration-${Date.now()}`));
   const paddedDir = await projectDir("bench-up-padded", paddedNoopProgram(CALIBRATION_ALLOCATIONS, 0), { "shape.cjs": PADDED_SHAPE });
   try {
-    const ours = (await upAndDestroy(oursDir, config, resources)).allocation;
-    const unpadded = (await upAndDestroy(paddedDir, {}, resources)).allocation;
-    const padding = Math.round((ours.bytes - unpadded.bytes) / unpadded.providerCopies);
-    if (padding < 0) {
-      throw new Error(`scenario 13: the padded no-op's allocation weighs ${Math.round(unpadded.bytes)} B unpadded, more than ours (${Math.round(ours.bytes)} B): shorten its provider text or its answer`);
-    }
-    return { padding, ours: ours.bytes, unpadded: unpadded.bytes };
+    const ours = (await upAndDestroy(oursDir, config, resources, PACKAGES.ours)).allocation;
+    const unpadded = (await upAndDestroy(paddedDir, {}, resources, PACKAGES.padded)).allocation;
+    return { padding: Math.round((ours.bytes - unpadded.bytes) / unpadded.providerCopies), ours: ours.bytes, unpadded: unpadded.bytes };
   } finally {
     await Promise.all([oursDir, paddedDir].map((dir) => rm(dir, { recursive: true, force: true })));
   }
@@ -190,28 +193,35 @@ async function calibratedPadding(config: Record<string, string>): Promise<{ padd
  * IpAllocations over 10 subnets (20 with --quick, one run each way), against the same resource graph through a
  * dynamic provider that does nothing. Wall time and the host's CPU of ours ÷ the no-op's, runs
  * alternated no-op, padded, ours, ours, padded, no-op and summed per side so a drift in load hits
- * all alike. The padded no-op (a state as large as ours, measured first, nothing else) splits ours ÷ no-op into
- * what our state's weight costs the engine (padded ÷ no-op) and what our provider's work costs
- * (ours ÷ padded).
+ * all alike. Where our allocation's state weighs more than the no-op shaped like it, the padded
+ * no-op (a state as large as ours, measured first, nothing else) splits ours ÷ no-op into what our
+ * state's weight costs the engine (padded ÷ no-op) and what our provider's work costs (ours ÷
+ * padded); where it weighs less, there is nothing to split and that side is not run.
  */
 export async function wholeUp(context: BenchContext): Promise<ScenarioResult> {
   const allocations = context.quick ? 20 : 1_000;
   const resources = allocations + SUBNETS;
   const config = { "ipam:databaseUrl": context.url };
   const calibration = await calibratedPadding(config);
-  context.log(`scenario 13: one allocation's state, ours ${Math.round(calibration.ours)} B, padded no-op unpadded ${Math.round(calibration.unpadded)} B: padding ${calibration.padding} characters`);
-  const dirs: Record<Side, string> = {
+  const split = calibration.padding >= 0;
+  context.log(
+    `scenario 13: one allocation's state, ours ${Math.round(calibration.ours)} B, padded no-op unpadded ${Math.round(calibration.unpadded)} B: ` +
+      (split ? `padding ${calibration.padding} characters` : "ours weighs less, no padded side"),
+  );
+  const dirs: Partial<Record<Side, string>> = {
     ours: await projectDir("bench-up-ipam", ipamProgram(allocations, `bench-up-${Date.now()}`)),
     noop: await projectDir("bench-up-noop", noopProgram(allocations)),
-    padded: await projectDir("bench-up-padded", paddedNoopProgram(allocations, calibration.padding), { "shape.cjs": PADDED_SHAPE }),
+    ...(split ? { padded: await projectDir("bench-up-padded", paddedNoopProgram(allocations, calibration.padding), { "shape.cjs": PADDED_SHAPE }) } : {}),
   };
   try {
-    const order: readonly Side[] = context.quick ? ["noop", "padded", "ours"] : ["noop", "padded", "ours", "ours", "padded", "noop"];
+    const everyOrder: readonly Side[] = context.quick ? ["noop", "padded", "ours"] : ["noop", "padded", "ours", "ours", "padded", "noop"];
+    const order = everyOrder.filter((side) => dirs[side] !== undefined);
     const runs: Record<Side, Run[]> = { noop: [], padded: [], ours: [] };
     for (const [index, side] of order.entries()) {
       context.log(`scenario 13: up and destroy of ${resources.toLocaleString("en-US")} resources, ${SIDE_NAMES[side]} (${index + 1}/${order.length}), load ${(await readFile("/proc/loadavg", "utf8").catch(() => "?")).split(" ").slice(0, 3).join(" ")}`);
-      runs[side].push(await upAndDestroy(dirs[side], side === "ours" ? config : {}, resources));
+      runs[side].push(await upAndDestroy(dirs[side]!, side === "ours" ? config : {}, resources, PACKAGES[side]));
     }
+    const sides = (["ours", "noop", "padded"] as const).filter((side) => runs[side].length > 0);
     const sum = (side: Side, pick: (run: Run) => number) => runs[side].reduce((total, run) => total + pick(run), 0);
     const between = (a: Side, b: Side, pick: (run: Run) => number) => ratio(sum(a, pick), sum(b, pick));
     const up = (r: Run) => r.upMs;
@@ -223,32 +233,34 @@ export async function wholeUp(context: BenchContext): Promise<ScenarioResult> {
     const weight = (side: Side) => Math.round(mean(side, (r) => r.allocation.bytes));
     const describe = (side: Side) =>
       `${SIDE_NAMES[side]}: up ${seconds(side, up)} s, destroy ${seconds(side, destroy)} s, host CPU ${seconds(side, hostCpu)} s, engine CPU ${seconds(side, (r) => r.engineCpuMs)} s, checkpoint ${checkpointBytes(side)} B per resource (one allocation ${weight(side)} B)`;
-    const why = () =>
-      `${describe("ours")}; ${describe("noop")}; ${describe("padded")} (means of ${runs.ours.length}). ` +
-      `Ours ÷ padded (our provider's own work): up ${between("ours", "padded", up)}, destroy ${between("ours", "padded", destroy)}; ` +
-      `padded ÷ no-op (the engine writing a state as large as ours on every step): up ${between("padded", "noop", up)}, destroy ${between("padded", "noop", destroy)}`;
+    const splitText = () =>
+      split
+        ? `Ours ÷ padded (our provider's own work): up ${between("ours", "padded", up)}, destroy ${between("ours", "padded", destroy)}; ` +
+          `padded ÷ no-op (the engine writing a state as large as ours on every step): up ${between("padded", "noop", up)}, destroy ${between("padded", "noop", destroy)}`
+        : `Our allocation's state weighs less than the no-op's shaped like it (${Math.round(calibration.unpadded)} B): what remains of ours ÷ no-op is our provider's own work`;
+    const why = () => `${sides.map(describe).join("; ")} (means of ${runs.ours.length}). ${splitText()}`;
     const figures: Record<string, number> = { allocations };
-    for (const side of ["ours", "noop", "padded"] as const) {
+    for (const side of sides) {
       figures[`${side}UpSeconds`] = seconds(side, up);
       figures[`${side}DestroySeconds`] = seconds(side, destroy);
       figures[`${side}HostCpuSeconds`] = seconds(side, hostCpu);
       figures[`${side}EngineCpuSeconds`] = seconds(side, (r) => r.engineCpuMs);
       figures[`${side}HostPeakRssMiB`] = round(Math.max(...runs[side].map((r) => r.hostPeakRssMiB)), 1);
       figures[`${side}CheckpointBytesPerResource`] = checkpointBytes(side);
+      figures[`${side}AllocationStateBytes`] = weight(side);
     }
-    figures.oursAllocationStateBytes = weight("ours");
-    figures.paddedAllocationStateBytes = weight("padded");
-    figures.noopAllocationStateBytes = weight("noop");
-    figures.paddedPaddingCharacters = calibration.padding;
-    // The split below means something only if the padded side carries our weight: stop, loudly, if not.
-    const off = Math.abs(weight("padded") / weight("ours") - 1);
-    if (!(off <= WEIGHT_TOLERANCE)) {
-      throw new Error(`scenario 13: the padded no-op's allocation weighs ${weight("padded")} B in the checkpoint, ours ${weight("ours")} B (${round(off * 100, 1)} % apart, allowed ${WEIGHT_TOLERANCE * 100} %): its split is not reported. ${why()}`);
+    if (split) {
+      figures.paddedPaddingCharacters = calibration.padding;
+      // The split below means something only if the padded side carries our weight: stop, loudly, if not.
+      const off = Math.abs(weight("padded") / weight("ours") - 1);
+      if (!(off <= WEIGHT_TOLERANCE)) {
+        throw new Error(`scenario 13: the padded no-op's allocation weighs ${weight("padded")} B in the checkpoint, ours ${weight("ours")} B (${round(off * 100, 1)} % apart, allowed ${WEIGHT_TOLERANCE * 100} %): its split is not reported. ${why()}`);
+      }
+      figures.upOursOverPadded = between("ours", "padded", up);
+      figures.destroyOursOverPadded = between("ours", "padded", destroy);
+      figures.upPaddedOverNoop = between("padded", "noop", up);
+      figures.destroyPaddedOverNoop = between("padded", "noop", destroy);
     }
-    figures.upOursOverPadded = between("ours", "padded", up);
-    figures.destroyOursOverPadded = between("ours", "padded", destroy);
-    figures.upPaddedOverNoop = between("padded", "noop", up);
-    figures.destroyPaddedOverNoop = between("padded", "noop", destroy);
     return {
       id: "13-whole-up",
       title: `A whole up and destroy of ${allocations.toLocaleString("en-US")} IpAllocations over ${SUBNETS} subnets through the engine model, ÷ the same graph through a no-op dynamic provider`,

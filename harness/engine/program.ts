@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { cp, mkdir, mkdtemp, readFile, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,7 +13,7 @@ export const repoRoot = resolve(here, here.includes(`${join("dist", "harness")}`
  * make both importable from it. The default links this checkout (its built dist/); a test of the
  * published package passes one that installs the npm-packed tarball instead.
  */
-export type ProvideSdk = (workDir: string) => Promise<void>;
+export type ProvideSdk = (workDir: string) => Promise<unknown>;
 
 /** node_modules/pulumi-ipam -> this checkout, node_modules/@pulumi/pulumi -> its copy (one SDK instance). */
 export const linkCheckout: ProvideSdk = async (workDir) => {
@@ -21,6 +21,27 @@ export const linkCheckout: ProvideSdk = async (workDir) => {
   await symlink(repoRoot, join(workDir, "node_modules", "pulumi-ipam"), "dir");
   await symlink(join(repoRoot, "node_modules", "@pulumi", "pulumi"), join(workDir, "node_modules", "@pulumi", "pulumi"), "dir");
 };
+
+/**
+ * pulumi-ipam in the copy's node_modules as `npm install` puts it: package.json and the files it
+ * publishes (its `files`) COPIED, every other dependency linked from this repository's node_modules
+ * (they are not under test). Needs `npm run build` first. What a user's program has: the SDK's
+ * closure serializer then finds the package under node_modules and names its provider by module
+ * (host/lazyProvider.cjs), where a linked checkout gets the provider's code copied instead.
+ * @returns the package's directory
+ */
+export async function installPackage(workDir: string): Promise<string> {
+  const modules = join(workDir, "node_modules");
+  await mkdir(modules, { recursive: true });
+  for (const entry of await readdir(join(repoRoot, "node_modules"))) {
+    if (entry === "pulumi-ipam" || entry.startsWith(".")) continue;
+    await symlink(join(repoRoot, "node_modules", entry), join(modules, entry), "dir");
+  }
+  const packageDir = join(modules, "pulumi-ipam");
+  const manifest = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as { files: string[] };
+  for (const published of ["package.json", ...manifest.files]) await cp(join(repoRoot, published), join(packageDir, published), { recursive: true });
+  return packageDir;
+}
 
 /** A fresh working copy of `programDir` (the example stays untouched), with the SDK provided. */
 export async function workingCopy(programDir: string, provideSdk: ProvideSdk = linkCheckout): Promise<string> {

@@ -81,8 +81,15 @@ function sourceText(source: DatabaseSource | undefined): string {
   return source ?? "the configured URL";
 }
 
+/**
+ * How a `__provider` text names the package rather than a path: the copied loader resolves the
+ * `pulumi-ipam/dynamic` entry, the installed package's text requires `pulumi-ipam/host/<kind>.cjs`
+ * (host/lazyProvider.cjs).
+ */
+const NAMES_THE_PACKAGE = ['"pulumi-ipam/dynamic"', 'require("pulumi-ipam/host/'];
+
 /** Resources whose state predates identities or names the provider by an absolute path: Diff asks for an Update, which rewrites both. */
 export function needsStateUpgrade(olds: Props): boolean {
   const provider = olds.__provider;
-  return recordedIdentity(olds) === undefined || (typeof provider === "string" && !provider.includes('"pulumi-ipam/dynamic"'));
+  return recordedIdentity(olds) === undefined || (typeof provider === "string" && !NAMES_THE_PACKAGE.some((name) => provider.includes(name)));
 }

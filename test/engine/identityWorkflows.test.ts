@@ -6,14 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { editedProgram, openStack, repoRoot, type Stack, type Step } from "../../harness/engine/index.js";
 import { Ipam } from "../../provider/store/index.js";
 import { readCheckpoint, writeCheckpoint } from "../../harness/engine/checkpoint.js";
-import { installPackageCopy } from "../helpers/checkout.js";
+import { installPackage } from "../../harness/engine/program.js";
 import { asDeployedBy010 } from "../helpers/legacyState.js";
 import { databaseFingerprint } from "../helpers/databaseFingerprint.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/testDatabase.js";
 
 // The "Done when" workflows (docs/identity.md), run with real programs through the modelled
 // engine; every program gets pulumi-ipam the way a user does: the built package copied into its
-// node_modules (installPackageCopy), at a path of its own.
+// node_modules (installPackage), at a path of its own.
 const quickstart = join(repoRoot, "examples", "quickstart");
 const ops = (steps: Step[]) => Object.fromEntries(steps.map((s) => [s.name, s.op]));
 const databases: TestDatabase[] = [];
@@ -31,7 +31,7 @@ async function database(label: string): Promise<{ db: TestDatabase; client: pg.C
 }
 
 async function stack(options: Parameters<typeof openStack>[0]): Promise<Stack> {
-  const opened = await openStack({ provideSdk: installPackageCopy, ...options });
+  const opened = await openStack({ provideSdk: installPackage, ...options });
   stacks.push(opened);
   return opened;
 }
@@ -50,7 +50,7 @@ async function checkoutStack(databaseUrl: string, backendDir: string) {
     config: { "ipam:databaseUrl": databaseUrl },
     provideSdk: async (dir) => {
       checkoutA.push(dir);
-      await installPackageCopy(dir);
+      await installPackage(dir);
     },
   });
   return { stack: opened, checkoutA };

@@ -120,6 +120,12 @@ describe.skipIf(skipInstallTests)("installed from the npm pack tarball", () => {
         const steps = await stack.up();
         expect(steps.filter((step) => step.op === "create").length, example).toBeGreaterThan(1);
         expect(Object.keys(await stack.outputs()).length, example).toBeGreaterThan(0);
+        // Installed under node_modules, state names each kind's module, not the loader's code (host/lazyProvider.cjs).
+        const ipam = (await stack.state()).filter((r) => /^pulumi-nodejs:dynamic\/ipam:(Subnet|IpAllocation)$/.test(r.type) && r.id !== undefined);
+        expect(ipam.length, example).toBeGreaterThan(0);
+        for (const resource of ipam) {
+          for (const text of [resource.inputs.__provider, resource.outputs.__provider]) expect(String(text), resource.urn).toMatch(/^const provider = require\("pulumi-ipam\/host\/(subnet|allocation)\.cjs"\);$/m);
+        }
         opened.push(stack);
       }
       expect(await stack("quickstart", opened, order).outputs()).toMatchObject({ dbAddress: "10.20.0.100", gateway: "10.20.0.1", webAddresses: ["10.20.0.10", "10.20.0.11"] });

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HOST_SCRIPT, startProviderHost, urnOf } from "../../harness/providerHost.js";
 import { serializedProviders } from "../../harness/serializedProviders.js";
-import { installPackageCopy } from "../helpers/checkout.js";
+import { installPackage } from "../../harness/engine/program.js";
 
 const root = resolve(import.meta.dirname, "..", "..");
 
@@ -97,9 +97,9 @@ describe("the serialized provider's one function", () => {
     const { allocation } = await serializedProviders();
     const top = mkdtempSync(join(tmpdir(), "ipam-host-path-"));
     const given = join(top, "given");
-    await installPackageCopy(given);
+    await installPackage(given);
     const real = join(top, "real");
-    await installPackageCopy(real);
+    await installPackage(real);
     rmSync(join(real, "node_modules", "@pulumi"));
     const script = join(real, "node_modules", HOST_SCRIPT);
     mkdirSync(join(script, ".."), { recursive: true });
