@@ -1,11 +1,7 @@
 import { readFile } from "node:fs/promises";
 
-/** How deep a resource sits in a checkpoint file: `{ checkpoint: { latest: { resources: [ <here> ] } } }`. */
-const RESOURCE_DEPTH = 4;
-const INDENT = 2;
-
 export interface AllocationWeight {
-  /** Mean bytes one allocation's resource takes in the file, as the engine model writes it (indented JSON, secrets sealed). */
+  /** Mean bytes one allocation's resource takes in the file, as the engine model writes it (minified JSON, secrets sealed). */
   readonly bytes: number;
   /** How many `__provider` texts one allocation's resource stores (its inputs', its outputs'). */
   readonly providerCopies: number;
@@ -14,10 +10,10 @@ export interface AllocationWeight {
 
 /**
  * What one allocation weighs in a checkpoint the engine model wrote (harness/engine/checkpoint.ts,
- * `writeCheckpoint`: `JSON.stringify(body, null, 2)`), read from the file as stored: the resources
- * whose name is `a<n>` (the scenario's allocations, ours or a no-op's), each as the bytes its lines
- * take at its depth in the file plus the separator. This is what the engine serializes again on
- * every step for each resource, so two sides with equal figures carry equal state.
+ * `writeCheckpoint`: minified JSON, as the DIY backend writes it), read from the file as stored: the
+ * resources whose name is `a<n>` (the scenario's allocations, ours or a no-op's), each as its bytes
+ * in the file plus the separator. This is what the engine serializes again on every step for each
+ * resource, so two sides with equal figures carry equal state.
  */
 export async function allocationWeight(checkpointFile: string): Promise<AllocationWeight> {
   const stored = JSON.parse(await readFile(checkpointFile, "utf8")) as { checkpoint: { latest: { resources: Record<string, unknown>[] } } };
@@ -26,9 +22,7 @@ export async function allocationWeight(checkpointFile: string): Promise<Allocati
   let bytes = 0;
   let providerCopies = 0;
   for (const resource of allocations) {
-    const text = JSON.stringify(resource, null, INDENT);
-    const lines = text.split("\n").length;
-    bytes += Buffer.byteLength(text) + lines * RESOURCE_DEPTH * INDENT + ",\n".length;
+    bytes += Buffer.byteLength(JSON.stringify(resource)) + ",".length;
     providerCopies += ["inputs", "outputs"].filter((k) => typeof (resource[k] as Record<string, unknown> | undefined)?.__provider === "string").length;
   }
   return { bytes: bytes / allocations.length, providerCopies: providerCopies / allocations.length, resources: allocations.length };

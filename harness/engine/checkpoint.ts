@@ -84,7 +84,9 @@ export async function readCheckpoint(file: string, passphrase = passphraseOf()):
 
 /**
  * Write atomically (a crash never leaves half a file), as the backend's snapshot persister does,
- * every secret sealed (secrets.ts). The stack's salt is kept from the file it replaces.
+ * every secret sealed (secrets.ts). The stack's salt is kept from the file it replaces. Minified, as
+ * the DIY backend writes its state files since v3.238.0 (pkg/backend/diy/state.go,
+ * `compactJSONMarshaler`, pulumi/pulumi#22245); it wrote them indented before.
  */
 export async function writeCheckpoint(file: string, stack: string, resources: ResourceState[], pending: PendingOperation[], passphrase = passphraseOf()): Promise<void> {
   let crypter = crypters.get(file);
@@ -107,7 +109,7 @@ export async function writeCheckpoint(file: string, stack: string, resources: Re
   };
   await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${++writes}.tmp`;
-  await writeFile(tmp, JSON.stringify(body, null, 2));
+  await writeFile(tmp, JSON.stringify(body));
   await rename(tmp, file);
 }
 let writes = 0;

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allocationWeight } from "../../bench/checkpointWeight.js";
 
-/** A checkpoint as harness/engine/checkpoint.ts writes it: indented JSON, resources four levels down. */
+/** A checkpoint as harness/engine/checkpoint.ts writes it: minified JSON, as the DIY backend does. */
 function checkpointText(resources: Record<string, unknown>[]): string {
-  return JSON.stringify({ version: 3, checkpoint: { stack: "bench", latest: { manifest: { time: "t", version: "v" }, resources } } }, null, 2);
+  return JSON.stringify({ version: 3, checkpoint: { stack: "bench", latest: { manifest: { time: "t", version: "v" }, resources } } });
 }
 
 const stackResource = { urn: "urn:pulumi:bench::p::pulumi:pulumi:Stack::p-bench", custom: false, type: "pulumi:pulumi:Stack", inputs: {}, outputs: {} };

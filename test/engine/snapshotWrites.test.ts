@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -49,6 +49,15 @@ describe("the modelled snapshot manager", () => {
     expect(done).toEqual([...Array(12).keys()]);
     const stored = await readCheckpoint(join(dir, "each.json"));
     expect(stored?.checkpoint.latest.resources).toHaveLength(12);
+  });
+
+  it("writes the file minified, as the DIY backend does since v3.238.0 (diy/state.go compactJSONMarshaler)", async () => {
+    const { writer, resources } = counted("minified.json");
+    resources.push(resource("r0", { inputs: { nested: { a: [1, 2] } } }));
+    await writer.persist();
+    const text = readFileSync(join(dir, "minified.json"), "utf8");
+    expect(text).not.toMatch(/\n/);
+    expect(text).toBe(JSON.stringify(JSON.parse(text)));
   });
 
   it("elides a mutation that must not write, and flushes elided writes once on close", async () => {
