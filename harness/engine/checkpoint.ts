@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Crypter } from "./secrets.js";
 
@@ -77,14 +77,24 @@ export async function readCheckpoint(file: string, passphrase = passphraseOf()):
   if (latest.secrets_providers === undefined) return stored;
   const crypter = crypters.get(file) ?? Crypter.open(passphrase, latest.secrets_providers.state);
   crypters.set(file, crypter);
-  latest.resources = crypter.open(latest.resources) as ResourceState[];
-  if (latest.pending_operations !== undefined) latest.pending_operations = crypter.open(latest.pending_operations) as PendingOperation[];
+  latest.resources = latest.resources.map((r) => throughProperties(r, (props) => crypter.open(props)));
+  if (latest.pending_operations !== undefined) latest.pending_operations = latest.pending_operations.map((op) => ({ ...op, resource: throughProperties(op.resource, (props) => crypter.open(props)) }));
   return stored;
 }
 
 /**
+ * A resource with its property maps (inputs, outputs) passed through `convert`: the only fields that
+ * can hold secrets, and the only ones deployment.go walks value by value (`SerializeResource` calls
+ * `SerializeProperties` on them and copies the other fields as they are; `DeserializeResource` the same).
+ */
+function throughProperties(r: ResourceState, convert: (props: Props) => unknown): ResourceState {
+  return { ...r, inputs: convert(r.inputs) as Props, outputs: convert(r.outputs) as Props };
+}
+
+/**
  * Write atomically (a crash never leaves half a file), as the backend's snapshot persister does,
- * every secret sealed (secrets.ts). The stack's salt is kept from the file it replaces. Minified, as
+ * every secret sealed (secrets.ts), after copying the file it replaces to `.bak` (pkg/backend/diy/
+ * state.go, `saveCheckpoint` → `backupTarget`). The stack's salt is kept from the file it replaces. Minified, as
  * the DIY backend writes its state files since v3.238.0 (pkg/backend/diy/state.go,
  * `compactJSONMarshaler`, pulumi/pulumi#22245); it wrote them indented before.
  */
@@ -102,12 +112,16 @@ export async function writeCheckpoint(file: string, stack: string, resources: Re
       latest: {
         manifest: { time: new Date().toISOString(), version: "ipam-harness" },
         secrets_providers: { type: "passphrase", state: crypter.state },
-        resources: crypter.seal(resources) as ResourceState[],
-        ...(pending.length > 0 ? { pending_operations: crypter.seal(pending) as PendingOperation[] } : {}),
+        resources: resources.map((r) => throughProperties(r, (props) => crypter!.seal(props))),
+        ...(pending.length > 0 ? { pending_operations: pending.map((op) => ({ ...op, resource: throughProperties(op.resource, (props) => crypter!.seal(props)) })) } : {}),
       },
     },
   };
   await mkdir(dirname(file), { recursive: true });
+  // saveCheckpoint's backupTarget: the file being replaced is copied to <file>.bak first, every save.
+  await copyFile(file, `${file}.bak`).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "ENOENT") throw error;
+  });
   const tmp = `${file}.${process.pid}.${++writes}.tmp`;
   await writeFile(tmp, JSON.stringify(body));
   await rename(tmp, file);

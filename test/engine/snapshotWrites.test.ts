@@ -51,13 +51,17 @@ describe("the modelled snapshot manager", () => {
     expect(stored?.checkpoint.latest.resources).toHaveLength(12);
   });
 
-  it("writes the file minified, as the DIY backend does since v3.238.0 (diy/state.go compactJSONMarshaler)", async () => {
+  it("writes the file minified and keeps the one it replaces as .bak, as the DIY backend's saveCheckpoint does", async () => {
     const { writer, resources } = counted("minified.json");
     resources.push(resource("r0", { inputs: { nested: { a: [1, 2] } } }));
     await writer.persist();
-    const text = readFileSync(join(dir, "minified.json"), "utf8");
-    expect(text).not.toMatch(/\n/);
-    expect(text).toBe(JSON.stringify(JSON.parse(text)));
+    const first = readFileSync(join(dir, "minified.json"), "utf8");
+    expect(first).not.toMatch(/\n/); // compactJSONMarshaler, since v3.238.0
+    expect(first).toBe(JSON.stringify(JSON.parse(first)));
+    resources.push(resource("r1"));
+    await writer.persist();
+    expect(readFileSync(join(dir, "minified.json.bak"), "utf8")).toBe(first); // backupTarget
+    expect(JSON.parse(readFileSync(join(dir, "minified.json"), "utf8")).checkpoint.latest.resources).toHaveLength(2);
   });
 
   it("elides a mutation that must not write, and flushes elided writes once on close", async () => {
