@@ -41,6 +41,8 @@ export class Ipam {
     private readonly db: StoreDatabase,
     /** Group commit for next-free requests (migration 0008). */
     private readonly nextFree: NextFreeBatcher,
+    /** One-round-trip transactions (the next-free batches', releases'); closed by nextFree. */
+    private readonly pipelined: PipelinedTransactions | null,
   ) {}
 
   /**
@@ -60,7 +62,7 @@ export class Ipam {
     };
     const db = new StoreDatabase(pool, tablesFor(schema), settings, new ConnectionGate(maxConnections, options.acquireTimeoutMs ?? 30_000));
     const pipelined = options.pipelinedGroupCommit === false ? null : new PipelinedTransactions(connection, settings, MAX_SHARED_STATEMENTS);
-    const ipam = new Ipam(db, new NextFreeBatcher(db, pipelined));
+    const ipam = new Ipam(db, new NextFreeBatcher(db, pipelined), pipelined);
     try {
       // Checked on a pool connection: an up-to-date database costs no extra connection to open.
       if (options.migrate !== false && (await db.read("checking the schema version", (tx) => hasPendingMigrations(tx, schema)))) {
@@ -167,7 +169,7 @@ export class Ipam {
 
   /** Release an allocation and all its addresses (twice is harmless; an older `claim` changes nothing; `subnetId`, if known, saves a lookup). */
   release(allocationId: string, options: { claim?: string; subnetId?: string } = {}): Promise<ReleaseResult> {
-    return release(this.db, allocationId, options);
+    return release(this.db, allocationId, options, this.pipelined);
   }
 
   /** Grow (with the allocation's strategy) or shrink (highest addresses first) an allocation. */

@@ -4,6 +4,8 @@ import { type Allocation, type ReleaseResult } from "../../core/types.js";
 import { growAllocation } from "./addressAllocator.js";
 import { allocationFromRow, allocationSubnet, getAllocationRow, releaseHighest, sortedAddresses } from "../rows/allocationQueries.js";
 import { takeForRelease } from "./releaseStatement.js";
+import { releaseInOneStatement } from "./releaseInOneStatement.js";
+import type { PipelinedTransactions } from "../database/pipelinedTransactions.js";
 import { allocationClaim, isSuperseded, recordAllocationClaim } from "../claims/claims.js";
 import { type AllocationRow } from "../rows/rowShapes.js";
 import { type StoreDatabase } from "../database/storeDatabase.js";
@@ -49,25 +51,43 @@ export async function claimAllocation(db: StoreDatabase, allocationId: string, c
  * lock: the allocation is looked up under that lock, and one found in another subnet (a stale or
  * crossed id) is released through the lookup as if no subnet had been given.
  */
-export async function release(db: StoreDatabase, allocationId: string, options: { claim?: string; subnetId?: string } = {}): Promise<ReleaseResult> {
+export async function release(
+  db: StoreDatabase,
+  allocationId: string,
+  options: { claim?: string; subnetId?: string } = {},
+  pipelined: PipelinedTransactions | null = null,
+): Promise<ReleaseResult> {
   const id = parseInput(allocationIdSchema, allocationId, "allocationId");
   const { claim, subnetId: known } = parseInput(releaseOptionsSchema, options);
   if (known !== undefined) {
-    const released = await releaseUnderLock(db, Number(known), id, claim);
+    const released = await releaseInSubnet(db, pipelined, Number(known), id, claim);
     if (released !== "elsewhere") return released;
   }
   const subnetId = await db.read("reading an allocation", (tx) => allocationSubnet(tx, id));
   if (subnetId === null) return NOT_RELEASED;
-  const released = await releaseUnderLock(db, subnetId, id, claim);
+  const released = await releaseInSubnet(db, pipelined, subnetId, id, claim);
   // Allocations never change subnet: one that is not in the subnet just read is gone.
   return released === "elsewhere" ? NOT_RELEASED : released;
+}
+
+/**
+ * One statement (migration 0023) unless the subnet holds released addresses back, or locking is
+ * switched off for an ablation (the statement always locks): then the transaction below.
+ */
+async function releaseInSubnet(db: StoreDatabase, pipelined: PipelinedTransactions | null, subnetId: number, id: string, claim: string | undefined): Promise<ReleaseResult | "elsewhere"> {
+  if (!db.settings.unsafeSkipLocking) {
+    const released = await releaseInOneStatement(db, pipelined, subnetId, id, claim);
+    if (released !== "hold_down") return released;
+  }
+  return releaseUnderLock(db, subnetId, id, claim);
 }
 
 const releaseOptionsSchema = z.strictObject({ claim: claimSchema.optional(), subnetId: subnetIdSchema.optional() });
 const NOT_RELEASED: ReleaseResult = { released: false, addresses: [] };
 
 /**
- * The release itself, in one transaction holding `subnetId`'s lock: one statement reads the
+ * The release in one transaction holding `subnetId`'s lock, for a subnet with a hold-down (and
+ * under unsafeSkipLocking): one statement reads the
  * allocation, its claim, its addresses and its subnet's layout and deletes it when it is in this
  * subnet and the claim is not superseded (the audit trigger records the release), then the
  * addresses go back to the free space or into hold-down. A destroy releases every allocation of a

@@ -14,7 +14,7 @@ import { wrapDatabaseError } from "./databaseErrors.js";
  * bind and plan per transaction. If a statement fails, the server refuses the rest of the
  * transaction and COMMIT answers ROLLBACK.
  *
- * Used by the next-free batcher only, whose transaction is one statement: its own small pool of
+ * Used by the next-free batcher and by releases (migration 0023), whose transactions are one statement each: a small pool of
  * pipelined connections, at most `max` (so a process holds at most that many connections beyond
  * its pool's), closed after IDLE_MS without work like slonik's. When all are busy, `transaction`
  * answers null and the caller uses the pool as before.

@@ -15,6 +15,8 @@ export interface Tables {
   readonly ordinalToInet: IdentifierSqlToken;
   readonly inetToOrdinal: IdentifierSqlToken;
   readonly allocateNextBatch: IdentifierSqlToken;
+  /** Migration 0023: a release in one statement. */
+  readonly releaseAllocation: IdentifierSqlToken;
   /** Migration 0011: released addresses held back (hold-down), and the write fence. */
   readonly heldAddress: IdentifierSqlToken;
   readonly heldBlock: IdentifierSqlToken;
@@ -39,6 +41,7 @@ export function tablesFor(schema: string): Tables {
     ordinalToInet: name("ordinal_to_inet"),
     inetToOrdinal: name("inet_to_ordinal"),
     allocateNextBatch: name("allocate_next_batch"),
+    releaseAllocation: name("release_allocation"),
     heldAddress: name("held_address"),
     heldBlock: name("held_block"),
     writeFence: name("write_fence"),
