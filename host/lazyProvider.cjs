@@ -7,7 +7,7 @@
  * How it is stored. The SDK's closure serializer (runtime/closure/createClosure.js) writes a value
  * that is the exports of a module loaded from a `node_modules` directory as `require("<package
  * path>")`, not as its code. `allocation.cjs` and `subnet.cjs` export this object, so a program with
- * pulumi-ipam installed stores ~270 characters: `require("pulumi-ipam/host/allocation.cjs")`, which
+ * pulumi-ipam installed stores 271 characters: `require("pulumi-ipam/host/allocation.cjs")`, which
  * the host resolves from its working directory, the program's. A package that is not under a
  * `node_modules` (linked with `npm link` or a `file:` dependency, or this repository's own examples)
  * is a local module to the serializer, which then copies this object's code: the function below,

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,7 +26,7 @@ function hostInProgram(cwd = program): Promise<ProviderHost> {
 }
 
 describe("the __provider text of an installed package", () => {
-  it("names each kind's module by package (no code, no path of this machine, no secret) and is a fifth of the copied loader", async () => {
+  it("names each kind's module by package (no code, no path of this machine, no secret) and is about a quarter of the copied loader", async () => {
     process.env.IPAM_DATABASE_URL = "postgres://u:SENTINEL-PW-123@127.0.0.1:1/x";
     for (const kind of ["subnet", "allocation"] as const) {
       const text = installed[kind];
@@ -81,6 +81,31 @@ describe("the __provider text of an installed package", () => {
       }
     });
   }
+
+  // The text as this release stores it, byte for byte: later releases must keep its module's name
+  // (package.json exports `./host/<kind>.cjs`), or state that names it stops refreshing and destroying.
+  it("the installed text stored by this release (5780587) keeps working from a host in the program's directory", async () => {
+    const stored = readFileSync(join(import.meta.dirname, "..", "helpers", "earlierProviderTexts", "installed-5780587.txt"), "utf8");
+    const host = await hostInProgram();
+    try {
+      await host.configure({ "ipam:databaseUrl": context.db.appUrl });
+      const net = await context.direct.createSubnet({ cidr: "10.2.0.0/24" });
+      for (const kind of ["allocation", "subnet"] as const) {
+        const text = stored.replace('"pulumi-ipam/host/allocation.cjs"', `"pulumi-ipam/host/${kind}.cjs"`);
+        const urn = urnOf(kind === "allocation" ? "ipam:IpAllocation" : "ipam:Subnet", `stored-${kind}`);
+        const props = kind === "allocation" ? { subnetId: net.id, count: 0 } : { cidr: "10.3.0.0/24", prefixLength: 7 };
+        const checked = await host.check(urn, {}, { __provider: text, __owner: context.P.ownerOf(`stored-${kind}`), ...props });
+        expect(checked.failures.length, kind).toBeGreaterThan(0); // the package's own Check ran and refused the bad input
+      }
+      const allocUrn = urnOf("ipam:IpAllocation", "stored-web");
+      const news = { __provider: stored, __owner: context.P.ownerOf("stored-web"), subnetId: net.id };
+      const alloc = await host.create(allocUrn, (await host.check(allocUrn, {}, news)).inputs);
+      await host.delete(allocUrn, alloc.id, alloc.properties);
+      expect((await context.direct.listAllocations({ subnetId: net.id })).allocations).toEqual([]);
+    } finally {
+      await host.close();
+    }
+  });
 
   it("where the host's directory cannot reach the package, every call fails naming the module, and nothing is made", async () => {
     const away = mkdtempSync(join(tmpdir(), "ipam-no-package-"));
