@@ -265,11 +265,13 @@ export async function wholeUp(context: BenchContext): Promise<ScenarioResult> {
       id: "13-whole-up",
       title: `A whole up and destroy of ${allocations.toLocaleString("en-US")} IpAllocations over ${SUBNETS} subnets through the engine model, ÷ the same graph through a no-op dynamic provider`,
       figures,
+      // Issue 25 sets the targets on wall time and asks for the host CPU ratio to be reported: a
+      // no-op's host does none of the database client's work; scenario 7 holds ours over that floor.
       checks: [
         check("up wall time, ours ÷ no-op", between("ours", "noop", up), "atMost", 1.3, why),
         check("destroy wall time, ours ÷ no-op", between("ours", "noop", destroy), "atMost", 1.3, why),
-        check("host CPU (up + destroy), ours ÷ no-op", between("ours", "noop", hostCpu), "atMost", 1.3, why),
       ],
+      reported: [{ name: "host CPU (up + destroy), ours ÷ no-op", value: between("ours", "noop", hostCpu) }],
     };
   } finally {
     await Promise.all(Object.values(dirs).map((dir) => rm(dir, { recursive: true, force: true })));
