@@ -1,6 +1,6 @@
 import { CallDeadlineError, ConfigurationError, IpamError } from "../core/errors.js";
 import { RetriesExhausted, withRetries } from "../core/retrying.js";
-import { Ipam } from "../store/Ipam.js";
+import type { Ipam } from "../store/Ipam.js";
 
 /** Raw config as the SDK host hands it to `configure` (`ipam:databaseUrl` arrives in plaintext). */
 export interface HostConfig {
@@ -86,6 +86,10 @@ export function ipam(): Promise<Ipam> {
     const chosen: DatabaseSource = configuredUrl !== undefined ? "ipam:databaseUrl" : envUrl !== undefined && envUrl !== "" ? "IPAM_DATABASE_URL" : "embedded";
     // The embedded server's code (initdb, accounts, binaries) is loaded only by a host that uses it.
     const url = configuredUrl ?? (chosen === "IPAM_DATABASE_URL" ? envUrl! : await (await import("../localDatabase/index.js")).ensureLocalDatabase());
+    // The store (slonik, pg and the store's modules, ~4 MiB of the package's ~7 MiB of objects) is
+    // loaded by the first call that needs the database: a host that only checks and diffs (a
+    // preview) never loads it (test/provider/hostModules.test.ts).
+    const { Ipam } = await import("../store/Ipam.js");
     const opened = await Ipam.open({
       databaseUrl: url,
       ...(settings.maxConnections === undefined ? {} : { maxConnections: settings.maxConnections }),
