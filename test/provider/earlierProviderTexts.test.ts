@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { startProviderHost, urnOf, type ProviderHost, type Props } from "../../harness/providerHost.js";
 import { EARLIER_PROVIDER_TEXTS, earlierProviderText, type EarlierRelease } from "../helpers/earlierProviderTexts.js";
 import { ciHostEnv, useProviderHost } from "../helpers/providerTestContext.js";
+import { serveThroughStoredText } from "../helpers/storedProviderText.js";
 
 const context = useProviderHost("provtexts", { env: ciHostEnv() });
 
@@ -37,17 +38,7 @@ describe("__provider texts stored by earlier releases beside this release's", ()
           expect(alloc.properties.addresses).toHaveLength(1);
 
           // Refresh and destroy run the other text, as state written by it would make them.
-          const asStored = (props: Props) => ({ ...props, __provider: stored.allocation });
-          const read = await host.read(allocUrn, alloc.id, asStored(alloc.properties), asStored(alloc.properties));
-          expect(read.properties.addresses).toEqual(alloc.properties.addresses);
-          const change = await host.diff(allocUrn, alloc.id, asStored(alloc.properties), news({ count: 2 }));
-          expect(change).toMatchObject({ changes: 2, replaces: [] });
-          const updated = await host.update(allocUrn, alloc.id, asStored(alloc.properties), news({ count: 2 }));
-          expect(updated.properties.addresses).toHaveLength(2);
-          await host.delete(allocUrn, alloc.id, asStored(updated.properties));
-          expect((await context.direct.listAllocations({ subnetId: net.id })).allocations).toEqual([]);
-          await host.delete(netUrn, net.id, { ...net.properties, __provider: stored.subnet });
-          expect((await context.direct.listSubnets()).map((s) => s.id)).not.toContain(net.id);
+          await serveThroughStoredText(host, context.direct, stored, { urn: netUrn, ...net }, { urn: allocUrn, ...alloc }, news);
         } finally {
           await host.close();
         }
