@@ -4,7 +4,7 @@ import { type Allocation, type ReleaseResult } from "../../core/types.js";
 import { growAllocation } from "./addressAllocator.js";
 import { allocationFromRow, allocationSubnet, getAllocationRow, releaseHighest, sortedAddresses } from "../rows/allocationQueries.js";
 import { takeForRelease } from "./releaseStatement.js";
-import { releaseInOneStatement } from "./releaseInOneStatement.js";
+import { NOT_RELEASED, releaseInOneStatement, SUPERSEDED } from "./releaseInOneStatement.js";
 import type { PipelinedTransactions } from "../database/pipelinedTransactions.js";
 import { allocationClaim, isSuperseded, recordAllocationClaim } from "../claims/claims.js";
 import { type AllocationRow } from "../rows/rowShapes.js";
@@ -83,7 +83,6 @@ async function releaseInSubnet(db: StoreDatabase, pipelined: PipelinedTransactio
 }
 
 const releaseOptionsSchema = z.strictObject({ claim: claimSchema.optional(), subnetId: subnetIdSchema.optional() });
-const NOT_RELEASED: ReleaseResult = { released: false, addresses: [] };
 
 /**
  * The release in one transaction holding `subnetId`'s lock, for a subnet with a hold-down (and
@@ -100,7 +99,7 @@ async function releaseUnderLock(db: StoreDatabase, subnetId: number, id: string,
     const taken = await takeForRelease(tx, subnetId, id, claim);
     if (taken === null) return NOT_RELEASED;
     if (taken.subnet_id !== subnetId) return "elsewhere";
-    if (isSuperseded(taken.claim, claim)) return { released: false, addresses: [], superseded: true };
+    if (isSuperseded(taken.claim, claim)) return SUPERSEDED;
     if (taken.deleted_owner === null) return NOT_RELEASED;
     const ordinals = taken.ordinals.map((ordinal) => BigInt(ordinal));
     await releaseOrHold(tx, subnetId, layoutOf(taken), taken.release_hold_seconds, ordinals, { owner: taken.deleted_owner, allocationId: id });

@@ -16,6 +16,10 @@ const outcomeRow = z.object({
 });
 type Outcome = z.infer<typeof outcomeRow>;
 
+/** What a release answers when it changed nothing: nothing to release, or a newer claimant holds it. */
+export const NOT_RELEASED: ReleaseResult = { released: false, addresses: [] };
+export const SUPERSEDED: ReleaseResult = { released: false, addresses: [], superseded: true };
+
 /** viaPool's columns, as text for the pipelined connection (pg's own parameter binding). */
 const COLUMNS = "r_status AS status, r_cidr AS cidr, r_ordinals AS ordinals";
 
@@ -40,9 +44,9 @@ export async function releaseInOneStatement(
     case "released":
       return { released: true, addresses: sortedAddresses({ cidr: outcome.cidr! }, outcome.ordinals!.map((ordinal) => BigInt(ordinal))) };
     case "not_found":
-      return { released: false, addresses: [] };
+      return NOT_RELEASED;
     case "superseded":
-      return { released: false, addresses: [], superseded: true };
+      return SUPERSEDED;
     case "elsewhere":
     case "hold_down":
       return outcome.status;
