@@ -74,3 +74,23 @@ export async function noopProvider(project = "proj", stack = "dev"): Promise<str
   }, project, stack);
   return String(resources[0]!.inputs.__provider);
 }
+
+/**
+ * The no-op whose Create first waits `createDelayMs` on a timer (no CPU): a provider that does
+ * nothing but answers at the pace of one that waits for a database. (A provider of its own, not a
+ * parameter of noopProvider's, so the no-op's text stays what earlier runs measured.)
+ */
+export async function pacedNoopProvider(createDelayMs: number, project = "proj", stack = "dev"): Promise<string> {
+  const resources = await captureResources(() => {
+    const provider: pulumi.dynamic.ResourceProvider = {
+      check: async (_olds, news) => ({ inputs: news }),
+      create: async (inputs) => {
+        await new Promise((resolve) => setTimeout(resolve, createDelayMs));
+        return { id: String(inputs.__owner), outs: inputs };
+      },
+    };
+    class Noop extends pulumi.dynamic.Resource {}
+    new Noop(provider, "noop", {}, undefined, "bench");
+  }, project, stack);
+  return String(resources[0]!.inputs.__provider);
+}
