@@ -63,16 +63,15 @@ export async function serializedProviders(project = "proj", stack = "dev", sdkEn
  * The `__provider` string of a dynamic provider that does no work of its own (Check accepts the
  * inputs, Create echoes them): what the SDK's host costs per resource before any provider adds to it.
  */
-export async function noopProvider(project = "proj", stack = "dev"): Promise<string> {
-  const resources = await captureResources(() => {
-    const provider: pulumi.dynamic.ResourceProvider = {
+export function noopProvider(project = "proj", stack = "dev"): Promise<string> {
+  return providerText(
+    {
       check: async (_olds, news) => ({ inputs: news }),
       create: async (inputs) => ({ id: String(inputs.__owner), outs: inputs }),
-    };
-    class Noop extends pulumi.dynamic.Resource {}
-    new Noop(provider, "noop", {}, undefined, "bench");
-  }, project, stack);
-  return String(resources[0]!.inputs.__provider);
+    },
+    project,
+    stack,
+  );
 }
 
 /**
@@ -80,15 +79,23 @@ export async function noopProvider(project = "proj", stack = "dev"): Promise<str
  * nothing but answers at the pace of one that waits for a database. (A provider of its own, not a
  * parameter of noopProvider's, so the no-op's text stays what earlier runs measured.)
  */
-export async function pacedNoopProvider(createDelayMs: number, project = "proj", stack = "dev"): Promise<string> {
-  const resources = await captureResources(() => {
-    const provider: pulumi.dynamic.ResourceProvider = {
+export function pacedNoopProvider(createDelayMs: number, project = "proj", stack = "dev"): Promise<string> {
+  return providerText(
+    {
       check: async (_olds, news) => ({ inputs: news }),
       create: async (inputs) => {
         await new Promise((resolve) => setTimeout(resolve, createDelayMs));
         return { id: String(inputs.__owner), outs: inputs };
       },
-    };
+    },
+    project,
+    stack,
+  );
+}
+
+/** The `__provider` text the SDK serializes for a resource of `provider`. */
+async function providerText(provider: pulumi.dynamic.ResourceProvider, project: string, stack: string): Promise<string> {
+  const resources = await captureResources(() => {
     class Noop extends pulumi.dynamic.Resource {}
     new Noop(provider, "noop", {}, undefined, "bench");
   }, project, stack);
