@@ -109,10 +109,11 @@ interface PacedFloor {
 }
 
 /**
- * A host's CPU per resource rises as its pace falls (fewer calls to share each wake-up, each read
- * and write of its sockets), and ours waits for the database where the no-op answers at once: the
- * no-op's hosts run about twice ours' pace, so "ours minus the no-op" also holds the difference of
- * pace (docs/benchmark-round-3.md, pass eight). The same no-op whose Create first waits on a timer
+ * Ours waits for the database where the no-op answers at once, so the no-op's hosts run at about
+ * twice ours' pace, and with four hosts, the bench's client and the server on two cores a host's CPU
+ * per resource rises as its pace falls (fewer calls share each wake-up, each read and write of its
+ * sockets): "ours minus the no-op" also holds the difference of pace (docs/benchmark-round-3.md,
+ * "Scenario 7, pass eight": 0.06–0.30 ms in every run). The same no-op whose Create first waits on a timer
  * (no CPU) for as long as ours' resources took longer, measured in this run, runs at about our
  * pace; when its pace still differs by more than 15 %, the wait is corrected once by the
  * difference of the two latencies and the no-op measured again.
