@@ -26,5 +26,5 @@ export type { ResourceState, Checkpoint, PendingOperation } from "./checkpoint.j
 export { checkpointPath, readCheckpoint } from "./checkpoint.js";
 export { isSecret, stripSecrets, SECRET_SIG, SECRET_VALUE } from "./secrets.js";
 export { defaultParallel } from "./workers.js";
-export { editedProgram, installPackage, linkCheckout, workingCopy, repoRoot, type ProvideSdk } from "./program.js";
+export { editedProgram, installPackage, removeEditedPrograms, linkCheckout, workingCopy, repoRoot, type ProvideSdk } from "./program.js";
 export { previewDigest, type PreviewDigest } from "./previewDigest.js";

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { cp, mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,9 +51,17 @@ export async function workingCopy(programDir: string, provideSdk: ProvideSdk = l
   return workDir;
 }
 
-/** A copy of `programDir` whose index.ts is `edit(original)`: how tests change a program between runs. */
+/** The directories editedProgram made in this process, until removeEditedPrograms removes them. */
+const editedDirs = new Set<string>();
+
+/**
+ * A copy of `programDir` whose index.ts is `edit(original)`: how tests change a program between runs.
+ * A stack runs a working copy of it (workingCopy), so the copy can go once the test file ends:
+ * test/helpers/removeEditedPrograms.ts removes them after each file.
+ */
 export async function editedProgram(programDir: string, edit: (source: string) => string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "ipam-edited-"));
+  editedDirs.add(dir);
   await cp(programDir, dir, { recursive: true, filter: (src) => !src.includes("node_modules") });
   const file = join(dir, "index.ts");
   const before = await readFile(file, "utf8");
@@ -61,6 +69,13 @@ export async function editedProgram(programDir: string, edit: (source: string) =
   if (after === before) throw new Error(`editedProgram: the edit changed nothing in ${file}`);
   await writeFile(file, after);
   return dir;
+}
+
+/** Removes every directory editedProgram made in this process. */
+export async function removeEditedPrograms(): Promise<void> {
+  const dirs = [...editedDirs];
+  editedDirs.clear();
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
 /** Pulumi.yaml's project name and nodejs runtime options (the language host reads the same). */

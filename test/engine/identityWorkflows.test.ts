@@ -36,7 +36,12 @@ async function stack(options: Parameters<typeof openStack>[0]): Promise<Stack> {
   return opened;
 }
 
-const backend = () => mkdtemp(join(tmpdir(), "ipam-backend-"));
+const backendDirs: string[] = [];
+const backend = async () => {
+  const dir = await mkdtemp(join(tmpdir(), "ipam-backend-"));
+  backendDirs.push(dir);
+  return dir;
+};
 const counts = async (client: pg.Client) =>
   (await client.query("SELECT (SELECT count(*) FROM ipam.subnet)::int AS subnets, (SELECT count(*) FROM ipam.allocation)::int AS allocations")).rows[0];
 
@@ -60,6 +65,7 @@ afterAll(async () => {
   for (const s of stacks) await s.close().catch(() => undefined);
   for (const c of clients) await c.end().catch(() => undefined);
   for (const db of databases) await db.drop();
+  for (const dir of backendDirs) await rm(dir, { recursive: true, force: true });
 });
 
 describe("a stack moves between checkouts", () => {

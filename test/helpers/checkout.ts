@@ -1,4 +1,5 @@
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { installPackage } from "../../harness/engine/program.js";
 import { HOST_SCRIPT } from "../../harness/providerHost.js";
@@ -13,9 +14,14 @@ export interface Checkout {
   remove(): void;
 }
 
-/** A program directory at `dir` with the package installed as a copy (harness/engine/program.ts, installPackage). */
-export async function makeCheckout(dir: string): Promise<Checkout> {
+/**
+ * A program directory named `name` in a fresh temporary directory, with the package installed as a
+ * copy (harness/engine/program.ts, installPackage); remove() removes the temporary directory too.
+ */
+export async function makeCheckout(name: string): Promise<Checkout> {
+  const parent = mkdtempSync(join(tmpdir(), "ipam-checkout-"));
+  const dir = join(parent, name);
   const packageDir = await installPackage(dir);
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "program", private: true, type: "module", dependencies: { "pulumi-ipam": "*" } }));
-  return { dir, hostScript: join(dir, "node_modules", HOST_SCRIPT), packageDir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, hostScript: join(dir, "node_modules", HOST_SCRIPT), packageDir, remove: () => rmSync(parent, { recursive: true, force: true }) };
 }

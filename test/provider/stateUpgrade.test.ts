@@ -1,5 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { urnOf, type Props } from "../../harness/providerHost.js";
@@ -22,7 +20,7 @@ const other = useProviderHost("stateupgradeother", {
 let checkout: Checkout;
 let implementation: string;
 beforeAll(async () => {
-  checkout = await makeCheckout(join(mkdtempSync(join(tmpdir(), "ipam-010-")), "infra"));
+  checkout = await makeCheckout("infra");
   implementation = join(checkout.packageDir, "dist", "provider", "dynamic", "index.js");
 });
 afterAll(() => checkout?.remove());
@@ -128,7 +126,7 @@ describe("state written by 0.1.0", () => {
   });
 
   it("after the checkout it names is gone: refresh fails as it must, and `pulumi up` (Diff, Update through the new provider) repairs it", async () => {
-    const moved = await makeCheckout(join(mkdtempSync(join(tmpdir(), "ipam-010-")), "gone"));
+    const moved = await makeCheckout("gone");
     const path = join(moved.packageDir, "dist", "provider", "dynamic", "index.js");
     const subnet = await context.up(subnetUrn, subnetInputs({ cidr: "10.61.0.0/24" }));
     const alloc = await context.up(allocUrn, allocInputs(subnet.id));
