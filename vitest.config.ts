@@ -3,9 +3,10 @@ import { defineConfig } from "vitest/config";
 import { SlowFilesFirst } from "./test/helpers/slowFilesFirst.js";
 
 /**
- * Node's module compile cache (V8 code cache on disk) for every process the tests start (they inherit
- * it): each program run and provider host loads @pulumi/pulumi, TypeScript and our own modules
- * again, and compiling them is much of its start-up (measured: an engine suite's CPU −30 %).
+ * Node's module compile cache (V8 code cache on disk) for the processes the tests start with their
+ * environment (runners that name every variable, e.g. the CLI's, start without it): each program
+ * run and provider host loads @pulumi/pulumi, TypeScript and our own modules again, and compiling
+ * them is much of its start-up (measured: an engine suite's CPU −30 %).
  * Kept inside this checkout's node_modules, so a fresh clone starts without one. A quiet optimisation:
  * Node ignores a cache it cannot use, and NODE_DISABLE_COMPILE_CACHE=1 turns it off.
  */
