@@ -321,13 +321,61 @@ describe("group commit: next-free requests waiting in one process share one tran
     }
   });
 
-  it(`requests for more subnets than one, made together, are spread over the ${MAX_SHARED_STATEMENTS} shared statements`, async () => {
+  it("requests for more subnets than one, made together, go out in one statement (one transaction)", async () => {
     const { ipam } = context;
     const subnets = [];
     for (let i = 0; i < 16; i += 1) subnets.push(await ipam.createSubnet({ cidr: `10.121.${i}.0/24` }));
-    const results = (await together(ipam, subnets.map((subnet) => ({ subnetId: subnet.id, owner: "spread" })))).map(ok);
+    const results = (await together(ipam, subnets.map((subnet) => ({ subnetId: subnet.id, owner: "packed" })))).map(ok);
     expect(results.map((r) => r.allocation.addresses[0])).toEqual(subnets.map((_, i) => `10.121.${i}.1`));
-    expect(await transactionsFor(results.map((r) => r.allocation.id))).toBe(MAX_SHARED_STATEMENTS);
+    expect(await transactionsFor(results.map((r) => r.allocation.id))).toBe(1);
+  });
+
+  it(`requests arriving while a shared statement is in flight go out at once in another, up to ${MAX_SHARED_STATEMENTS} at a time`, async () => {
+    const { db } = context;
+    const ipam = await Ipam.open({ databaseUrl: db.url, maxConnections: MAX_SHARED_STATEMENTS + 2, migrate: false });
+    const subnets = [];
+    for (let i = 0; i < 2 * (MAX_SHARED_STATEMENTS + 1); i += 1) subnets.push(await ipam.createSubnet({ cidr: `10.125.${i}.0/24` }));
+    const waves = Array.from({ length: MAX_SHARED_STATEMENTS + 1 }, (_, wave) => subnets.slice(2 * wave, 2 * wave + 2));
+    const blocker = new pg.Client({ connectionString: db.url });
+    await blocker.connect();
+    // The batch statements sent so far, each stuck behind the table lock below.
+    const sent = async () =>
+      (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%allocate_next_batch%' AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")).rows[0]!.n;
+    const until = async (n: number) => {
+      for (let tries = 0; (await sent()) !== n; tries += 1) {
+        if (tries > 500) throw new Error(`expected ${n} batch statements waiting, saw ${await sent()}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    try {
+      await blocker.query("BEGIN");
+      // Every insert into allocation waits for this lock: the statements stay in flight.
+      await blocker.query("LOCK TABLE ipam.allocation IN SHARE MODE");
+      const pending = [];
+      for (const [wave, pair] of waves.entries()) {
+        pending.push(together(ipam, pair.map((subnet) => ({ subnetId: subnet.id, owner: `wave-${wave}` }))));
+        await until(Math.min(wave + 1, MAX_SHARED_STATEMENTS));
+      }
+      // The last wave found every shared statement in flight: it waits in this process. (Had it been
+      // sent, it would show up here within a few ms; the timestamps below are the exact check.)
+      for (const start = Date.now(); Date.now() - start < 250; await new Promise((resolve) => setTimeout(resolve, 10))) {
+        expect(await sent()).toBe(MAX_SHARED_STATEMENTS);
+      }
+      // Every transaction begun so far began before this instant; one begun after it began after the COMMIT below.
+      const beforeCommit = (await blocker.query<{ t: Date }>("SELECT clock_timestamp() AS t")).rows[0]!.t;
+      await blocker.query("COMMIT");
+      const results = (await Promise.all(pending)).map((outcomes) => outcomes.map(ok));
+      expect(results.map((wave) => wave.map((r) => r.allocation.addresses[0]))).toEqual(waves.map((_, wave) => [`10.125.${2 * wave}.1`, `10.125.${2 * wave + 1}.1`]));
+      // One transaction a wave; the first waves' statements were in flight together, the last one
+      // (every shared statement busy) waited in this process and began only once one had finished.
+      expect(await Promise.all(results.map((wave) => transactionsFor(wave.map((r) => r.allocation.id))))).toEqual(waves.map(() => 1));
+      expect(await transactionsFor(results.flat().map((r) => r.allocation.id))).toBe(waves.length);
+      const began = results.map((wave) => new Date(wave[0]!.allocation.createdAt) < beforeCommit);
+      expect(began).toEqual(waves.map((_, wave) => wave < MAX_SHARED_STATEMENTS));
+    } finally {
+      await blocker.end();
+      await ipam.close();
+    }
   });
 
   it(`more requests than one batch holds (${MAX_BATCH}) go in the next batches, still distinct and lowest first`, async () => {

@@ -73,8 +73,8 @@ export const MAX_BATCH = 48;
  * shared statements make big batches: with 16 subnets × 1 client, one statement serving all 16
  * measured 0.70 of a plain insert's rate where 4 statements of 4 requests measured 0.35 (bench
  * scenario 2, PG15): each statement is a 4-round-trip transaction and one commit, paid per batch.
- * With the batch in one round trip and served in one insert per table (0019), requests waiting
- * together are spread over the free shared statements (see flush), so both run at once.
+ * Requests waiting together go into one statement (see flush); the second serves the requests that
+ * arrive while the first is in flight.
  */
 export const MAX_SHARED_STATEMENTS = 2;
 
@@ -152,16 +152,15 @@ export class NextFreeBatcher {
       if (queue.waiting.length === 0) this.subnets.delete(id);
       else ready.push([id, queue]);
     }
-    // Spread over the shared statements free now: each is one server backend, so two statements of
-    // 8 subnets run on two cores at once where one of 16 leaves one idle (pgbench, 16 subnets, PG15:
-    // 2 × 8 made 1.3× the allocations/s of 1 × 16; docs/benchmark-round-3.md, pass four). Only while
-    // each part still spans two subnets or more: a one-subnet statement is outside the shared count.
-    const free = Math.max(1, MAX_SHARED_STATEMENTS - this.statements);
-    const waiting = ready.reduce((sum, [, queue]) => sum + queue.waiting.length, 0);
-    const share = ready.length >= 2 * free ? Math.min(MAX_BATCH, Math.ceil(waiting / free)) : MAX_BATCH;
+    // Packed into as few statements as hold them, not spread over the free shared statements: two
+    // statements of 8 subnets run on two server backends at once, but each pays its own transaction
+    // (round trip, commit, the function's per-call work) and its answers reach this process apart.
+    // Spread, scenario 2 read 0.48–0.54 of the plain insert in six runs on PG15 against 0.56–0.66
+    // packed (2026-12-07, docs/benchmark-round-3.md "Scenario 2, pass ten"), where on an earlier,
+    // slower machine pgbench (no Node client) had made 2 × 8 1.3× the rate of 1 × 16.
     for (let next = 0; next < ready.length; ) {
       const packed: [number, SubnetQueue][] = [];
-      for (let room = share; next < ready.length && room > 0; next += 1) {
+      for (let room = MAX_BATCH; next < ready.length && room > 0; next += 1) {
         packed.push(ready[next]!);
         room -= ready[next]![1].waiting.length;
       }
