@@ -156,7 +156,7 @@ export class NextFreeBatcher {
     // statements of 8 subnets run on two server backends at once, but each pays its own transaction
     // (round trip, commit, the function's per-call work) and its answers reach this process apart.
     // Spread, scenario 2 read 0.48–0.54 of the plain insert in six runs on PG15 against 0.56–0.66
-    // packed (2026-12-07, docs/benchmark-round-3.md "Scenario 2, pass ten"), where on an earlier,
+    // packed (2026-12-07, docs/benchmark-round-3.md "Pass ten: a faster machine"), where on an earlier,
     // slower machine pgbench (no Node client) had made 2 × 8 1.3× the rate of 1 × 16.
     for (let next = 0; next < ready.length; ) {
       const packed: [number, SubnetQueue][] = [];
