@@ -4,6 +4,7 @@ import type { AllocationResult } from "../../provider/core/types.js";
 import { Ipam } from "../../provider/store/index.js";
 import { IPAM_LOCK_CLASS } from "../../provider/store/database/lockKeys.js";
 import { MAX_BATCH, MAX_SHARED_STATEMENTS } from "../../provider/store/allocations/nextFreeBatcher.js";
+import { waitFor } from "../helpers/advisoryLocks.js";
 import { freeIndexComparison } from "../helpers/freeIndex.js";
 import { checkInvariants } from "../helpers/invariants.js";
 import { useTestIpam } from "../helpers/openTestIpam.js";
@@ -341,12 +342,7 @@ describe("group commit: next-free requests waiting in one process share one tran
     // The batch statements sent so far, each stuck behind the table lock below.
     const sent = async () =>
       (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%allocate_next_batch%' AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")).rows[0]!.n;
-    const until = async (n: number) => {
-      for (let tries = 0; (await sent()) !== n; tries += 1) {
-        if (tries > 500) throw new Error(`expected ${n} batch statements waiting, saw ${await sent()}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    };
+    const until = (n: number) => waitFor(`${n} batch statements waiting on the lock`, async () => ((await sent()) === n ? n : undefined));
     try {
       await blocker.query("BEGIN");
       // Every insert into allocation waits for this lock: the statements stay in flight.
